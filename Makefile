@@ -1,0 +1,65 @@
+# mailhop — make run (the playground on http://127.0.0.1:8080), make test.
+SHELL := /bin/bash
+GO ?= go
+GOROOT := $(shell $(GO) env GOROOT)
+WASM_EXEC_DIR := $(GOROOT)/lib/wasm
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+ADDR ?= 127.0.0.1:8080
+BIN := bin/mailhop
+
+.PHONY: all run build wasm test test-go test-race test-wasm lint deps bench fuzz clean
+
+all: build
+
+## run: build the WASM and serve the playground on http://$(ADDR)
+run: wasm
+	$(GO) run ./cmd/mailhop play --addr $(ADDR)
+
+## build: the native mailhop binary, with the playground embedded
+build: wasm
+	$(GO) build -trimpath -o $(BIN) ./cmd/mailhop
+
+## wasm: the browser build of the simulation (web/dist/mailhop.wasm + compressed copies)
+wasm:
+	./web/build.sh
+
+## test: everything CI runs
+test: deps lint test-go test-race test-wasm
+
+# deps installs what the tests need on a fresh Debian machine.
+deps:
+	@./.ci/deps
+
+test-go:
+	$(GO) test -count=1 ./...
+
+# The simulated network under the race detector (nettest's conformance suite included).
+test-race:
+	$(GO) test -count=1 -race ./sim/...
+
+# Every sim package compiled to WebAssembly and run under Node.
+test-wasm:
+	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./sim/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./sim/...
+	$(GO) run $(STATICCHECK) ./...
+
+## bench: every benchmark; figures go in the README
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: each fuzz target for FUZZTIME (seeds alone run in make test)
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin web/dist

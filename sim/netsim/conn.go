@@ -1,0 +1,245 @@
+package netsim
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/netx"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+// Conn is one end of a simulated stream (TCP) connection.
+type Conn struct {
+	rd, wr        *pipe
+	local, remote net.Addr
+	link          *link
+	client        bool // this end dialled
+	tap           *netx.Tap
+	peer          *Conn
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	readDL    deadline
+	writeDL   deadline
+}
+
+func newConnPair(clk clock.Clock, l *link, client, server net.Addr, tap *netx.Tap) (*Conn, *Conn) {
+	up, down := newPipe(clk), newPipe(clk) // client→server, server→client
+	c := &Conn{rd: down, wr: up, local: client, remote: server, link: l, client: true, tap: tap, closed: make(chan struct{})}
+	s := &Conn{rd: up, wr: down, local: server, remote: client, link: l, tap: tap, closed: make(chan struct{})}
+	c.peer, s.peer = s, c
+	c.readDL.init(clk)
+	c.writeDL.init(clk)
+	s.readDL.init(clk)
+	s.writeDL.init(clk)
+	return c, s
+}
+
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.local, Addr: c.remote, Err: err}
+}
+
+// Read reads arrived bytes, waiting for some if none are there.
+func (c *Conn) Read(b []byte) (int, error) {
+	for {
+		select {
+		case <-c.closed:
+			return 0, c.opError("read", net.ErrClosed)
+		default:
+		}
+		if c.readDL.expired() {
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		}
+		n, eof, reset, ok := c.rd.read(b)
+		if ok {
+			switch {
+			case reset:
+				signal(c.rd.readable)
+				return 0, c.opError("read", syscall.ECONNRESET)
+			case eof:
+				signal(c.rd.readable)
+				return 0, io.EOF
+			}
+			if len(b) == 0 || n > 0 {
+				return n, nil
+			}
+		}
+		select {
+		case <-c.rd.readable:
+		case <-c.closed:
+		case <-c.readDL.wait():
+		}
+	}
+}
+
+// Write writes all of b, waiting for room when the peer reads slowly.
+func (c *Conn) Write(b []byte) (int, error) {
+	written := 0
+	for {
+		select {
+		case <-c.closed:
+			return written, c.opError("write", net.ErrClosed)
+		default:
+		}
+		if c.writeDL.expired() {
+			return written, c.opError("write", os.ErrDeadlineExceeded)
+		}
+		n, broken := c.wr.write(b[written:], c.link.latency())
+		if n > 0 && c.tap != nil {
+			c.tap.Data(c.dirOut(), b[written:written+n])
+		}
+		written += n
+		if broken {
+			signal(c.wr.writable)
+			return written, c.opError("write", syscall.EPIPE)
+		}
+		if written == len(b) {
+			return written, nil
+		}
+		select {
+		case <-c.wr.writable:
+		case <-c.closed:
+		case <-c.writeDL.wait():
+		}
+	}
+}
+
+// dirOut is the direction of the bytes this end writes.
+func (c *Conn) dirOut() trace.Dir {
+	if c.client {
+		return trace.Send
+	}
+	return trace.Recv
+}
+
+// Close closes this end: the peer reads EOF once it has read what was
+// sent, and its writes fail.
+func (c *Conn) Close() error {
+	first := false
+	c.closeOnce.Do(func() {
+		first = true
+		close(c.closed)
+		c.wr.closeWrite()
+		c.rd.closeRead()
+		c.readDL.stop()
+		c.writeDL.stop()
+		if c.tap != nil {
+			by := "server"
+			if c.client {
+				by = "client"
+			}
+			c.tap.Close("closed by " + by)
+		}
+		c.link.forget(c)
+	})
+	if !first {
+		return c.opError("close", net.ErrClosed)
+	}
+	return nil
+}
+
+// abort resets the connection, as when its host goes down.
+func (c *Conn) abort() {
+	c.wr.doReset()
+	c.rd.doReset()
+	if c.tap != nil {
+		c.tap.Close("reset: host down")
+	}
+}
+
+// CloseWrite shuts down the sending side (half-close).
+func (c *Conn) CloseWrite() error {
+	c.wr.closeWrite()
+	return nil
+}
+
+func (c *Conn) LocalAddr() net.Addr  { return c.local }
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.readDL.set(t)
+	c.writeDL.set(t)
+	return nil
+}
+func (c *Conn) SetReadDeadline(t time.Time) error  { c.readDL.set(t); return nil }
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.writeDL.set(t); return nil }
+
+// deadline is a read or write deadline on the network's clock. A deadline
+// is given as a wall-clock instant (as net.Conn callers compute it from
+// time.Now); what counts is the time left until it, which is measured on
+// the network's clock, so on a virtual clock a 5-minute timeout passes
+// after 5 virtual minutes.
+type deadline struct {
+	mu    sync.Mutex
+	clk   clock.Clock
+	timer clock.Timer
+	gen   uint64
+	done  chan struct{} // closed when the deadline has passed
+}
+
+func (d *deadline) init(clk clock.Clock) {
+	d.clk = clk
+	d.done = make(chan struct{})
+}
+
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.gen++
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+	if isClosed(d.done) {
+		d.done = make(chan struct{})
+	}
+	if t.IsZero() {
+		return
+	}
+	left := time.Until(t)
+	if left <= 0 {
+		close(d.done)
+		return
+	}
+	gen, done := d.gen, d.done
+	d.timer = d.clk.AfterFunc(left, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.gen == gen && !isClosed(done) {
+			close(done)
+		}
+	})
+}
+
+func (d *deadline) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+}
+
+func (d *deadline) wait() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.done
+}
+
+func (d *deadline) expired() bool {
+	return isClosed(d.wait())
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

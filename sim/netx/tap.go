@@ -1,0 +1,294 @@
+package netx
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+// Limits that keep a tap's memory bounded whatever crosses the wire.
+const (
+	maxTapLine  = 4096     // a longer line is reported in pieces
+	maxTapBlock = 64 << 10 // text kept of a summarised block (message body, literal)
+)
+
+// Tap turns the bytes of one stream connection, in both directions, into
+// trace events: conn open and close, one wire event per protocol line
+// (CRLF stripped), and one event for each block that is data rather than
+// commands: an SMTP/LMTP DATA body, a POP3 RETR/TOP answer, an IMAP
+// literal. When the connection turns to TLS (STARTTLS, STLS, or a TLS
+// ClientHello as the first bytes) the tap reports the handshake as a tls
+// event and stops splitting lines; the encrypted bytes are counted and
+// reported at close.
+type Tap struct {
+	rec  *trace.Recorder
+	base trace.Event
+
+	mu      sync.Mutex
+	dirs    [2]tapDir // send, recv
+	closed  bool
+	tls     tlsState
+	tlsSNI  string
+	tlsRec  [2][]byte // partial TLS record per direction
+	tlsSent [2]int64
+
+	// protocol state, seen from the wire
+	lastCmd   string // client's last command verb (upper case)
+	dataMode  bool   // SMTP: the client is sending the message
+	multiLine bool   // POP3: a multi-line answer is being read as a block
+}
+
+type tlsState int
+
+const (
+	tlsNone      tlsState = iota
+	tlsRequested          // STARTTLS sent, waiting for the server's go-ahead
+	tlsReady              // go-ahead seen: the next bytes are a handshake
+	tlsOn
+)
+
+type tapDir struct {
+	line    []byte
+	block   bytes.Buffer // summarised block being collected
+	blockN  int          // bytes in the block (may exceed what is kept)
+	literal int          // IMAP: bytes of literal still to come
+	inBlock bool
+}
+
+// NewTap returns a tap reporting to rec. base gives the fields every event
+// of this connection carries: Host (client), Peer (server), Port, Conn and
+// Proto.
+func NewTap(rec *trace.Recorder, base trace.Event) *Tap {
+	return &Tap{rec: rec, base: base}
+}
+
+func (t *Tap) emit(e trace.Event) {
+	e.Host, e.Peer, e.Port, e.Conn, e.Proto = t.base.Host, t.base.Peer, t.base.Port, t.base.Conn, t.base.Proto
+	t.rec.Emit(e)
+}
+
+// Open reports the connection as opened.
+func (t *Tap) Open() {
+	t.emit(trace.Event{Kind: trace.KindConn, Action: "open"})
+}
+
+// Close flushes any partial line and reports the connection closed; why
+// says by whom ("closed by server").
+func (t *Tap) Close(why string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.closed = true
+	for i := range t.dirs {
+		d := &t.dirs[i]
+		dir := dirOf(i)
+		if d.inBlock {
+			t.flushBlock(dir, d)
+		}
+		if len(d.line) > 0 {
+			t.emitLine(dir, d.line, false)
+			d.line = d.line[:0]
+		}
+	}
+	if t.tls == tlsOn {
+		why = fmt.Sprintf("%s; %d bytes encrypted sent, %d received", why, t.tlsSent[0], t.tlsSent[1])
+	}
+	t.emit(trace.Event{Kind: trace.KindConn, Action: "close", Text: why})
+}
+
+func dirOf(i int) trace.Dir {
+	if i == 0 {
+		return trace.Send
+	}
+	return trace.Recv
+}
+
+func index(dir trace.Dir) int {
+	if dir == trace.Send {
+		return 0
+	}
+	return 1
+}
+
+// Data reports bytes that crossed the connection in direction dir.
+func (t *Tap) Data(dir trace.Dir, p []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	d := &t.dirs[index(dir)]
+	for len(p) > 0 {
+		if t.tls == tlsOn || (t.tls == tlsReady && len(d.line) == 0) ||
+			(len(d.line) == 0 && !d.inBlock && d.literal == 0 && len(p) >= 2 && p[0] == 0x16 && p[1] == 3) {
+			// A TLS record: nothing more is readable as lines.
+			t.tlsData(dir, p)
+			return
+		}
+		if d.literal > 0 {
+			n := min(d.literal, len(p))
+			d.addBlock(p[:n])
+			d.literal -= n
+			p = p[n:]
+			if d.literal == 0 {
+				t.flushBlock(dir, d)
+			}
+			continue
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			d.line = append(d.line, p...)
+			if len(d.line) >= maxTapLine {
+				t.lineDone(dir, d, d.line, false)
+				d.line = d.line[:0]
+			}
+			return
+		}
+		d.line = append(d.line, p[:i+1]...)
+		p = p[i+1:]
+		t.lineDone(dir, d, d.line, true)
+		d.line = d.line[:0]
+	}
+}
+
+func (d *tapDir) addBlock(p []byte) {
+	d.blockN += len(p)
+	if room := maxTapBlock - d.block.Len(); room > 0 {
+		d.block.Write(p[:min(room, len(p))])
+	}
+}
+
+// lineDone handles one complete line (ending in LF when complete).
+func (t *Tap) lineDone(dir trace.Dir, d *tapDir, line []byte, complete bool) {
+	text := trimEOL(line)
+	if d.inBlock {
+		// SMTP DATA or POP3 multi-line: a lone "." ends the block.
+		if text == "." {
+			t.flushBlock(dir, d)
+			t.emitLine(dir, line, complete)
+			t.dataMode, t.multiLine = false, false
+			return
+		}
+		d.addBlock(line)
+		return
+	}
+	t.emitLine(dir, line, complete)
+	if dir == trace.Send {
+		t.clientLine(text, d)
+	} else {
+		t.serverLine(text, d)
+	}
+}
+
+func (t *Tap) clientLine(text string, d *tapDir) {
+	verb, _, _ := strings.Cut(text, " ")
+	verb = strings.ToUpper(verb)
+	switch t.base.Proto {
+	case "imap":
+		// "a1 STARTTLS": the verb is the second word.
+		_, rest, _ := strings.Cut(text, " ")
+		verb, _, _ = strings.Cut(rest, " ")
+		verb = strings.ToUpper(verb)
+		if n, ok := literalSize(text); ok {
+			d.literal = n
+			d.inBlock = true
+		}
+	}
+	t.lastCmd = verb
+	if verb == "STARTTLS" || verb == "STLS" {
+		t.tls = tlsRequested
+	}
+}
+
+func (t *Tap) serverLine(text string, d *tapDir) {
+	switch t.base.Proto {
+	case "smtp", "lmtp":
+		if t.lastCmd == "DATA" && strings.HasPrefix(text, "354") {
+			t.dataMode = true
+			t.dirs[0].inBlock = true
+		}
+		if t.tls == tlsRequested {
+			if strings.HasPrefix(text, "220") {
+				t.tls = tlsReady
+			} else if len(text) > 3 && text[3] == ' ' {
+				t.tls = tlsNone
+			}
+		}
+	case "pop3":
+		if strings.HasPrefix(text, "+OK") && (t.lastCmd == "RETR" || t.lastCmd == "TOP") {
+			t.multiLine = true
+			d.inBlock = true
+		}
+		if t.tls == tlsRequested {
+			if strings.HasPrefix(text, "+OK") {
+				t.tls = tlsReady
+			} else {
+				t.tls = tlsNone
+			}
+		}
+	case "imap":
+		if n, ok := literalSize(text); ok {
+			d.literal = n
+			d.inBlock = true
+		}
+		if t.tls == tlsRequested && !strings.HasPrefix(text, "* ") && !strings.HasPrefix(text, "+") {
+			_, rest, _ := strings.Cut(text, " ")
+			if strings.HasPrefix(strings.ToUpper(rest), "OK") {
+				t.tls = tlsReady
+			} else {
+				t.tls = tlsNone
+			}
+		}
+	}
+}
+
+// literalSize reports an IMAP literal announced at the end of a line:
+// {123} or {123+}.
+func literalSize(line string) (int, bool) {
+	if !strings.HasSuffix(line, "}") {
+		return 0, false
+	}
+	i := strings.LastIndexByte(line, '{')
+	if i < 0 {
+		return 0, false
+	}
+	num := strings.TrimSuffix(line[i+1:len(line)-1], "+")
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+func (t *Tap) flushBlock(dir trace.Dir, d *tapDir) {
+	text := strings.TrimSuffix(strings.ReplaceAll(d.block.String(), "\r\n", "\n"), "\n")
+	if d.blockN > d.block.Len() {
+		text += fmt.Sprintf("\n… (%d more bytes)", d.blockN-d.block.Len())
+	}
+	if d.blockN > 0 {
+		t.emit(trace.Event{Kind: trace.KindWire, Dir: dir, Text: text, TLS: t.tls == tlsOn})
+	}
+	d.block.Reset()
+	d.blockN = 0
+	d.inBlock = false
+}
+
+func (t *Tap) emitLine(dir trace.Dir, line []byte, complete bool) {
+	text := trimEOL(line)
+	if complete && !bytes.HasSuffix(line, []byte("\r\n")) {
+		text += " ⟨bare LF⟩"
+	}
+	t.emit(trace.Event{Kind: trace.KindWire, Dir: dir, Text: text, TLS: t.tls == tlsOn})
+}
+
+func trimEOL(line []byte) string {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	return strings.ToValidUTF8(string(line), "\uFFFD")
+}

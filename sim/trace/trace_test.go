@@ -1,0 +1,136 @@
+package trace
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 9, 0, 2, 125e6, time.UTC)
+
+func exchange() []Event {
+	now := t0
+	r := NewRecorder(func() time.Time { now = now.Add(time.Millisecond); return now }, 0)
+	base := Event{Host: "mail.example.org", Peer: "mx.example.net", Port: 25, Conn: "c7", Proto: "smtp"}
+	with := func(e Event) Event {
+		e.Host, e.Peer, e.Port, e.Conn, e.Proto = base.Host, base.Peer, base.Port, base.Conn, base.Proto
+		return e
+	}
+	r.Emit(with(Event{Kind: KindConn, Action: "open"}))
+	r.Emit(with(Event{Kind: KindWire, Dir: Recv, Text: "220 mx.example.net ESMTP mailhop"}))
+	r.Emit(with(Event{Kind: KindWire, Dir: Send, Text: "MAIL FROM:<alice@example.org>", Msg: "4F2A9C",
+		Note: "the envelope sender; bounces go here (RFC 5321 4.1.1.2)"}))
+	r.Emit(with(Event{Kind: KindWire, Dir: Recv, Text: "250 2.1.0 Ok", Msg: "4F2A9C"}))
+	r.Emit(Event{Kind: KindDNS, Action: "answer", Host: "mail.example.org", Peer: "ns.example",
+		Text: "example.net. IN MX", Records: []string{"example.net.\t3600\tIN\tMX\t10 mx.example.net."}})
+	r.Emit(Event{Kind: KindQueue, Action: "deferred", Host: "mail.example.org", Msg: "4F2A9C",
+		Text: "connection refused", Next: t0.Add(5 * time.Minute)})
+	return r.Events()
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	events := exchange()
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, events...); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != len(events) {
+		t.Fatalf("%d lines for %d events", len(lines), len(events))
+	}
+	want := `{"seq":3,"time":"2026-01-01T09:00:02.128Z","kind":"wire","host":"mail.example.org","peer":"mx.example.net","port":25,"conn":"c7","proto":"smtp","dir":"send","text":"MAIL FROM:<alice@example.org>","msg":"4F2A9C","note":"the envelope sender; bounces go here (RFC 5321 4.1.1.2)"}`
+	if lines[2] != want {
+		t.Fatalf("line 3:\n%s\nwant\n%s", lines[2], want)
+	}
+	back, err := ReadJSON(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, events) {
+		t.Fatalf("decoded events differ:\n%+v\n%+v", back, events)
+	}
+}
+
+func TestReadJSONNamesBadLine(t *testing.T) {
+	_, err := ReadJSON(strings.NewReader("{\"seq\":1}\n\nnot json\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestText(t *testing.T) {
+	var buf bytes.Buffer
+	WriteText(&buf, exchange()...)
+	want := `09:00:02.126 c7   mail.example.org → mx.example.net:25 smtp: open
+09:00:02.127 c7     S: 220 mx.example.net ESMTP mailhop
+09:00:02.128 c7     C: MAIL FROM:<alice@example.org>
+09:00:02.129 c7     S: 250 2.1.0 Ok
+09:00:02.130 dns  mail.example.org → ns.example: answer example.net. IN MX
+09:00:02.130          example.net.	3600	IN	MX	10 mx.example.net.
+09:00:02.131 queue mail.example.org: deferred msg 4F2A9C — connection refused (next attempt 2026-01-01 09:05:02)
+`
+	if buf.String() != want {
+		t.Fatalf("text:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}
+
+func TestFollowersSeeEveryEventInOrder(t *testing.T) {
+	r := NewRecorder(time.Now, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	const n = 1000
+	results := make(chan []int64, 3)
+	for range 3 {
+		f := r.Follow(0)
+		go func() {
+			var seqs []int64
+			for len(seqs) < n {
+				e, err := f.Next(ctx)
+				if err != nil {
+					break
+				}
+				seqs = append(seqs, e.Seq)
+			}
+			results <- seqs
+		}()
+	}
+	for range n {
+		r.Emit(Event{Kind: KindWire})
+	}
+	for range 3 {
+		seqs := <-results
+		if len(seqs) != n {
+			t.Fatalf("follower got %d events", len(seqs))
+		}
+		for i, s := range seqs {
+			if s != int64(i+1) {
+				t.Fatalf("event %d has seq %d", i, s)
+			}
+		}
+	}
+}
+
+func TestLimitKeepsNewest(t *testing.T) {
+	r := NewRecorder(time.Now, 10)
+	for range 35 {
+		r.Emit(Event{Kind: KindWire})
+	}
+	ev := r.Events()
+	if len(ev) < 10 || len(ev) > 20 || ev[len(ev)-1].Seq != 35 {
+		t.Fatalf("kept %d events ending at %d", len(ev), ev[len(ev)-1].Seq)
+	}
+	if got := r.Since(30); len(got) != 5 || got[0].Seq != 31 {
+		t.Fatalf("Since(30) = %d events", len(got))
+	}
+}
+
+func TestNilRecorder(t *testing.T) {
+	var r *Recorder
+	r.Emit(Event{Kind: KindHost})
+	if r.Events() != nil || r.Last() != 0 {
+		t.Fatal("a nil recorder kept something")
+	}
+}
