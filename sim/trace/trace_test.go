@@ -134,3 +134,17 @@ func TestNilRecorder(t *testing.T) {
 		t.Fatal("a nil recorder kept something")
 	}
 }
+
+func TestMsgKey(t *testing.T) {
+	cases := map[string]string{
+		"From: a\r\nMessage-ID: <4F2A9C@mail.example.org>\r\n\r\nbody": "4F2A9C@mail.example.org",
+		"message-id:\r\n <x@y>\r\nSubject: s\r\n\r\n":                  "x@y",
+		"Subject: s\r\n\r\nMessage-ID: <not@header>\r\n":               "",
+		"Message-Id: <a@b> (comment)\n\n":                              "a@b",
+	}
+	for in, want := range cases {
+		if got := MsgKey([]byte(in)); got != want {
+			t.Errorf("MsgKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
