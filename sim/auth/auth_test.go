@@ -20,7 +20,7 @@ func TestDirectory(t *testing.T) {
 	}
 	cases := []struct {
 		login, pass, want string
-		ok               bool
+		ok                bool
 	}{
 		{"bob@example.net", "bob", "bob@example.net", true},
 		{"bob", "bob", "bob@example.net", true},

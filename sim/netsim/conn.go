@@ -89,10 +89,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		if c.writeDL.expired() {
 			return written, c.opError("write", os.ErrDeadlineExceeded)
 		}
-		n, broken := c.wr.write(b[written:], c.link.latency())
-		if n > 0 && c.tap != nil {
-			c.tap.Data(c.dirOut(), b[written:written+n])
-		}
+		n, broken := c.wr.write(b[written:], c.link.latency(), c.seen)
 		written += n
 		if broken {
 			signal(c.wr.writable)
@@ -106,6 +103,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case <-c.closed:
 		case <-c.writeDL.wait():
 		}
+	}
+}
+
+// seen reports written bytes to the tap.
+func (c *Conn) seen(p []byte) {
+	if c.tap != nil {
+		c.tap.Data(c.dirOut(), p)
 	}
 }
 
@@ -151,6 +155,9 @@ func (c *Conn) abort() {
 		c.tap.Close("reset: host down")
 	}
 }
+
+// ConnTap returns the tap reporting this connection (nil when untraced).
+func (c *Conn) ConnTap() *netx.Tap { return c.tap }
 
 // CloseWrite shuts down the sending side (half-close).
 func (c *Conn) CloseWrite() error {

@@ -495,6 +495,7 @@ func (h *Host) dialStream(ctx context.Context, network, address string) (net.Con
 	var tap *netx.Tap
 	if n.trace != nil {
 		tap = netx.NewTap(n.trace, ev)
+		tap.Describe = n.DescribePacket
 	}
 	client, server := newConnPair(n.clk, l, local, ln.addr, tap)
 	select {

@@ -86,7 +86,9 @@ func (p *pipe) read(b []byte) (n int, eof, reset, ok bool) {
 }
 
 // write adds as much of b as there is room for; latency delays arrival.
-func (p *pipe) write(b []byte, latency time.Duration) (n int, broken bool) {
+// seen, if set, is told of the bytes before the reader can have them, so
+// the trace shows a command before the reply it causes.
+func (p *pipe) write(b []byte, latency time.Duration, seen func([]byte)) (n int, broken bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.broken || p.reset {
@@ -97,6 +99,9 @@ func (p *pipe) write(b []byte, latency time.Duration) (n int, broken bool) {
 		return 0, false
 	}
 	n = min(room, len(b))
+	if seen != nil {
+		seen(b[:n])
+	}
 	if latency <= 0 && !p.held && len(p.inflight) == 0 {
 		if p.head > 0 && p.head == len(p.buf) {
 			p.buf, p.head = p.buf[:0], 0

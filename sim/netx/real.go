@@ -121,6 +121,9 @@ func (c *TappedConn) Close() error {
 	return err
 }
 
+// ConnTap returns the connection's tap.
+func (c *TappedConn) ConnTap() *Tap { return c.Tap }
+
 func (c *TappedConn) dir(writing bool) trace.Dir {
 	if writing == c.Client {
 		return trace.Send

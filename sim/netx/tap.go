@@ -25,6 +25,9 @@ const (
 // event and stops splitting lines; the encrypted bytes are counted and
 // reported at close.
 type Tap struct {
+	// Describe summarises a DNS message (DNS over TCP is binary).
+	Describe func(proto string, msg []byte) string
+
 	rec  *trace.Recorder
 	base trace.Event
 
@@ -33,6 +36,7 @@ type Tap struct {
 	closed  bool
 	tls     tlsState
 	tlsSNI  string
+	plainBy int       // which end reports cleartext: 1 server, 2 client
 	tlsRec  [2][]byte // partial TLS record per direction
 	tlsSent [2]int64
 
@@ -59,6 +63,8 @@ type tapDir struct {
 	inBlock bool
 }
 
+// A nil *Tap reports nothing.
+//
 // NewTap returns a tap reporting to rec. base gives the fields every event
 // of this connection carries: Host (client), Peer (server), Port, Conn and
 // Proto.
@@ -71,14 +77,28 @@ func (t *Tap) emit(e trace.Event) {
 	t.rec.Emit(e)
 }
 
+// ConnID returns the connection id events of this tap carry.
+func (t *Tap) ConnID() string {
+	if t == nil {
+		return ""
+	}
+	return t.base.Conn
+}
+
 // Open reports the connection as opened.
 func (t *Tap) Open() {
+	if t == nil {
+		return
+	}
 	t.emit(trace.Event{Kind: trace.KindConn, Action: "open"})
 }
 
 // Close flushes any partial line and reports the connection closed; why
 // says by whom ("closed by server").
 func (t *Tap) Close(why string) {
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -118,19 +138,61 @@ func index(dir trace.Dir) int {
 
 // Data reports bytes that crossed the connection in direction dir.
 func (t *Tap) Data(dir trace.Dir, p []byte) {
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return
 	}
 	d := &t.dirs[index(dir)]
+	if t.base.Proto == "dns" {
+		t.dnsData(dir, d, p)
+		return
+	}
+	if t.tls == tlsOn || (t.tls == tlsReady && len(d.line) == 0) ||
+		(len(d.line) == 0 && !d.inBlock && d.literal == 0 && len(p) >= 2 && p[0] == 0x16 && p[1] == 3) {
+		// TLS records: nothing more is readable as lines here. A server
+		// that terminates TLS may report the plaintext with Plain.
+		t.tlsData(dir, p)
+		return
+	}
+	t.lines(dir, p)
+}
+
+// Plain reports the cleartext of bytes that crossed the connection inside
+// TLS, as seen by an end that decrypted them; client says which end. When
+// both ends report (both run in this process), the first to report is
+// heard and the other ignored, so each line shows once. Its lines are
+// marked TLS.
+func (t *Tap) Plain(client bool, dir trace.Dir, p []byte) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	end := 1
+	if client {
+		end = 2
+	}
+	if t.plainBy == 0 {
+		t.plainBy = end
+	}
+	if t.plainBy != end {
+		return
+	}
+	t.tls = tlsOn
+	t.lines(dir, p)
+}
+
+// lines splits bytes into protocol lines and blocks. mu held.
+func (t *Tap) lines(dir trace.Dir, p []byte) {
+	d := &t.dirs[index(dir)]
 	for len(p) > 0 {
-		if t.tls == tlsOn || (t.tls == tlsReady && len(d.line) == 0) ||
-			(len(d.line) == 0 && !d.inBlock && d.literal == 0 && len(p) >= 2 && p[0] == 0x16 && p[1] == 3) {
-			// A TLS record: nothing more is readable as lines.
-			t.tlsData(dir, p)
-			return
-		}
 		if d.literal > 0 {
 			n := min(d.literal, len(p))
 			d.addBlock(p[:n])
@@ -291,4 +353,28 @@ func trimEOL(line []byte) string {
 	line = bytes.TrimSuffix(line, []byte("\n"))
 	line = bytes.TrimSuffix(line, []byte("\r"))
 	return strings.ToValidUTF8(string(line), "\uFFFD")
+}
+
+// dnsData reports DNS over TCP: each message is framed by a two-byte
+// length (RFC 1035 §4.2.2) and described, not split into lines.
+func (t *Tap) dnsData(dir trace.Dir, d *tapDir, p []byte) {
+	d.line = append(d.line, p...)
+	for len(d.line) >= 2 {
+		n := int(d.line[0])<<8 | int(d.line[1])
+		if len(d.line) < 2+n {
+			break
+		}
+		msg := d.line[2 : 2+n]
+		text := fmt.Sprintf("DNS message, %d bytes", n)
+		if t.Describe != nil {
+			if s := t.Describe("dns", msg); s != "" {
+				text = s
+			}
+		}
+		t.emit(trace.Event{Kind: trace.KindWire, Dir: dir, Text: text})
+		d.line = append(d.line[:0], d.line[2+n:]...)
+	}
+	if len(d.line) > 1<<17 {
+		d.line = d.line[:0]
+	}
 }

@@ -199,10 +199,15 @@ func (m *Memory) RenameMailbox(user, from, to string) error {
 		m.publish(b.watcherList(), gone...)
 		return nil
 	}
-	prefix := b.name + "/"
+	old := b.name
+	prefix := old + "/"
+	if strings.HasPrefix(dst, prefix) {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: can not move %s inside itself", ErrInvalidName, old)
+	}
 	for name, child := range u.boxes {
-		if name == b.name || strings.HasPrefix(name, prefix) {
-			newName := dst + strings.TrimPrefix(name, b.name)
+		if name == old || strings.HasPrefix(name, prefix) {
+			newName := dst + strings.TrimPrefix(name, old)
 			delete(u.boxes, name)
 			child.name = newName
 			u.boxes[newName] = child
@@ -395,6 +400,17 @@ func (m *Memory) copyMove(user, from string, uids []UID, to string, move bool) (
 	sorted := slices.Clone(uids)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
+	if move && sb == db {
+		// Moving into the same mailbox changes nothing.
+		var same []UID
+		for _, uid := range sorted {
+			if sb.find(uid) >= 0 {
+				same = append(same, uid)
+			}
+		}
+		m.mu.Unlock()
+		return same, same, sb.validity, nil
+	}
 	var src, dst []UID
 	var added []Change
 	for _, uid := range sorted {

@@ -27,7 +27,8 @@
 //	text     string  wire: one protocol line without CRLF, or a summarised block
 //	                 (lines joined by "\n"); otherwise a human summary
 //	tls      bool    the line travelled inside TLS
-//	msg      string  the queue id of a message; ties a message's journey together
+//	msg      string  the message's Message-ID without <>; ties its journey together
+//	                 (queue ids are named in the text of queue events)
 //	mailbox  string  deliver, fetch: "bob@example.net/INBOX"
 //	records  []string dns: the records of the answer as dig prints them
 //	next     string  queue deferred: when the next attempt is due

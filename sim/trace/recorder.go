@@ -149,3 +149,18 @@ func (r *Recorder) Subscribe(after int64, fn func(Event)) (cancel func()) {
 	}()
 	return cancel
 }
+
+type msgKeyCtx struct{}
+
+// WithMsg returns a context that carries a message key, so that events
+// emitted on behalf of that message (a DNS lookup by the queue, say) can
+// carry it in their Msg field.
+func WithMsg(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, msgKeyCtx{}, key)
+}
+
+// MsgFrom returns the message key carried by ctx, or "".
+func MsgFrom(ctx context.Context) string {
+	s, _ := ctx.Value(msgKeyCtx{}).(string)
+	return s
+}

@@ -1,0 +1,73 @@
+// Package imap is mailhop's IMAP server: where a mail client reads, files
+// and searches the mail the MDA delivered, and sees new mail arrive while it
+// waits.
+//
+// It is one go-imap v2 imapserver.Session written over the store.Store
+// interface, so the memory store of the simulation and the Maildir store of
+// `mailhop serve` behave the same. The Server has the shape of go-smtp's:
+// exported configuration fields, then Serve(l) with as many listeners as
+// wanted (a real socket or a netsim one), Close and Shutdown(ctx).
+//
+// # What it implements
+//
+//   - RFC 9051 (IMAP4rev2) and RFC 3501 (IMAP4rev1), both advertised:
+//     CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE, ENABLE,
+//     SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST,
+//     LSUB, NAMESPACE, STATUS, APPEND, IDLE, CLOSE, UNSELECT, EXPUNGE,
+//     SEARCH, FETCH, STORE, COPY, MOVE and their UID forms. \Seen is set by
+//     BODY[...] and BINARY[...] fetches, never by the .PEEK forms (RFC 9051
+//     §6.4.5); an EXAMINEd mailbox is never changed.
+//   - Extensions, for IMAP4rev1 clients (all are part of IMAP4rev2):
+//     NAMESPACE (RFC 2342), UIDPLUS (RFC 4315: APPENDUID and COPYUID from
+//     the store's own UIDs), MOVE (RFC 6851), IDLE (RFC 2177), UNSELECT
+//     (RFC 3691), ENABLE (RFC 5161), ESEARCH (RFC 4731), SEARCHRES
+//     (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
+//     CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154, the attribute the store
+//     gives each mailbox), STATUS=SIZE (RFC 8438), BINARY (RFC 3516),
+//     SASL-IR (RFC 4959), LITERAL- (RFC 7888), APPENDLIMIT (RFC 7889) and
+//     AUTH=PLAIN (RFC 4616).
+//
+// # Sequence numbers and other sessions
+//
+// The store is the truth; the server keeps, per user and mailbox, the
+// current list of UIDs and one imapserver.MailboxTracker, shared by every
+// session that has the mailbox selected and fed by store.Watch. A message
+// the MDA appends from another goroutine is announced at once to a session
+// in IDLE (and at the next command to the others); a flag change or an
+// expunge made by one session, by POP3 or by anyone else is reported to
+// every other session with its own sequence numbers (RFC 9051 §5.2, §7.5).
+// A selected mailbox that is deleted or renamed away looks empty to the
+// sessions that had it selected.
+//
+// # Policy beyond the RFCs
+//
+// Passwords are accepted only over TLS (STARTTLS, or a TLS listener for
+// port 993), from a loopback peer, or with InsecureAuth (the teaching world,
+// where the simulated network carries no secrets); other cleartext
+// connections are told LOGINDISABLED and answered NO [PRIVACYREQUIRED]. A
+// failed login waits LoginFailDelay on the server's clock before its NO,
+// doubling for a peer address that keeps failing; after MaxLoginFailures
+// failures a connection accepts no more logins, and the next attempt ends
+// it with BYE. A login may give the full address or, when the user directory
+// allows, the local part; the canonical address is the store user, created
+// on first login. Mailbox names go through store.CanonicalName ("/" is the
+// hierarchy delimiter, INBOX is case-insensitive, no "..", no path escapes)
+// and a bad one is answered NO [CANNOT] with the reason. An APPEND literal
+// larger than MaxLiteralSize is refused before a byte of it is read, and
+// the literal is never allocated at its announced size.
+//
+// Wire lines are reported by the network's tap; the server itself emits one
+// trace.KindFetch event per message whose body a FETCH returns.
+//
+// # Limits inherited from go-imap v2.0.0-beta.8
+//
+// imapserver parses commands before the session sees them, and answers some
+// malformed ones NO [SERVERBUG] "Internal server error" rather than BAD: a
+// mailbox name or LIST pattern that is not valid modified UTF-7, a
+// malformed sequence set or SEARCH key, an argument that makes the command
+// longer than 50 KiB (the rest of such a line is then read as a command,
+// and the connection ends). The session goes on (or ends) safely and the
+// real reason goes to ErrorLog. A non-synchronising literal it refuses is
+// not skipped: a client that sends one anyway has its data read as
+// commands.
+package imap

@@ -1,0 +1,290 @@
+package imap
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/mailhop/mailhop/sim/store"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+func errNoMailbox(err error) bool { return errors.Is(err, store.ErrNoMailbox) }
+
+// Fetch is FETCH and UID FETCH (RFC 9051 §6.4.5).
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
+	refs := s.resolve(numSet)
+	if len(refs) == 0 {
+		return nil
+	}
+	name := s.mb.key.name
+
+	// BODY[...] and BINARY[...] without .PEEK set \Seen; the new flags go
+	// in this FETCH's responses.
+	markSeen := false
+	for _, bs := range options.BodySection {
+		markSeen = markSeen || !bs.Peek
+	}
+	for _, bs := range options.BinarySection {
+		markSeen = markSeen || !bs.Peek
+	}
+	var seen []store.Message // the flags of messages whose \Seen this set
+	if markSeen && !s.readOnly {
+		msgs, changed, err := s.setFlags(refUIDs(refs), store.FlagsAdd, []string{store.FlagSeen})
+		if err != nil {
+			return s.storeError(err)
+		}
+		for _, m := range msgs {
+			if _, ok := slices.BinarySearch(changed, m.UID); ok {
+				seen = append(seen, m)
+			}
+		}
+	}
+
+	var meta []store.Message
+	if options.Flags || options.InternalDate || options.RFC822Size {
+		var err error
+		if meta, err = s.srv.Store.List(s.user, name); err != nil {
+			return s.storeError(err)
+		}
+	}
+	needBody := options.Envelope || options.BodyStructure != nil ||
+		len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	bodyItems := bodyItemNames(options)
+
+	for _, r := range refs {
+		var m *store.Message
+		if meta != nil {
+			i, ok := slices.BinarySearchFunc(meta, r.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) })
+			if !ok {
+				continue // expunged by someone else meanwhile
+			}
+			m = &meta[i]
+		}
+		var raw []byte
+		if needBody {
+			var err error
+			raw, err = s.srv.Store.Read(s.user, name, r.uid)
+			if errors.Is(err, store.ErrNoMessage) {
+				continue
+			} else if err != nil {
+				return s.storeError(err)
+			}
+		}
+		if err := s.fetchOne(w, r, m, raw, seen, options); err != nil {
+			return err
+		}
+		if bodyItems != "" && s.srv.Trace != nil {
+			s.srv.Trace.Emit(trace.Event{
+				Kind:    trace.KindFetch,
+				Host:    s.srv.hostname(),
+				Proto:   "imap",
+				Mailbox: s.user + "/" + name,
+				Msg:     trace.MsgKey(raw),
+				Text:    fmt.Sprintf("FETCH %s uid %d", bodyItems, r.uid),
+			})
+		}
+	}
+	return nil
+}
+
+func (s *session) fetchOne(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, seen []store.Message, options *goimap.FetchOptions) error {
+	mw := w.CreateMessage(r.seq)
+	if options.UID {
+		mw.WriteUID(goimap.UID(r.uid))
+	}
+	flags, flagsChanged := []string(nil), false
+	if i, ok := slices.BinarySearchFunc(seen, r.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) }); ok {
+		flags, flagsChanged = seen[i].Flags, true
+	} else if m != nil {
+		flags = m.Flags
+	}
+	if options.Flags || flagsChanged {
+		mw.WriteFlags(imapFlags(flags))
+	}
+	if options.InternalDate && m != nil {
+		mw.WriteInternalDate(m.Date)
+	}
+	if options.RFC822Size && m != nil {
+		mw.WriteRFC822Size(m.Size)
+	}
+	if options.Envelope {
+		mw.WriteEnvelope(envelope(raw))
+	}
+	if options.BodyStructure != nil {
+		mw.WriteBodyStructure(bodyStructure(raw))
+	}
+	for _, bs := range options.BodySection {
+		data := bodySection(raw, bs)
+		wc := mw.WriteBodySection(bs, int64(len(data)))
+		_, werr := wc.Write(data)
+		if cerr := wc.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	for _, bs := range options.BinarySection {
+		data := imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
+		wc := mw.WriteBinarySection(bs, int64(len(data)))
+		_, werr := wc.Write(data)
+		if cerr := wc.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	for _, bss := range options.BinarySectionSize {
+		mw.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bss))
+	}
+	return mw.Close()
+}
+
+// headerEnd returns the length of the header section of a message,
+// including the empty line that ends it (the whole message when there is
+// none).
+func headerEnd(raw []byte) int {
+	if bytes.HasPrefix(raw, []byte("\r\n")) {
+		return 2
+	}
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		return i + 2
+	}
+	return len(raw)
+}
+
+// bodySection extracts a BODY[...] section. The whole message, its header
+// and its text are cut from the raw bytes (so that BODY[] is exactly
+// RFC822.SIZE bytes); the rest goes through imapserver.ExtractBodySection.
+func bodySection(raw []byte, bs *goimap.FetchItemBodySection) []byte {
+	var data []byte
+	if len(bs.Part) == 0 && len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0 {
+		switch bs.Specifier {
+		case goimap.PartSpecifierNone:
+			data = raw
+		case goimap.PartSpecifierHeader:
+			data = raw[:headerEnd(raw)]
+		case goimap.PartSpecifierText:
+			data = raw[headerEnd(raw):]
+		}
+	}
+	if data == nil {
+		return imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
+	}
+	if p := bs.Partial; p != nil {
+		if p.Offset >= int64(len(data)) {
+			return nil
+		}
+		data = data[p.Offset:min(int64(len(data)), p.Offset+p.Size)]
+	}
+	return data
+}
+
+func envelope(raw []byte) *goimap.Envelope {
+	hdr := raw[:headerEnd(raw)]
+	if !bytes.HasSuffix(hdr, []byte("\n\n")) && !bytes.HasSuffix(hdr, []byte("\n\r\n")) {
+		// No body: end the header, in a copy (raw is the store's).
+		hdr = append(append([]byte(nil), bytes.TrimRight(hdr, "\r\n")...), "\r\n\r\n"...)
+	}
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hdr)))
+	if err != nil {
+		return nil
+	}
+	return imapserver.ExtractEnvelope(h)
+}
+
+// bodyStructure is imapserver.ExtractBodyStructure made safe to write: a
+// multipart without parts (a malformed message: no boundary, or none
+// found) would make imapserver's writer panic and drop the connection, so
+// it is described as an empty text/plain part instead.
+func bodyStructure(raw []byte) goimap.BodyStructure {
+	return fixBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(raw)))
+}
+
+func fixBodyStructure(bs goimap.BodyStructure) goimap.BodyStructure {
+	switch b := bs.(type) {
+	case *goimap.BodyStructureMultiPart:
+		if len(b.Children) == 0 {
+			return &goimap.BodyStructureSinglePart{
+				Type: "text", Subtype: "plain",
+				Params:   map[string]string{"charset": "us-ascii"},
+				Text:     &goimap.BodyStructureText{},
+				Extended: &goimap.BodyStructureSinglePartExt{},
+			}
+		}
+		for i, c := range b.Children {
+			b.Children[i] = fixBodyStructure(c)
+		}
+		if b.Extended == nil {
+			b.Extended = &goimap.BodyStructureMultiPartExt{}
+		}
+	case *goimap.BodyStructureSinglePart:
+		if b.MessageRFC822 != nil && b.MessageRFC822.BodyStructure != nil {
+			b.MessageRFC822.BodyStructure = fixBodyStructure(b.MessageRFC822.BodyStructure)
+		}
+		if b.Extended == nil {
+			b.Extended = &goimap.BodyStructureSinglePartExt{}
+		}
+	case nil:
+		return fixBodyStructure(&goimap.BodyStructureMultiPart{})
+	}
+	return bs
+}
+
+// bodyItemNames names the items of a FETCH that return a message's body
+// (not just its header), for the trace: "BODY[]", "BODY.PEEK[TEXT]<0.100>".
+func bodyItemNames(options *goimap.FetchOptions) string {
+	var names []string
+	for _, bs := range options.BodySection {
+		if bs.Specifier != goimap.PartSpecifierNone && bs.Specifier != goimap.PartSpecifierText {
+			continue
+		}
+		var b strings.Builder
+		b.WriteString("BODY")
+		if bs.Peek {
+			b.WriteString(".PEEK")
+		}
+		b.WriteByte('[')
+		b.WriteString(partString(bs.Part))
+		if bs.Specifier == goimap.PartSpecifierText {
+			if len(bs.Part) > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString("TEXT")
+		}
+		b.WriteByte(']')
+		if p := bs.Partial; p != nil {
+			fmt.Fprintf(&b, "<%d.%d>", p.Offset, p.Size)
+		}
+		names = append(names, b.String())
+	}
+	for _, bs := range options.BinarySection {
+		name := "BINARY"
+		if bs.Peek {
+			name += ".PEEK"
+		}
+		names = append(names, name+"["+partString(bs.Part)+"]")
+	}
+	return strings.Join(names, " ")
+}
+
+func partString(part []int) string {
+	s := make([]string, len(part))
+	for i, p := range part {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ".")
+}

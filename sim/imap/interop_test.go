@@ -1,0 +1,263 @@
+//go:build !js
+
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/auth"
+	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/store"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+// realServer runs the server on a real loopback socket, as `mailhop serve`
+// does: no InsecureAuth (loopback peers may log in without TLS), STARTTLS
+// with a self-signed certificate. It returns host:port and the port of an
+// implicit-TLS listener.
+func realServer(t *testing.T) (addr, tlsAddr string, st *store.Memory, rec *trace.Recorder) {
+	t.Helper()
+	st = store.NewMemory(nil)
+	users := auth.NewDirectory("example.net")
+	users.Add(bob, "bob")
+	st.AddUser(bob)
+	rec = trace.NewRecorder(time.Now, 0)
+	srvTLS, _ := selfSigned(t, "localhost")
+	srv := &Server{
+		Hostname:       "localhost",
+		Store:          st,
+		Users:          users,
+		TLSConfig:      srvTLS,
+		Clock:          clock.Wall{},
+		Trace:          rec,
+		LoginFailDelay: 10 * time.Millisecond,
+		ErrorLog:       testLogger{t},
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 2)
+	go func() { served <- srv.Serve(l) }()
+	go func() { served <- srv.Serve(tls.NewListener(tl, srvTLS)) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wallLimit())
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		for range 2 {
+			if err := <-served; !errors.Is(err, ErrServerClosed) {
+				t.Errorf("Serve: %v", err)
+			}
+		}
+	})
+	return l.Addr().String(), tl.Addr().String(), st, rec
+}
+
+// need finds a program the interop tests run; CI installs them, so a
+// missing one fails the test rather than skipping it.
+func need(t *testing.T, prog string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		t.Fatalf("%s is not installed: the interop tests need it (CI installs python3 and curl; on Debian: apt-get install python3 curl)", prog)
+	}
+	return p
+}
+
+func run(t *testing.T, prog string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, prog, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", prog, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+const imaplibScript = `
+import imaplib, ssl, sys
+host, port, tlsport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+
+M = imaplib.IMAP4(host, port)
+print("caps", " ".join(sorted(M.capabilities)))
+print("login", M.login("bob@example.net", "bob")[0])
+typ, data = M.list()
+print("list", typ)
+for d in data:
+    print("mbox", d.decode())
+print("append", M.append("INBOX", "(\\Flagged)", None, b"Subject: from python\r\nMessage-ID: <py@example.net>\r\n\r\nhi\r\n")[0])
+typ, data = M.select("INBOX")
+print("select", typ, data[0].decode())
+print("search", M.search(None, "ALL")[1][0].decode())
+print("search-subject", M.search(None, '(SUBJECT "message 2")')[1][0].decode())
+print("search-flagged", M.search(None, "FLAGGED")[1][0].decode())
+typ, data = M.fetch("1", "(RFC822)")
+print("fetch", typ, len(data[0][1]), b"Hello Bob, this is message 1." in data[0][1])
+typ, data = M.uid("FETCH", "2", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+print("uid-fetch", typ, data[0][1].decode().strip())
+typ, data = M.store("1", "+FLAGS", "\\Deleted")
+print("store", typ, data[0].decode())
+typ, data = M.expunge()
+print("expunge", typ, data[0].decode())
+print("close", M.close()[0])
+print("logout", M.logout()[0])
+
+M = imaplib.IMAP4(host, port)
+print("starttls", M.starttls(ssl_context=ctx)[0])
+print("tls-login", M.login("bob", "bob")[0])
+typ, data = M.select("INBOX", readonly=True)
+print("tls-select", typ, data[0].decode())
+print("tls-logout", M.logout()[0])
+
+M = imaplib.IMAP4_SSL(host, tlsport, ssl_context=ctx)
+print("ssl-login", M.login("bob", "bob")[0])
+print("ssl-status", M.status("INBOX", "(MESSAGES UIDNEXT)")[1][0].decode())
+print("ssl-logout", M.logout()[0])
+
+M = imaplib.IMAP4(host, port)
+try:
+    M.login("bob", "wrong")
+    print("bad-login accepted")
+except imaplib.IMAP4.error as e:
+    print("bad-login", str(e))
+M.logout()
+`
+
+func TestPythonImaplib(t *testing.T) {
+	python := need(t, "python3")
+	addr, tlsAddr, st, rec := realServer(t)
+	for i := 1; i <= 3; i++ {
+		st.Append(bob, "INBOX", msg(i), nil, time.Time{})
+	}
+	st.CreateMailbox(bob, "Sent")
+	host, port, _ := net.SplitHostPort(addr)
+	_, tlsPort, _ := net.SplitHostPort(tlsAddr)
+	out := run(t, python, "-c", imaplibScript, host, port, tlsPort)
+	t.Logf("imaplib:\n%s", out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, want := range []string{
+		"login OK",
+		"list OK",
+		`mbox (\HasNoChildren) "/" INBOX`,
+		`mbox (\HasNoChildren \Sent) "/" "Sent"`,
+		"append OK",
+		"select OK 4",
+		"search 1 2 3 4",
+		"search-subject 2",
+		"search-flagged 4",
+		fmt.Sprintf("fetch OK %d True", len(msg(1))),
+		"uid-fetch OK Subject: message 2",
+		`store OK 1 (FLAGS (\Deleted \Seen))`,
+		"expunge OK 1",
+		"close OK",
+		"logout BYE",
+		"starttls OK",
+		"tls-login OK",
+		"tls-select OK 3",
+		"tls-logout BYE",
+		"ssl-login OK",
+		"ssl-status INBOX (MESSAGES 3 UIDNEXT 5)",
+		"ssl-logout BYE",
+		"bad-login b'[AUTHENTICATIONFAILED] Invalid user name or password'",
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %q in imaplib's output", want)
+		}
+	}
+	if !strings.Contains(lines[0], "IMAP4REV1") || strings.Contains(lines[0], "LOGINDISABLED") {
+		t.Errorf("capabilities on loopback: %s", lines[0])
+	}
+	list, _ := st.List(bob, "INBOX")
+	var uids []store.UID
+	for _, m := range list {
+		uids = append(uids, m.UID)
+	}
+	if !slices.Equal(uids, []store.UID{2, 3, 4}) {
+		t.Errorf("INBOX UIDs %v after imaplib", uids)
+	}
+	var fetched []string
+	for _, e := range rec.Events() {
+		if e.Kind == trace.KindFetch {
+			fetched = append(fetched, e.Msg+" "+e.Text)
+		}
+	}
+	if !slices.Equal(fetched, []string{"m1@example.org FETCH BODY[] uid 1"}) {
+		t.Errorf("fetch events %q", fetched)
+	}
+}
+
+func TestCurl(t *testing.T) {
+	curl := need(t, "curl")
+	addr, _, st, _ := realServer(t)
+	st.Append(bob, "INBOX", msg(1), nil, time.Time{})
+	st.Append(bob, "INBOX", msg(2), nil, time.Time{})
+	st.CreateMailbox(bob, "Trash")
+	base := "imap://" + addr
+	user := []string{"-sS", "--max-time", "20", "-u", "bob@example.net:bob"}
+
+	out := run(t, curl, append(user, base+"/")...)
+	for _, want := range []string{`* LIST (\HasNoChildren) "/" INBOX`, `* LIST (\HasNoChildren \Trash) "/" "Trash"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("curl LIST: no %q in\n%s", want, out)
+		}
+	}
+	out = run(t, curl, append(user, base+"/INBOX;UID=1")...)
+	if out != string(msg(1)) {
+		t.Errorf("curl fetch UID 1:\n%q\nwant\n%q", out, msg(1))
+	}
+	run(t, curl, append(user, base+"/INBOX", "-X", `UID STORE 2 +FLAGS \Deleted`)...)
+	if got := flagsOf(t, st, "INBOX"); !slices.Equal(got, []string{`1:\Seen`, `2:\Deleted`}) {
+		t.Errorf("after curl STORE: %q", got)
+	}
+	run(t, curl, append(user, base+"/INBOX", "-X", "EXPUNGE")...)
+	if got := flagsOf(t, st, "INBOX"); !slices.Equal(got, []string{`1:\Seen`}) {
+		t.Errorf("after curl EXPUNGE: %q", got)
+	}
+	// STARTTLS, required by the client.
+	out = run(t, curl, append(user, "--ssl-reqd", "-k", base+"/INBOX;UID=1")...)
+	if out != string(msg(1)) {
+		t.Errorf("curl --ssl-reqd fetch:\n%q", out)
+	}
+	out = run(t, curl, append(user, "--ssl-reqd", "-k", base+"/INBOX?SUBJECT%20message")...)
+	if !strings.Contains(out, "* SEARCH 1") {
+		t.Errorf("curl --ssl-reqd SEARCH: %q", out)
+	}
+	// A wrong password fails.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, curl, "-sS", "-u", "bob@example.net:nope", base+"/").CombinedOutput(); err == nil {
+		t.Errorf("curl with a wrong password succeeded: %s", out)
+	}
+}
+
+func flagsOf(t *testing.T, st store.Store, mailbox string) []string {
+	t.Helper()
+	list, err := st.List(bob, mailbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range list {
+		out = append(out, fmt.Sprintf("%d:%s", m.UID, strings.Join(m.Flags, ",")))
+	}
+	return out
+}

@@ -1,0 +1,224 @@
+package imap
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/mailhop/mailhop/sim/store"
+)
+
+type boxKey struct{ user, name string }
+
+// mailbox is what the server keeps of one selected mailbox, shared by every
+// session that has it selected: the UIDs it holds now, in order (message i
+// has sequence number i+1 in the server's view), and the tracker that turns
+// the changes the store reports into each session's unsolicited responses.
+//
+// Lock order: opMu, then mu, then the server's mu. mu is never held while
+// calling a store method that changes the store (the store calls back into
+// onChange from the goroutine that made the change) nor while writing to a
+// client.
+type mailbox struct {
+	srv   *Server
+	key   boxKey
+	ready chan struct{} // closed once init is done
+	err   error         // why init failed; set before ready is closed
+	refs  int           // sessions holding it; the server's mu
+	stop  func()        // cancels the store watch
+
+	mu      sync.Mutex
+	tracker *imapserver.MailboxTracker
+	uids    []store.UID
+	gone    bool                       // deleted or renamed away
+	loading bool                       // init is between Watch and List
+	pending []store.Change             // changes heard while loading
+	idlers  map[chan struct{}]struct{} // sessions in IDLE, woken by each change
+
+	// opMu serialises the flag changes of sessions, so that the change
+	// reports of one STORE are known to come from it (source): the session
+	// answers itself, and the tracker tells only the others.
+	opMu          sync.Mutex
+	source        *imapserver.SessionTracker
+	sourceUIDs    []store.UID // ascending
+	sourceChanged []store.UID // what the source's change did change
+}
+
+// acquire returns the shared state of a user's mailbox, creating it (and
+// its store watch) for the first session that selects it.
+func (s *Server) acquire(user, name string) (*mailbox, error) {
+	key := boxKey{user, name}
+	s.mu.Lock()
+	mb := s.boxes[key]
+	if mb != nil {
+		mb.refs++
+		s.mu.Unlock()
+		<-mb.ready
+		if mb.err != nil {
+			s.release(mb)
+			return nil, mb.err
+		}
+		return mb, nil
+	}
+	mb = &mailbox{srv: s, key: key, ready: make(chan struct{}), refs: 1}
+	s.boxes[key] = mb
+	s.mu.Unlock()
+
+	mb.err = mb.init()
+	close(mb.ready)
+	if mb.err != nil {
+		s.release(mb)
+		return nil, mb.err
+	}
+	return mb, nil
+}
+
+// release drops a session's hold; the last one stops the store watch.
+func (s *Server) release(mb *mailbox) {
+	s.mu.Lock()
+	mb.refs--
+	last := mb.refs == 0
+	if last && s.boxes[mb.key] == mb {
+		delete(s.boxes, mb.key)
+	}
+	s.mu.Unlock()
+	if last && mb.stop != nil {
+		mb.stop()
+	}
+}
+
+// forget unlists a mailbox that went away, so that the next SELECT of its
+// name starts afresh (with the new mailbox's UIDVALIDITY).
+func (s *Server) forget(mb *mailbox) {
+	s.mu.Lock()
+	if s.boxes[mb.key] == mb {
+		delete(s.boxes, mb.key)
+	}
+	s.mu.Unlock()
+}
+
+// init watches the mailbox, then lists it. Changes reported between the two
+// are replayed over the listing: a UID the listing already has (or has
+// passed) is not appended again, an expunge of a UID it lacks is ignored.
+func (mb *mailbox) init() error {
+	mb.mu.Lock()
+	mb.loading = true
+	mb.mu.Unlock()
+	stop, err := mb.srv.Store.Watch(mb.key.user, mb.key.name, mb.onChange)
+	if err != nil {
+		return err
+	}
+	mb.stop = stop
+	msgs, err := mb.srv.Store.List(mb.key.user, mb.key.name)
+	if err != nil {
+		return err
+	}
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	mb.uids = make([]store.UID, len(msgs))
+	for i, m := range msgs {
+		mb.uids[i] = m.UID
+	}
+	for _, c := range mb.pending {
+		mb.apply(c, false)
+	}
+	mb.pending, mb.loading = nil, false
+	if mb.gone {
+		return fmt.Errorf("%w: %s", store.ErrNoMailbox, mb.key.name)
+	}
+	mb.tracker = imapserver.NewMailboxTracker(uint32(len(mb.uids)))
+	return nil
+}
+
+// onChange is the store watch: it runs in the goroutine that changed the
+// mailbox, after the change.
+func (mb *mailbox) onChange(c store.Change) {
+	mb.mu.Lock()
+	if mb.loading {
+		c.Flags = slices.Clone(c.Flags)
+		mb.pending = append(mb.pending, c)
+		mb.mu.Unlock()
+		return
+	}
+	mb.apply(c, true)
+	for wake := range mb.idlers {
+		select {
+		case wake <- struct{}{}:
+		default: // already due to poll
+		}
+	}
+	mb.mu.Unlock()
+	if c.Kind == store.Deleted {
+		mb.srv.forget(mb)
+	}
+}
+
+// index returns the position of uid in the mailbox, or -1; mu held.
+func (mb *mailbox) index(uid store.UID) int {
+	i, ok := slices.BinarySearch(mb.uids, uid)
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// apply brings the UID list (and, when live, the tracker) up to date with
+// one change; mu held.
+func (mb *mailbox) apply(c store.Change, live bool) {
+	if mb.gone {
+		return
+	}
+	switch c.Kind {
+	case store.Appended:
+		if n := len(mb.uids); n > 0 && c.UID <= mb.uids[n-1] {
+			return // already listed, or listed and gone since
+		}
+		mb.uids = append(mb.uids, c.UID)
+		if live {
+			mb.tracker.QueueNumMessages(uint32(len(mb.uids)))
+		}
+	case store.Expunged:
+		i := mb.index(c.UID)
+		if i < 0 {
+			return
+		}
+		if live {
+			mb.tracker.QueueExpunge(uint32(i + 1))
+		}
+		mb.uids = slices.Delete(mb.uids, i, i+1)
+	case store.FlagsChanged:
+		i := mb.index(c.UID)
+		if i < 0 || !live {
+			return
+		}
+		var src *imapserver.SessionTracker
+		if mb.source != nil {
+			if _, ok := slices.BinarySearch(mb.sourceUIDs, c.UID); ok {
+				src = mb.source
+				mb.sourceChanged = append(mb.sourceChanged, c.UID)
+			}
+		}
+		mb.tracker.QueueMessageFlags(uint32(i+1), goimap.UID(c.UID), imapFlags(c.Flags), src)
+	case store.Deleted:
+		// Every session with it selected sees it emptied.
+		if live {
+			for i := len(mb.uids); i > 0; i-- {
+				mb.tracker.QueueExpunge(uint32(i))
+			}
+		}
+		mb.uids = nil
+		mb.gone = true
+	}
+}
+
+// imapFlags converts store flags to IMAP flags.
+func imapFlags(flags []string) []goimap.Flag {
+	out := make([]goimap.Flag, len(flags))
+	for i, f := range flags {
+		out[i] = goimap.Flag(f)
+	}
+	return out
+}

@@ -1,0 +1,444 @@
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/mailhop/mailhop/sim/auth"
+	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/store"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+// Defaults of the Server's zero-valued fields.
+const (
+	DefaultMaxLiteralSize   = 64 << 20 // bytes of an APPEND literal
+	DefaultLoginFailDelay   = 2 * time.Second
+	DefaultMaxLoginFailures = 3
+)
+
+// ErrServerClosed is returned by Serve after Close or Shutdown.
+var ErrServerClosed = errors.New("imap: server closed")
+
+// Logger receives the errors that can not be told to a client (a broken
+// connection, a failing store). *log.Logger is one.
+type Logger interface {
+	Printf(format string, v ...any)
+}
+
+// Server is an IMAP server. Set the fields, then call Serve with one or more
+// listeners; do not change the fields once Serve has been called.
+type Server struct {
+	// Hostname names the server in trace events ("localhost" when empty).
+	Hostname string
+	// Store holds the mailboxes.
+	Store store.Store
+	// Users checks logins; the canonical address it returns is the store
+	// user.
+	Users auth.Users
+	// TLSConfig, when set, enables STARTTLS (RFC 9051 §6.2.1).
+	TLSConfig *tls.Config
+	// InsecureAuth allows logins over cleartext connections from peers
+	// that are not loopback.
+	InsecureAuth bool
+	// Clock stamps appended messages and times failed logins (wall clock
+	// when nil).
+	Clock clock.Clock
+	// Trace receives a fetch event per message body read (nil: none).
+	Trace *trace.Recorder
+	// MaxLiteralSize bounds the message of an APPEND, advertised as
+	// APPENDLIMIT (DefaultMaxLiteralSize when 0).
+	MaxLiteralSize int64
+	// LoginFailDelay is how long a failed login waits before its NO; it
+	// doubles with each recent failure from the same peer address, up to
+	// 16 times (DefaultLoginFailDelay when 0, none when negative).
+	LoginFailDelay time.Duration
+	// MaxLoginFailures is how many failed logins end a connection
+	// (DefaultMaxLoginFailures when 0).
+	MaxLoginFailures int
+	// ErrorLog receives what can not be told to a client (nil: discarded).
+	ErrorLog Logger
+
+	initOnce sync.Once
+	// Two go-imap servers share the work: strict for cleartext peers that
+	// may only log in after STARTTLS, lax for the others (TLS listeners
+	// pass through strict too: imapserver sees their *tls.Conn). go-imap
+	// only knows InsecureAuth for a whole server, and this way each
+	// connection is offered what it may do (LOGINDISABLED or AUTH=PLAIN).
+	strict, lax       *imapserver.Server
+	strictIn, laxIn   *handoff
+	imapDone          sync.WaitGroup // the imapserver Serve loops
+	mu                sync.Mutex
+	closed            bool
+	listeners         map[net.Listener]struct{}
+	sessions          map[*session]struct{}
+	sessionsWG        sync.WaitGroup
+	boxes             map[boxKey]*mailbox
+	failures          map[netip.Addr]*failureRecord
+	lastFailurePruned time.Time
+}
+
+// capSet returns the capabilities given to imapserver; it adds SASL-IR,
+// LITERAL-, STARTTLS, AUTH=, LOGINDISABLED, IDLE, UNSELECT, ENABLE,
+// UTF8=ACCEPT and APPENDLIMIT as they apply.
+func capSet() goimap.CapSet {
+	return goimap.CapSet{
+		goimap.CapIMAP4rev1:    {},
+		goimap.CapIMAP4rev2:    {},
+		goimap.CapNamespace:    {},
+		goimap.CapUIDPlus:      {},
+		goimap.CapMove:         {},
+		goimap.CapESearch:      {},
+		goimap.CapSearchRes:    {},
+		goimap.CapListExtended: {},
+		goimap.CapListStatus:   {},
+		goimap.CapStatusSize:   {},
+		goimap.CapChildren:     {},
+		goimap.CapSpecialUse:   {},
+		goimap.CapBinary:       {},
+	}
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.listeners = map[net.Listener]struct{}{}
+		s.sessions = map[*session]struct{}{}
+		s.boxes = map[boxKey]*mailbox{}
+		s.failures = map[netip.Addr]*failureRecord{}
+		opts := func(insecure bool) *imapserver.Options {
+			return &imapserver.Options{
+				NewSession:   s.newSession,
+				Caps:         capSet(),
+				Logger:       logAdapter{s},
+				TLSConfig:    s.TLSConfig,
+				InsecureAuth: insecure,
+			}
+		}
+		s.strict, s.lax = imapserver.New(opts(false)), imapserver.New(opts(true))
+		s.strictIn, s.laxIn = newHandoff(), newHandoff()
+		for _, p := range []struct {
+			srv *imapserver.Server
+			in  *handoff
+		}{{s.strict, s.strictIn}, {s.lax, s.laxIn}} {
+			s.imapDone.Add(1)
+			go func() {
+				defer s.imapDone.Done()
+				p.srv.Serve(p.in)
+			}()
+			// imapserver's Serve registers itself with a WaitGroup.Add
+			// after releasing its lock, which races with its Close: only
+			// go on once it is accepting.
+			<-p.in.accepting
+		}
+	})
+}
+
+func (s *Server) hostname() string {
+	if s.Hostname == "" {
+		return "localhost"
+	}
+	return s.Hostname
+}
+
+func (s *Server) clock() clock.Clock {
+	if s.Clock == nil {
+		return clock.Wall{}
+	}
+	return s.Clock
+}
+
+func (s *Server) maxLiteral() int64 {
+	n := s.MaxLiteralSize
+	if n <= 0 {
+		n = DefaultMaxLiteralSize
+	}
+	return min(n, math.MaxUint32)
+}
+
+func (s *Server) maxFailures() int {
+	if s.MaxLoginFailures <= 0 {
+		return DefaultMaxLoginFailures
+	}
+	return s.MaxLoginFailures
+}
+
+func (s *Server) logf(format string, v ...any) {
+	if s.ErrorLog != nil {
+		s.ErrorLog.Printf(format, v...)
+	}
+}
+
+type logAdapter struct{ s *Server }
+
+func (l logAdapter) Printf(format string, v ...any) { l.s.logf("imap: "+format, v...) }
+
+// Serve accepts connections on l and serves each in its own goroutine. It
+// returns ErrServerClosed after Close or Shutdown, or the error that made
+// Accept fail.
+func (s *Server) Serve(l net.Listener) error {
+	s.init()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				// Resource exhaustion on a real socket: back off a little.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.logf("imap: accept: %v; retrying in %v", err, delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		in := s.strictIn
+		if s.InsecureAuth || isLoopback(c.RemoteAddr()) {
+			in = s.laxIn
+		}
+		if !in.give(c) {
+			c.Close()
+			return ErrServerClosed
+		}
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close stops the listeners and closes every connection at once.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	ls := make([]net.Listener, 0, len(s.listeners))
+	for l := range s.listeners {
+		ls = append(ls, l)
+	}
+	var conns []net.Conn
+	for sess := range s.sessions {
+		conns = append(conns, sess.raw)
+	}
+	s.mu.Unlock()
+
+	var err error
+	for _, l := range ls {
+		if e := l.Close(); e != nil && err == nil && !errors.Is(e, net.ErrClosed) {
+			err = e
+		}
+	}
+	s.strictIn.close()
+	s.laxIn.close()
+	for _, c := range conns {
+		c.Close()
+	}
+	// imapserver's Close closes the connections it knows; both have
+	// stopped accepting (their listeners are closed), so this only waits.
+	s.strict.Close()
+	s.lax.Close()
+	s.imapDone.Wait()
+	return err
+}
+
+// Shutdown stops the listeners, says BYE to every session (between two
+// responses, never inside one) and waits for the sessions to end, or for
+// ctx to be done, whichever comes first; then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	ls := make([]net.Listener, 0, len(s.listeners))
+	for l := range s.listeners {
+		ls = append(ls, l)
+	}
+	var live []*session
+	for sess := range s.sessions {
+		live = append(live, sess)
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	s.strictIn.close()
+	s.laxIn.close()
+	for _, sess := range live {
+		go sess.conn.Bye("Server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.sessionsWG.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if e := s.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// newSession is imapserver's NewSession for both go-imap servers.
+func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	raw := c.NetConn()
+	sess := &session{srv: s, conn: c, raw: raw}
+	if a, ok := addrPort(raw.RemoteAddr()); ok {
+		sess.peer = a.Addr()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, &goimap.Error{Type: goimap.StatusResponseTypeBye, Text: "Server shutting down"}
+	}
+	s.sessions[sess] = struct{}{}
+	s.sessionsWG.Add(1)
+	return sess, nil, nil
+}
+
+func (s *Server) endSession(sess *session) {
+	s.mu.Lock()
+	_, ok := s.sessions[sess]
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+	if ok {
+		s.sessionsWG.Done()
+	}
+}
+
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.AddrPort(), true
+	case nil:
+		return netip.AddrPort{}, false
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	return ap, err == nil
+}
+
+func isLoopback(a net.Addr) bool {
+	ap, ok := addrPort(a)
+	return ok && ap.Addr().Unmap().IsLoopback()
+}
+
+// handoff is the listener a go-imap server accepts from: Serve gives it
+// the connections it accepted on the real listeners.
+type handoff struct {
+	ch        chan net.Conn
+	done      chan struct{}
+	once      sync.Once
+	accepting chan struct{} // closed at the first Accept
+	acceptOne sync.Once
+}
+
+func newHandoff() *handoff {
+	return &handoff{ch: make(chan net.Conn), done: make(chan struct{}), accepting: make(chan struct{})}
+}
+
+func (h *handoff) give(c net.Conn) bool {
+	select {
+	case <-h.done:
+		return false
+	default:
+	}
+	select {
+	case h.ch <- c:
+		return true
+	case <-h.done:
+		return false
+	}
+}
+
+func (h *handoff) Accept() (net.Conn, error) {
+	h.acceptOne.Do(func() { close(h.accepting) })
+	select {
+	case c := <-h.ch:
+		return c, nil
+	case <-h.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (h *handoff) close() { h.once.Do(func() { close(h.done) }) }
+
+func (h *handoff) Close() error { h.close(); return nil }
+
+func (h *handoff) Addr() net.Addr { return handoffAddr{} }
+
+type handoffAddr struct{}
+
+func (handoffAddr) Network() string { return "imap-handoff" }
+func (handoffAddr) String() string  { return "imap-handoff" }
+
+// failureRecord counts the recent failed logins of one peer address.
+type failureRecord struct {
+	n    int
+	last time.Time
+}
+
+// failureMemory is how long a peer's failed logins count against it.
+const failureMemory = 15 * time.Minute
+
+// loginFailed records a failed login from peer and returns how long to
+// wait before answering.
+func (s *Server) loginFailed(peer netip.Addr) time.Duration {
+	base := s.LoginFailDelay
+	if base == 0 {
+		base = DefaultLoginFailDelay
+	}
+	now := s.clock().Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failures) > 1024 || now.Sub(s.lastFailurePruned) > failureMemory {
+		for a, r := range s.failures {
+			if now.Sub(r.last) > failureMemory {
+				delete(s.failures, a)
+			}
+		}
+		s.lastFailurePruned = now
+	}
+	r := s.failures[peer]
+	if r == nil || now.Sub(r.last) > failureMemory {
+		r = &failureRecord{}
+		if len(s.failures) < 4096 { // never grows without bound
+			s.failures[peer] = r
+		}
+	}
+	r.n++
+	r.last = now
+	if base < 0 {
+		return 0
+	}
+	return base << min(r.n-1, 4)
+}

@@ -1,0 +1,166 @@
+// Package mua is a scripted mail user agent: it composes a message and
+// submits it to an MSA the way a mail client does (EHLO, STARTTLS, AUTH
+// PLAIN, MAIL, RCPT, DATA), so scenarios and tests travel the same path a
+// person's message does.
+package mua
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/mailhop/mailhop/sim/netx"
+	"github.com/mailhop/mailhop/sim/smtp"
+)
+
+// Mail is what a person writes.
+type Mail struct {
+	From    string
+	To      []string
+	Subject string
+	Body    string
+	// Extra header fields, e.g. "Message-ID" to set one (the MSA adds
+	// Message-ID and Date when missing, RFC 6409 §8).
+	Header map[string]string
+}
+
+// Compose renders m as an RFC 5322 message with CRLF line ends. Non-ASCII
+// subjects are encoded (RFC 2047) and the body is quoted-printable when it
+// needs to be.
+func Compose(m Mail) []byte {
+	var b bytes.Buffer
+	w := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	w("From", "<"+m.From+">")
+	w("To", "<"+strings.Join(m.To, ">, <")+">")
+	w("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	for k, v := range m.Header {
+		w(k, v)
+	}
+	w("MIME-Version", "1.0")
+	w("User-Agent", "mailhop-mua")
+	body := strings.ReplaceAll(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\n", "\r\n")
+	if !strings.HasSuffix(body, "\r\n") {
+		body += "\r\n"
+	}
+	if needsQP(body) {
+		w("Content-Type", "text/plain; charset=utf-8")
+		w("Content-Transfer-Encoding", "quoted-printable")
+		b.WriteString("\r\n")
+		qp := quotedprintable.NewWriter(&b)
+		qp.Write([]byte(body))
+		qp.Close()
+		return b.Bytes()
+	}
+	w("Content-Type", "text/plain; charset=us-ascii")
+	b.WriteString("\r\n")
+	b.WriteString(body)
+	return b.Bytes()
+}
+
+func needsQP(body string) bool {
+	for _, line := range strings.Split(body, "\r\n") {
+		if len(line) > 76 {
+			return true
+		}
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// Submitter submits messages to an MSA.
+type Submitter struct {
+	Net netx.Network
+	// Hostname is what the client says in EHLO ("alice-pc").
+	Hostname string
+	// Addr is the MSA's address ("192.0.2.25:587"); Server its name, for
+	// TLS verification.
+	Addr   string
+	Server string
+	TLS    *tls.Config
+	// ImplicitTLS connects with TLS from the first byte (port 465).
+	ImplicitTLS bool
+	User        string
+	Password    string
+	Timeout     time.Duration
+}
+
+// Submit sends one message and returns the MSA's queue id (from its
+// "250 2.0.0 Ok: queued as ID" reply).
+func (s *Submitter) Submit(ctx context.Context, from string, to []string, msg []byte) (string, error) {
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := s.Net.DialContext(dctx, "tcp", s.Addr)
+	if err != nil {
+		return "", fmt.Errorf("mua: connecting to %s: %w", s.Server, err)
+	}
+	var raw net.Conn = conn
+	cfg := s.TLS
+	if cfg != nil && cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName = s.Server
+	}
+	if s.ImplicitTLS {
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			conn.Close()
+			return "", fmt.Errorf("mua: TLS with %s: %w", s.Server, err)
+		}
+		raw = netx.PlainTap(conn, tc, true)
+		cfg = nil
+	}
+	c, _, err := smtp.Start(raw, s.Hostname, cfg, cfg != nil)
+	if err != nil {
+		conn.Close()
+		return "", fmt.Errorf("mua: %s: %w", s.Server, err)
+	}
+	defer c.Close()
+	if s.User != "" {
+		if err := c.Auth(sasl.NewPlainClient("", s.User, s.Password)); err != nil {
+			return "", fmt.Errorf("mua: AUTH as %s: %w", s.User, err)
+		}
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return "", fmt.Errorf("mua: MAIL FROM:<%s>: %w", from, err)
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r, nil); err != nil {
+			return "", fmt.Errorf("mua: RCPT TO:<%s>: %w", r, err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return "", fmt.Errorf("mua: DATA: %w", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return "", fmt.Errorf("mua: sending the message: %w", err)
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return "", fmt.Errorf("mua: end of DATA: %w", err)
+	}
+	c.Quit()
+	id := ""
+	if i := strings.LastIndex(resp.StatusText, "queued as "); i >= 0 {
+		id = strings.TrimSpace(resp.StatusText[i+len("queued as "):])
+	}
+	if id == "" {
+		return "", errors.New("mua: the MSA did not say a queue id: " + resp.StatusText)
+	}
+	return id, nil
+}

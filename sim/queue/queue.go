@@ -1,0 +1,358 @@
+// Package queue is the outbound mail queue of an MTA: it keeps accepted
+// messages in a spool, finds where each recipient's mail goes (MX lookup,
+// an LMTP hop, or the local mailbox store), delivers, retries temporary
+// failures on a schedule driven by the clock, and returns failures to the
+// sender as RFC 3464 delivery status notifications.
+//
+// RFC 5321 §4.5.4.1 (retry strategy), §5.1 (locating the target host),
+// §3.6.3 and §4.5.5 (bounces, the null reverse-path, never bouncing a
+// bounce); RFC 3464 (DSN format); RFC 3463 (status codes).
+package queue
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/netx"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+// MX is one mail exchanger to try, as a resolver found it.
+type MX struct {
+	Host     string
+	Pref     uint16
+	Addrs    []netip.Addr
+	Implicit bool // no MX records: the domain's own address (RFC 5321 §5.1)
+}
+
+// Resolver finds the mail exchangers of a domain, in the order to try
+// them. Its errors say whether they are permanent (a Permanent() bool
+// method returning true, e.g. NXDOMAIN or a null MX); others are retried.
+type Resolver interface {
+	LookupMX(ctx context.Context, domain string) ([]MX, error)
+}
+
+// RouteKind says how mail for a domain is delivered.
+type RouteKind int
+
+// Routes.
+const (
+	RouteMX    RouteKind = iota // look up MX records and relay by SMTP
+	RouteLMTP                   // hand to an MDA by LMTP at Addr
+	RouteLocal                  // file into this host's mailboxes (Local)
+	RouteRelay                  // relay by SMTP to a fixed host at Addr (a smarthost)
+)
+
+// Route is where mail for a domain goes.
+type Route struct {
+	Kind RouteKind
+	Addr string // host:port for RouteLMTP and RouteRelay
+	Host string // the name of the host at Addr, for the trace
+}
+
+// Queue is an MTA's outbound queue. Set the fields, then call Start.
+type Queue struct {
+	Hostname string
+	Net      netx.Network
+	Clock    clock.Clock
+	Trace    *trace.Recorder
+	Spool    Spool
+	Resolver Resolver
+	// MXPort is the port dialled on mail exchangers (25).
+	MXPort int
+	// Route says how mail for a domain is delivered; nil: by MX.
+	Route func(domain string) Route
+	// Local files a message into a local mailbox (RouteLocal). It returns
+	// an error with a Permanent() bool method for a permanent failure.
+	Local func(ctx context.Context, env *Envelope, rcpt string, body []byte) error
+	// ClientTLS returns the TLS configuration to use with STARTTLS towards
+	// a server; nil: no STARTTLS. TLS is opportunistic (RFC 3207 §4):
+	// used when offered, and a failed handshake falls back to cleartext.
+	ClientTLS func(serverName string) *tls.Config
+	// Schedule is the delays between attempts; the last one repeats.
+	Schedule []time.Duration
+	// Lifetime is how long a message may wait before it bounces.
+	Lifetime time.Duration
+	// WarnAfter is when the sender is told of the delay (once); 0: never.
+	WarnAfter time.Duration
+	// Concurrency bounds delivery attempts at once.
+	Concurrency int
+	// IdleConn is how long an idle connection to a server is kept for
+	// the next message to the same server.
+	IdleConn time.Duration
+
+	mu       sync.Mutex
+	envs     map[string]*Envelope
+	timers   map[string]clock.Timer
+	running  map[string]bool
+	again    map[string]bool // kicked while running: attempt again after
+	seq      uint32
+	sem      chan struct{}
+	pool     *connPool
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	started  bool
+	onChange []func()
+}
+
+// DefaultSchedule follows RFC 5321 §4.5.4.1 in spirit: a few quick
+// retries within the first hour, then every hour or two.
+var DefaultSchedule = []time.Duration{5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour}
+
+// Defaults applied by Start to unset fields.
+const (
+	DefaultLifetime  = 5 * 24 * time.Hour // RFC 5321 §4.5.4.1: at least 4–5 days
+	DefaultWarnAfter = 4 * time.Hour
+)
+
+// Start recovers the spool and begins delivering.
+func (q *Queue) Start(ctx context.Context) error {
+	if q.Clock == nil {
+		q.Clock = clock.Wall{}
+	}
+	if len(q.Schedule) == 0 {
+		q.Schedule = DefaultSchedule
+	}
+	if q.Lifetime == 0 {
+		q.Lifetime = DefaultLifetime
+	}
+	if q.MXPort == 0 {
+		q.MXPort = 25
+	}
+	if q.Concurrency <= 0 {
+		q.Concurrency = 16
+	}
+	if q.IdleConn == 0 {
+		q.IdleConn = 5 * time.Second
+	}
+	q.mu.Lock()
+	q.envs = map[string]*Envelope{}
+	q.timers = map[string]clock.Timer{}
+	q.running = map[string]bool{}
+	q.again = map[string]bool{}
+	q.sem = make(chan struct{}, q.Concurrency)
+	q.pool = newConnPool(q.Clock, q.IdleConn)
+	q.ctx, q.cancel = context.WithCancel(ctx)
+	q.started = true
+	q.mu.Unlock()
+	envs, err := q.Spool.Load()
+	if err != nil {
+		return fmt.Errorf("queue: recovering the spool: %w", err)
+	}
+	for _, e := range envs {
+		q.mu.Lock()
+		q.envs[e.ID] = e
+		q.mu.Unlock()
+		q.emit(trace.Event{Kind: trace.KindQueue, Action: "recovered", Msg: e.Key, Text: "queue id " + e.ID + " recovered from the spool"})
+		q.schedule(e)
+	}
+	return nil
+}
+
+// Stop stops delivering (the spool keeps what is queued) and waits for
+// attempts in progress.
+func (q *Queue) Stop() {
+	q.mu.Lock()
+	if !q.started {
+		q.mu.Unlock()
+		return
+	}
+	q.started = false
+	for id, t := range q.timers {
+		t.Stop()
+		delete(q.timers, id)
+	}
+	q.cancel()
+	q.mu.Unlock()
+	q.wg.Wait()
+	q.pool.closeAll()
+}
+
+// OnChange registers a function called after the queue's contents change
+// (for the playground's badges). It must be quick.
+func (q *Queue) OnChange(f func()) {
+	q.mu.Lock()
+	q.onChange = append(q.onChange, f)
+	q.mu.Unlock()
+}
+
+func (q *Queue) changed() {
+	q.mu.Lock()
+	fs := slices.Clone(q.onChange)
+	q.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// Enqueue accepts a message: it is in the spool (durable when the spool
+// is) when Enqueue returns its queue id.
+func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
+	if len(to) == 0 {
+		return "", errors.New("queue: no recipients")
+	}
+	now := q.Clock.Now()
+	env := &Envelope{From: from, Created: now, Size: int64(len(body)), Key: trace.MsgKey(body)}
+	seen := map[string]bool{}
+	for _, r := range to {
+		if seen[strings.ToLower(r)] {
+			continue
+		}
+		seen[strings.ToLower(r)] = true
+		env.Rcpts = append(env.Rcpts, &Rcpt{Addr: r, State: Pending})
+	}
+	for {
+		env.ID = q.newID(now)
+		err := q.Spool.Put(env, body)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "exists") {
+			return "", fmt.Errorf("queue: %w", err)
+		}
+	}
+	q.mu.Lock()
+	q.envs[env.ID] = env
+	q.mu.Unlock()
+	rcpts := make([]string, len(env.Rcpts))
+	for i, r := range env.Rcpts {
+		rcpts[i] = r.Addr
+	}
+	from = "<" + from + ">"
+	q.emit(trace.Event{Kind: trace.KindQueue, Action: "queued", Msg: env.Key,
+		Text: fmt.Sprintf("queue id %s, from %s to %s, %d bytes", env.ID, from, strings.Join(rcpts, ", "), env.Size)})
+	q.changed()
+	q.schedule(env)
+	return env.ID, nil
+}
+
+// newID returns a queue id: hex of the time in milliseconds and a
+// sequence number, short enough to read aloud in a classroom.
+func (q *Queue) newID(now time.Time) string {
+	q.mu.Lock()
+	q.seq++
+	s := q.seq
+	q.mu.Unlock()
+	return fmt.Sprintf("%07X%03X", uint64(now.UnixMilli())&0xFFFFFFF, s&0xFFF)
+}
+
+// Messages returns a snapshot of the queued envelopes, oldest first.
+func (q *Queue) Messages() []*Envelope {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]*Envelope, 0, len(q.envs))
+	for _, e := range q.envs {
+		out = append(out, e.Clone())
+	}
+	slices.SortFunc(out, func(a, b *Envelope) int { return a.Created.Compare(b.Created) })
+	return out
+}
+
+// Len returns how many messages wait in the queue.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.envs)
+}
+
+// Flush makes every queued message due now (a teacher's "retry now").
+func (q *Queue) Flush() {
+	for _, e := range q.Messages() {
+		q.mu.Lock()
+		if cur := q.envs[e.ID]; cur != nil {
+			cur.Next = time.Time{}
+		}
+		q.mu.Unlock()
+		q.kick(e.ID)
+	}
+}
+
+// schedule arms a timer for the envelope's next attempt.
+func (q *Queue) schedule(env *Envelope) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.started {
+		return
+	}
+	if t := q.timers[env.ID]; t != nil {
+		t.Stop()
+	}
+	d := env.Next.Sub(q.Clock.Now())
+	id := env.ID
+	if d <= 0 {
+		delete(q.timers, id)
+		q.startAttemptLocked(id)
+		return
+	}
+	q.timers[id] = q.Clock.AfterFunc(d, func() { q.kick(id) })
+}
+
+func (q *Queue) kick(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.timers, id)
+	if !q.started || q.envs[id] == nil {
+		return
+	}
+	q.startAttemptLocked(id)
+}
+
+// startAttemptLocked runs an attempt in its own goroutine, holding a
+// virtual clock (if that is the clock) until it is done, so that
+// fast-forwarding sees its outcome before moving on. mu held.
+func (q *Queue) startAttemptLocked(id string) {
+	if q.running[id] {
+		q.again[id] = true
+		return
+	}
+	q.running[id] = true
+	release := hold(q.Clock)
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		defer release()
+		select {
+		case q.sem <- struct{}{}:
+		case <-q.ctx.Done():
+			q.mu.Lock()
+			delete(q.running, id)
+			q.mu.Unlock()
+			return
+		}
+		q.attempt(id)
+		<-q.sem
+		q.mu.Lock()
+		delete(q.running, id)
+		again := q.again[id]
+		delete(q.again, id)
+		env := q.envs[id]
+		q.mu.Unlock()
+		if again && env != nil {
+			q.schedule(env)
+		}
+	}()
+}
+
+// hold takes a hold on a virtual clock; a no-op on other clocks.
+func hold(c clock.Clock) func() {
+	if h, ok := c.(interface{ Hold() func() }); ok {
+		return h.Hold()
+	}
+	return func() {}
+}
+
+func (q *Queue) emit(e trace.Event) {
+	if e.Host == "" {
+		e.Host = q.Hostname
+	}
+	q.Trace.Emit(e)
+}

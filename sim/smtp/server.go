@@ -1,0 +1,306 @@
+// Package smtp holds mailhop's SMTP agents, built on go-smtp: the message
+// submission agent (MSA, RFC 6409: ports 587 and 465), the inbound MTA of a
+// domain's MX (port 25: mail for its own domains only, never an open
+// relay), and the LMTP server of a mail delivery agent (RFC 2033).
+//
+// Each agent is a Server with a Mode; Serve(l) runs it on any listener, of
+// the simulated network or of real sockets.
+//
+// RFC 5321 (SMTP), RFC 6409 (submission), RFC 3207 (STARTTLS), RFC 4954
+// (AUTH), RFC 2033 (LMTP), RFC 3463 (enhanced status codes), RFC 3848
+// (the "with" keywords of Received).
+package smtp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+	"github.com/mailhop/mailhop/sim/auth"
+	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+// Mode is the role of an SMTP server.
+type Mode int
+
+// Modes.
+const (
+	// MX receives mail from other MTAs for its own domains (port 25).
+	// With AUTH (and TLS) a user may relay, as on submission.
+	MX Mode = iota
+	// Submission takes mail from its users' clients (587, 465): AUTH is
+	// required, the sender must be the user, and it relays anywhere.
+	Submission
+	// LMTP is a delivery agent's LMTP server: one reply per recipient.
+	LMTP
+)
+
+func (m Mode) String() string {
+	return [...]string{"MX", "submission", "LMTP"}[m]
+}
+
+// Enqueuer takes accepted messages: a queue. Enqueue returns only once the
+// message is safe (durable when the queue's spool is).
+type Enqueuer interface {
+	Enqueue(from string, to []string, body []byte) (id string, err error)
+}
+
+// Deliverer files a message into a mailbox, for LMTP. It returns an error
+// with a Permanent() bool method when the failure is permanent.
+type Deliverer interface {
+	Deliver(ctx context.Context, from, rcpt string, body []byte) error
+}
+
+// Server is one SMTP agent. Set the fields, then call Serve.
+type Server struct {
+	Mode     Mode
+	Hostname string
+	// IsLocal reports whether a domain is one this server receives mail
+	// for (MX) or delivers (LMTP).
+	IsLocal func(domain string) bool
+	// Recipient reports whether a local address exists.
+	Recipient func(addr string) bool
+	// Users checks AUTH logins (Submission; optional on MX).
+	Users auth.Users
+	// Queue takes accepted messages (MX, Submission).
+	Queue Enqueuer
+	// Deliver files messages (LMTP).
+	Deliver Deliverer
+
+	TLSConfig    *tls.Config
+	ImplicitTLS  bool // TLS from the first byte (465)
+	InsecureAuth bool // allow AUTH without TLS
+	// MaxMessageBytes is announced by SIZE and enforced (552 5.3.4).
+	MaxMessageBytes int64
+	MaxRecipients   int
+	MaxConnections  int
+	// Timeout is the idle timeout of a session, on Clock (RFC 5321
+	// §4.5.3.2.7: 5 minutes).
+	Timeout time.Duration
+	Clock   clock.Clock
+	Trace   *trace.Recorder
+
+	once   sync.Once
+	inner  *gosmtp.Server
+	lis    *pipeListener
+	mu     sync.Mutex
+	active int
+	outer  []net.Listener
+	closed bool
+	wg     sync.WaitGroup
+}
+
+const (
+	defaultMaxMessage    = 25 << 20
+	defaultMaxRecipients = 100
+	defaultMaxConns      = 1000
+)
+
+func (s *Server) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return 5 * time.Minute
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		if s.Clock == nil {
+			s.Clock = clock.Wall{}
+		}
+		if s.MaxMessageBytes == 0 {
+			s.MaxMessageBytes = defaultMaxMessage
+		}
+		if s.MaxRecipients == 0 {
+			s.MaxRecipients = defaultMaxRecipients
+		}
+		if s.MaxConnections == 0 {
+			s.MaxConnections = defaultMaxConns
+		}
+		in := gosmtp.NewServer(&backend{s: s})
+		in.Domain = s.Hostname
+		in.MaxMessageBytes = s.MaxMessageBytes
+		in.MaxRecipients = s.MaxRecipients
+		in.MaxLineLength = maxCommandLine
+		in.EnableSMTPUTF8 = true
+		in.ErrorLog = log.New(io.Discard, "", 0)
+		if s.Mode == LMTP {
+			in.LMTP = true
+			in.ReadTimeout = s.timeout()
+			in.WriteTimeout = s.timeout()
+		} else {
+			// The front decides when AUTH is allowed and does TLS.
+			in.AllowInsecureAuth = true
+		}
+		s.inner = in
+		s.lis = newPipeListener(nil)
+		if s.Mode != LMTP {
+			go in.Serve(s.lis)
+		}
+	})
+}
+
+// Serve accepts connections on l until Close.
+func (s *Server) Serve(l net.Listener) error {
+	s.init()
+	if s.Mode == LMTP {
+		// LMTP runs between trusted hosts (no TLS, no AUTH): go-smtp alone.
+		return s.inner.Serve(&countingListener{Listener: l, s: s})
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return gosmtp.ErrServerClosed
+	}
+	s.outer = append(s.outer, l)
+	s.mu.Unlock()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return gosmtp.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		if !s.admit() {
+			go func() {
+				c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				io.WriteString(c, "421 4.7.0 "+s.Hostname+" Too many connections, try again later\r\n")
+				c.Close()
+			}()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.leave()
+			s.serveFront(c)
+		}()
+	}
+}
+
+func (s *Server) admit() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active >= s.MaxConnections {
+		return false
+	}
+	s.active++
+	return true
+}
+
+func (s *Server) leave() {
+	s.mu.Lock()
+	s.active--
+	s.mu.Unlock()
+}
+
+// Close stops listening and closes every session.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	ls := s.outer
+	s.outer = nil
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	s.lis.Close()
+	return s.inner.Close()
+}
+
+// Shutdown stops listening and waits for sessions to end, until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	ls := s.outer
+	s.outer = nil
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	s.lis.Close()
+	return s.inner.Shutdown(ctx)
+}
+
+// countingListener enforces MaxConnections for LMTP.
+type countingListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.s.admit() {
+			return &leavingConn{Conn: c, s: l.s}, nil
+		}
+		c.Close()
+	}
+}
+
+type leavingConn struct {
+	net.Conn
+	s    *Server
+	once sync.Once
+}
+
+func (c *leavingConn) Close() error {
+	c.once.Do(c.s.leave)
+	return c.Conn.Close()
+}
+
+// authAllowed: AUTH only over TLS, from loopback, or when insecure auth
+// is allowed (RFC 4954 §4 and §14).
+func (s *Server) authAllowed(st *connState) bool {
+	return s.Users != nil && (st.isTLS() || s.InsecureAuth || isLoopback(st.remote))
+}
+
+func isLoopback(a net.Addr) bool {
+	if a == nil {
+		return false
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(addr[i+1:])
+	}
+	return ""
+}

@@ -1,0 +1,359 @@
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+type backend struct{ s *Server }
+
+func (b *backend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
+	st := &connState{remote: c.Conn().RemoteAddr()}
+	if ic, ok := c.Conn().(*innerConn); ok {
+		st = ic.st
+	}
+	return &session{s: b.s, c: c, st: st}, nil
+}
+
+// session is one SMTP (or LMTP) session's transaction state.
+type session struct {
+	s    *Server
+	c    *gosmtp.Conn
+	st   *connState
+	user string // authenticated user's address
+
+	from    string
+	hasFrom bool
+	to      []string
+}
+
+func smtpErr(code int, ec gosmtp.EnhancedCode, msg string) *gosmtp.SMTPError {
+	return &gosmtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
+}
+
+var (
+	errAuthRequired = smtpErr(530, gosmtp.EnhancedCode{5, 7, 0}, "Authentication required: log in with AUTH first")
+	errNotOwner     = smtpErr(550, gosmtp.EnhancedCode{5, 7, 1}, "Sender address rejected: not owned by the authenticated user")
+	errRelayDenied  = smtpErr(550, gosmtp.EnhancedCode{5, 7, 1}, "Relaying denied")
+	errUserUnknown  = smtpErr(550, gosmtp.EnhancedCode{5, 1, 1}, "Recipient address rejected: user unknown")
+	errBareNewline  = smtpErr(500, gosmtp.EnhancedCode{5, 5, 2}, "Message contains a bare CR or LF: lines must end with CRLF (RFC 5321 2.3.8)")
+	errLongLine     = smtpErr(500, gosmtp.EnhancedCode{5, 5, 2}, "Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)")
+	errTooBig       = smtpErr(552, gosmtp.EnhancedCode{5, 3, 4}, "Message too big")
+)
+
+// localFailure is a failure on our side while accepting: always 4xx, so
+// the client keeps the message and tries again (go-smtp would turn a plain
+// error into a permanent 554).
+func localFailure(what string, err error) *gosmtp.SMTPError {
+	return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, fmt.Sprintf("Local error in processing (%s): try again later", what))
+}
+
+func (se *session) Reset() {
+	se.from, se.hasFrom, se.to = "", false, nil
+}
+
+func (se *session) Logout() error { return nil }
+
+func (se *session) AuthMechanisms() []string {
+	if se.s.Users == nil || se.s.Mode == LMTP {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (se *session) Auth(mech string) (sasl.Server, error) {
+	check := func(identity, username, password string) error {
+		if identity != "" && !strings.EqualFold(identity, username) {
+			return smtpErr(535, gosmtp.EnhancedCode{5, 7, 8}, "Authorization identity must match the user")
+		}
+		addr, err := se.s.Users.Authenticate(username, password)
+		if err != nil {
+			// A failed login costs time (on the world's clock).
+			se.s.Clock.Sleep(time.Second)
+			return smtpErr(535, gosmtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
+		}
+		se.user = addr
+		se.st.mu.Lock()
+		se.st.user = addr
+		se.st.mu.Unlock()
+		return nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(check), nil
+	case sasl.Login:
+		return &loginServer{check: func(u, p string) error { return check("", u, p) }}, nil
+	}
+	return nil, gosmtp.ErrAuthUnknownMechanism
+}
+
+func (se *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	switch se.s.Mode {
+	case Submission:
+		if se.user == "" {
+			return errAuthRequired
+		}
+		// RFC 6409 §6.1: the MSA may check that the sender is the user.
+		if !strings.EqualFold(from, se.user) {
+			return errNotOwner
+		}
+	}
+	if opts != nil && opts.Size > se.s.MaxMessageBytes {
+		return errTooBig
+	}
+	se.from, se.hasFrom = from, true
+	return nil
+}
+
+// suspiciousLocal reports local parts that route mail onwards by the old
+// tricks: %-hack, bang paths, a quoted address inside the local part.
+func suspiciousLocal(addr string) bool {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return true
+	}
+	return strings.ContainsAny(addr[:i], "%!@\"")
+}
+
+func (se *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
+	if len(se.to) >= se.s.MaxRecipients {
+		return smtpErr(452, gosmtp.EnhancedCode{4, 5, 3}, "Too many recipients")
+	}
+	domain := domainOf(to)
+	local := se.s.IsLocal != nil && se.s.IsLocal(domain)
+	switch {
+	case suspiciousLocal(to):
+		// RFC 5321 §3.6.1 and §C: source routes, %-hacks and quoted
+		// addresses are not relayed.
+		return smtpErr(550, gosmtp.EnhancedCode{5, 7, 1}, "Relaying denied: no source routes, %-hacks or quoted addresses")
+	case local:
+		if se.s.Recipient != nil && !se.s.Recipient(to) {
+			return errUserUnknown
+		}
+	case se.s.Mode == LMTP:
+		return smtpErr(550, gosmtp.EnhancedCode{5, 1, 2}, "This delivery agent does not hold mailboxes for "+domain)
+	case se.user != "":
+		// An authenticated user may send anywhere.
+	default:
+		return errRelayDenied
+	}
+	se.to = append(se.to, to)
+	return nil
+}
+
+// readMessage reads DATA and checks it: no bare CR or LF (SMTP
+// smuggling), no line over 1000 octets, not over the size limit.
+func (se *session) readMessage(r io.Reader) ([]byte, error) {
+	body, err := io.ReadAll(r)
+	if err != nil {
+		var smtpE *gosmtp.SMTPError
+		if errors.As(err, &smtpE) {
+			return nil, smtpE
+		}
+		return nil, err
+	}
+	if err := checkLines(body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+func checkLines(body []byte) error {
+	start := 0
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '\r':
+			if i+1 >= len(body) || body[i+1] != '\n' {
+				return errBareNewline
+			}
+			if i+2-start > 1000 {
+				return errLongLine
+			}
+			i++
+			start = i + 1
+		case '\n':
+			return errBareNewline
+		}
+	}
+	if len(body)-start > 1000 {
+		return errLongLine
+	}
+	return nil
+}
+
+func (se *session) Data(r io.Reader) error {
+	body, err := se.readMessage(r)
+	if err != nil {
+		return err
+	}
+	now := se.s.Clock.Now()
+	var head bytes.Buffer
+	id := newID(now)
+	if se.s.Mode == Submission {
+		// RFC 6409 §8.3: the MSA adds Date and Message-ID when missing.
+		if !hasHeader(body, "Message-ID") {
+			fmt.Fprintf(&head, "Message-ID: <%s@%s>\r\n", id, se.s.Hostname)
+		}
+		if !hasHeader(body, "Date") {
+			fmt.Fprintf(&head, "Date: %s\r\n", now.Format(time.RFC1123Z))
+		}
+	}
+	received := se.received(now, id)
+	msg := make([]byte, 0, len(received)+head.Len()+len(body))
+	msg = append(msg, received...)
+	msg = append(msg, head.Bytes()...)
+	msg = append(msg, body...)
+
+	key := trace.MsgKey(msg)
+	se.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: se.s.Hostname, Peer: peerName(se), Conn: se.st.id, Msg: key,
+		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
+	qid, err := se.s.Queue.Enqueue(se.from, se.to, msg)
+	if err != nil {
+		return localFailure("queue", err)
+	}
+	return &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + qid}
+}
+
+func peerName(se *session) string {
+	if h := se.c.Hostname(); h != "" {
+		return h
+	}
+	return addrHost(se.st.remote)
+}
+
+func addrHost(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+// received builds the trace header this server adds (RFC 5321 §4.4), with
+// the protocol keyword of RFC 3848.
+func (se *session) received(now time.Time, id string) []byte {
+	with := "ESMTP"
+	if se.s.Mode == LMTP {
+		with = "LMTP"
+	}
+	if se.st.isTLS() {
+		with += "S"
+	}
+	if se.user != "" {
+		with += "A"
+	}
+	helo := se.c.Hostname()
+	ip := addrHost(se.st.remote)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (mailhop) with %s id %s", helo, "["+ip+"]", se.s.Hostname, with, id)
+	if se.st.isTLS() {
+		fmt.Fprintf(&b, "\r\n\t(using %s)", tls.VersionName(se.st.tls.Version))
+	}
+	if len(se.to) == 1 {
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", se.to[0])
+	}
+	fmt.Fprintf(&b, "; %s\r\n", now.Format(time.RFC1123Z))
+	return b.Bytes()
+}
+
+func hasHeader(msg []byte, name string) bool {
+	for len(msg) > 0 {
+		i := bytes.IndexByte(msg, '\n')
+		line := msg
+		if i >= 0 {
+			line, msg = msg[:i], msg[i+1:]
+		} else {
+			msg = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return false
+		}
+		if n, _, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(bytes.TrimSpace(n), []byte(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// newID returns a session id for Received headers and generated
+// Message-IDs: the time and some randomness.
+func newID(now time.Time) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%X.%s", now.Unix(), strings.ToUpper(hex.EncodeToString(b[:])))
+}
+
+// LMTPData files the message for each recipient and reports each
+// outcome (RFC 2033 §4.2).
+func (se *session) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
+	body, err := se.readMessage(r)
+	if err != nil {
+		return err
+	}
+	now := se.s.Clock.Now()
+	received := se.received(now, newID(now))
+	msg := append(received, body...)
+	for _, rcpt := range se.to {
+		err := se.s.Deliver.Deliver(context.Background(), se.from, rcpt, msg)
+		switch {
+		case err == nil:
+			status.SetStatus(rcpt, &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0}, Message: "Ok: delivered to " + rcpt})
+		case isPermanent(err):
+			status.SetStatus(rcpt, smtpErr(550, gosmtp.EnhancedCode{5, 1, 1}, err.Error()))
+		default:
+			status.SetStatus(rcpt, localFailure("mailbox", err))
+		}
+	}
+	return nil
+}
+
+func isPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
+// loginServer is the server side of the LOGIN mechanism
+// (draft-murchison-sasl-login): username and password, each asked for.
+type loginServer struct {
+	check func(user, pass string) error
+	user  string
+	step  int
+}
+
+func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
+	switch l.step {
+	case 0:
+		l.step = 1
+		if len(response) == 0 {
+			return []byte("Username:"), false, nil
+		}
+		l.user = string(response)
+		l.step = 2
+		return []byte("Password:"), false, nil
+	case 1:
+		l.user = string(response)
+		l.step = 2
+		return []byte("Password:"), false, nil
+	case 2:
+		l.step = 3
+		return nil, true, l.check(l.user, string(response))
+	}
+	return nil, false, errors.New("unexpected LOGIN response")
+}

@@ -1,0 +1,187 @@
+package world
+
+import (
+	"embed"
+	"fmt"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Spec describes a world: its hosts, DNS zones, users and faults. It is
+// read from a world file, JSON or YAML (see the README for the format).
+type Spec struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Start is the virtual clock's time when the world begins.
+	Start time.Time `json:"start,omitzero"`
+	// InsecureAuth lets clients log in without TLS (a teaching shortcut).
+	InsecureAuth bool              `json:"insecure_auth,omitempty"`
+	Hosts        []HostSpec        `json:"hosts"`
+	Zones        map[string]string `json:"zones,omitempty"`
+	Users        []UserSpec        `json:"users,omitempty"`
+	Faults       []Fault           `json:"faults,omitempty"`
+	Queue        QueueSpec         `json:"queue,omitzero"`
+}
+
+// HostSpec is one machine of the world.
+type HostSpec struct {
+	Name  string   `json:"name"`
+	Addrs []string `json:"addrs"`
+	// Roles: mua, msa, mx, mda, lmtp, pop3, imap, dns.
+	Roles []string `json:"roles"`
+	// Domains are the mail domains the host receives (mx) or keeps
+	// mailboxes for (mda, lmtp).
+	Domains []string `json:"domains,omitempty"`
+	// Resolver is the DNS server the host's queue asks ("192.0.2.53");
+	// the first dns host of the world by default.
+	Resolver string `json:"resolver,omitempty"`
+	// Zones are the zones a dns host serves (keys of Spec.Zones).
+	Zones []string `json:"zones,omitempty"`
+	// LMTP is the host an MX hands its domains' mail to ("store.example.net").
+	LMTP string `json:"lmtp,omitempty"`
+	// User, MSA, Mailstore: for a mua, whose machine it is, where it
+	// submits, and where it reads mail.
+	User      string `json:"user,omitempty"`
+	MSA       string `json:"msa,omitempty"`
+	Mailstore string `json:"mailstore,omitempty"`
+}
+
+// Has reports whether the host has a role.
+func (h *HostSpec) Has(role string) bool { return slices.Contains(h.Roles, role) }
+
+// UserSpec is a mail user.
+type UserSpec struct {
+	Address  string `json:"address"`
+	Password string `json:"password"`
+}
+
+// QueueSpec tunes every queue of the world.
+type QueueSpec struct {
+	// Retry is the delays between attempts ("5m", "10m", ...); the last
+	// one repeats.
+	Retry []string `json:"retry,omitempty"`
+	// Lifetime is when a message gives up and bounces ("120h").
+	Lifetime string `json:"lifetime,omitempty"`
+	// WarnAfter is when the sender is told of a delay ("4h").
+	WarnAfter string `json:"warn_after,omitempty"`
+}
+
+// The roles a host may have.
+var roles = []string{"mua", "msa", "mx", "mda", "lmtp", "pop3", "imap", "dns"}
+
+//go:embed worlds/*.yaml
+var builtin embed.FS
+
+// Builtin returns the names of the worlds that come with mailhop.
+func Builtin() []string {
+	entries, _ := builtin.ReadDir("worlds")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	return names
+}
+
+// Load returns a built-in world by name, or parses a world file's text
+// (JSON or YAML).
+func Load(nameOrText string) (*Spec, error) {
+	text := nameOrText
+	if !strings.ContainsAny(nameOrText, "\n{:") {
+		b, err := builtin.ReadFile(path.Join("worlds", nameOrText+".yaml"))
+		if err != nil {
+			return nil, fmt.Errorf("no built-in world %q (there are: %s)", nameOrText, strings.Join(Builtin(), ", "))
+		}
+		text = string(b)
+	}
+	return Parse([]byte(text))
+}
+
+// Parse reads a world file (JSON or YAML) and checks it.
+func Parse(b []byte) (*Spec, error) {
+	var s Spec
+	if err := yaml.UnmarshalStrict(b, &s); err != nil {
+		return nil, fmt.Errorf("world file: %w", err)
+	}
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Check reports the first thing wrong with a spec, in words a teacher
+// editing a world file can act on.
+func (s *Spec) Check() error {
+	if len(s.Hosts) == 0 {
+		return fmt.Errorf("world %q has no hosts", s.Name)
+	}
+	names := map[string]bool{}
+	addrs := map[netip.Addr]string{}
+	for i, h := range s.Hosts {
+		where := fmt.Sprintf("host %d (%s)", i+1, h.Name)
+		if h.Name == "" {
+			return fmt.Errorf("host %d has no name", i+1)
+		}
+		if names[h.Name] {
+			return fmt.Errorf("%s: the name is used twice", where)
+		}
+		names[h.Name] = true
+		if len(h.Addrs) == 0 {
+			return fmt.Errorf("%s: no address", where)
+		}
+		for _, a := range h.Addrs {
+			ip, err := netip.ParseAddr(a)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not an IP address", where, a)
+			}
+			if other, dup := addrs[ip]; dup {
+				return fmt.Errorf("%s: address %s belongs to %s already", where, a, other)
+			}
+			addrs[ip] = h.Name
+		}
+		for _, r := range h.Roles {
+			if !slices.Contains(roles, r) {
+				return fmt.Errorf("%s: unknown role %q (roles: %s)", where, r, strings.Join(roles, ", "))
+			}
+		}
+		for _, z := range h.Zones {
+			if _, ok := s.Zones[z]; !ok {
+				return fmt.Errorf("%s: serves zone %q, which the world does not define", where, z)
+			}
+		}
+		if (h.Has("mx") || h.Has("mda") || h.Has("lmtp") || h.Has("msa")) && len(h.Domains) == 0 {
+			return fmt.Errorf("%s: a mail server needs its domains", where)
+		}
+	}
+	for _, h := range s.Hosts {
+		for _, ref := range []struct{ field, name string }{{"lmtp", h.LMTP}, {"msa", h.MSA}, {"mailstore", h.Mailstore}} {
+			if ref.name != "" && !names[ref.name] {
+				return fmt.Errorf("host %s: %s %q is not a host of the world", h.Name, ref.field, ref.name)
+			}
+		}
+	}
+	for _, u := range s.Users {
+		local, domain, ok := strings.Cut(u.Address, "@")
+		if !ok || local == "" || domain == "" {
+			return fmt.Errorf("user %q: not an address", u.Address)
+		}
+	}
+	for _, d := range append(append([]string(nil), s.Queue.Retry...), s.Queue.Lifetime, s.Queue.WarnAfter) {
+		if d == "" {
+			continue
+		}
+		if _, err := time.ParseDuration(d); err != nil {
+			return fmt.Errorf("queue: %q is not a duration (like 5m or 4h)", d)
+		}
+	}
+	for i, f := range s.Faults {
+		if err := f.check(names); err != nil {
+			return fmt.Errorf("fault %d: %w", i+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,479 @@
+// Package world builds a mail world on the simulated network: every host
+// of a world file with its agents — MSA, MX, queue, DNS, MDA, LMTP, POP3,
+// IMAP — on a virtual clock, reporting to one trace. The default world is
+// design §3's: alice@example.org writes to bob@example.net.
+package world
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/auth"
+	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/dns"
+	"github.com/mailhop/mailhop/sim/explain"
+	"github.com/mailhop/mailhop/sim/mda"
+	"github.com/mailhop/mailhop/sim/mua"
+	"github.com/mailhop/mailhop/sim/netsim"
+	"github.com/mailhop/mailhop/sim/pki"
+	"github.com/mailhop/mailhop/sim/queue"
+	"github.com/mailhop/mailhop/sim/smtp"
+	"github.com/mailhop/mailhop/sim/store"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+// Well-known ports.
+const (
+	PortSMTP        = 25
+	PortSubmission  = 587
+	PortSubmissions = 465
+	PortLMTP        = 24
+	PortPOP3        = 110
+	PortPOP3S       = 995
+	PortIMAP        = 143
+	PortIMAPS       = 993
+	PortDNS         = 53
+)
+
+// DefaultStart is when a world's clock starts unless its file says.
+var DefaultStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+
+// World is a running simulated world.
+type World struct {
+	Spec  *Spec
+	Clock *clock.Virtual
+	Trace *trace.Recorder
+	Net   *netsim.Network
+	CA    *pki.CA
+	Hosts map[string]*Host
+
+	mu      sync.Mutex
+	faults  []Fault
+	closers []func()
+}
+
+// Host is one machine of a world and the agents running on it.
+type Host struct {
+	Spec     HostSpec
+	Net      *netsim.Host
+	Users    *auth.Directory // users of the host's domains
+	Store    store.Store     // mailboxes (mda, lmtp)
+	Queue    *queue.Queue    // outbound queue (msa, mx)
+	DNS      *dns.Server     // (dns)
+	Resolver *dns.Resolver
+	MDA      *mda.MDA
+}
+
+// New builds and starts a world.
+func New(spec *Spec) (*World, error) {
+	if err := spec.Check(); err != nil {
+		return nil, err
+	}
+	start := spec.Start
+	if start.IsZero() {
+		start = DefaultStart
+	}
+	w := &World{Spec: spec, Clock: clock.NewVirtual(start), Hosts: map[string]*Host{}}
+	w.Trace = trace.NewRecorder(w.Clock.Now, 0)
+	w.Trace.SetAnnotator(explain.Annotate)
+	w.Net = netsim.New(w.Clock, w.Trace)
+	w.Net.DescribePacket = func(proto string, b []byte) string {
+		if proto == "dns" {
+			return dns.DescribePacket(b)
+		}
+		return ""
+	}
+	ca, err := pki.NewCA("mailhop world CA")
+	if err != nil {
+		return nil, err
+	}
+	w.CA = ca
+	for _, hs := range spec.Hosts {
+		nh, err := w.Net.AddHost(hs.Name, hs.Addrs...)
+		if err != nil {
+			return nil, err
+		}
+		w.Hosts[hs.Name] = &Host{Spec: hs, Net: nh}
+	}
+	// DNS first: the queues need it.
+	for _, h := range w.hostsWith("dns") {
+		if err := w.startDNS(h); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
+	for _, hs := range spec.Hosts {
+		h := w.Hosts[hs.Name]
+		if err := w.startMail(h); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("host %s: %w", hs.Name, err)
+		}
+	}
+	for _, f := range spec.Faults {
+		if err := w.Fault(f); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *World) hostsWith(role string) []*Host {
+	var out []*Host
+	for _, hs := range w.Spec.Hosts {
+		if hs.Has(role) {
+			out = append(out, w.Hosts[hs.Name])
+		}
+	}
+	return out
+}
+
+func (w *World) onClose(f func()) {
+	w.mu.Lock()
+	w.closers = append(w.closers, f)
+	w.mu.Unlock()
+}
+
+// Close stops every agent of the world.
+func (w *World) Close() {
+	w.mu.Lock()
+	cs := w.closers
+	w.closers = nil
+	w.mu.Unlock()
+	for i := len(cs) - 1; i >= 0; i-- {
+		cs[i]()
+	}
+}
+
+func (w *World) startDNS(h *Host) error {
+	srv := &dns.Server{Name: h.Spec.Name, ClosedWorld: true}
+	for _, name := range h.Spec.Zones {
+		z, err := dns.LoadZone(strings.NewReader(w.Spec.Zones[name]), name, "zone "+name)
+		if err != nil {
+			return fmt.Errorf("host %s: %w", h.Spec.Name, err)
+		}
+		srv.SetZone(z)
+	}
+	pc, err := h.Net.ListenPacket("udp", ":53")
+	if err != nil {
+		return err
+	}
+	l, err := h.Net.Listen("tcp", ":53")
+	if err != nil {
+		return err
+	}
+	go srv.ServePacket(pc)
+	go srv.ServeListener(l)
+	h.DNS = srv
+	w.onClose(srv.Shutdown)
+	return nil
+}
+
+// domainUsers returns the world's users in the given domains.
+func (w *World) domainUsers(domains []string) []UserSpec {
+	var out []UserSpec
+	for _, u := range w.Spec.Users {
+		if slices.ContainsFunc(domains, func(d string) bool { return strings.EqualFold(d, domainOf(u.Address)) }) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(addr[i+1:])
+	}
+	return ""
+}
+
+// resolverFor returns the DNS server a host asks.
+func (w *World) resolverFor(h *Host) (string, string) {
+	addr := h.Spec.Resolver
+	if addr == "" {
+		if ds := w.hostsWith("dns"); len(ds) > 0 {
+			addr = ds[0].Spec.Addrs[0]
+		}
+	}
+	name := addr
+	for _, other := range w.Hosts {
+		if slices.Contains(other.Spec.Addrs, addr) {
+			name = other.Spec.Name
+		}
+	}
+	return net.JoinHostPort(addr, strconv.Itoa(PortDNS)), name
+}
+
+func (w *World) listen(h *Host, port int, serve func(net.Listener) error, close func()) error {
+	l, err := h.Net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	go serve(l)
+	w.onClose(close)
+	return nil
+}
+
+func (w *World) startMail(h *Host) error {
+	hs := h.Spec
+	isLocal := func(d string) bool {
+		return slices.ContainsFunc(hs.Domains, func(x string) bool { return strings.EqualFold(x, d) })
+	}
+	users := auth.NewDirectory("")
+	if len(hs.Domains) == 1 {
+		users.Domain = hs.Domains[0]
+	}
+	for _, u := range w.domainUsers(hs.Domains) {
+		users.Add(u.Address, u.Password)
+	}
+	h.Users = users
+	exists := func(addr string) bool { _, ok := users.Lookup(addr); return ok && isLocal(domainOf(addr)) }
+
+	if hs.Has("mda") || hs.Has("lmtp") {
+		st := store.NewMemory(w.Clock.Now)
+		for _, u := range w.domainUsers(hs.Domains) {
+			st.AddUser(u.Address)
+		}
+		h.Store = st
+		h.MDA = &mda.MDA{Hostname: hs.Name, Store: st, Clock: w.Clock, Trace: w.Trace, Exists: exists}
+	}
+	if hs.Has("msa") || hs.Has("mx") {
+		if err := w.startQueue(h, isLocal); err != nil {
+			return err
+		}
+	}
+	tlsCfg, err := w.CA.ServerConfig(hs.Name)
+	if err != nil {
+		return err
+	}
+	newSMTP := func(mode smtp.Mode, implicit bool) *smtp.Server {
+		return &smtp.Server{
+			Mode: mode, Hostname: hs.Name, IsLocal: isLocal, Recipient: exists,
+			Users: users, Queue: h.Queue, TLSConfig: tlsCfg, ImplicitTLS: implicit,
+			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace,
+			MaxMessageBytes: 10 << 20,
+		}
+	}
+	if hs.Has("mx") {
+		s := newSMTP(smtp.MX, false)
+		if err := w.listen(h, PortSMTP, s.Serve, func() { s.Close() }); err != nil {
+			return err
+		}
+	}
+	if hs.Has("msa") {
+		s := newSMTP(smtp.Submission, false)
+		if err := w.listen(h, PortSubmission, s.Serve, func() { s.Close() }); err != nil {
+			return err
+		}
+		s465 := newSMTP(smtp.Submission, true)
+		if err := w.listen(h, PortSubmissions, s465.Serve, func() { s465.Close() }); err != nil {
+			return err
+		}
+	}
+	if hs.Has("lmtp") {
+		s := &smtp.Server{Mode: smtp.LMTP, Hostname: hs.Name, IsLocal: isLocal, Recipient: exists,
+			Deliver: h.MDA, Clock: w.Clock, Trace: w.Trace}
+		if err := w.listen(h, PortLMTP, s.Serve, func() { s.Close() }); err != nil {
+			return err
+		}
+	}
+	return w.startReaders(h, tlsCfg)
+}
+
+func (w *World) startQueue(h *Host, isLocal func(string) bool) error {
+	hs := h.Spec
+	server, serverName := w.resolverFor(h)
+	h.Resolver = &dns.Resolver{
+		Net: h.Net, Servers: []string{server}, Trace: w.Trace, Host: hs.Name,
+		ServerNames: map[string]string{server: serverName},
+	}
+	q := &queue.Queue{
+		Hostname: hs.Name, Net: h.Net, Clock: w.Clock, Trace: w.Trace,
+		Spool: queue.NewMemorySpool(), Resolver: mxResolver{h.Resolver}, MXPort: PortSMTP,
+		ClientTLS: func(name string) *tls.Config { return w.CA.ClientConfig(name) },
+		WarnAfter: queue.DefaultWarnAfter,
+	}
+	if err := w.Spec.Queue.apply(q); err != nil {
+		return err
+	}
+	var lmtp queue.Route
+	if hs.LMTP != "" {
+		t := w.Hosts[hs.LMTP]
+		lmtp = queue.Route{Kind: queue.RouteLMTP, Addr: net.JoinHostPort(t.Spec.Addrs[0], strconv.Itoa(PortLMTP)), Host: t.Spec.Name}
+	}
+	q.Route = func(domain string) queue.Route {
+		switch {
+		case isLocal(domain) && hs.Has("mda"):
+			return queue.Route{Kind: queue.RouteLocal}
+		case isLocal(domain) && hs.LMTP != "":
+			return lmtp
+		}
+		return queue.Route{Kind: queue.RouteMX}
+	}
+	if h.MDA != nil {
+		m := h.MDA
+		q.Local = func(ctx context.Context, env *queue.Envelope, rcpt string, body []byte) error {
+			return m.Deliver(ctx, env.From, rcpt, body)
+		}
+	}
+	if err := q.Start(context.Background()); err != nil {
+		return err
+	}
+	h.Queue = q
+	w.onClose(q.Stop)
+	return nil
+}
+
+func (qs QueueSpec) apply(q *queue.Queue) error {
+	for _, s := range qs.Retry {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		q.Schedule = append(q.Schedule, d)
+	}
+	if qs.Lifetime != "" {
+		d, err := time.ParseDuration(qs.Lifetime)
+		if err != nil {
+			return err
+		}
+		q.Lifetime = d
+	}
+	if qs.WarnAfter != "" {
+		d, err := time.ParseDuration(qs.WarnAfter)
+		if err != nil {
+			return err
+		}
+		q.WarnAfter = d
+	}
+	return nil
+}
+
+// mxResolver adapts the DNS resolver to what the queue asks.
+type mxResolver struct{ r *dns.Resolver }
+
+func (m mxResolver) LookupMX(ctx context.Context, domain string) ([]queue.MX, error) {
+	ts, err := m.r.LookupMX(ctx, domain)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]queue.MX, len(ts))
+	for i, t := range ts {
+		out[i] = queue.MX{Host: t.Host, Pref: t.Pref, Addrs: t.Addrs, Implicit: t.Implicit}
+	}
+	return out, nil
+}
+
+// startReaders starts POP3 and IMAP where the host has them.
+func (w *World) startReaders(h *Host, tlsCfg *tls.Config) error {
+	return nil
+}
+
+// MUA returns the host that is user's own machine.
+func (w *World) MUA(user string) (*Host, error) {
+	for _, hs := range w.Spec.Hosts {
+		if hs.Has("mua") && strings.EqualFold(hs.User, user) {
+			return w.Hosts[hs.Name], nil
+		}
+	}
+	return nil, fmt.Errorf("no mua host belongs to %s", user)
+}
+
+// Password returns a user's password in the world file.
+func (w *World) Password(user string) (string, bool) {
+	for _, u := range w.Spec.Users {
+		if strings.EqualFold(u.Address, user) {
+			return u.Password, true
+		}
+	}
+	return "", false
+}
+
+// Submitter returns a submission client on from's own machine, set up to
+// log in as from on its MSA (port 587, STARTTLS).
+func (w *World) Submitter(from string) (*mua.Submitter, error) {
+	h, err := w.MUA(from)
+	if err != nil {
+		return nil, err
+	}
+	if h.Spec.MSA == "" {
+		return nil, fmt.Errorf("%s's machine %s has no MSA to submit to", from, h.Spec.Name)
+	}
+	msa := w.Hosts[h.Spec.MSA]
+	pass, _ := w.Password(from)
+	return &mua.Submitter{
+		Net: h.Net, Hostname: h.Spec.Name, Server: msa.Spec.Name,
+		Addr: net.JoinHostPort(msa.Spec.Addrs[0], strconv.Itoa(PortSubmission)),
+		TLS:  w.CA.ClientConfig(msa.Spec.Name), User: from, Password: pass,
+	}, nil
+}
+
+// Send composes and submits a message from a user, as their mail client
+// would, and returns the MSA's queue id.
+func (w *World) Send(ctx context.Context, m mua.Mail) (string, error) {
+	s, err := w.Submitter(m.From)
+	if err != nil {
+		return "", err
+	}
+	release := w.Clock.Hold()
+	defer release()
+	return s.Submit(ctx, m.From, m.To, mua.Compose(m))
+}
+
+// Settle waits until the world's work in progress is done.
+func (w *World) Settle() { w.Clock.Settle(200 * time.Millisecond) }
+
+// Queued returns how many messages wait in every queue of the world.
+func (w *World) Queued() int {
+	n := 0
+	for _, h := range w.Hosts {
+		if h.Queue != nil {
+			n += h.Queue.Len()
+		}
+	}
+	return n
+}
+
+// RunUntilQuiet moves the clock from timer to timer until every queue is
+// empty, or until limit has passed. It returns the virtual time spent.
+func (w *World) RunUntilQuiet(limit time.Duration) time.Duration {
+	start := w.Clock.Now()
+	end := start.Add(limit)
+	for {
+		w.Settle()
+		if w.Queued() == 0 {
+			break
+		}
+		next, ok := w.Clock.Next()
+		if !ok || next.After(end) {
+			break
+		}
+		w.Clock.AdvanceTo(next)
+	}
+	return w.Clock.Now().Sub(start)
+}
+
+// Advance moves the world's clock forward, firing what falls due.
+func (w *World) Advance(d time.Duration) {
+	w.Clock.Advance(d)
+	w.Settle()
+}
+
+// StoreOf returns the store that holds a user's mailboxes.
+func (w *World) StoreOf(user string) (store.Store, error) {
+	d := domainOf(user)
+	for _, hs := range w.Spec.Hosts {
+		if (hs.Has("mda") || hs.Has("lmtp")) && slices.Contains(hs.Domains, d) {
+			return w.Hosts[hs.Name].Store, nil
+		}
+	}
+	return nil, errors.New("no host keeps mailboxes for " + d)
+}

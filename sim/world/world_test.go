@@ -1,0 +1,73 @@
+package world
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/mua"
+	"github.com/mailhop/mailhop/sim/store"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+func newDefault(t *testing.T) *World {
+	t.Helper()
+	spec, err := Load("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+func inbox(t *testing.T, w *World, user string) [][]byte {
+	t.Helper()
+	st, err := w.StoreOf(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := st.List(user, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, m := range list {
+		b, _ := st.Read(user, store.Inbox, m.UID)
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestAliceToBob(t *testing.T) {
+	w := newDefault(t)
+	id, err := w.Send(context.Background(), mua.Mail{From: "alice@example.org", To: []string{"bob@example.net"}, Subject: "Hello Bob", Body: "Lunch at noon?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id == "" {
+		t.Fatal("no queue id")
+	}
+	w.RunUntilQuiet(time.Hour)
+	msgs := inbox(t, w, "bob@example.net")
+	if os.Getenv("SHOW") != "" {
+		trace.WriteText(os.Stdout, w.Trace.Events()...)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("bob has %d messages", len(msgs))
+	}
+	m := string(msgs[0])
+	if n := strings.Count(m, "Received: from"); n != 3 {
+		t.Fatalf("%d Received headers:\n%s", n, m)
+	}
+	for _, want := range []string{"Return-Path: <alice@example.org>", "Delivered-To: bob@example.net", "by mx.example.net", "by mail.example.org", "with ESMTPSA", "Subject: Hello Bob", "Lunch at noon?"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("message lacks %q:\n%s", want, m)
+		}
+	}
+}
