@@ -111,7 +111,11 @@ func FormatText(e Event) string {
 		fmt.Fprintf(&b, " msg %s", e.Msg)
 	}
 	if e.Mailbox != "" {
-		fmt.Fprintf(&b, " into %s", e.Mailbox)
+		prep := "into"
+		if e.Kind == KindFetch {
+			prep = "from"
+		}
+		fmt.Fprintf(&b, " %s %s", prep, e.Mailbox)
 	}
 	if e.Text != "" {
 		fmt.Fprintf(&b, " — %s", e.Text)

@@ -20,10 +20,12 @@ import (
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/dns"
 	"github.com/mailhop/mailhop/sim/explain"
+	"github.com/mailhop/mailhop/sim/imap"
 	"github.com/mailhop/mailhop/sim/mda"
 	"github.com/mailhop/mailhop/sim/mua"
 	"github.com/mailhop/mailhop/sim/netsim"
 	"github.com/mailhop/mailhop/sim/pki"
+	"github.com/mailhop/mailhop/sim/pop3"
 	"github.com/mailhop/mailhop/sim/queue"
 	"github.com/mailhop/mailhop/sim/smtp"
 	"github.com/mailhop/mailhop/sim/store"
@@ -372,8 +374,46 @@ func (m mxResolver) LookupMX(ctx context.Context, domain string) ([]queue.MX, er
 	return out, nil
 }
 
-// startReaders starts POP3 and IMAP where the host has them.
+// startReaders starts POP3 (110, and 995 with implicit TLS) and IMAP
+// (143, and 993) where the host has them.
 func (w *World) startReaders(h *Host, tlsCfg *tls.Config) error {
+	hs := h.Spec
+	if (hs.Has("pop3") || hs.Has("imap")) && h.Store == nil {
+		return fmt.Errorf("pop3 and imap need the host's mailboxes (role mda or lmtp)")
+	}
+	tlsListen := func(port int, serve func(net.Listener) error, close func()) error {
+		l, err := h.Net.Listen("tcp", ":"+strconv.Itoa(port))
+		if err != nil {
+			return err
+		}
+		go serve(tls.NewListener(l, tlsCfg))
+		w.onClose(close)
+		return nil
+	}
+	if hs.Has("pop3") {
+		p := &pop3.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users, TLSConfig: tlsCfg,
+			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
+		if err := w.listen(h, PortPOP3, p.Serve, func() { p.Close() }); err != nil {
+			return err
+		}
+		ps := &pop3.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users,
+			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
+		if err := tlsListen(PortPOP3S, ps.Serve, func() { ps.Close() }); err != nil {
+			return err
+		}
+	}
+	if hs.Has("imap") {
+		i := &imap.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users, TLSConfig: tlsCfg,
+			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
+		if err := w.listen(h, PortIMAP, i.Serve, func() { i.Close() }); err != nil {
+			return err
+		}
+		is := &imap.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users,
+			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
+		if err := tlsListen(PortIMAPS, is.Serve, func() { is.Close() }); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -476,4 +516,29 @@ func (w *World) StoreOf(user string) (store.Store, error) {
 		}
 	}
 	return nil, errors.New("no host keeps mailboxes for " + d)
+}
+
+// Reader returns a mail client on user's own machine, set up to read
+// their INBOX from their mail store by proto ("imap" or "pop3", with
+// STARTTLS/STLS).
+func (w *World) Reader(user, proto string) (*mua.Reader, error) {
+	h, err := w.MUA(user)
+	if err != nil {
+		return nil, err
+	}
+	if h.Spec.Mailstore == "" {
+		return nil, fmt.Errorf("%s's machine %s has no mail store to read from", user, h.Spec.Name)
+	}
+	ms := w.Hosts[h.Spec.Mailstore]
+	port := PortIMAP
+	if proto == "pop3" {
+		port = PortPOP3
+	} else if proto != "imap" {
+		return nil, fmt.Errorf("read by %q: imap or pop3", proto)
+	}
+	pass, _ := w.Password(user)
+	return &mua.Reader{
+		Net: h.Net, Addr: net.JoinHostPort(ms.Spec.Addrs[0], strconv.Itoa(port)), Server: ms.Spec.Name,
+		TLS: w.CA.ClientConfig(ms.Spec.Name), User: user, Password: pass,
+	}, nil
 }

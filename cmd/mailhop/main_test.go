@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+// bin is the mailhop binary built for these tests: the CLI is a contract,
+// tested as users and scripts call it.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mailhop-cli")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "mailhop")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building mailhop: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func mailhop(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// The default journey, in the order the issue promises: submission,
+// queueing, DNS MX and A, relay, LMTP, delivery, the final header.
+func TestSimText(t *testing.T) {
+	out, errOut, code := mailhop(t, nil, "sim")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	steps := []string{
+		"alice-pc → mail.example.org:587 smtp: open",
+		"C: AUTH PLAIN",
+		"queue mail.example.org: queued",
+		"S: 250 2.0.0 Ok: queued as",
+		"query example.net. IN MX",
+		"example.net.\t3600\tIN\tMX\t10 mx.example.net.",
+		"query mx.example.net. IN A",
+		"mail.example.org → mx.example.net:25 smtp: open",
+		"C: RCPT TO:<bob@example.net>",
+		"mx.example.net → store.example.net:24 lmtp: open",
+		"C: LHLO mx.example.net",
+		"deliver store.example.net",
+		"into bob@example.net/INBOX",
+		"== bob@example.net/INBOX, UID 1",
+		"by store.example.net (mailhop) with LMTP",
+		"by mx.example.net (mailhop) with ESMTPS",
+		"by mail.example.org (mailhop) with ESMTPSA",
+	}
+	at := 0
+	for _, s := range steps {
+		i := strings.Index(out[at:], s)
+		if i < 0 {
+			t.Fatalf("%q missing or out of order after offset %d:\n%s", s, at, out)
+		}
+		at += i + len(s)
+	}
+}
+
+func TestSimJSONRoundTrip(t *testing.T) {
+	out, errOut, code := mailhop(t, nil, "sim", "--json", "--read", "pop3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	events, err := trace.ReadJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[trace.Kind]int{}
+	for i, e := range events {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, e.Seq)
+		}
+		kinds[e.Kind]++
+	}
+	for _, k := range []trace.Kind{trace.KindConn, trace.KindWire, trace.KindDNS, trace.KindQueue, trace.KindDeliver, trace.KindFetch, trace.KindHop, trace.KindTLS} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s event", k)
+		}
+	}
+	var first map[string]any
+	json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &first)
+	for _, f := range []string{"seq", "time", "kind"} {
+		if _, ok := first[f]; !ok {
+			t.Errorf("first event lacks %q: %v", f, first)
+		}
+	}
+}
+
+func TestSimBadFlags(t *testing.T) {
+	cases := [][]string{
+		{"sim", "--world", "/no/such/file"},
+		{"sim", "--send", "alice"},
+		{"sim", "--read", "smoke-signals"},
+		{"sim", "--nope"},
+		{"frobnicate"},
+	}
+	for _, args := range cases {
+		_, errOut, code := mailhop(t, nil, args...)
+		if code == 0 {
+			t.Errorf("%v succeeded", args)
+		}
+		if lines := strings.Count(strings.TrimSpace(errOut), "\n"); strings.TrimSpace(errOut) == "" || (args[0] != "frobnicate" && lines > 0) {
+			t.Errorf("%v: want a one-line reason, got %q", args, errOut)
+		}
+	}
+	// Flags also come from the environment.
+	_, errOut, code := mailhop(t, []string{"MAILHOP_WORLD=/no/such/world"}, "sim")
+	if code == 0 || !strings.Contains(errOut, "/no/such/world") {
+		t.Errorf("MAILHOP_WORLD ignored: %d %q", code, errOut)
+	}
+}
+
+func TestPasswd(t *testing.T) {
+	cmd := exec.Command(bin, "passwd", "--user", "Bob@Example.net")
+	cmd.Stdin = strings.NewReader("s3cret\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(line, "bob@example.net:$2") {
+		t.Fatalf("got %q", line)
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestDNSAnswersDig(t *testing.T) {
+	if _, err := exec.LookPath("dig"); err != nil {
+		t.Fatal("dig is needed (Debian package dnsutils)")
+	}
+	dir := t.TempDir()
+	zone := filepath.Join(dir, "example.net.zone")
+	os.WriteFile(zone, []byte("$TTL 3600\n@ IN SOA ns.example. h.example.net. 1 7200 3600 1209600 3600\n@ IN MX 10 mx.example.net.\nmx IN A 127.0.0.3\n"), 0o644)
+	port := freePort(t)
+	cmd := exec.Command(bin, "dns", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--zone", zone)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var out []byte
+	for i := 0; i < 50; i++ {
+		out, _ = exec.Command("dig", "@127.0.0.1", "-p", fmt.Sprint(port), "+norecurse", "+time=1", "+tries=1", "example.net", "MX").Output()
+		if bytes.Contains(out, []byte("ANSWER SECTION")) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !bytes.Contains(out, []byte("example.net.\t\t3600\tIN\tMX\t10 mx.example.net.")) || !bytes.Contains(out, []byte("flags: qr aa;")) {
+		t.Fatalf("dig:\n%s\nserver:\n%s", out, stderr.String())
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGINT: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("mailhop dns did not stop on SIGINT")
+	}
+	// A bad zone file: a clear error naming the line, exit 1.
+	bad := filepath.Join(dir, "bad.zone")
+	os.WriteFile(bad, []byte("$ORIGIN bad.\n@ IN MX ten mx\n"), 0o644)
+	_, errOut, code := mailhop(t, nil, "dns", "--listen", "127.0.0.1:0", "--zone", bad)
+	if code != 1 || !strings.Contains(errOut, "bad.zone:2") {
+		t.Fatalf("bad zone: exit %d, %q", code, errOut)
+	}
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/mua"
+	"github.com/mailhop/mailhop/sim/store"
+	"github.com/mailhop/mailhop/sim/trace"
+	"github.com/mailhop/mailhop/sim/world"
+)
+
+func init() {
+	register(command{name: "sim", summary: "run a world headless and print the journey of its mail", run: runSim})
+}
+
+func runSim(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sim", stderr)
+	worldFlag := fs.String("world", "default", "a built-in world ("+strings.Join(world.Builtin(), ", ")+") or a world file (JSON or YAML)")
+	jsonOut := fs.Bool("json", false, "print the trace as JSON lines (one event per line) instead of text")
+	var sends listFlag
+	fs.Var(&sends, "send", "send a message FROM:TO (e.g. alice@example.org:bob@example.net); may repeat; default: the world's first user to its second")
+	subject := fs.String("subject", "Hello", "the subject of the messages sent")
+	body := fs.String("body", "Hello! This message travelled the whole chain.", "the body of the messages sent")
+	read := fs.String("read", "", "finally let each recipient read their INBOX by imap or pop3")
+	var faults listFlag
+	fs.Var(&faults, "fault", "inject a fault before sending: KIND:HOST[:PEER|:PORT] (host-down:mx.example.net, link-cut:a:b, port-refuse:h:25); may repeat")
+	until := fs.Duration("until", 6*24*time.Hour, "how much virtual time to run, at most, until every queue is empty")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mailhop sim [--world FILE|NAME] [--json] [--send FROM:TO]... [--read imap|pop3]")
+		fmt.Fprintln(stderr, "Runs a world on the simulated network and prints every event of the journey.")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *read != "" && *read != "imap" && *read != "pop3" {
+		fmt.Fprintf(stderr, "mailhop sim: --read %q: want imap or pop3\n", *read)
+		return errUsage
+	}
+	spec, err := loadWorld(*worldFlag)
+	if err != nil {
+		return err
+	}
+	w, err := world.New(spec)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+
+	for _, f := range faults {
+		fault, err := parseFault(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "mailhop sim: --fault %q: %v\n", f, err)
+			return errUsage
+		}
+		if err := w.Fault(fault); err != nil {
+			return err
+		}
+	}
+	if len(sends) == 0 {
+		if len(spec.Users) < 2 {
+			return errors.New("the world has fewer than two users: say who sends with --send FROM:TO")
+		}
+		sends = listFlag{spec.Users[0].Address + ":" + spec.Users[1].Address}
+	}
+	ctx := context.Background()
+	var rcpts []string
+	for _, s := range sends {
+		from, to, ok := strings.Cut(s, ":")
+		if !ok || !strings.Contains(from, "@") || !strings.Contains(to, "@") {
+			fmt.Fprintf(stderr, "mailhop sim: --send %q: want FROM:TO, two addresses\n", s)
+			return errUsage
+		}
+		if _, err := w.Send(ctx, mua.Mail{From: from, To: []string{to}, Subject: *subject, Body: *body}); err != nil {
+			return err
+		}
+		rcpts = append(rcpts, to)
+	}
+	w.RunUntilQuiet(*until)
+	if *read != "" {
+		for _, to := range rcpts {
+			r, err := w.Reader(to, *read)
+			if err != nil {
+				fmt.Fprintf(stderr, "mailhop sim: %v\n", err)
+				continue
+			}
+			release := w.Clock.Hold()
+			if *read == "pop3" {
+				_, err = r.POP3(ctx)
+			} else {
+				_, err = r.IMAP(ctx)
+			}
+			release()
+			if err != nil {
+				fmt.Fprintf(stderr, "mailhop sim: %s reading by %s: %v\n", to, *read, err)
+			}
+		}
+		w.Settle()
+	}
+	events := w.Trace.Events()
+	if *jsonOut {
+		return trace.WriteJSON(stdout, events...)
+	}
+	if err := trace.WriteText(stdout, events...); err != nil {
+		return err
+	}
+	// The headers of what arrived: the Received lines tell the journey
+	// backwards, newest first.
+	for _, to := range rcpts {
+		st, err := w.StoreOf(to)
+		if err != nil {
+			continue
+		}
+		list, err := st.List(to, store.Inbox)
+		if err != nil || len(list) == 0 {
+			fmt.Fprintf(stdout, "\n== %s/INBOX is empty\n", to)
+			continue
+		}
+		last := list[len(list)-1]
+		msg, err := st.Read(to, store.Inbox, last.UID)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(stdout, "\n== %s/INBOX, UID %d: the header as delivered\n", to, last.UID)
+		fmt.Fprint(stdout, headerSection(msg))
+	}
+	return nil
+}
+
+func headerSection(msg []byte) string {
+	s := strings.ReplaceAll(string(msg), "\r\n", "\n")
+	if i := strings.Index(s, "\n\n"); i >= 0 {
+		return s[:i+1]
+	}
+	return s
+}
+
+// loadWorld reads a world by built-in name or from a file.
+func loadWorld(name string) (*world.Spec, error) {
+	for _, b := range world.Builtin() {
+		if b == name {
+			return world.Load(name)
+		}
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("--world %s: not a built-in world (%s) and not a readable file: %w", name, strings.Join(world.Builtin(), ", "), err)
+	}
+	spec, err := world.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return spec, nil
+}
+
+// parseFault reads KIND:HOST[:PEER|:PORT|:LATENCY].
+func parseFault(s string) (world.Fault, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 {
+		return world.Fault{}, errors.New("want KIND:HOST[:MORE]")
+	}
+	f := world.Fault{Kind: parts[0], Host: parts[1]}
+	if len(parts) > 2 {
+		switch f.Kind {
+		case "port-refuse", "port-accept":
+			if _, err := fmt.Sscanf(parts[2], "%d", &f.Port); err != nil {
+				return f, fmt.Errorf("bad port %q", parts[2])
+			}
+		case "latency":
+			f.Peer = parts[2]
+			if len(parts) > 3 {
+				f.Latency = parts[3]
+			}
+		case "dns":
+			f.Mode = parts[2]
+			if len(parts) > 3 {
+				f.Name = parts[3]
+			}
+		default:
+			f.Peer = parts[2]
+		}
+	}
+	return f, nil
+}

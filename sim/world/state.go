@@ -1,0 +1,162 @@
+package world
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/queue"
+	"github.com/mailhop/mailhop/sim/store"
+)
+
+// State is a snapshot of a world for a user interface: its hosts, their
+// ports, queues and mailboxes, and the faults in force.
+type State struct {
+	Name        string      `json:"name"`
+	Description string      `json:"description,omitempty"`
+	Time        time.Time   `json:"time"`
+	Hosts       []HostState `json:"hosts"`
+	Users       []UserSpec  `json:"users"`
+	Faults      []Fault     `json:"faults"`
+}
+
+// HostState is one host in a State.
+type HostState struct {
+	Name      string   `json:"name"`
+	Addrs     []string `json:"addrs"`
+	Roles     []string `json:"roles"`
+	Domains   []string `json:"domains,omitempty"`
+	Down      bool     `json:"down"`
+	Ports     []int    `json:"ports"`
+	UDPPorts  []int    `json:"udp_ports,omitempty"`
+	User      string   `json:"user,omitempty"`
+	MSA       string   `json:"msa,omitempty"`
+	Mailstore string   `json:"mailstore,omitempty"`
+	LMTP      string   `json:"lmtp,omitempty"`
+	Resolver  string   `json:"resolver,omitempty"`
+	// Queue lists the messages waiting in the host's queue.
+	Queue []QueuedState `json:"queue,omitempty"`
+	// Mailboxes lists the INBOX of each user whose mail the host keeps.
+	Mailboxes []MailboxState `json:"mailboxes,omitempty"`
+}
+
+// QueuedState is a message waiting in a queue.
+type QueuedState struct {
+	ID       string    `json:"id"`
+	Msg      string    `json:"msg,omitempty"`
+	From     string    `json:"from"`
+	To       []string  `json:"to"`
+	Attempts int       `json:"attempts"`
+	Next     time.Time `json:"next,omitzero"`
+	Last     string    `json:"last,omitempty"`
+}
+
+// MailboxState is a user's INBOX.
+type MailboxState struct {
+	User     string         `json:"user"`
+	Mailbox  string         `json:"mailbox"`
+	Messages []MessageState `json:"messages"`
+}
+
+// MessageState is one message of a mailbox listing.
+type MessageState struct {
+	UID     uint32    `json:"uid"`
+	Size    int64     `json:"size"`
+	Flags   []string  `json:"flags"`
+	Date    time.Time `json:"date"`
+	From    string    `json:"from,omitempty"`
+	Subject string    `json:"subject,omitempty"`
+	Msg     string    `json:"msg,omitempty"`
+}
+
+// State takes a snapshot of the world.
+func (w *World) State() State {
+	w.mu.Lock()
+	faults := slices.Clone(w.faults)
+	w.mu.Unlock()
+	st := State{Name: w.Spec.Name, Description: w.Spec.Description, Time: w.Clock.Now(),
+		Users: w.Spec.Users, Faults: faults}
+	for _, hs := range w.Spec.Hosts {
+		h := w.Hosts[hs.Name]
+		s := HostState{Name: hs.Name, Addrs: hs.Addrs, Roles: hs.Roles, Domains: hs.Domains,
+			Down: h.Net.Down(), Ports: h.Net.Ports(), UDPPorts: h.Net.PacketPorts(),
+			User: hs.User, MSA: hs.MSA, Mailstore: hs.Mailstore, LMTP: hs.LMTP, Resolver: hs.Resolver}
+		if h.Queue != nil {
+			for _, e := range h.Queue.Messages() {
+				s.Queue = append(s.Queue, queuedState(e))
+			}
+		}
+		if h.Store != nil {
+			for _, u := range h.Store.Users() {
+				if mb, err := w.mailbox(h.Store, u, store.Inbox); err == nil {
+					s.Mailboxes = append(s.Mailboxes, mb)
+				}
+			}
+		}
+		st.Hosts = append(st.Hosts, s)
+	}
+	return st
+}
+
+func queuedState(e *queue.Envelope) QueuedState {
+	q := QueuedState{ID: e.ID, Msg: e.Key, From: e.From, Attempts: e.Attempts, Next: e.Next}
+	for _, r := range e.Rcpts {
+		if r.State == queue.Pending {
+			q.To = append(q.To, r.Addr)
+			if r.Reply != "" {
+				q.Last = r.Reply
+			}
+		}
+	}
+	return q
+}
+
+func (w *World) mailbox(st store.Store, user, name string) (MailboxState, error) {
+	list, err := st.List(user, name)
+	if err != nil {
+		return MailboxState{}, err
+	}
+	mb := MailboxState{User: user, Mailbox: name, Messages: []MessageState{}}
+	for _, m := range list {
+		ms := MessageState{UID: uint32(m.UID), Size: m.Size, Flags: m.Flags, Date: m.Date}
+		if ms.Flags == nil {
+			ms.Flags = []string{}
+		}
+		if body, err := st.Read(user, name, m.UID); err == nil {
+			h := parseHeader(body)
+			ms.From, ms.Subject, ms.Msg = h.get("From"), h.get("Subject"), trimAngles(h.get("Message-ID"))
+		}
+		mb.Messages = append(mb.Messages, ms)
+	}
+	return mb, nil
+}
+
+// Message returns a message of a user's mailbox, whole.
+func (w *World) Message(user, mailbox string, uid uint32) ([]byte, error) {
+	st, err := w.StoreOf(user)
+	if err != nil {
+		return nil, err
+	}
+	return st.Read(user, mailbox, store.UID(uid))
+}
+
+// Connect opens a TCP connection from one host of the world to a port of
+// another (by name or address), as telnet would.
+func (w *World) Connect(ctx context.Context, from, to string, port int) (net.Conn, error) {
+	h := w.Hosts[from]
+	if h == nil {
+		return nil, fmt.Errorf("no host %q in this world", from)
+	}
+	if w.Hosts[to] == nil {
+		if _, err := netipParse(to); err != nil {
+			return nil, fmt.Errorf("no host %q in this world", to)
+		}
+	}
+	if port <= 0 || port > 65535 {
+		return nil, fmt.Errorf("port %d is not a TCP port", port)
+	}
+	return h.Net.DialContext(ctx, "tcp", net.JoinHostPort(to, strconv.Itoa(port)))
+}
