@@ -181,12 +181,17 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { c.writeDL.set(t); return ni
 // time.Now); what counts is the time left until it, which is measured on
 // the network's clock, so on a virtual clock a 5-minute timeout passes
 // after 5 virtual minutes.
+//
+// Protocol code moves deadlines on every command; a timer is armed only
+// when a read or write actually waits, and re-armed when it fires early
+// because the deadline moved.
 type deadline struct {
-	mu    sync.Mutex
-	clk   clock.Clock
-	timer clock.Timer
-	gen   uint64
-	done  chan struct{} // closed when the deadline has passed
+	mu      sync.Mutex
+	clk     clock.Clock
+	at      time.Time // on clk; zero: none
+	done    chan struct{}
+	timer   clock.Timer
+	armedAt time.Time // when timer fires
 }
 
 func (d *deadline) init(clk clock.Clock) {
@@ -197,28 +202,46 @@ func (d *deadline) init(clk clock.Clock) {
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.gen++
-	if d.timer != nil {
-		d.timer.Stop()
-		d.timer = nil
-	}
 	if isClosed(d.done) {
 		d.done = make(chan struct{})
 	}
 	if t.IsZero() {
+		d.at = time.Time{}
 		return
 	}
 	left := time.Until(t)
 	if left <= 0 {
+		d.at = time.Time{}
 		close(d.done)
 		return
 	}
-	gen, done := d.gen, d.done
-	d.timer = d.clk.AfterFunc(left, func() {
+	d.at = d.clk.Now().Add(left)
+	if d.timer != nil && d.armedAt.After(d.at) {
+		// The deadline came closer than the armed timer: re-arm.
+		d.armLocked()
+	}
+}
+
+// armLocked arms the timer for the current deadline. mu held.
+func (d *deadline) armLocked() {
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+	at := d.at
+	d.armedAt = at
+	d.timer = d.clk.AfterFunc(at.Sub(d.clk.Now()), func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if d.gen == gen && !isClosed(done) {
-			close(done)
+		if !d.armedAt.Equal(at) {
+			return // re-armed meanwhile
+		}
+		d.timer = nil
+		switch {
+		case d.at.IsZero() || isClosed(d.done):
+		case d.clk.Now().Before(d.at):
+			d.armLocked() // the deadline moved later: wait on
+		default:
+			close(d.done)
 		}
 	})
 }
@@ -232,14 +255,29 @@ func (d *deadline) stop() {
 	}
 }
 
+// wait returns a channel closed when the deadline passes, arming the
+// timer if it is not.
 func (d *deadline) wait() <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !d.at.IsZero() && !isClosed(d.done) && d.timer == nil {
+		d.armLocked()
+	}
 	return d.done
 }
 
+// expired reports whether the deadline has passed.
 func (d *deadline) expired() bool {
-	return isClosed(d.wait())
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if isClosed(d.done) {
+		return true
+	}
+	if !d.at.IsZero() && !d.clk.Now().Before(d.at) {
+		close(d.done)
+		return true
+	}
+	return false
 }
 
 func isClosed(c <-chan struct{}) bool {

@@ -61,11 +61,11 @@ func (q *Queue) attempt(id string) {
 		case RouteLocal:
 			q.deliverLocal(ctx, env, groups[d], body)
 		case RouteLMTP:
-			q.deliverTo(ctx, env, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, true)
+			q.deliverTo(ctx, env, d, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, true, len(domains) == 1)
 		case RouteRelay:
-			q.deliverTo(ctx, env, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, false)
+			q.deliverTo(ctx, env, d, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, false, len(domains) == 1)
 		default:
-			q.deliverMX(ctx, env, d, groups[d], body)
+			q.deliverMX(ctx, env, d, groups[d], body, len(domains) == 1)
 		}
 	}
 	q.finish(env, body)
@@ -83,7 +83,7 @@ type target struct {
 	addr string // host:port to dial
 }
 
-func (q *Queue) deliverMX(ctx context.Context, env *Envelope, domain string, rcpts []*Rcpt, body []byte) {
+func (q *Queue) deliverMX(ctx context.Context, env *Envelope, domain string, rcpts []*Rcpt, body []byte, batch bool) {
 	mxs, err := q.Resolver.LookupMX(ctx, domain)
 	if err != nil {
 		status := "4.4.3" // directory server failure
@@ -113,13 +113,14 @@ func (q *Queue) deliverMX(ctx context.Context, env *Envelope, domain string, rcp
 		}
 		return
 	}
-	q.deliverTo(ctx, env, rcpts, body, targets, false)
+	q.deliverTo(ctx, env, domain, rcpts, body, targets, false, batch)
 }
 
 // deliverTo tries the targets in order until one takes the transaction
 // (RFC 5321 §5.1: try the next MX only when a host can not be reached or
-// refuses the session).
-func (q *Queue) deliverTo(ctx context.Context, env *Envelope, rcpts []*Rcpt, body []byte, targets []target, lmtp bool) {
+// refuses the session). With batch, the connection then carries other
+// waiting messages for the same domain.
+func (q *Queue) deliverTo(ctx context.Context, env *Envelope, domain string, rcpts []*Rcpt, body []byte, targets []target, lmtp, batch bool) {
 	var lastErr error
 	for _, t := range targets {
 		c, err := q.connect(ctx, t, lmtp)
@@ -128,6 +129,9 @@ func (q *Queue) deliverTo(ctx context.Context, env *Envelope, rcpts []*Rcpt, bod
 			continue
 		}
 		ok := q.transaction(c, env, rcpts, body)
+		for n := 0; ok && batch && n < maxBatch; n++ {
+			ok = q.deliverSibling(c, domain, env.ID)
+		}
 		if ok {
 			q.pool.put(c)
 		} else {
@@ -142,6 +146,27 @@ func (q *Queue) deliverTo(ctx context.Context, env *Envelope, rcpts []*Rcpt, bod
 	for _, r := range rcpts {
 		r.Reply, r.Status, r.Remote = why, "4.4.1", "" // no answer from host
 	}
+}
+
+// deliverSibling delivers one more waiting message for domain on c. It
+// reports false when there is none, or when c is no longer usable.
+func (q *Queue) deliverSibling(c *client, domain, not string) bool {
+	sib := q.sibling(domain, not)
+	if sib == nil {
+		return false
+	}
+	defer q.done(sib.ID)
+	body, err := q.Spool.Body(sib.ID)
+	if err != nil {
+		q.emit(trace.Event{Kind: trace.KindQueue, Action: "error", Msg: sib.Key, Text: "spool: " + err.Error()})
+		return false
+	}
+	sib.Attempts++
+	q.emit(trace.Event{Kind: trace.KindQueue, Action: "attempt", Msg: sib.Key, Conn: c.connID,
+		Text: fmt.Sprintf("queue id %s, attempt %d, on the open connection to %s", sib.ID, sib.Attempts, c.host)})
+	ok := q.transaction(c, sib, sib.Pending(), body)
+	q.finish(sib, body)
+	return ok
 }
 
 // transaction runs MAIL, RCPT…, DATA on a connected client and records
@@ -318,10 +343,9 @@ func (c *client) close() {
 // greeting, EHLO (LHLO), and STARTTLS when offered and configured.
 func (q *Queue) connect(ctx context.Context, t target, lmtp bool) (*client, error) {
 	if c := q.pool.get(t.addr); c != nil {
-		if c.c.Noop() == nil {
-			return c, nil
-		}
-		c.close()
+		// The pool keeps a session for seconds, well within the
+		// server's timeout: it is ready for the next transaction.
+		return c, nil
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

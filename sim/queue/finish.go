@@ -78,10 +78,12 @@ func (q *Queue) finish(env *Envelope, body []byte) {
 	}
 
 	q.mu.Lock()
+	q.indexLocked(prev, false)
 	if len(pending) == 0 {
 		delete(q.envs, env.ID)
 	} else {
 		q.envs[env.ID] = env
+		q.indexLocked(env, true)
 	}
 	q.mu.Unlock()
 	if len(pending) == 0 {

@@ -93,7 +93,9 @@ type Queue struct {
 	envs     map[string]*Envelope
 	timers   map[string]clock.Timer
 	running  map[string]bool
+	waiting  map[string]bool // an attempt waits for a delivery slot
 	again    map[string]bool // kicked while running: attempt again after
+	byDomain map[string]map[string]bool
 	seq      uint32
 	sem      chan struct{}
 	pool     *connPool
@@ -138,7 +140,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	q.envs = map[string]*Envelope{}
 	q.timers = map[string]clock.Timer{}
 	q.running = map[string]bool{}
+	q.waiting = map[string]bool{}
 	q.again = map[string]bool{}
+	q.byDomain = map[string]map[string]bool{}
 	q.sem = make(chan struct{}, q.Concurrency)
 	q.pool = newConnPool(q.Clock, q.IdleConn)
 	q.ctx, q.cancel = context.WithCancel(ctx)
@@ -151,6 +155,7 @@ func (q *Queue) Start(ctx context.Context) error {
 	for _, e := range envs {
 		q.mu.Lock()
 		q.envs[e.ID] = e
+		q.indexLocked(e, true)
 		q.mu.Unlock()
 		q.emit(trace.Event{Kind: trace.KindQueue, Action: "recovered", Msg: e.Key, Text: "queue id " + e.ID + " recovered from the spool"})
 		q.schedule(e)
@@ -222,6 +227,7 @@ func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
 	}
 	q.mu.Lock()
 	q.envs[env.ID] = env
+	q.indexLocked(env, true)
 	q.mu.Unlock()
 	rcpts := make([]string, len(env.Rcpts))
 	for i, r := range env.Rcpts {
@@ -306,15 +312,21 @@ func (q *Queue) kick(id string) {
 	q.startAttemptLocked(id)
 }
 
-// startAttemptLocked runs an attempt in its own goroutine, holding a
-// virtual clock (if that is the clock) until it is done, so that
-// fast-forwarding sees its outcome before moving on. mu held.
+// startAttemptLocked runs an attempt in its own goroutine once a delivery
+// slot is free, holding a virtual clock (if that is the clock) until it is
+// done, so that fast-forwarding sees its outcome before moving on. A
+// message waiting for a slot may meanwhile be taken by another attempt
+// that has a connection open to the same destination (see sibling). mu
+// held.
 func (q *Queue) startAttemptLocked(id string) {
 	if q.running[id] {
 		q.again[id] = true
 		return
 	}
-	q.running[id] = true
+	if q.waiting[id] {
+		return
+	}
+	q.waiting[id] = true
 	release := hold(q.Clock)
 	q.wg.Add(1)
 	go func() {
@@ -324,22 +336,90 @@ func (q *Queue) startAttemptLocked(id string) {
 		case q.sem <- struct{}{}:
 		case <-q.ctx.Done():
 			q.mu.Lock()
-			delete(q.running, id)
+			delete(q.waiting, id)
 			q.mu.Unlock()
 			return
 		}
-		q.attempt(id)
-		<-q.sem
+		defer func() { <-q.sem }()
 		q.mu.Lock()
-		delete(q.running, id)
-		again := q.again[id]
-		delete(q.again, id)
+		delete(q.waiting, id)
 		env := q.envs[id]
-		q.mu.Unlock()
-		if again && env != nil {
-			q.schedule(env)
+		if env == nil || q.running[id] || env.Next.After(q.Clock.Now()) {
+			// Delivered, being delivered, or deferred by a sibling's
+			// attempt while this one waited: its timer takes it on.
+			q.mu.Unlock()
+			return
 		}
+		q.running[id] = true
+		q.mu.Unlock()
+		q.attempt(id)
+		q.done(id)
 	}()
+}
+
+// done ends an envelope's attempt and starts the next if one was asked
+// for meanwhile.
+func (q *Queue) done(id string) {
+	q.mu.Lock()
+	delete(q.running, id)
+	again := q.again[id]
+	delete(q.again, id)
+	env := q.envs[id]
+	q.mu.Unlock()
+	if again && env != nil {
+		q.schedule(env)
+	}
+}
+
+// maxBatch bounds how many messages one connection carries in a row.
+const maxBatch = 100
+
+// sibling takes a due message whose every pending recipient is in domain
+// and that no attempt is delivering, for delivery on a connection already
+// open to that domain: one MX lookup and one session serve a burst, as a
+// real MTA reuses its connections. The caller must call done(id).
+func (q *Queue) sibling(domain, not string) *Envelope {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.Clock.Now()
+	for id := range q.byDomain[domain] {
+		env := q.envs[id]
+		if id == not || env == nil || q.running[id] || env.Next.After(now) {
+			continue
+		}
+		q.running[id] = true
+		if t := q.timers[id]; t != nil {
+			t.Stop()
+			delete(q.timers, id)
+		}
+		return env.Clone()
+	}
+	return nil
+}
+
+// index records which single-domain envelopes wait for which domain. mu
+// held.
+func (q *Queue) indexLocked(env *Envelope, add bool) {
+	d := ""
+	for _, r := range env.Pending() {
+		rd := domainOf(r.Addr)
+		if d != "" && rd != d {
+			d = ""
+			break
+		}
+		d = rd
+	}
+	if d == "" {
+		return
+	}
+	if !add {
+		delete(q.byDomain[d], env.ID)
+		return
+	}
+	if q.byDomain[d] == nil {
+		q.byDomain[d] = map[string]bool{}
+	}
+	q.byDomain[d][env.ID] = true
 }
 
 // hold takes a hold on a virtual clock; a no-op on other clocks.

@@ -3,6 +3,7 @@ package trace
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,34 +11,42 @@ import (
 // read them. Emit never blocks on a slow follower: followers read the log
 // at their own pace.
 //
+// Events are kept in fixed-size chunks, so that recording millions of
+// events never copies the ones already kept, and Emit's critical section
+// stays short: every line of every connection comes through it.
+//
 // A nil *Recorder is valid and records nothing, so agents can be built
 // without a trace.
 type Recorder struct {
-	mu       sync.Mutex
 	now      func() time.Time
-	events   []Event
-	first    int64 // seq of events[0]
-	limit    int
-	wake     chan struct{} // closed and replaced on every Emit
-	annotate func(*Event)
+	annotate atomic.Pointer[func(*Event)]
+
+	mu      sync.Mutex
+	chunks  [][]Event // each of chunkSize events but the last, which fills
+	first   int64     // seq of chunks[0][0]
+	n       int64     // events kept
+	limit   int
+	wake    chan struct{} // closed on the next Emit when a follower waits
+	waiting bool
 }
 
+const chunkSize = 1024
+
 // NewRecorder returns a recorder that stamps events with now (the world's
-// clock). limit > 0 keeps at least the newest limit events and at most
-// twice as many (for long-running servers); 0 keeps all.
+// clock). limit > 0 keeps at least the newest limit events (dropping the
+// oldest in whole chunks, for long-running servers); 0 keeps all.
 func NewRecorder(now func() time.Time, limit int) *Recorder {
-	return &Recorder{now: now, first: 1, limit: limit, wake: make(chan struct{})}
+	return &Recorder{now: now, first: 1, limit: limit}
 }
 
 // SetAnnotator installs a function that may fill in an event's Note before
-// it is recorded.
+// it is recorded. It is called from the emitting goroutine, outside the
+// recorder's lock, and must not call the recorder.
 func (r *Recorder) SetAnnotator(f func(*Event)) {
 	if r == nil {
 		return
 	}
-	r.mu.Lock()
-	r.annotate = f
-	r.mu.Unlock()
+	r.annotate.Store(&f)
 }
 
 // Emit stamps e with the next sequence number and the current time (if e
@@ -46,24 +55,40 @@ func (r *Recorder) Emit(e Event) Event {
 	if r == nil {
 		return e
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	// Stamp and annotate outside the lock.
 	if e.Time.IsZero() {
 		e.Time = r.now()
 	}
-	if r.annotate != nil && e.Note == "" {
-		r.annotate(&e)
+	if f := r.annotate.Load(); f != nil && e.Note == "" {
+		(*f)(&e)
 	}
-	e.Seq = r.first + int64(len(r.events))
-	r.events = append(r.events, e)
-	if r.limit > 0 && len(r.events) >= 2*r.limit {
-		// Trim in bulk so that Emit stays O(1) amortised.
-		drop := len(r.events) - r.limit
-		r.events = append(r.events[:0:0], r.events[drop:]...)
-		r.first += int64(drop)
+	r.mu.Lock()
+	if r.n > 0 {
+		lastChunk := r.chunks[len(r.chunks)-1]
+		if prev := lastChunk[len(lastChunk)-1].Time; e.Time.Before(prev) {
+			// Stamped just before a concurrent event that got in
+			// first: keep the trace in time order.
+			e.Time = prev
+		}
 	}
-	close(r.wake)
-	r.wake = make(chan struct{})
+	e.Seq = r.first + r.n
+	if len(r.chunks) == 0 || len(r.chunks[len(r.chunks)-1]) == chunkSize {
+		r.chunks = append(r.chunks, make([]Event, 0, chunkSize))
+	}
+	last := len(r.chunks) - 1
+	r.chunks[last] = append(r.chunks[last], e)
+	r.n++
+	if r.limit > 0 && r.n-chunkSize >= int64(r.limit) && len(r.chunks) > 1 {
+		r.chunks[0] = nil
+		r.chunks = r.chunks[1:]
+		r.first += chunkSize
+		r.n -= chunkSize
+	}
+	if r.waiting {
+		close(r.wake)
+		r.wake, r.waiting = nil, false
+	}
+	r.mu.Unlock()
 	return e
 }
 
@@ -79,11 +104,48 @@ func (r *Recorder) Since(seq int64) []Event {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i := max(seq-r.first+1, 0)
-	if i >= int64(len(r.events)) {
+	return r.sinceLocked(seq, -1)
+}
+
+// sinceLocked copies up to max (all when negative) events after seq.
+func (r *Recorder) sinceLocked(seq int64, max int) []Event {
+	i := max64(seq-r.first+1, 0)
+	if i >= r.n {
 		return nil
 	}
-	return append([]Event(nil), r.events[i:]...)
+	count := r.n - i
+	if max >= 0 && count > int64(max) {
+		count = int64(max)
+	}
+	out := make([]Event, 0, count)
+	for c := int(i / chunkSize); c < len(r.chunks) && int64(len(out)) < count; c++ {
+		chunk := r.chunks[c]
+		if c == int(i/chunkSize) {
+			chunk = chunk[i%chunkSize:]
+		}
+		need := count - int64(len(out))
+		if int64(len(chunk)) > need {
+			chunk = chunk[:need]
+		}
+		out = append(out, chunk...)
+	}
+	return out
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// waitChan returns a channel closed by the next Emit. mu held.
+func (r *Recorder) waitChanLocked() chan struct{} {
+	if !r.waiting {
+		r.wake = make(chan struct{})
+		r.waiting = true
+	}
+	return r.wake
 }
 
 // Last returns the sequence number of the newest event (0 if none).
@@ -93,7 +155,7 @@ func (r *Recorder) Last() int64 {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.first + int64(len(r.events)) - 1
+	return r.first + r.n - 1
 }
 
 // Follow returns a follower that reads events with Seq > after, in order,
@@ -115,9 +177,12 @@ type Follower struct {
 func (f *Follower) Next(ctx context.Context) (Event, error) {
 	for len(f.buf) == 0 {
 		f.r.mu.Lock()
-		wake := f.r.wake
+		f.buf = f.r.sinceLocked(f.next-1, 4096)
+		var wake chan struct{}
+		if len(f.buf) == 0 {
+			wake = f.r.waitChanLocked()
+		}
 		f.r.mu.Unlock()
-		f.buf = f.r.Since(f.next - 1)
 		if len(f.buf) > 0 {
 			break
 		}

@@ -114,16 +114,27 @@ func TestFollowersSeeEveryEventInOrder(t *testing.T) {
 }
 
 func TestLimitKeepsNewest(t *testing.T) {
-	r := NewRecorder(time.Now, 10)
-	for range 35 {
+	r := NewRecorder(time.Now, 2000)
+	for range 5000 {
 		r.Emit(Event{Kind: KindWire})
 	}
 	ev := r.Events()
-	if len(ev) < 10 || len(ev) > 20 || ev[len(ev)-1].Seq != 35 {
+	if len(ev) < 2000 || len(ev) > 2000+2*chunkSize || ev[len(ev)-1].Seq != 5000 {
 		t.Fatalf("kept %d events ending at %d", len(ev), ev[len(ev)-1].Seq)
 	}
-	if got := r.Since(30); len(got) != 5 || got[0].Seq != 31 {
-		t.Fatalf("Since(30) = %d events", len(got))
+	for i := 1; i < len(ev); i++ {
+		if ev[i].Seq != ev[i-1].Seq+1 {
+			t.Fatalf("gap at %d", i)
+		}
+	}
+	if got := r.Since(4990); len(got) != 10 || got[0].Seq != 4991 {
+		t.Fatalf("Since(4990) = %d events", len(got))
+	}
+	// A follower that fell behind the limit skips to what is kept.
+	f := r.Follow(0)
+	e, err := f.Next(context.Background())
+	if err != nil || e.Seq != ev[0].Seq {
+		t.Fatalf("first event for a late follower: %d, %v", e.Seq, err)
 	}
 }
 

@@ -74,8 +74,23 @@ type Host struct {
 	MDA      *mda.MDA
 }
 
+// Option tunes how a world is built.
+type Option func(*options)
+
+type options struct {
+	traceLimit int
+}
+
+// TraceLimit keeps only about the newest n events of the trace (0: all),
+// for long runs and bursts.
+func TraceLimit(n int) Option { return func(o *options) { o.traceLimit = n } }
+
 // New builds and starts a world.
-func New(spec *Spec) (*World, error) {
+func New(spec *Spec, opts ...Option) (*World, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	if err := spec.Check(); err != nil {
 		return nil, err
 	}
@@ -84,7 +99,7 @@ func New(spec *Spec) (*World, error) {
 		start = DefaultStart
 	}
 	w := &World{Spec: spec, Clock: clock.NewVirtual(start), Hosts: map[string]*Host{}}
-	w.Trace = trace.NewRecorder(w.Clock.Now, 0)
+	w.Trace = trace.NewRecorder(w.Clock.Now, o.traceLimit)
 	w.Trace.SetAnnotator(explain.Annotate)
 	w.Net = netsim.New(w.Clock, w.Trace)
 	w.Net.DescribePacket = func(proto string, b []byte) string {
