@@ -3,12 +3,11 @@ package smtp
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
@@ -79,10 +78,18 @@ func (se *session) Auth(mech string) (sasl.Server, error) {
 		if identity != "" && !strings.EqualFold(identity, username) {
 			return smtpErr(535, gosmtp.EnhancedCode{5, 7, 8}, "Authorization identity must match the user")
 		}
+		if se.s.Limiter.Blocked(se.st.remote) {
+			return smtpErr(454, gosmtp.EnhancedCode{4, 7, 0}, "Too many failed logins from your address: try again later")
+		}
 		addr, err := se.s.Users.Authenticate(username, password)
 		if err != nil {
-			// A failed login costs time (on the world's clock).
-			se.s.Clock.Sleep(time.Second)
+			// A failed login costs time (on the world's clock), more
+			// with each failure from the same address.
+			delay := time.Second
+			if se.s.Limiter != nil {
+				delay = se.s.Limiter.Failed(se.st.remote)
+			}
+			se.s.Clock.Sleep(delay)
 			return smtpErr(535, gosmtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
 		}
 		se.user = addr
@@ -101,6 +108,9 @@ func (se *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (se *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	if hasControl(from) {
+		return smtpErr(501, gosmtp.EnhancedCode{5, 1, 7}, "Bad sender address syntax: control characters")
+	}
 	switch se.s.Mode {
 	case Submission:
 		if se.user == "" {
@@ -128,7 +138,21 @@ func suspiciousLocal(addr string) bool {
 	return strings.ContainsAny(addr[:i], "%!@\"")
 }
 
+// hasControl reports whether an address holds a control character (NUL
+// included): go-smtp passes them on, no mail system should see them.
+func hasControl(addr string) bool {
+	for i := 0; i < len(addr); i++ {
+		if addr[i] < 0x20 || addr[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
 func (se *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
+	if hasControl(to) {
+		return smtpErr(501, gosmtp.EnhancedCode{5, 1, 3}, "Bad recipient address syntax: control characters")
+	}
 	if len(se.to) >= se.s.MaxRecipients {
 		return smtpErr(452, gosmtp.EnhancedCode{4, 5, 3}, "Too many recipients")
 	}
@@ -294,10 +318,11 @@ func hasHeader(msg []byte, name string) bool {
 
 // newID returns a session id for Received headers and generated
 // Message-IDs: the time and some randomness.
+//
+// The random part needs to be unique, not secret: math/rand/v2's
+// generator is enough, and far cheaper than crypto/rand in the browser.
 func newID(now time.Time) string {
-	var b [4]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("%X.%s", now.Unix(), strings.ToUpper(hex.EncodeToString(b[:])))
+	return fmt.Sprintf("%X.%08X", now.Unix(), rand.Uint32())
 }
 
 // LMTPData files the message for each recipient and reports each

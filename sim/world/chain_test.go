@@ -294,24 +294,31 @@ func TestSubmissionRules(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "550") {
 		t.Fatalf("forged sender: %v", err)
 	}
-	// A wrong password is answered after a delay on the world's clock.
+	// A wrong password is answered after a delay on the world's clock:
+	// the answer comes only once a virtual second has passed.
 	sub.Password = "wrong"
 	errc := make(chan error, 1)
 	go func() {
 		_, err := sub.Submit(context.Background(), "alice@example.org", []string{"bob@example.net"}, []byte("Subject: x\r\n\r\nx\r\n"))
 		errc <- err
 	}()
-	for w.Clock.Pending() == 0 || func() bool { _, ok := w.Clock.Next(); return !ok }() {
-		time.Sleep(time.Millisecond)
-	}
-	select {
-	case err := <-errc:
-		t.Fatalf("answered before the delay: %v", err)
-	case <-time.After(20 * time.Millisecond):
-	}
-	w.Advance(2 * time.Second)
-	if err := <-errc; err == nil || !strings.Contains(err.Error(), "535") {
-		t.Fatalf("wrong password: %v", err)
+	begin := w.Clock.Now()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		select {
+		case err := <-errc:
+			if err == nil || !strings.Contains(err.Error(), "535") {
+				t.Fatalf("wrong password: %v", err)
+			}
+			if waited := w.Clock.Now().Sub(begin); waited < time.Second {
+				t.Fatalf("a failed login was answered after %v of virtual time", waited)
+			}
+			return
+		case <-time.After(10 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("no answer to a wrong password")
+			}
+			w.Advance(250 * time.Millisecond)
+		}
 	}
 }
 
