@@ -65,19 +65,26 @@ func Annotate(e *trace.Event) {
 	if e == nil || e.Note != "" {
 		return
 	}
+	e.Note = Note(*e)
+}
+
+// Note returns the note Annotate would give e (its current Note
+// notwithstanding), for trace.Recorder.SetNoter.
+func Note(e trace.Event) string {
 	switch e.Kind {
 	case trace.KindWire:
 		switch e.Dir {
 		case trace.Send:
-			e.Note = Line(e.Proto, true, e.Text)
+			return Line(e.Proto, true, e.Text)
 		case trace.Recv:
-			e.Note = Line(e.Proto, false, e.Text)
+			return Line(e.Proto, false, e.Text)
 		}
 	case trace.KindDNS:
 		if e.Action != "query" {
-			e.Note = dnsNote(e.Action, e.Text, e.Records)
+			return dnsNote(e.Action, e.Text, e.Records)
 		}
 	}
+	return ""
 }
 
 // Reply returns the entry that explains a reply or a code found in one:

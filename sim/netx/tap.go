@@ -228,10 +228,9 @@ func (d *tapDir) addBlock(p []byte) {
 
 // lineDone handles one complete line (ending in LF when complete).
 func (t *Tap) lineDone(dir trace.Dir, d *tapDir, line []byte, complete bool) {
-	text := trimEOL(line)
 	if d.inBlock {
 		// SMTP DATA or POP3 multi-line: a lone "." ends the block.
-		if text == "." {
+		if bytes.Equal(bytes.TrimRight(line, "\r\n"), []byte(".")) {
 			t.flushBlock(dir, d)
 			t.emitLine(dir, line, complete)
 			t.dataMode, t.multiLine = false, false
@@ -240,7 +239,8 @@ func (t *Tap) lineDone(dir trace.Dir, d *tapDir, line []byte, complete bool) {
 		d.addBlock(line)
 		return
 	}
-	t.emitLine(dir, line, complete)
+	text := trimEOL(line)
+	t.emitText(dir, text, line, complete)
 	if dir == trace.Send {
 		t.clientLine(text, d)
 	} else {
@@ -342,7 +342,11 @@ func (t *Tap) flushBlock(dir trace.Dir, d *tapDir) {
 }
 
 func (t *Tap) emitLine(dir trace.Dir, line []byte, complete bool) {
-	text := trimEOL(line)
+	t.emitText(dir, trimEOL(line), line, complete)
+}
+
+// emitText reports one line whose text is already known.
+func (t *Tap) emitText(dir trace.Dir, text string, line []byte, complete bool) {
 	if complete && !bytes.HasSuffix(line, []byte("\r\n")) {
 		text += " ⟨bare LF⟩"
 	}

@@ -19,7 +19,8 @@ import (
 // without a trace.
 type Recorder struct {
 	now      func() time.Time
-	annotate atomic.Pointer[func(*Event)]
+	noter    atomic.Pointer[func(Event) string]
+	annotate func(*Event) // under mu
 
 	mu      sync.Mutex
 	chunks  [][]Event // each of chunkSize events but the last, which fills
@@ -39,14 +40,28 @@ func NewRecorder(now func() time.Time, limit int) *Recorder {
 	return &Recorder{now: now, first: 1, limit: limit}
 }
 
-// SetAnnotator installs a function that may fill in an event's Note before
-// it is recorded. It is called from the emitting goroutine, outside the
-// recorder's lock, and must not call the recorder.
+// SetNoter installs a pure function that returns the Note for an event
+// that has none ("" for no note). It runs in the emitting goroutine,
+// outside the recorder's lock, concurrently with itself.
+func (r *Recorder) SetNoter(f func(Event) string) {
+	if r == nil {
+		return
+	}
+	r.noter.Store(&f)
+}
+
+// SetAnnotator installs a function that may change an event before it is
+// recorded (fill its Note, redact a password). It runs under the
+// recorder's lock, one event at a time in the order of the trace, so it
+// may keep state between events; it must be quick and must not call the
+// recorder.
 func (r *Recorder) SetAnnotator(f func(*Event)) {
 	if r == nil {
 		return
 	}
-	r.annotate.Store(&f)
+	r.mu.Lock()
+	r.annotate = f
+	r.mu.Unlock()
 }
 
 // Emit stamps e with the next sequence number and the current time (if e
@@ -59,10 +74,13 @@ func (r *Recorder) Emit(e Event) Event {
 	if e.Time.IsZero() {
 		e.Time = r.now()
 	}
-	if f := r.annotate.Load(); f != nil && e.Note == "" {
-		(*f)(&e)
+	if f := r.noter.Load(); f != nil && e.Note == "" {
+		e.Note = (*f)(e)
 	}
 	r.mu.Lock()
+	if r.annotate != nil {
+		r.annotate(&e)
+	}
 	if r.n > 0 {
 		lastChunk := r.chunks[len(r.chunks)-1]
 		if prev := lastChunk[len(lastChunk)-1].Time; e.Time.Before(prev) {

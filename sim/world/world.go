@@ -100,7 +100,7 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 	}
 	w := &World{Spec: spec, Clock: clock.NewVirtual(start), Hosts: map[string]*Host{}}
 	w.Trace = trace.NewRecorder(w.Clock.Now, o.traceLimit)
-	w.Trace.SetAnnotator(explain.Annotate)
+	w.Trace.SetNoter(explain.Note)
 	w.Net = netsim.New(w.Clock, w.Trace)
 	w.Net.DescribePacket = func(proto string, b []byte) string {
 		if proto == "dns" {
