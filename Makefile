@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ADDR ?= 127.0.0.1:8080
 BIN := bin/mailhop
 
-.PHONY: all run build wasm test test-go test-race test-wasm lint deps bench fuzz clean
+.PHONY: all run build wasm test test-go test-race test-wasm lint deps bench bench-serve fuzz clean
 
 all: build
 
@@ -49,8 +49,12 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 ## bench: every benchmark; figures go in the README
-bench:
+bench: bench-serve
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-serve: mailhop serve against Postfix, Mailpit and a discarding go-smtp (smtp-source), and its memory
+bench-serve:
+	GO=$(GO) ./.ci/bench-serve
 
 ## fuzz: each fuzz target for FUZZTIME (seeds alone run in make test)
 FUZZTIME ?= 30s

@@ -97,6 +97,11 @@ type Server struct {
 	// MaxLineLength bounds a command line, CRLF included
 	// (0: DefaultMaxLineLength). A longer line gets "-ERR line too long".
 	MaxLineLength int
+	// Limiter, when set, counts failed logins per client address across
+	// sessions (and servers sharing it): it sets the delay before each
+	// failure's answer in place of FailDelay, and refuses logins from an
+	// address that failed too often.
+	Limiter *auth.Limiter
 	// MaxConnections bounds the sessions served at once (0: no bound);
 	// a connection over the bound gets "-ERR [SYS/TEMP]" and is closed.
 	MaxConnections int

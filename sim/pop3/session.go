@@ -315,9 +315,14 @@ func (s *session) loginAllowed() bool {
 }
 
 // refuseCleartext answers a login attempt on a connection where logins
-// are not allowed; false if the login may go on.
+// are not allowed, or from an address the Limiter blocks; false if the
+// login may go on.
 func (s *session) refuseCleartext() bool {
 	if s.loginAllowed() {
+		if s.srv.Limiter.Blocked(s.c.RemoteAddr()) {
+			s.reply("-ERR [SYS/TEMP] too many failed logins from your address; try again later")
+			return true
+		}
 		return false
 	}
 	if s.srv.TLSConfig != nil {
@@ -468,7 +473,11 @@ func (s *session) cmdAuth(cmd command) bool {
 // the session.
 func (s *session) failed(why string) bool {
 	s.failures++
-	if d := s.srv.failDelay(); d > 0 {
+	d := s.srv.failDelay()
+	if s.srv.Limiter != nil {
+		d = s.srv.Limiter.Failed(s.c.RemoteAddr())
+	}
+	if d > 0 {
 		// Send what came before, so the delay is only this answer's.
 		if s.flush() != nil {
 			return false

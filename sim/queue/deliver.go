@@ -52,6 +52,7 @@ func (q *Queue) attempt(id string) {
 		}
 		groups[d] = append(groups[d], r)
 	}
+	finished := false // by deliverTo, before it carried other messages
 	for _, d := range domains {
 		route := Route{Kind: RouteMX}
 		if q.Route != nil {
@@ -61,14 +62,16 @@ func (q *Queue) attempt(id string) {
 		case RouteLocal:
 			q.deliverLocal(ctx, env, groups[d], body)
 		case RouteLMTP:
-			q.deliverTo(ctx, env, d, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, true, len(domains) == 1)
+			finished = q.deliverTo(ctx, env, d, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, true, len(domains) == 1)
 		case RouteRelay:
-			q.deliverTo(ctx, env, d, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, false, len(domains) == 1)
+			finished = q.deliverTo(ctx, env, d, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, false, len(domains) == 1)
 		default:
-			q.deliverMX(ctx, env, d, groups[d], body, len(domains) == 1)
+			finished = q.deliverMX(ctx, env, d, groups[d], body, len(domains) == 1)
 		}
 	}
-	q.finish(env, body)
+	if !finished {
+		q.finish(env, body)
+	}
 }
 
 func domainOf(addr string) string {
@@ -83,7 +86,7 @@ type target struct {
 	addr string // host:port to dial
 }
 
-func (q *Queue) deliverMX(ctx context.Context, env *Envelope, domain string, rcpts []*Rcpt, body []byte, batch bool) {
+func (q *Queue) deliverMX(ctx context.Context, env *Envelope, domain string, rcpts []*Rcpt, body []byte, batch bool) (finished bool) {
 	mxs, err := q.Resolver.LookupMX(ctx, domain)
 	if err != nil {
 		status := "4.4.3" // directory server failure
@@ -99,7 +102,7 @@ func (q *Queue) deliverMX(ctx context.Context, env *Envelope, domain string, rcp
 				r.State = Failed
 			}
 		}
-		return
+		return false
 	}
 	var targets []target
 	for _, mx := range mxs {
@@ -111,16 +114,18 @@ func (q *Queue) deliverMX(ctx context.Context, env *Envelope, domain string, rcp
 		for _, r := range rcpts {
 			r.Reply, r.Status = "no address found for the mail exchangers of "+domain, "4.4.3"
 		}
-		return
+		return false
 	}
-	q.deliverTo(ctx, env, domain, rcpts, body, targets, false, batch)
+	return q.deliverTo(ctx, env, domain, rcpts, body, targets, false, batch)
 }
 
 // deliverTo tries the targets in order until one takes the transaction
 // (RFC 5321 §5.1: try the next MX only when a host can not be reached or
 // refuses the session). With batch, the connection then carries other
-// waiting messages for the same domain.
-func (q *Queue) deliverTo(ctx context.Context, env *Envelope, domain string, rcpts []*Rcpt, body []byte, targets []target, lmtp, batch bool) {
+// waiting messages for the same domain, and the message is finished (its
+// outcome journalled) first, so that a crash during the burst does not
+// deliver it again; deliverTo reports whether it finished it.
+func (q *Queue) deliverTo(ctx context.Context, env *Envelope, domain string, rcpts []*Rcpt, body []byte, targets []target, lmtp, batch bool) (finished bool) {
 	var lastErr error
 	for _, t := range targets {
 		c, err := q.connect(ctx, t, lmtp)
@@ -129,6 +134,10 @@ func (q *Queue) deliverTo(ctx context.Context, env *Envelope, domain string, rcp
 			continue
 		}
 		ok := q.transaction(c, env, rcpts, body)
+		if batch {
+			q.finish(env, body)
+			finished = true
+		}
 		for n := 0; ok && batch && n < maxBatch; n++ {
 			ok = q.deliverSibling(c, domain, env.ID)
 		}
@@ -137,7 +146,7 @@ func (q *Queue) deliverTo(ctx context.Context, env *Envelope, domain string, rcp
 		} else {
 			c.close()
 		}
-		return
+		return finished
 	}
 	why := "no mail exchanger could be reached"
 	if lastErr != nil {
@@ -146,6 +155,7 @@ func (q *Queue) deliverTo(ctx context.Context, env *Envelope, domain string, rcp
 	for _, r := range rcpts {
 		r.Reply, r.Status, r.Remote = why, "4.4.1", "" // no answer from host
 	}
+	return false
 }
 
 // deliverSibling delivers one more waiting message for domain on c. It

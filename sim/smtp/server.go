@@ -79,6 +79,13 @@ type Server struct {
 	TLSConfig    *tls.Config
 	ImplicitTLS  bool // TLS from the first byte (465)
 	InsecureAuth bool // allow AUTH without TLS
+	// StrictAuth refuses AUTH on cleartext from loopback peers too (unless
+	// InsecureAuth): on a real server any local user reaches loopback.
+	StrictAuth bool
+	// Limiter, when set, delays and then refuses failed logins per
+	// client address, across sessions (and servers sharing it); without
+	// one a failed login waits a second.
+	Limiter *auth.Limiter
 	// MaxMessageBytes is announced by SIZE and enforced (552 5.3.4).
 	MaxMessageBytes int64
 	MaxRecipients   int
@@ -280,10 +287,10 @@ func (c *leavingConn) Close() error {
 	return c.Conn.Close()
 }
 
-// authAllowed: AUTH only over TLS, from loopback, or when insecure auth
-// is allowed (RFC 4954 §4 and §14).
+// authAllowed: AUTH only over TLS, from loopback (unless StrictAuth), or
+// when insecure auth is allowed (RFC 4954 §4 and §14).
 func (s *Server) authAllowed(st *connState) bool {
-	return s.Users != nil && (st.isTLS() || s.InsecureAuth || isLoopback(st.remote))
+	return s.Users != nil && (st.isTLS() || s.InsecureAuth || (!s.StrictAuth && isLoopback(st.remote)))
 }
 
 func isLoopback(a net.Addr) bool {

@@ -77,7 +77,14 @@ func TestKill9(t *testing.T) {
 		}
 		tried, put, removing, removed := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 		sc := bufio.NewScanner(out)
-		for sc.Scan() && len(put) < 600 {
+		killed := false
+		for sc.Scan() {
+			if len(put) >= 600 && !killed {
+				// Kill, then read on: what the child said before it died
+				// is still in the pipe.
+				cmd.Process.Kill()
+				killed = true
+			}
 			kind, id, _ := strings.Cut(sc.Text(), " ")
 			switch kind {
 			case "T":

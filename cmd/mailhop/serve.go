@@ -1,0 +1,647 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+	"github.com/mailhop/mailhop/sim/auth"
+	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/dns"
+	"github.com/mailhop/mailhop/sim/imap"
+	"github.com/mailhop/mailhop/sim/mda"
+	"github.com/mailhop/mailhop/sim/pop3"
+	"github.com/mailhop/mailhop/sim/queue"
+	"github.com/mailhop/mailhop/sim/queue/filespool"
+	"github.com/mailhop/mailhop/sim/smtp"
+	"github.com/mailhop/mailhop/sim/store/maildir"
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run a real mail server (SMTP, submission, IMAP, POP3) on real sockets", run: runServe})
+}
+
+// serveConfig is what the flags of `mailhop serve` say.
+type serveConfig struct {
+	hostname     string
+	domains      listFlag
+	data         string
+	users        listFlag // EMAIL:PASSWORD
+	usersFile    string
+	listen       map[string]*string // flag name → address
+	resolver     string
+	mxPort       int
+	tlsCert      string
+	tlsKey       string
+	insecureAuth bool
+	schedule     scheduleFlag
+	lifetime     time.Duration
+	ui           string
+	uiOrigin     string
+	logFormat    string
+	traceLog     string
+	shutdown     time.Duration
+	maxConns     int
+	maxMessage   int64
+	cpuProfile   string
+}
+
+// The listening flags, in the order they are started and logged.
+var listenFlags = []struct{ name, def, usage string }{
+	{"smtp", ":25", "inbound MX (SMTP, STARTTLS): mail for the --domain domains only; never relays without AUTH"},
+	{"submission", ":587", "message submission (STARTTLS, AUTH required): relays anywhere"},
+	{"submissions", ":465", "message submission over implicit TLS (AUTH required)"},
+	{"imap", ":143", "IMAP (STARTTLS)"},
+	{"imaps", ":993", "IMAP over implicit TLS"},
+	{"pop3", ":110", "POP3 (STLS)"},
+	{"pop3s", ":995", "POP3 over implicit TLS"},
+	{"lmtp", "", "LMTP (RFC 2033) into the mailboxes, for a trusted MTA in front; no TLS, no AUTH: keep it on loopback"},
+}
+
+// scheduleFlag is a comma-separated list of durations.
+type scheduleFlag []time.Duration
+
+func (s *scheduleFlag) String() string {
+	parts := make([]string, len(*s))
+	for i, d := range *s {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (s *scheduleFlag) Set(v string) error {
+	var out []time.Duration
+	for _, p := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("%s: a delay must be positive", p)
+		}
+		out = append(out, d)
+	}
+	*s = out
+	return nil
+}
+
+func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
+	fs := newFlags("serve", stderr)
+	c := &serveConfig{listen: map[string]*string{}}
+	fs.StringVar(&c.hostname, "hostname", "", "this server's host name: in greetings, Received headers, the certificate (required)")
+	fs.Var(&c.domains, "domain", "a mail domain this server receives and keeps mail for; may repeat (at least one)")
+	fs.StringVar(&c.data, "data", "", "directory for the mailboxes (DIR/mail), the queue spool (DIR/spool) and the TLS certificate (DIR/tls) (required)")
+	fs.Var(&c.users, "user", "a user as EMAIL:PASSWORD (quick start; the password is kept in memory only); may repeat")
+	fs.StringVar(&c.usersFile, "users", "", "a users file: lines EMAIL:BCRYPT-HASH as `mailhop passwd` prints them (re-read on SIGHUP)")
+	for _, l := range listenFlags {
+		c.listen[l.name] = fs.String(l.name, l.def, l.usage+" (\"\" to turn off)")
+	}
+	fs.StringVar(&c.resolver, "resolver", "", "the DNS server asked for MX records, HOST[:PORT] (default: the first nameserver of /etc/resolv.conf)")
+	fs.IntVar(&c.mxPort, "mx-port", 25, "the port dialled on remote mail exchangers")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate chain (PEM); without it a self-signed certificate for --hostname is made once in DIR/tls")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	fs.BoolVar(&c.insecureAuth, "insecure-auth", false, "allow passwords on unencrypted connections (for teaching on localhost); without it AUTH is offered only after STARTTLS")
+	c.schedule = scheduleFlag{5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour}
+	fs.Var(&c.schedule, "retry-schedule", "the delays between delivery attempts, comma separated; the last one repeats")
+	fs.DurationVar(&c.lifetime, "queue-lifetime", 120*time.Hour, "how long a message may wait in the queue before it is returned to its sender")
+	fs.StringVar(&c.ui, "ui", "", "serves the live view: the trace as Server-Sent Events on http://ADDR/events (JSON lines with ?format=jsonl) and the state on /state")
+	fs.StringVar(&c.uiOrigin, "ui-origin", "", "a web origin allowed to read the live view from a page of its own (CORS), e.g. http://127.0.0.1:8080")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log lines as text or json")
+	fs.StringVar(&c.traceLog, "trace-log", "", "append every trace event, protocol lines included, as JSON lines to FILE (\"-\": standard output)")
+	fs.DurationVar(&c.shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long sessions may take to finish")
+	fs.IntVar(&c.maxConns, "max-connections", 2000, "connections served at once on each SMTP port")
+	fs.Int64Var(&c.maxMessage, "max-message-size", 25<<20, "the largest message accepted, in bytes")
+	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile (go tool pprof) to FILE until the server stops")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mailhop serve --hostname NAME --domain DOMAIN [--domain ...] --data DIR")
+		fmt.Fprintln(stderr, "         [--user EMAIL:PASSWORD ...] [--users FILE] [--smtp ADDR] [--submission ADDR] ...")
+		fmt.Fprintln(stderr, "Runs a real mail server: inbound MX, submission, outbound queue, Maildir mailboxes, IMAP and POP3.")
+		fs.PrintDefaults()
+	}
+	return fs, c
+}
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	fs, c := serveFlags(stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		fmt.Fprintf(stderr, "mailhop serve: %v (see mailhop serve -h)\n", err)
+		return errUsage
+	}
+	srv, err := newServer(c, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			srv.closeAll()
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		pprof.StartCPUProfile(f)
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			srv.reloadUsers()
+		}
+	}()
+	return srv.run(ctx)
+}
+
+// check validates the flags that parse can not.
+func (c *serveConfig) check() error {
+	switch {
+	case c.hostname == "":
+		return errors.New("--hostname is required")
+	case len(c.domains) == 0:
+		return errors.New("at least one --domain is required")
+	case c.data == "":
+		return errors.New("--data is required")
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return errors.New("--tls-cert and --tls-key go together")
+	case c.mxPort <= 0 || c.mxPort > 65535:
+		return fmt.Errorf("--mx-port %d is not a port", c.mxPort)
+	case c.lifetime <= 0:
+		return errors.New("--queue-lifetime must be positive")
+	case c.logFormat != "text" && c.logFormat != "json":
+		return fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+	case strings.ContainsAny(c.hostname, " /\\:@\t\r\n"):
+		return fmt.Errorf("--hostname %q is not a host name", c.hostname)
+	}
+	for i, d := range c.domains {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		if d == "" || strings.ContainsAny(d, " /\\:@\t\r\n") || strings.HasPrefix(d, ".") {
+			return fmt.Errorf("--domain %q is not a domain", c.domains[i])
+		}
+		c.domains[i] = d
+	}
+	for _, u := range c.users {
+		addr, pass, ok := strings.Cut(u, ":")
+		if !ok || pass == "" || !strings.Contains(addr, "@") {
+			return fmt.Errorf("--user %q: want EMAIL:PASSWORD", u)
+		}
+		if !slices.Contains(c.domains, domainOfAddr(addr)) {
+			return fmt.Errorf("--user %s: its domain is not one of --domain %s", addr, strings.Join(c.domains, ", "))
+		}
+	}
+	for name, addr := range c.listen {
+		if *addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(*addr); err != nil {
+			return fmt.Errorf("--%s %q: want HOST:PORT or :PORT", name, *addr)
+		}
+	}
+	return nil
+}
+
+func domainOfAddr(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(addr[i+1:])
+	}
+	return ""
+}
+
+// server is a running `mailhop serve`.
+type server struct {
+	c     *serveConfig
+	log   *slog.Logger
+	rec   *trace.Recorder
+	users *userSet
+	store *maildir.Store
+	spool *filespool.Spool
+	queue *queue.Queue
+	tls   *tls.Config
+	net   *serveNet
+	limit *auth.Limiter
+	lis   []namedListener
+	// traceOut writes every event to --trace-log.
+	traceOut *traceWriter
+	stops    []func(context.Context) // shut the servers down, in order
+	closes   []func()                // after the queue stopped
+	wg       sync.WaitGroup
+}
+
+type namedListener struct {
+	name string
+	l    net.Listener
+	tls  bool
+}
+
+// newServer opens everything `mailhop serve` needs, failing with a
+// one-line reason: the data directory, the users, the certificate, every
+// listening socket. Nothing is served yet.
+func newServer(c *serveConfig, stdout, stderr io.Writer) (_ *server, err error) {
+	s := &server{c: c}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	var h slog.Handler = slog.NewTextHandler(stderr, nil)
+	if c.logFormat == "json" {
+		h = slog.NewJSONHandler(stderr, nil)
+	}
+	s.log = slog.New(h)
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		return nil, fmt.Errorf("--data %s: %w", c.data, err)
+	}
+	s.rec = trace.NewRecorder(time.Now, 20000)
+	s.rec.SetAnnotator(newRedactor().annotate)
+	if s.users, err = loadUsers(c); err != nil {
+		return nil, err
+	}
+	st, err := maildir.Open(filepath.Join(c.data, "mail"), maildir.Options{Hostname: c.hostname})
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	s.store = st
+	s.closes = append(s.closes, func() { st.Close() })
+	for _, addr := range s.users.get().Addresses() {
+		if err := st.AddUser(addr); err != nil {
+			return nil, fmt.Errorf("mailbox of %s: %w", addr, err)
+		}
+	}
+	if s.tls, err = loadTLS(c); err != nil {
+		return nil, err
+	}
+	// Protocol lines reach the trace only when someone reads them.
+	s.net = &serveNet{host: c.hostname, dialProto: map[int]string{c.mxPort: "smtp"}}
+	if c.ui != "" || c.traceLog != "" {
+		s.net.rec = s.rec
+	}
+	for _, l := range listenFlags {
+		addr := *c.listen[l.name]
+		if addr == "" {
+			continue
+		}
+		ln, err := s.net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("--%s %s: %w", l.name, addr, unwrapOpError(err))
+		}
+		implicit := l.name == "submissions" || l.name == "imaps" || l.name == "pop3s"
+		s.lis = append(s.lis, namedListener{name: l.name, l: ln, tls: implicit})
+	}
+	if len(s.lis) == 0 {
+		return nil, errors.New("every listening flag is off: nothing to serve")
+	}
+	sp, err := filespool.Open(filepath.Join(c.data, "spool"), filespool.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	s.spool = sp
+	s.closes = append(s.closes, func() { sp.Close() })
+	if c.traceLog != "" {
+		if err := s.startTraceLog(stdout); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func unwrapOpError(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) {
+			return sys.Err
+		}
+		return op.Err
+	}
+	return err
+}
+
+// closeAll releases what newServer opened.
+func (s *server) closeAll() {
+	for _, l := range s.lis {
+		l.l.Close()
+	}
+	for i := len(s.closes) - 1; i >= 0; i-- {
+		s.closes[i]()
+	}
+	s.closes = nil
+}
+
+func (s *server) isLocal(domain string) bool {
+	return slices.Contains(s.c.domains, strings.ToLower(domain))
+}
+
+// exists reports whether an address is a user of a local domain.
+func (s *server) exists(addr string) bool {
+	a, ok := s.users.Lookup(addr)
+	return ok && s.isLocal(domainOfAddr(a))
+}
+
+// run starts the queue and the servers, and stops them when ctx ends.
+func (s *server) run(ctx context.Context) error {
+	c := s.c
+	s.limit = &auth.Limiter{}
+	deliver := &mda.MDA{Hostname: c.hostname, Store: s.store, Exists: s.exists, Clock: clock.Wall{}, Trace: s.rec}
+	resolvers := []string{c.resolver}
+	if c.resolver == "" {
+		resolvers = systemResolvers()
+	} else if _, _, err := net.SplitHostPort(c.resolver); err != nil {
+		resolvers = []string{net.JoinHostPort(c.resolver, "53")}
+	}
+	for _, r := range resolvers {
+		if _, p, err := net.SplitHostPort(r); err == nil {
+			port, _ := strconv.Atoi(p)
+			s.net.dialProto[port] = "dns"
+		}
+	}
+	res := &dns.Resolver{Net: s.net, Servers: resolvers, Trace: s.rec, Host: c.hostname, UDPSize: 1232}
+	s.queue = &queue.Queue{
+		Hostname: c.hostname, Net: s.net, Clock: clock.Wall{}, Trace: s.rec, Spool: s.spool,
+		Resolver: mxResolver{res}, MXPort: c.mxPort,
+		Route: func(domain string) queue.Route {
+			if s.isLocal(domain) {
+				return queue.Route{Kind: queue.RouteLocal}
+			}
+			return queue.Route{Kind: queue.RouteMX}
+		},
+		Local: func(ctx context.Context, env *queue.Envelope, rcpt string, body []byte) error {
+			return deliver.Deliver(ctx, env.From, rcpt, body)
+		},
+		// RFC 3207 §4 and RFC 7435: opportunistic TLS between MTAs, the
+		// certificate not checked (there is no name to check it against
+		// without DANE or MTA-STS).
+		ClientTLS: func(name string) *tls.Config {
+			return &tls.Config{ServerName: name, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+		},
+		Schedule: c.schedule, Lifetime: c.lifetime, WarnAfter: queue.DefaultWarnAfter,
+	}
+	logDone := s.startLogging()
+	if err := s.queue.Start(context.Background()); err != nil {
+		s.closeAll()
+		return err
+	}
+	if n := s.queue.Len(); n > 0 {
+		s.log.Info("queue recovered", "messages", n)
+	}
+	for _, nl := range s.lis {
+		s.startListener(nl, deliver)
+	}
+	var ui *uiServer
+	if c.ui != "" {
+		var err error
+		if ui, err = s.startUI(); err != nil {
+			s.stopAll()
+			return err
+		}
+	}
+	s.log.Info("serving", "hostname", c.hostname, "domains", strings.Join(c.domains, ","), "data", c.data,
+		"users", len(s.users.get().Addresses()), "resolver", strings.Join(resolvers, ","))
+
+	<-ctx.Done()
+	s.log.Info("stopping: no new connections; sessions may finish", "within", c.shutdown)
+	if ui != nil {
+		ui.close()
+	}
+	s.stopAll()
+	logDone()
+	s.log.Info("stopped")
+	return nil
+}
+
+// stopAll stops accepting, lets sessions finish within the shutdown
+// timeout, then stops the queue and closes the spool and the store.
+func (s *server) stopAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.c.shutdown)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, stop := range s.stops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stop(ctx)
+		}()
+	}
+	wg.Wait()
+	s.wg.Wait()
+	if s.queue != nil {
+		s.queue.Stop()
+	}
+	s.closeAll()
+}
+
+// startListener runs the agent for one listening flag.
+func (s *server) startListener(nl namedListener, deliver *mda.MDA) {
+	c := s.c
+	proto := map[string]string{"submission": "smtp", "submissions": "smtp", "imaps": "imap", "pop3s": "pop3"}[nl.name]
+	if proto == "" {
+		proto = nl.name
+	}
+	raw := s.net.tapped(nl.l, proto)
+	l := raw
+	if nl.tls {
+		l = tls.NewListener(raw, s.tls)
+	}
+	s.log.Info("listening", "service", nl.name, "addr", nl.l.Addr().String())
+	errLog := log.New(&slogWriter{s.log, nl.name}, "", 0)
+	var serve func(net.Listener) error
+	switch nl.name {
+	case "smtp", "submission", "submissions":
+		mode := smtp.Submission
+		if nl.name == "smtp" {
+			mode = smtp.MX
+		}
+		srv := &smtp.Server{
+			Mode: mode, Hostname: c.hostname, IsLocal: s.isLocal, Recipient: s.exists,
+			Users: s.users, Queue: s.queue, TLSConfig: s.tls, ImplicitTLS: nl.tls,
+			InsecureAuth: c.insecureAuth, StrictAuth: true, Limiter: s.limit,
+			MaxMessageBytes: c.maxMessage, MaxConnections: c.maxConns, Trace: s.rec,
+		}
+		if nl.tls {
+			// smtp.Server does the handshake itself (and reports it).
+			l = raw
+		}
+		serve = srv.Serve
+		s.stops = append(s.stops, func(ctx context.Context) {
+			srv.Shutdown(ctx)
+			srv.Close()
+		})
+	case "lmtp":
+		srv := &smtp.Server{Mode: smtp.LMTP, Hostname: c.hostname, IsLocal: s.isLocal, Recipient: s.exists,
+			Deliver: deliver, MaxMessageBytes: c.maxMessage, Trace: s.rec}
+		serve = srv.Serve
+		s.stops = append(s.stops, func(ctx context.Context) {
+			srv.Shutdown(ctx)
+			srv.Close()
+		})
+	case "imap", "imaps":
+		srv := &imap.Server{Hostname: c.hostname, Store: s.store, Users: s.users, InsecureAuth: c.insecureAuth,
+			Trace: s.rec, ErrorLog: errLog, MaxLiteralSize: c.maxMessage}
+		if !nl.tls {
+			srv.TLSConfig = s.tls
+		}
+		serve = srv.Serve
+		s.stops = append(s.stops, func(ctx context.Context) { srv.Shutdown(ctx) })
+	case "pop3", "pop3s":
+		srv := &pop3.Server{Hostname: c.hostname, Store: s.store, Users: s.users, InsecureAuth: c.insecureAuth,
+			Trace: s.rec, Limiter: s.limit}
+		if !nl.tls {
+			srv.TLSConfig = s.tls
+		}
+		serve = srv.Serve
+		s.stops = append(s.stops, func(ctx context.Context) { srv.Shutdown(ctx) })
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := serve(l)
+		if err != nil && !isClosedErr(err) {
+			s.log.Error("serving stopped", "service", nl.name, "err", err)
+		}
+	}()
+}
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, pop3.ErrServerClosed) || errors.Is(err, imap.ErrServerClosed) ||
+		errors.Is(err, gosmtp.ErrServerClosed)
+}
+
+// slogWriter turns a *log.Logger's lines into log events.
+type slogWriter struct {
+	log     *slog.Logger
+	service string
+}
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn(strings.TrimSpace(string(p)), "service", w.service)
+	return len(p), nil
+}
+
+// systemResolvers reads the nameservers of /etc/resolv.conf.
+func systemResolvers() []string {
+	f, err := os.Open("/etc/resolv.conf")
+	if err != nil {
+		return []string{"127.0.0.1:53"}
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "nameserver" {
+			host, _, _ := strings.Cut(fields[1], "%") // no zone ids
+			out = append(out, net.JoinHostPort(host, "53"))
+		}
+	}
+	if len(out) == 0 {
+		return []string{"127.0.0.1:53"}
+	}
+	return out
+}
+
+// mxResolver adapts the DNS resolver to what the queue asks.
+type mxResolver struct{ r *dns.Resolver }
+
+func (m mxResolver) LookupMX(ctx context.Context, domain string) ([]queue.MX, error) {
+	ts, err := m.r.LookupMX(ctx, domain)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]queue.MX, len(ts))
+	for i, t := range ts {
+		out[i] = queue.MX{Host: t.Host, Pref: t.Pref, Addrs: t.Addrs, Implicit: t.Implicit}
+	}
+	return out, nil
+}
+
+// userSet is the server's users, swapped whole when the users file is
+// read again (SIGHUP).
+type userSet struct {
+	p atomic.Pointer[auth.Directory]
+}
+
+var _ auth.Users = (*userSet)(nil)
+
+func (u *userSet) get() *auth.Directory { return u.p.Load() }
+
+func (u *userSet) Authenticate(login, password string) (string, error) {
+	return u.get().Authenticate(login, password)
+}
+func (u *userSet) Lookup(login string) (string, bool) { return u.get().Lookup(login) }
+func (u *userSet) Secret(addr string) (string, bool)  { return u.get().Secret(addr) }
+
+// loadUsers reads --user and --users into a directory.
+func loadUsers(c *serveConfig) (*userSet, error) {
+	d := auth.NewDirectory("")
+	if len(c.domains) == 1 {
+		d.Domain = c.domains[0]
+	}
+	if c.usersFile != "" {
+		f, err := os.Open(c.usersFile)
+		if err != nil {
+			return nil, fmt.Errorf("--users: %w", err)
+		}
+		err = d.ReadFile(f, c.usersFile)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--users: %w", err)
+		}
+		for _, a := range d.Addresses() {
+			if !slices.Contains(c.domains, domainOfAddr(a)) {
+				return nil, fmt.Errorf("--users %s: %s is not in a --domain", c.usersFile, a)
+			}
+		}
+	}
+	for _, u := range c.users {
+		addr, pass, _ := strings.Cut(u, ":")
+		if err := d.Add(addr, pass); err != nil {
+			return nil, fmt.Errorf("--user: %w", err)
+		}
+	}
+	us := &userSet{}
+	us.p.Store(d)
+	return us, nil
+}
+
+// reloadUsers reads the users again (SIGHUP) and creates the mailboxes of
+// new users; on error the old users stay.
+func (s *server) reloadUsers() {
+	us, err := loadUsers(s.c)
+	if err != nil {
+		s.log.Error("SIGHUP: users not reloaded", "err", err)
+		return
+	}
+	for _, a := range us.get().Addresses() {
+		if err := s.store.AddUser(a); err != nil {
+			s.log.Error("SIGHUP: users not reloaded", "err", err)
+			return
+		}
+	}
+	s.users.p.Store(us.get())
+	s.log.Info("users reloaded", "users", len(us.get().Addresses()))
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/trace"
+)
+
+// startLogging follows the trace: every event goes to --trace-log (if
+// set), and the events an operator wants — queue, delivery, fetch, hop,
+// DNS errors — become one log line each. The returned function waits
+// (briefly) for the follower to catch up, then stops it.
+func (s *server) startLogging() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := s.rec.Follow(0)
+	var seen atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var last int64
+		for {
+			e, err := f.Next(ctx)
+			if err != nil {
+				return
+			}
+			if last > 0 && e.Seq > last+1 {
+				s.log.Warn("trace events dropped: the log fell behind", "events", e.Seq-last-1)
+			}
+			last = e.Seq
+			if s.traceOut != nil {
+				s.traceOut.write(e)
+			}
+			s.logEvent(e)
+			seen.Store(e.Seq)
+		}
+	}()
+	return func() {
+		target := s.rec.Last()
+		for deadline := time.Now().Add(3 * time.Second); seen.Load() < target && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		if s.traceOut != nil {
+			s.traceOut.close()
+		}
+	}
+}
+
+// logEvent writes one trace event as a log line, if it is one an
+// operator wants to see.
+func (s *server) logEvent(e trace.Event) {
+	switch e.Kind {
+	case trace.KindQueue, trace.KindDeliver, trace.KindFetch, trace.KindHop:
+	case trace.KindDNS:
+		if e.Action != "error" {
+			return
+		}
+	default:
+		return
+	}
+	attrs := []any{"kind", string(e.Kind)}
+	for _, kv := range [][2]string{{"action", e.Action}, {"host", e.Host}, {"peer", e.Peer}, {"conn", e.Conn}, {"msg", e.Msg}, {"mailbox", e.Mailbox}} {
+		if kv[1] != "" {
+			attrs = append(attrs, kv[0], kv[1])
+		}
+	}
+	if !e.Next.IsZero() {
+		attrs = append(attrs, "next", e.Next.Format(time.RFC3339))
+	}
+	level := slog.LevelInfo
+	switch e.Action {
+	case "error":
+		level = slog.LevelError
+	case "deferred", "bounced", "failed", "expired":
+		level = slog.LevelWarn
+	}
+	s.log.Log(context.Background(), level, e.Text, attrs...)
+}
+
+// traceWriter appends events as JSON lines, flushing when the follower
+// has nothing more to write for a moment.
+type traceWriter struct {
+	f     io.WriteCloser
+	w     *bufio.Writer
+	flush *time.Timer
+	mu    sync.Mutex
+}
+
+func (s *server) startTraceLog(stdout io.Writer) error {
+	var f io.WriteCloser
+	if s.c.traceLog == "-" {
+		f = nopCloser{stdout}
+	} else {
+		file, err := os.OpenFile(s.c.traceLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("--trace-log: %w", err)
+		}
+		f = file
+	}
+	tw := &traceWriter{f: f, w: bufio.NewWriterSize(f, 64<<10)}
+	tw.flush = time.AfterFunc(time.Hour, func() {
+		tw.mu.Lock()
+		tw.w.Flush()
+		tw.mu.Unlock()
+	})
+	s.traceOut = tw
+	return nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+func (t *traceWriter) write(e trace.Event) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	t.w.Write(b)
+	t.w.WriteByte('\n')
+	t.mu.Unlock()
+	t.flush.Reset(200 * time.Millisecond)
+}
+
+func (t *traceWriter) close() {
+	t.flush.Stop()
+	t.mu.Lock()
+	t.w.Flush()
+	t.mu.Unlock()
+	t.f.Close()
+}
+
+// redactor keeps passwords out of the trace: the arguments of AUTH, PASS,
+// LOGIN and APOP, and every client line of a SASL exchange, become
+// "***". It runs as the recorder's annotator, under the recorder's lock.
+type redactor struct {
+	sasl map[string]bool // conn → in a SASL exchange
+}
+
+func newRedactor() *redactor { return &redactor{sasl: map[string]bool{}} }
+
+func (r *redactor) annotate(e *trace.Event) {
+	switch e.Kind {
+	case trace.KindConn:
+		if e.Action == "close" {
+			delete(r.sasl, e.Conn)
+		}
+		return
+	case trace.KindWire:
+	default:
+		return
+	}
+	if e.Dir == trace.Recv {
+		if r.sasl[e.Conn] && !strings.HasPrefix(e.Text, "334") && !strings.HasPrefix(e.Text, "+") {
+			delete(r.sasl, e.Conn)
+		}
+		return
+	}
+	if r.sasl[e.Conn] {
+		e.Text = "***"
+		return
+	}
+	words := strings.Fields(e.Text)
+	if e.Proto == "imap" && len(words) > 1 {
+		words = words[1:] // the tag
+	}
+	if len(words) == 0 {
+		return
+	}
+	keep := 0
+	switch strings.ToUpper(words[0]) {
+	case "AUTH", "AUTHENTICATE":
+		keep = 2 // the mechanism
+		r.sasl[e.Conn] = true
+	case "PASS":
+		keep = 1
+	case "LOGIN", "APOP":
+		keep = 2 // the user name
+	default:
+		return
+	}
+	if len(words) > keep {
+		prefix := ""
+		if e.Proto == "imap" {
+			prefix = strings.Fields(e.Text)[0] + " "
+		}
+		e.Text = prefix + strings.Join(words[:keep], " ") + " ***"
+	}
+}

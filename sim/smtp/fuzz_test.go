@@ -1,0 +1,41 @@
+package smtp
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzCheckLines: checkLines accepts exactly the messages made of CRLF
+// lines of at most 1000 octets (with CRLF) and nothing else; a bare CR or
+// LF is never accepted (SMTP smuggling).
+func FuzzCheckLines(f *testing.F) {
+	for _, s := range []string{"Subject: a\r\n\r\nbody\r\n", "a\nb\r\n", "a\rb\r\n", "x\r", string(bytes.Repeat([]byte("x"), 999)) + "\r\n", "\r\n.\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		err := checkLines(body)
+		ok := true
+		for _, line := range bytes.SplitAfter(body, []byte("\r\n")) {
+			content := bytes.TrimSuffix(line, []byte("\r\n"))
+			if bytes.ContainsAny(content, "\r\n") || len(line) > 1000 {
+				ok = false
+			}
+		}
+		if ok != (err == nil) {
+			t.Fatalf("checkLines(%q) = %v, want ok=%v", body, err, ok)
+		}
+	})
+}
+
+// FuzzSplitCommand never panics and always upper-cases the verb.
+func FuzzSplitCommand(f *testing.F) {
+	for _, s := range []string{"EHLO a\r\n", "mail FROM:<a@b>\r\n", "\r\n", " x", "STARTTLS x"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		verb, _ := splitCommand(line)
+		if verb != string(bytes.ToUpper([]byte(verb))) && bytes.Equal(bytes.ToUpper([]byte(verb)), bytes.ToUpper([]byte(verb))) {
+			t.Fatalf("verb %q not upper case", verb)
+		}
+	})
+}
