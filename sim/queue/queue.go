@@ -14,6 +14,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"slices"
 	"strings"
@@ -145,6 +146,11 @@ func (q *Queue) Start(ctx context.Context) error {
 	q.byDomain = map[string]map[string]bool{}
 	q.sem = make(chan struct{}, q.Concurrency)
 	q.pool = newConnPool(q.Clock, q.IdleConn)
+	// Start each host's sequence elsewhere, so that two hosts of one
+	// simulated world, on one clock, never show the same queue id.
+	h := fnv.New32a()
+	h.Write([]byte(q.Hostname))
+	q.seq = h.Sum32() & 0xFFF
 	q.ctx, q.cancel = context.WithCancel(ctx)
 	q.started = true
 	q.mu.Unlock()
