@@ -383,7 +383,7 @@ func (s *server) run(ctx context.Context) error {
 	res := &dns.Resolver{Net: s.net, Servers: resolvers, Trace: s.rec, Host: c.hostname, UDPSize: 1232}
 	s.queue = &queue.Queue{
 		Hostname: c.hostname, Net: s.net, Clock: clock.Wall{}, Trace: s.rec, Spool: s.spool,
-		Resolver: mxResolver{res}, MXPort: c.mxPort,
+		Resolver: queue.DNS(res), MXPort: c.mxPort,
 		Route: func(domain string) queue.Route {
 			if s.isLocal(domain) {
 				return queue.Route{Kind: queue.RouteLocal}
@@ -562,21 +562,6 @@ func systemResolvers() []string {
 		return []string{"127.0.0.1:53"}
 	}
 	return out
-}
-
-// mxResolver adapts the DNS resolver to what the queue asks.
-type mxResolver struct{ r *dns.Resolver }
-
-func (m mxResolver) LookupMX(ctx context.Context, domain string) ([]queue.MX, error) {
-	ts, err := m.r.LookupMX(ctx, domain)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]queue.MX, len(ts))
-	for i, t := range ts {
-		out[i] = queue.MX{Host: t.Host, Pref: t.Pref, Addrs: t.Addrs, Implicit: t.Implicit}
-	}
-	return out, nil
 }
 
 // userSet is the server's users, swapped whole when the users file is

@@ -314,7 +314,7 @@ func (w *World) startQueue(h *Host, isLocal func(string) bool) error {
 	}
 	q := &queue.Queue{
 		Hostname: hs.Name, Net: h.Net, Clock: w.Clock, Trace: w.Trace,
-		Spool: queue.NewMemorySpool(), Resolver: mxResolver{h.Resolver}, MXPort: PortSMTP,
+		Spool: queue.NewMemorySpool(), Resolver: queue.DNS(h.Resolver), MXPort: PortSMTP,
 		ClientTLS: func(name string) *tls.Config { return w.CA.ClientConfig(name) },
 		WarnAfter: queue.DefaultWarnAfter,
 	}
@@ -372,21 +372,6 @@ func (qs QueueSpec) apply(q *queue.Queue) error {
 		q.WarnAfter = d
 	}
 	return nil
-}
-
-// mxResolver adapts the DNS resolver to what the queue asks.
-type mxResolver struct{ r *dns.Resolver }
-
-func (m mxResolver) LookupMX(ctx context.Context, domain string) ([]queue.MX, error) {
-	ts, err := m.r.LookupMX(ctx, domain)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]queue.MX, len(ts))
-	for i, t := range ts {
-		out[i] = queue.MX{Host: t.Host, Pref: t.Pref, Addrs: t.Addrs, Implicit: t.Implicit}
-	}
-	return out, nil
 }
 
 // startReaders starts POP3 (110, and 995 with implicit TLS) and IMAP
