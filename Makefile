@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ADDR ?= 127.0.0.1:8080
 BIN := bin/mailhop
 
-.PHONY: all run build wasm test test-go test-race test-wasm lint deps bench bench-serve fuzz clean
+.PHONY: all run build wasm test test-go test-race test-wasm test-browser lint deps bench bench-serve bench-browser fuzz clean
 
 all: build
 
@@ -24,7 +24,7 @@ wasm:
 	./web/build.sh
 
 ## test: everything CI runs
-test: deps lint test-go test-race test-wasm
+test: deps lint test-go test-race test-wasm test-browser
 
 # deps installs what the tests need on a fresh Debian machine.
 deps:
@@ -35,26 +35,36 @@ test-go:
 
 # The simulated network under the race detector (nettest's conformance suite included).
 test-race:
-	$(GO) test -count=1 -race ./sim/...
+	$(GO) test -count=1 -race ./sim/... ./wasm/...
 
-# Every sim package compiled to WebAssembly and run under Node.
+# Every sim package, and the playground's JS API, compiled to WebAssembly and run under Node.
 test-wasm:
-	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./sim/...
+	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./sim/... ./wasm/...
+
+## test-browser: the playground in headless Chromium (chromedp): typing, clicking, screenshots in testout/
+test-browser: wasm
+	$(GO) test -count=1 -tags browser ./web/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./sim/...
+	GOOS=js GOARCH=wasm $(GO) vet ./sim/... ./wasm/...
+	$(GO) vet -tags browser ./web/
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags browser ./web/
 
 ## bench: every benchmark; figures go in the README
-bench: bench-serve
+bench: bench-serve bench-browser
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## bench-serve: mailhop serve against Postfix, Mailpit and a discarding go-smtp (smtp-source), and its memory
 bench-serve:
 	GO=$(GO) ./.ci/bench-serve
+
+## bench-browser: the playground's download size, time to the first 220, long tasks with 1,000 messages
+bench-browser: wasm
+	$(GO) test -count=1 -tags browser -run '^$$' -bench . -benchtime 1x ./web/
 
 ## fuzz: each fuzz target for FUZZTIME (seeds alone run in make test)
 FUZZTIME ?= 30s
@@ -66,4 +76,5 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin web/dist
+	rm -rf bin
+	find web/dist -mindepth 1 ! -name .gitkeep -delete

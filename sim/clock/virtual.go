@@ -3,6 +3,7 @@ package clock
 import (
 	"container/heap"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,7 +22,7 @@ type Virtual struct {
 
 	busy     int
 	idle     chan struct{} // closed while busy == 0
-	progress uint64        // bumps on every Hold/release, to tell a stuck holder from a working one
+	progress atomic.Uint64 // bumps on every Hold/release and Touch, to tell a stuck holder from a working one
 }
 
 // NewVirtual returns a virtual clock that reads start.
@@ -72,14 +73,14 @@ func (v *Virtual) Hold() (release func()) {
 		v.idle = make(chan struct{})
 	}
 	v.busy++
-	v.progress++
+	v.progress.Add(1)
 	v.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			v.mu.Lock()
 			v.busy--
-			v.progress++
+			v.progress.Add(1)
 			if v.busy == 0 {
 				close(v.idle)
 			}
@@ -88,20 +89,24 @@ func (v *Virtual) Hold() (release func()) {
 	}
 }
 
+// Touch records that work is progressing (bytes moved on the simulated
+// network), so that Settle does not take a slow holder for a stuck one.
+func (v *Virtual) Touch() { v.progress.Add(1) }
+
 // Settle waits until no Hold is outstanding. A holder that makes no
 // progress for stall (wall time) is taken to be waiting on the clock
 // itself, and Settle returns false rather than deadlock.
 func (v *Virtual) Settle(stall time.Duration) bool {
 	for {
 		v.mu.Lock()
-		idle, before := v.idle, v.progress
+		idle, before := v.idle, v.progress.Load()
 		v.mu.Unlock()
 		select {
 		case <-idle:
 			return true
 		case <-time.After(stall):
 			v.mu.Lock()
-			stuck := v.progress == before
+			stuck := v.progress.Load() == before
 			v.mu.Unlock()
 			if stuck {
 				return false
@@ -121,7 +126,7 @@ func (v *Virtual) Advance(d time.Duration) {
 
 // settleStall bounds how long Advance waits for a holder that makes no
 // progress; such a holder is usually waiting for a later timer.
-const settleStall = 50 * time.Millisecond
+const settleStall = 100 * time.Millisecond
 
 // AdvanceTo moves the clock forward to t (never backwards).
 func (v *Virtual) AdvanceTo(t time.Time) {

@@ -14,8 +14,11 @@ import (
 )
 
 // Conn is one end of a simulated stream (TCP) connection.
+type toucher interface{ Touch() }
+
 type Conn struct {
 	rd, wr        *pipe
+	clk           clock.Clock
 	local, remote net.Addr
 	link          *link
 	client        bool // this end dialled
@@ -30,8 +33,8 @@ type Conn struct {
 
 func newConnPair(clk clock.Clock, l *link, client, server net.Addr, tap *netx.Tap) (*Conn, *Conn) {
 	up, down := newPipe(clk), newPipe(clk) // client→server, server→client
-	c := &Conn{rd: down, wr: up, local: client, remote: server, link: l, client: true, tap: tap, closed: make(chan struct{})}
-	s := &Conn{rd: up, wr: down, local: server, remote: client, link: l, tap: tap, closed: make(chan struct{})}
+	c := &Conn{rd: down, wr: up, clk: clk, local: client, remote: server, link: l, client: true, tap: tap, closed: make(chan struct{})}
+	s := &Conn{rd: up, wr: down, clk: clk, local: server, remote: client, link: l, tap: tap, closed: make(chan struct{})}
 	c.peer, s.peer = s, c
 	c.readDL.init(clk)
 	c.writeDL.init(clk)
@@ -106,8 +109,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 	}
 }
 
-// seen reports written bytes to the tap.
+// seen reports written bytes to the tap, and to a virtual clock that
+// work is progressing.
 func (c *Conn) seen(p []byte) {
+	if t, ok := c.clk.(toucher); ok {
+		t.Touch()
+	}
 	if c.tap != nil {
 		c.tap.Data(c.dirOut(), p)
 	}

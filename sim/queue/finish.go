@@ -46,7 +46,11 @@ func (q *Queue) finish(env *Envelope, body []byte) {
 	if len(pending) > 0 {
 		delay := q.Schedule[min(env.Attempts-1, len(q.Schedule)-1)]
 		next := now.Add(delay)
-		if next.Sub(env.Created) > q.Lifetime {
+		if deadline := env.Created.Add(q.Lifetime); next.After(deadline) {
+			// One last attempt when the lifetime runs out.
+			next = deadline
+		}
+		if now.Sub(env.Created) >= q.Lifetime {
 			// RFC 5321 §4.5.4.1: give up, and say so to the sender.
 			for _, r := range pending {
 				r.State = Failed

@@ -84,6 +84,10 @@ type Queue struct {
 	Lifetime time.Duration
 	// WarnAfter is when the sender is told of the delay (once); 0: never.
 	WarnAfter time.Duration
+	// FirstDelay postpones a new message's first attempt. The simulation
+	// sets a millisecond so that a trace reads in order: the submission
+	// ends (250, QUIT) before the queue starts on the message.
+	FirstDelay time.Duration
 	// Concurrency bounds delivery attempts at once.
 	Concurrency int
 	// IdleConn is how long an idle connection to a server is kept for
@@ -213,6 +217,9 @@ func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
 	}
 	now := q.Clock.Now()
 	env := &Envelope{From: from, Created: now, Size: int64(len(body)), Key: trace.MsgKey(body)}
+	if q.FirstDelay > 0 {
+		env.Next = now.Add(q.FirstDelay)
+	}
 	seen := map[string]bool{}
 	for _, r := range to {
 		if seen[strings.ToLower(r)] {

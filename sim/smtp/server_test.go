@@ -37,7 +37,7 @@ func (e storeErr) Error() string   { return "mailbox store unavailable" }
 func (e storeErr) Permanent() bool { return e.permanent }
 
 func (b brokenStore) Deliver(context.Context, string, string, []byte) error {
-	return storeErr{b.permanent}
+	return storeErr(b)
 }
 
 // serve runs s on a netsim host and returns a client connection to it,

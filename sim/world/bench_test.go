@@ -60,7 +60,7 @@ func peakHeap(f func()) uint64 {
 func BenchmarkChainBurst(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		spec, _ := Load("default")
-		w, err := New(spec, TraceLimit(10000))
+		w, err := New(spec, TraceLimit(10000), QueueDelay(0))
 		if err != nil {
 			b.Fatal(err)
 		}

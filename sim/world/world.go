@@ -57,6 +57,8 @@ type World struct {
 	CA    *pki.CA
 	Hosts map[string]*Host
 
+	firstDelay time.Duration
+
 	mu      sync.Mutex
 	faults  []Fault
 	closers []func()
@@ -79,7 +81,13 @@ type Option func(*options)
 
 type options struct {
 	traceLimit int
+	firstDelay time.Duration
 }
+
+// QueueDelay sets how long a queued message waits for its first attempt
+// (a millisecond by default, on the world's clock: it lets the trace read
+// in order; 0 starts at once, for runs that do not move the clock).
+func QueueDelay(d time.Duration) Option { return func(o *options) { o.firstDelay = d } }
 
 // TraceLimit keeps only about the newest n events of the trace (0: all),
 // for long runs and bursts.
@@ -87,7 +95,7 @@ func TraceLimit(n int) Option { return func(o *options) { o.traceLimit = n } }
 
 // New builds and starts a world.
 func New(spec *Spec, opts ...Option) (*World, error) {
-	var o options
+	o := options{firstDelay: time.Millisecond}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -98,7 +106,7 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 	if start.IsZero() {
 		start = DefaultStart
 	}
-	w := &World{Spec: spec, Clock: clock.NewVirtual(start), Hosts: map[string]*Host{}}
+	w := &World{Spec: spec, Clock: clock.NewVirtual(start), Hosts: map[string]*Host{}, firstDelay: o.firstDelay}
 	w.Trace = trace.NewRecorder(w.Clock.Now, o.traceLimit)
 	w.Trace.SetNoter(explain.Note)
 	w.Net = netsim.New(w.Clock, w.Trace)
@@ -316,7 +324,7 @@ func (w *World) startQueue(h *Host, isLocal func(string) bool) error {
 		Hostname: hs.Name, Net: h.Net, Clock: w.Clock, Trace: w.Trace,
 		Spool: queue.NewMemorySpool(), Resolver: queue.DNS(h.Resolver), MXPort: PortSMTP,
 		ClientTLS: func(name string) *tls.Config { return w.CA.ClientConfig(name) },
-		WarnAfter: queue.DefaultWarnAfter,
+		WarnAfter: queue.DefaultWarnAfter, FirstDelay: w.firstDelay,
 	}
 	if err := w.Spec.Queue.apply(q); err != nil {
 		return err

@@ -1,0 +1,214 @@
+// Package web is the browser playground's site: the page, its scripts and
+// styles (web/static), and the WebAssembly build of the simulation
+// (wasm/), put together in web/dist by build.sh (make wasm) and embedded
+// here, so that `mailhop play` serves the whole playground from one
+// binary.
+//
+// Handler serves a site with the right types (application/wasm for the
+// simulation), the precompressed copies build.sh writes (.br, .gz) chosen
+// by Accept-Encoding, ETags for revalidation, and a strict
+// Content-Security-Policy: nothing but this origin, and WebAssembly
+// compilation ('wasm-unsafe-eval').
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed all:dist
+var dist embed.FS
+
+// Dist returns the embedded site (web/dist as build.sh left it; only
+// .gitkeep in a fresh checkout).
+func Dist() fs.FS {
+	sub, err := fs.Sub(dist, "dist")
+	if err != nil {
+		panic(err) // "dist" is a valid path: cannot happen
+	}
+	return sub
+}
+
+// Required lists the files a built site has.
+var Required = []string{"index.html", "mailhop.wasm", "wasm_exec.js"}
+
+// ErrNotBuilt says the site lacks its build.
+var ErrNotBuilt = errors.New("the playground is not built: run `make wasm` first")
+
+// Check reports whether a site has everything the playground needs.
+func Check(site fs.FS) error {
+	for _, name := range Required {
+		if _, err := fs.Stat(site, name); err != nil {
+			return fmt.Errorf("%w (%s is missing)", ErrNotBuilt, name)
+		}
+	}
+	return nil
+}
+
+// CSP is the Content-Security-Policy of every response: the page may
+// load nothing from another origin, run no inline script or style, and
+// compile WebAssembly.
+const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
+	"connect-src 'self'; img-src 'self'; style-src 'self'; font-src 'self'; object-src 'none'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// types maps extensions to media types, without relying on the system's
+// MIME database.
+var types = map[string]string{
+	".html":        "text/html; charset=utf-8",
+	".js":          "text/javascript; charset=utf-8",
+	".mjs":         "text/javascript; charset=utf-8",
+	".css":         "text/css; charset=utf-8",
+	".wasm":        "application/wasm",
+	".json":        "application/json",
+	".svg":         "image/svg+xml",
+	".png":         "image/png",
+	".ico":         "image/x-icon",
+	".txt":         "text/plain; charset=utf-8",
+	".webmanifest": "application/manifest+json",
+}
+
+// encodings are the precompressed copies, most preferred first.
+var encodings = []struct{ name, ext string }{{"br", ".br"}, {"gzip", ".gz"}}
+
+// file is one servable file and its precompressed copies.
+type file struct {
+	ctype    string
+	variants map[string][]byte // by encoding; "" is the file itself
+	etags    map[string]string
+}
+
+// Handler serves site. It reads every file once, at the start.
+func Handler(site fs.FS) (http.Handler, error) {
+	files := map[string]*file{}
+	err := fs.WalkDir(site, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		for _, enc := range encodings {
+			if strings.HasSuffix(name, enc.ext) {
+				return nil // read with the file it compresses
+			}
+		}
+		ctype, ok := types[path.Ext(name)]
+		if !ok {
+			return nil // not part of the site (.gitkeep)
+		}
+		body, err := fs.ReadFile(site, name)
+		if err != nil {
+			return err
+		}
+		f := &file{ctype: ctype, variants: map[string][]byte{"": body}, etags: map[string]string{}}
+		for _, enc := range encodings {
+			if b, err := fs.ReadFile(site, name+enc.ext); err == nil {
+				f.variants[enc.name] = b
+			}
+		}
+		sum := sha256.Sum256(body)
+		tag := hex.EncodeToString(sum[:8])
+		for enc := range f.variants {
+			if enc == "" {
+				f.etags[enc] = `"` + tag + `"`
+			} else {
+				f.etags[enc] = `"` + tag + "-" + enc + `"`
+			}
+		}
+		files[name] = f
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &handler{files: files}, nil
+}
+
+type handler struct{ files map[string]*file }
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Content-Security-Policy", CSP)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hdr.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	if name == "" {
+		name = "index.html"
+	}
+	f := h.files[name]
+	if f == nil {
+		http.Error(w, "404 page not found: "+r.URL.Path, http.StatusNotFound)
+		return
+	}
+	enc := negotiate(r.Header.Get("Accept-Encoding"), f)
+	if len(f.variants) > 1 {
+		hdr.Set("Vary", "Accept-Encoding")
+	}
+	if enc != "" {
+		hdr.Set("Content-Encoding", enc)
+		if r.Header.Get("Range") == "" {
+			// ServeContent leaves the length of an encoded body out.
+			hdr.Set("Content-Length", strconv.Itoa(len(f.variants[enc])))
+		}
+	}
+	hdr.Set("Content-Type", f.ctype)
+	hdr.Set("ETag", f.etags[enc])
+	// Revalidate every time: a rebuilt playground shows at once, and an
+	// unchanged one costs a 304.
+	hdr.Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.variants[enc]))
+}
+
+// negotiate picks the encoding to send: the most preferred of the copies
+// the client accepts (RFC 9110 §12.5.3), or "" for the file itself.
+func negotiate(accept string, f *file) string {
+	if len(f.variants) == 1 || accept == "" {
+		return ""
+	}
+	q := map[string]float64{}
+	for _, part := range strings.Split(accept, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		weight := 1.0
+		for _, p := range strings.Split(params, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if x, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					weight = x
+				}
+			}
+		}
+		if name != "" {
+			q[name] = weight
+		}
+	}
+	best, bestQ := "", 0.0
+	for _, enc := range encodings {
+		if _, ok := f.variants[enc.name]; !ok {
+			continue
+		}
+		w, ok := q[enc.name]
+		if !ok {
+			w, ok = q["*"]
+		}
+		if ok && w > bestQ {
+			best, bestQ = enc.name, w
+		}
+	}
+	return best
+}

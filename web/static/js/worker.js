@@ -1,0 +1,94 @@
+// The Web Worker that runs the simulation: it loads Go's wasm_exec.js and
+// mailhop.wasm, which installs the JS API (self.mailhop) here, off the
+// page's main thread. The page talks to it by messages (see client.js):
+//   page → worker  {id, method, args}          a call of the API
+//   worker → page  {t: 'reply', id, ok, value | error}
+//                  {t: 'events', events, world} a batch of trace events
+//                  {t: 'line', sid, text, line}  a line of a terminal session
+//                  {t: 'close', sid, reason}     a session ended
+//                  {t: 'ready'} | {t: 'boot-error', error}
+/* global Go */
+'use strict';
+
+importScripts('../wasm_exec.js');
+
+const sessions = new Map();
+let nextSid = 1;
+
+function message(err) {
+  return String((err && err.message) || err);
+}
+
+// timing: when each step of the boot ended, in ms since the worker began.
+const timing = {};
+
+async function boot() {
+  const go = new Go();
+  const resp = await fetch('../mailhop.wasm');
+  timing.fetched = performance.now();
+  if (!resp.ok) {
+    throw new Error(`mailhop.wasm: HTTP ${resp.status}: the playground is not built (run make wasm)`);
+  }
+  let result;
+  try {
+    result = await WebAssembly.instantiateStreaming(resp.clone(), go.importObject);
+  } catch (err) {
+    // A server that sends another type: compile from the bytes.
+    result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+  }
+  timing.compiled = performance.now();
+  go.run(result.instance).then(() => {
+    postMessage({ t: 'boot-error', error: 'the simulation stopped' });
+  });
+  const api = self.mailhop;
+  if (!api) throw new Error('the simulation did not start (no mailhop API)');
+  api.onEvents((events, world) => postMessage({ t: 'events', events, world }));
+  timing.started = performance.now();
+  return api;
+}
+
+const ready = boot().then((api) => {
+  postMessage({ t: 'ready', timing });
+  return api;
+}, (err) => {
+  postMessage({ t: 'boot-error', error: message(err) });
+  throw err;
+});
+
+async function run(api, method, args) {
+  switch (method) {
+    case 'connect': {
+      const s = await api.connect(...args);
+      const sid = nextSid++;
+      sessions.set(sid, s);
+      s.onLine((text, line) => postMessage({ t: 'line', sid, text, line }));
+      s.onClose((reason) => {
+        postMessage({ t: 'close', sid, reason });
+        sessions.delete(sid);
+      });
+      return { sid, id: s.id, from: s.from, to: s.to, port: s.port, proto: s.proto, server: s.server };
+    }
+    case 'session.send':
+    case 'session.close': {
+      const s = sessions.get(args[0]);
+      if (!s) throw new Error('this connection is closed');
+      return method === 'session.send' ? s.send(args[1]) : s.close();
+    }
+    default:
+      if (typeof api[method] !== 'function' || method.startsWith('on')) {
+        throw new Error(`mailhop has no method ${method}`);
+      }
+      return api[method](...args);
+  }
+}
+
+self.onmessage = async (e) => {
+  const { id, method, args } = e.data;
+  try {
+    const api = await ready;
+    const value = await run(api, method, args || []);
+    postMessage({ t: 'reply', id, ok: true, value });
+  } catch (err) {
+    postMessage({ t: 'reply', id, ok: false, error: message(err) });
+  }
+};

@@ -1,0 +1,150 @@
+// The world panel: its users and passwords (a teaching world), the
+// faults a teacher can break things with (a host down, a link cut, DNS
+// answering badly), and loading another world.
+import { h, clear, announce } from './dom.js';
+import { links } from './topology.js';
+
+const DNS_MODES = [
+  ['', 'answers normally'],
+  ['servfail', 'SERVFAIL (server failure)'],
+  ['refused', 'REFUSED'],
+  ['drop', 'no answer at all'],
+];
+
+export class WorldPanel {
+  constructor(root, model, actions) {
+    this.root = root;
+    this.model = model;
+    this.actions = actions; // {load(nameOrText)}
+    this.dnsMode = new Map();
+    model.addEventListener('state', () => this.render());
+    model.addEventListener('worlds', () => this.fillWorlds());
+    model.addEventListener('reveal', (e) => {
+      if (e.detail.events.some((x) => x.kind === 'host' || x.kind === 'link' || x.kind === 'fault')) this.render();
+    });
+  }
+
+  async fault(f, done) {
+    try {
+      const st = await this.model.api.fault(f);
+      this.model.snapshots.push(st);
+      this.model.wantState();
+      announce(done);
+    } catch (err) {
+      announce(err.message, 'error');
+    }
+  }
+
+  render() {
+    const st = this.model.state;
+    if (!st) return;
+    // Only what this panel shows: hosts up or down, links, faults.
+    const v = this.model.view;
+    const key = `${st.world}|${st.hosts.map((x) => `${x.name}:${!!v.down.get(x.name)}`).join()}|${[...v.cuts].join()}|${(st.faults || []).length}`;
+    if (key === this.key) return;
+    this.key = key;
+    const focusKey = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : '';
+    const root = clear(this.root);
+
+    root.append(h('h3', {}, `World: ${st.name}`), st.description ? h('p', { class: 'muted' }, st.description) : null);
+
+    root.append(h('h4', { id: 'users-h' }, 'Users and passwords'),
+      h('table', { class: 'list', 'aria-labelledby': 'users-h' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Address'), h('th', { scope: 'col' }, 'Password'), h('th', { scope: 'col' }, 'Their machine'))),
+        h('tbody', {}, st.users.map((u) => h('tr', {},
+          h('td', {}, h('code', {}, u.address)), h('td', {}, h('code', {}, u.password)),
+          h('td', {}, st.hosts.filter((x) => x.user === u.address).map((x) => x.name).join(', ') || '—'))))));
+
+    const hostRows = st.hosts.map((x) => {
+      const down = !!v.down.get(x.name);
+      return h('tr', {},
+        h('td', {}, x.name),
+        h('td', {}, h('span', { class: `state ${down ? 'down' : 'up'}` }, down ? 'DOWN' : 'up')),
+        h('td', {}, h('button', {
+          type: 'button', class: 'small', 'aria-pressed': String(down), dataset: { key: `host:${x.name}` },
+          'aria-label': `${down ? 'Bring up' : 'Take down'} ${x.name}`,
+          onclick: () => this.fault({ kind: down ? 'host-up' : 'host-down', host: x.name }, `${x.name} is ${down ? 'up' : 'down'}`),
+        }, down ? 'Bring up' : 'Take down')));
+    });
+    root.append(h('h4', { id: 'faults-h' }, 'Break something'),
+      h('p', { class: 'muted' }, 'A host that is down refuses nothing: it just does not answer. Mail waits in the queue and is tried again later — advance the clock to see the retries.'),
+      h('table', { class: 'list', 'aria-label': 'Hosts' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Host'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Fault'))),
+        h('tbody', {}, hostRows)));
+
+    const linkRows = [...links(st).values()].map((l) => {
+      const cut = v.cuts.has(l.key);
+      return h('tr', {},
+        h('td', {}, `${l.a} ↔ ${l.b}`),
+        h('td', {}, h('span', { class: `state ${cut ? 'down' : 'up'}` }, cut ? 'CUT' : 'connected')),
+        h('td', {}, h('button', {
+          type: 'button', class: 'small', 'aria-pressed': String(cut), dataset: { key: `link:${l.key}` },
+          'aria-label': `${cut ? 'Restore' : 'Cut'} the link ${l.a} to ${l.b}`,
+          onclick: () => this.fault({ kind: cut ? 'link-restore' : 'link-cut', host: l.a, peer: l.b }, `link ${l.a} ↔ ${l.b} ${cut ? 'restored' : 'cut'}`),
+        }, cut ? 'Restore' : 'Cut')));
+    });
+    root.append(h('table', { class: 'list', 'aria-label': 'Links' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Link'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Fault'))),
+      h('tbody', {}, linkRows)));
+
+    for (const dns of st.hosts.filter((x) => x.roles.includes('dns'))) {
+      const id = `dns-${dns.name.replace(/\W/g, '-')}`;
+      const mode = h('select', { id: `${id}-mode`, dataset: { key: `dns:${dns.name}` } }, DNS_MODES.map(([m, label]) => h('option', { value: m }, label)));
+      mode.value = this.dnsMode.get(dns.name) || '';
+      const name = h('input', { type: 'text', id: `${id}-name`, placeholder: 'every name', spellcheck: 'false', autocomplete: 'off' });
+      root.append(h('form', {
+        class: 'dns-fault', 'aria-label': `DNS answers of ${dns.name}`,
+        onsubmit: (e) => {
+          e.preventDefault();
+          this.dnsMode.set(dns.name, mode.value);
+          this.fault({ kind: 'dns', host: dns.name, mode: mode.value, name: name.value.trim() },
+            `${dns.name} ${mode.value ? `answers ${mode.value}` : 'answers normally'}`);
+        },
+      },
+      h('label', { for: `${id}-mode` }, `${dns.name}`), mode,
+      h('label', { for: `${id}-name` }, 'for'), name,
+      h('button', { type: 'submit', class: 'small' }, 'Apply')));
+    }
+
+    if ((st.faults || []).length) {
+      root.append(h('h4', {}, 'Faults so far'), h('ol', { class: 'faults' },
+        st.faults.map((f) => h('li', {}, [f.kind, f.host, f.peer, f.port, f.mode, f.name].filter(Boolean).join(' ')))));
+    }
+
+    if (!this.loader) this.loader = this.buildLoader();
+    this.pick.value = st.name;
+    root.append(this.loader);
+
+    if (focusKey) {
+      const again = root.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  fillWorlds() {
+    if (!this.pick) return;
+    const keep = this.pick.value || (this.model.state && this.model.state.name);
+    clear(this.pick);
+    for (const w of this.model.worlds) this.pick.append(h('option', { value: w.name, title: w.description || '' }, w.name));
+    if (keep) this.pick.value = keep;
+  }
+
+  // buildLoader makes the form that loads another world, once, so that
+  // what a teacher types survives the updates of the rest.
+  buildLoader() {
+    const pick = h('select', { id: 'w-pick' });
+    this.pick = pick;
+    this.fillWorlds();
+    const text = h('textarea', { id: 'w-text', rows: 6, spellcheck: 'false', placeholder: 'name: my-world\nhosts:\n  - name: …' });
+    const file = h('input', { type: 'file', id: 'w-file', accept: '.yaml,.yml,.json,text/plain,application/json' });
+    file.addEventListener('change', async () => {
+      if (file.files[0]) text.value = await file.files[0].text();
+    });
+    return h('div', { class: 'loader' }, h('h4', {}, 'Another world'),
+      h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); this.actions.load(pick.value); } },
+        h('label', { for: 'w-pick' }, 'Built-in world'), pick, h('button', { type: 'submit', class: 'small' }, 'Load')),
+      h('form', { class: 'world-file', onsubmit: (e) => { e.preventDefault(); if (text.value.trim()) this.actions.load(text.value); } },
+        h('label', { for: 'w-text' }, 'Or a world file of your own (YAML or JSON; see the README for the format)'), text,
+        h('div', { class: 'row' }, h('label', { for: 'w-file' }, 'from a file'), file, h('button', { type: 'submit', class: 'small' }, 'Load this world'))));
+  }
+}
