@@ -1,6 +1,10 @@
 // Package pki is the simulated world's certificate authority: it issues the
 // TLS certificates of the world's hosts, and every host trusts it, so
 // STARTTLS between simulated hosts verifies as it would on the Internet.
+//
+// Keys are made when first needed (the first handshake), not when a world
+// is built: in the browser, key generation is what a world's start-up
+// would otherwise wait for.
 package pki
 
 import (
@@ -25,6 +29,10 @@ var (
 
 // CA is a certificate authority.
 type CA struct {
+	name string
+
+	once sync.Once
+	err  error
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 	pool *x509.CertPool
@@ -34,39 +42,57 @@ type CA struct {
 	issued map[string]*tls.Certificate
 }
 
-// NewCA makes a CA with a fresh key.
+// NewCA returns a CA; its key is made on first use.
 func NewCA(name string) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name, Organization: []string{"mailhop simulated world"}},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &CA{cert: cert, key: key, pool: pool, serial: 1, issued: map[string]*tls.Certificate{}}, nil
+	return &CA{name: name, serial: 1, issued: map[string]*tls.Certificate{}}, nil
+}
+
+func (ca *CA) init() error {
+	ca.once.Do(func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			ca.err = err
+			return
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(1),
+			Subject:               pkix.Name{CommonName: ca.name, Organization: []string{"mailhop simulated world"}},
+			NotBefore:             notBefore,
+			NotAfter:              notAfter,
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			BasicConstraintsValid: true,
+			IsCA:                  true,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			ca.err = err
+			return
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			ca.err = err
+			return
+		}
+		ca.cert, ca.key = cert, key
+		ca.pool = x509.NewCertPool()
+		ca.pool.AddCert(cert)
+	})
+	return ca.err
 }
 
 // Pool returns a pool holding the CA, for clients to trust.
-func (ca *CA) Pool() *x509.CertPool { return ca.pool }
+func (ca *CA) Pool() *x509.CertPool {
+	if ca.init() != nil {
+		return x509.NewCertPool()
+	}
+	return ca.pool
+}
 
 // Certificate returns a certificate for host (issued once, then reused).
 func (ca *CA) Certificate(host string) (*tls.Certificate, error) {
+	if err := ca.init(); err != nil {
+		return nil, err
+	}
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
 	if c := ca.issued[host]; c != nil {
@@ -95,17 +121,17 @@ func (ca *CA) Certificate(host string) (*tls.Certificate, error) {
 	return c, nil
 }
 
-// ServerConfig returns a TLS server configuration for host.
+// ServerConfig returns a TLS server configuration for host; the
+// certificate is issued at the first handshake.
 func (ca *CA) ServerConfig(host string) (*tls.Config, error) {
-	c, err := ca.Certificate(host)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Config{Certificates: []tls.Certificate{*c}, MinVersion: tls.VersionTLS12}, nil
+	return &tls.Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return ca.Certificate(host) },
+		MinVersion:     tls.VersionTLS12,
+	}, nil
 }
 
 // ClientConfig returns a TLS client configuration that trusts the CA and
 // expects the server to be serverName.
 func (ca *CA) ClientConfig(serverName string) *tls.Config {
-	return &tls.Config{RootCAs: ca.pool, ServerName: serverName, MinVersion: tls.VersionTLS12}
+	return &tls.Config{RootCAs: ca.Pool(), ServerName: serverName, MinVersion: tls.VersionTLS12}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
+	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
@@ -21,8 +22,13 @@ type backend struct{ s *Server }
 
 func (b *backend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
 	st := &connState{remote: c.Conn().RemoteAddr()}
-	if ic, ok := c.Conn().(*innerConn); ok {
-		st = ic.st
+	switch conn := c.Conn().(type) {
+	case *innerConn:
+		st = conn.st
+	case *leavingConn: // LMTP, served by go-smtp alone
+		if t := netx.TapOf(conn.Conn); t != nil {
+			st.id = t.ConnID()
+		}
 	}
 	return &session{s: b.s, c: c, st: st}, nil
 }
@@ -335,6 +341,8 @@ func (se *session) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
 	now := se.s.Clock.Now()
 	received := se.received(now, newID(now))
 	msg := append(received, body...)
+	se.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: se.s.Hostname, Peer: peerName(se), Conn: se.st.id, Msg: trace.MsgKey(msg),
+		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
 	for _, rcpt := range se.to {
 		err := se.s.Deliver.Deliver(context.Background(), se.from, rcpt, msg)
 		switch {

@@ -81,8 +81,12 @@ func (w *World) State() State {
 		Users: w.Spec.Users, Faults: faults}
 	for _, hs := range w.Spec.Hosts {
 		h := w.Hosts[hs.Name]
+		ports := h.Net.Ports()
+		if ports == nil {
+			ports = []int{}
+		}
 		s := HostState{Name: hs.Name, Addrs: hs.Addrs, Roles: hs.Roles, Domains: hs.Domains,
-			Down: h.Net.Down(), Ports: h.Net.Ports(), UDPPorts: h.Net.PacketPorts(),
+			Down: h.Net.Down(), Ports: ports, UDPPorts: h.Net.PacketPorts(),
 			User: hs.User, MSA: hs.MSA, Mailstore: hs.Mailstore, LMTP: hs.LMTP, Resolver: hs.Resolver}
 		if h.Queue != nil {
 			for _, e := range h.Queue.Messages() {
@@ -119,20 +123,44 @@ func (w *World) mailbox(st store.Store, user, name string) (MailboxState, error)
 	if err != nil {
 		return MailboxState{}, err
 	}
+	status, _ := st.Status(user, name)
 	mb := MailboxState{User: user, Mailbox: name, Messages: []MessageState{}}
 	for _, m := range list {
 		ms := MessageState{UID: uint32(m.UID), Size: m.Size, Flags: m.Flags, Date: m.Date}
 		if ms.Flags == nil {
 			ms.Flags = []string{}
 		}
-		if body, err := st.Read(user, name, m.UID); err == nil {
-			h := parseHeader(body)
-			ms.From, ms.Subject, ms.Msg = h.get("From"), h.get("Subject"), trimAngles(h.get("Message-ID"))
+		// A message never changes once stored: its summary is read once.
+		key := summaryKey{user, name, status.UIDValidity, m.UID}
+		w.summaryMu.Lock()
+		sum, ok := w.summaries[key]
+		w.summaryMu.Unlock()
+		if !ok {
+			if body, err := st.Read(user, name, m.UID); err == nil {
+				h := parseHeader(body)
+				sum = summary{from: h.get("From"), subject: h.get("Subject"), msg: trimAngles(h.get("Message-ID"))}
+				w.summaryMu.Lock()
+				if w.summaries == nil {
+					w.summaries = map[summaryKey]summary{}
+				}
+				w.summaries[key] = sum
+				w.summaryMu.Unlock()
+			}
 		}
+		ms.From, ms.Subject, ms.Msg = sum.from, sum.subject, sum.msg
 		mb.Messages = append(mb.Messages, ms)
 	}
 	return mb, nil
 }
+
+// summaryKey names one stored message for the summary cache.
+type summaryKey struct {
+	user, mailbox string
+	validity      uint32
+	uid           store.UID
+}
+
+type summary struct{ from, subject, msg string }
 
 // Message returns a message of a user's mailbox, whole.
 func (w *World) Message(user, mailbox string, uid uint32) ([]byte, error) {

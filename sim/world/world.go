@@ -59,6 +59,9 @@ type World struct {
 
 	firstDelay time.Duration
 
+	summaryMu sync.Mutex
+	summaries map[summaryKey]summary // header summaries of stored messages, for State
+
 	mu      sync.Mutex
 	faults  []Fault
 	closers []func()
