@@ -2,6 +2,8 @@ package explain
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -261,6 +263,31 @@ func digits(s string) bool {
 // joinEnhanced builds "550: … (RFC 5321 §4.2.3); 5.1.1: permanent
 // failure — … (RFC 3463 §3.2)" in one allocation.
 func joinEnhanced(code, replyNote, status string, class byte, subject string) string {
+	// Every traced reply comes here: the few combinations in use are
+	// built once.
+	key := enhancedKey{code, status}
+	if v, ok := joined.Load(key); ok {
+		return v.(string)
+	}
+	note := buildEnhanced(code, replyNote, status, class, subject)
+	if joinedCount.Add(1) <= maxJoined {
+		joined.Store(enhancedKey{strings.Clone(code), strings.Clone(status)}, note)
+	}
+	return note
+}
+
+type enhancedKey struct{ code, status string }
+
+// joined caches joinEnhanced; read-only data shared by every world, like
+// the tables, and bounded.
+var (
+	joined      sync.Map
+	joinedCount atomic.Int64
+)
+
+const maxJoined = 4096
+
+func buildEnhanced(code, replyNote, status string, class byte, subject string) string {
 	word := classWord(class)
 	sep := " — "
 	var what string

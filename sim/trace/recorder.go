@@ -79,7 +79,11 @@ func (r *Recorder) Emit(e Event) Event {
 	}
 	r.mu.Lock()
 	if r.annotate != nil {
-		r.annotate(&e)
+		// Through a copy, so that e itself stays off the heap when
+		// there is no annotator.
+		c := e
+		r.annotate(&c)
+		e = c
 	}
 	if r.n > 0 {
 		lastChunk := r.chunks[len(r.chunks)-1]
