@@ -50,7 +50,7 @@ type world struct {
 	net    *netsim.Network
 	host   *netsim.Host
 	client *netsim.Host
-	store  *store.Memory
+	store  store.Store
 	users  *auth.Directory
 	rec    *trace.Recorder
 	srv    *Server

@@ -48,7 +48,7 @@ type world struct {
 	clk    *clock.Virtual
 	net    *netsim.Network
 	client *netsim.Host
-	store  *store.Memory
+	store  store.Store
 	users  *auth.Directory
 	rec    *trace.Recorder
 	srv    *Server
