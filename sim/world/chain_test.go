@@ -367,3 +367,28 @@ func TestManyPipeliningClients(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Several messages to one domain share one connection to its MX, and one
+// MX lookup, as a real MTA reuses its connections.
+func TestConnectionReuse(t *testing.T) {
+	w := newDefault(t)
+	for i := range 3 {
+		send(t, w, "alice@example.org", "bob@example.net", fmt.Sprintf("message %d", i))
+	}
+	w.RunUntilQuiet(time.Hour)
+	if n := len(inbox(t, w, "bob@example.net")); n != 3 {
+		t.Fatalf("bob has %d messages", n)
+	}
+	opens, lookups := 0, 0
+	for _, e := range w.Trace.Events() {
+		if e.Kind == trace.KindConn && e.Action == "open" && e.Host == "mail.example.org" && e.Port == 25 {
+			opens++
+		}
+		if e.Kind == trace.KindDNS && e.Action == "query" && e.Host == "mail.example.org" && strings.Contains(e.Text, "IN MX") {
+			lookups++
+		}
+	}
+	if opens != 1 || lookups != 1 {
+		t.Fatalf("%d connections and %d MX lookups for 3 messages, want 1 and 1", opens, lookups)
+	}
+}
