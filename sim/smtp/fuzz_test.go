@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -33,9 +34,12 @@ func FuzzSplitCommand(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		verb, _ := splitCommand(line)
-		if verb != string(bytes.ToUpper([]byte(verb))) && bytes.Equal(bytes.ToUpper([]byte(verb)), bytes.ToUpper([]byte(verb))) {
+		verb, arg := splitCommand(line)
+		if verb != strings.ToUpper(verb) {
 			t.Fatalf("verb %q not upper case", verb)
+		}
+		if strings.Contains(verb, " ") || strings.HasSuffix(verb, "\n") || strings.HasSuffix(arg, "\n") {
+			t.Fatalf("split %q into %q, %q", line, verb, arg)
 		}
 	})
 }
