@@ -43,11 +43,14 @@ func (t *Tap) tlsHandshake(m []byte) {
 	case 1: // ClientHello
 		t.tlsSNI = clientHelloSNI(body)
 	case 2: // ServerHello
-		version, suite, ok := serverHello(body)
+		version, suite, resumed, ok := serverHello(body)
 		if !ok {
 			return
 		}
 		text := fmt.Sprintf("%s, %s", tls.VersionName(version), tls.CipherSuiteName(suite))
+		if resumed {
+			text += ", session resumed"
+		}
 		if t.tlsSNI != "" {
 			text += ", server name " + t.tlsSNI
 		}
@@ -123,7 +126,7 @@ func clientHelloSNI(body []byte) string {
 	return sni
 }
 
-func serverHello(body []byte) (version, suite uint16, ok bool) {
+func serverHello(body []byte) (version, suite uint16, resumed, ok bool) {
 	c := cursor{b: body}
 	version = uint16(c.u16())
 	c.take(32)
@@ -132,10 +135,13 @@ func serverHello(body []byte) (version, suite uint16, ok bool) {
 	c.u8() // compression
 	if len(c.b) > 0 {
 		c.extensions(func(typ int, data []byte) {
-			if typ == 43 && len(data) == 2 { // supported_versions
+			switch {
+			case typ == 43 && len(data) == 2: // supported_versions
 				version = binary.BigEndian.Uint16(data)
+			case typ == 41: // pre_shared_key: a resumed session (RFC 8446 §4.2.11)
+				resumed = true
 			}
 		})
 	}
-	return version, suite, !c.bad
+	return version, suite, resumed, !c.bad
 }
