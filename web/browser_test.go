@@ -132,6 +132,13 @@ type page struct {
 // simulation to boot.
 func open(t *testing.T, w, h int64) *page {
 	t.Helper()
+	return openURL(t, baseURL+"/", w, h)
+}
+
+// openURL loads a page in a new tab of size w×h and waits for it to be
+// ready (the simulation booted, or the live view connected).
+func openURL(t *testing.T, url string, w, h int64) *page {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
 	ctx, cancelT := context.WithTimeout(ctx, 100*time.Second)
@@ -149,8 +156,8 @@ func open(t *testing.T, w, h int64) *page {
 			}
 		}
 	}()
-	p.do(chromedp.Navigate(baseURL + "/"))
-	p.waitJS("the simulation to boot", `document.body.dataset.ready === 'true' || document.body.dataset.ready === 'failed'`)
+	p.do(chromedp.Navigate(url))
+	p.waitJS("the page to be ready", `document.body.dataset.ready === 'true' || document.body.dataset.ready === 'failed'`)
 	if p.eval(`document.body.dataset.ready`) != "true" {
 		t.Fatalf("boot failed: %s", p.eval(`document.getElementById('boot-text').textContent`))
 	}

@@ -124,7 +124,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	c.schedule = scheduleFlag{5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour}
 	fs.Var(&c.schedule, "retry-schedule", "the delays between delivery attempts, comma separated; the last one repeats")
 	fs.DurationVar(&c.lifetime, "queue-lifetime", 120*time.Hour, "how long a message may wait in the queue before it is returned to its sender")
-	fs.StringVar(&c.ui, "ui", "", "serves the live view: the trace as Server-Sent Events on http://ADDR/events (JSON lines with ?format=jsonl) and the state on /state")
+	fs.StringVar(&c.ui, "ui", "", "serves the live view on http://ADDR/: the page following this server (/live), its trace as Server-Sent Events (/events; JSON lines with ?format=jsonl) and its state (/state)")
 	fs.StringVar(&c.uiOrigin, "ui-origin", "", "a web origin allowed to read the live view from a page of its own (CORS), e.g. http://127.0.0.1:8080")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log lines as text or json")
 	fs.StringVar(&c.traceLog, "trace-log", "", "append every trace event, protocol lines included, as JSON lines to FILE (\"-\": standard output)")

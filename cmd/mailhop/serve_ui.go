@@ -5,58 +5,165 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/explain"
 	"github.com/mailhop/mailhop/sim/queue"
 	"github.com/mailhop/mailhop/sim/store"
+	"github.com/mailhop/mailhop/web"
 )
 
-// uiServer serves the live view (--ui): the trace as it happens and the
-// server's state, for the playground page to show a real server.
+// uiServer serves the live view (--ui): the playground's page connected
+// to this server instead of the simulation, the trace as it happens and
+// the server's state.
 //
+//	GET /                  a browser (Accept: text/html) is sent on to "live";
+//	                       anything else gets a plain-text index of what is here
+//	GET /live              the page, in live mode: it starts no simulation, reads
+//	                       /state and follows /events (see web/static/js/live.js)
+//	GET /js/…, /css/…      the page's files, with the CSP of mailhop play
 //	GET /events            Server-Sent Events, one event per trace event:
 //	                       "id: SEQ", "data: {JSON of the event}" (the
 //	                       schema of package trace). Resumes after
 //	                       Last-Event-ID or ?after=SEQ.
 //	GET /events?format=jsonl   the same as JSON lines (application/x-ndjson)
 //	GET /state             JSON: hostname, domains, listeners, the queue,
-//	                       each user's INBOX counts
+//	                       each user's INBOX counts, the last event's seq
+//	                       when it was read, and boot (which run of the
+//	                       server this is: a page that reconnects to
+//	                       another run starts afresh)
+//
+// The page shows what crosses the wire — protocol lines, passwords as
+// "***" — and the mailboxes' counts; it has no way to read a mailbox.
+//
+// Requests must name this server by an address, localhost or --hostname:
+// a page of another site whose name was made to resolve to this address
+// (DNS rebinding) could otherwise read the trace.
 type uiServer struct {
 	srv  *http.Server
 	done chan struct{}
 }
 
 func (s *server) startUI() (*uiServer, error) {
+	site, err := web.Handler(liveSite(web.Dist(), web.Static()))
+	if err != nil {
+		return nil, fmt.Errorf("--ui: the page: %w", err)
+	}
 	l, err := net.Listen("tcp", s.c.ui)
 	if err != nil {
 		return nil, fmt.Errorf("--ui %s: %w", s.c.ui, unwrapOpError(err))
 	}
+	// What each line means, with its RFC, for the class watching.
+	s.rec.SetNoter(explain.Note)
+	boot := strconv.FormatInt(time.Now().UnixNano(), 36)
 	mux := http.NewServeMux()
 	ui := &uiServer{done: make(chan struct{})}
 	mux.HandleFunc("GET /events", s.handleEvents(ui.done))
-	mux.HandleFunc("GET /state", s.handleState)
+	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) { s.handleState(w, r, boot) })
+	mux.HandleFunc("GET /live", func(w http.ResponseWriter, r *http.Request) {
+		page := *r
+		u := *r.URL
+		u.Path, u.RawPath = "/", ""
+		page.URL = &u
+		site.ServeHTTP(w, &page)
+	})
+	mux.Handle("GET /", site)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "Accept")
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			// A relative reference, so that the page works behind a
+			// proxy that serves this under a path of its own.
+			w.Header().Set("Location", "live")
+			w.WriteHeader(http.StatusFound)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "mailhop serve %s: the live view\n\n", s.c.hostname)
+		fmt.Fprintln(w, "GET /live                 the page: the server's traffic, hop by hop, in a browser")
 		fmt.Fprintln(w, "GET /events               the trace as Server-Sent Events (resume with Last-Event-ID or ?after=SEQ)")
 		fmt.Fprintln(w, "GET /events?format=jsonl  the trace as JSON lines")
-		fmt.Fprintln(w, "GET /state                hostname, domains, listeners, queue, mailboxes (JSON)")
+		fmt.Fprintln(w, "GET /state                hostname, domains, listeners, queue, mailbox counts (JSON)")
 	})
-	var h http.Handler = mux
-	if origin := s.c.uiOrigin; origin != "" {
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	origin := s.c.uiOrigin
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if !s.uiHostAllowed(r.Host) {
+			http.Error(w, fmt.Sprintf("mailhop serve --ui: %q is not a name of this server: use its address, localhost or %s", r.Host, s.c.hostname), http.StatusMisdirectedRequest)
+			return
+		}
+		if origin != "" {
 			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Vary", "Origin")
-			mux.ServeHTTP(w, r)
-		})
-	}
+			w.Header().Add("Vary", "Origin")
+		}
+		mux.ServeHTTP(w, r)
+	})
 	ui.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go ui.srv.Serve(l)
 	s.log.Info("listening", "service", "ui", "addr", l.Addr().String())
 	return ui, nil
+}
+
+// uiHostAllowed reports whether a request's Host names this server: an
+// IP address (no name, so nothing to rebind), localhost, or --hostname.
+func (s *server) uiHostAllowed(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if host == "" {
+		return true // HTTP/1.0: the connection reached us, by whatever name
+	}
+	if net.ParseIP(host) != nil {
+		return true
+	}
+	host = strings.ToLower(host)
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || host == strings.ToLower(strings.TrimSuffix(s.c.hostname, "."))
+}
+
+// liveSite is the page the live view serves: the built site (web/dist,
+// with its compressed copies) when it has the live view, else the page's
+// sources as embedded (web/static), so that a binary built without `make
+// wasm` serves it too. Either way without the simulation's files.
+func liveSite(dist, static fs.FS) fs.FS {
+	if _, err := fs.Stat(dist, "js/live.js"); err == nil {
+		return liveFiles{dist}
+	}
+	return liveFiles{static}
+}
+
+// liveFiles hides the simulation's files (the WebAssembly, its loader and
+// its Web Worker): the live page loads none of them, and web.Handler
+// would keep their megabytes in memory.
+type liveFiles struct{ fs.FS }
+
+func simOnly(name string) bool {
+	base := path.Base(name)
+	return strings.HasPrefix(base, "mailhop.wasm") || strings.HasPrefix(base, "wasm_exec.js") ||
+		strings.HasPrefix(name, "js/worker.js")
+}
+
+func (l liveFiles) Open(name string) (fs.File, error) {
+	if simOnly(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return l.FS.Open(name)
+}
+
+func (l liveFiles) ReadDir(name string) ([]fs.DirEntry, error) {
+	es, err := fs.ReadDir(l.FS, name)
+	var out []fs.DirEntry
+	for _, e := range es {
+		if !simOnly(path.Join(name, e.Name())) {
+			out = append(out, e)
+		}
+	}
+	return out, err
 }
 
 func (u *uiServer) close() {
@@ -90,6 +197,11 @@ func (s *server) handleEvents(done <-chan struct{}) http.HandlerFunc {
 			case <-ctx.Done():
 			}
 		}()
+		// The headers at once: the page knows it is connected before
+		// the first event.
+		if rc.Flush() != nil {
+			return
+		}
 		f := s.rec.Follow(after)
 		for {
 			// Wait for the next event, with a heartbeat now and then so
@@ -131,11 +243,19 @@ type uiState struct {
 	Listeners map[string]string `json:"listeners"`
 	Queue     []*queue.Envelope `json:"queue"`
 	Mailboxes map[string]any    `json:"mailboxes"`
+	// Seq is the last event's when the state was read: the state is at
+	// least as new as the trace up to it.
+	Seq  int64  `json:"seq"`
+	Boot string `json:"boot"`
 }
 
-func (s *server) handleState(w http.ResponseWriter, r *http.Request) {
+func (s *server) handleState(w http.ResponseWriter, r *http.Request, boot string) {
 	st := uiState{Hostname: s.c.hostname, Domains: s.c.domains, Listeners: map[string]string{},
-		Queue: s.queue.Messages(), Mailboxes: map[string]any{}}
+		Seq: s.rec.Last(), Boot: boot, Mailboxes: map[string]any{}}
+	st.Queue = s.queue.Messages()
+	if st.Queue == nil {
+		st.Queue = []*queue.Envelope{}
+	}
 	for _, nl := range s.lis {
 		st.Listeners[nl.name] = nl.l.Addr().String()
 	}
@@ -145,6 +265,7 @@ func (s *server) handleState(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(st)

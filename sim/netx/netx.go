@@ -64,16 +64,14 @@ func (c *plainConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write reports before writing, as TappedConn.Write does.
 func (c *plainConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if n > 0 {
-		dir := trace.Recv
-		if c.client {
-			dir = trace.Send
-		}
-		c.tap.Plain(c.client, dir, b[:n])
+	dir := trace.Recv
+	if c.client {
+		dir = trace.Send
 	}
-	return n, err
+	c.tap.Plain(c.client, dir, b)
+	return c.Conn.Write(b)
 }
 
 // ConnTap keeps the tap reachable through the wrapper.

@@ -101,12 +101,13 @@ func (c *TappedConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write reports the bytes before writing them: once written, the peer
+// may answer at once, and its reply must not reach the trace before the
+// line that caused it. Bytes a failed write did not send are not
+// reported again.
 func (c *TappedConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if n > 0 {
-		c.Tap.Data(c.dir(true), b[:n])
-	}
-	return n, err
+	c.Tap.Data(c.dir(true), b)
+	return c.Conn.Write(b)
 }
 
 func (c *TappedConn) Close() error {

@@ -1,7 +1,8 @@
 // The playground page: starts the simulation in a Web Worker, exposes its
 // API as globalThis.mailhop (every call a Promise), and puts the views
 // together: topology, timeline, terminals, compose, mailboxes, message,
-// world.
+// world. Served as …/live by `mailhop serve --ui`, the page is the live
+// view of that server instead (live.js), without the simulation.
 import { connectWorker } from './client.js';
 import { Model } from './model.js';
 import { Topology } from './topology.js';
@@ -14,8 +15,10 @@ import { WorldPanel } from './world.js';
 import { Controls } from './controls.js';
 import { $, announce, tabs } from './dom.js';
 
-const api = connectWorker(new URL('worker.js', import.meta.url));
-globalThis.mailhop = api;
+// The live view is loaded only when it is asked for.
+const live = /\/live$/.test(globalThis.location.pathname);
+const api = live ? null : connectWorker(new URL('worker.js', import.meta.url));
+if (api) globalThis.mailhop = api;
 
 async function boot() {
   const bootEl = $('#boot');
@@ -88,4 +91,5 @@ async function boot() {
   }
 }
 
-boot();
+if (live) import('./live.js').then((m) => m.bootLive());
+else boot();

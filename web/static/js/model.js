@@ -57,6 +57,7 @@ export class Model extends EventTarget {
 
   async start() {
     this.api.onEvents((events, world) => this.arrive(events, world));
+    if (this.api.onState) this.api.onState((st) => this.offer(st));
     const [explain, state] = await Promise.all([this.api.explanations(), this.api.state()]);
     this.explain = explain;
     // The built-in worlds are read after the page is up: nobody waits
@@ -99,6 +100,16 @@ export class Model extends EventTarget {
     this.view = { down: new Map(), queue: new Map(), mail: new Map(), cuts: new Set() };
     this.emit('world', world);
     this.wantState();
+  }
+
+  // offer takes a state the API sends unasked (the live view's, when a
+  // host shows up on the wire): applied once what it shows is revealed.
+  offer(st) {
+    this.switchTo(st.world);
+    if (st.world !== this.world) return;
+    this.snapshots.push(st);
+    this.snapshots.sort((a, b) => a.seq - b.seq);
+    this.maybeApplyState();
   }
 
   // switchTo follows a world that load or reset started.
@@ -297,7 +308,7 @@ export class Model extends EventTarget {
       if (h.queue || h.roles.includes('msa') || h.roles.includes('mx')) {
         v.queue.set(h.name, new Set((h.queue || []).map((q) => q.id)));
       }
-      for (const mb of h.mailboxes || []) v.mail.set(mb.user, mb.messages.length);
+      for (const mb of h.mailboxes || []) v.mail.set(mb.user, mb.count ?? mb.messages.length);
     }
     for (const f of st.faults || []) {
       const key = [f.host, f.peer].sort().join('|');

@@ -328,7 +328,7 @@ export class Timeline {
     if (e.kind === 'deliver') {
       const m = /UID (\d+)/.exec(e.text || '');
       const [user, mailbox] = (e.mailbox || '').split('/');
-      if (m) buttons.append(h('button', { type: 'button', class: 'small', onclick: () => this.actions.openMessage(user, Number(m[1]), mailbox) }, 'Open the message'));
+      if (m && this.actions.openMessage) buttons.append(h('button', { type: 'button', class: 'small', onclick: () => this.actions.openMessage(user, Number(m[1]), mailbox) }, 'Open the message'));
     }
     if (buttons.childElementCount) d.append(buttons);
     if (e.kind === 'dns') d.append(this.dig(e));
@@ -361,7 +361,8 @@ export class Timeline {
       }
     }
     const [name, , type] = (q.text || '').split(' ');
-    const lines = [`; <<>> as dig shows it <<>> @${e.peer || '?'} ${name || ''} ${type || ''}`];
+    const port = e.port && e.port !== 53 ? e.port : 0;
+    const lines = [`; <<>> as dig shows it <<>> @${e.peer || '?'}${port ? ` -p ${port}` : ''} ${name || ''} ${type || ''}`];
     if (!a) {
       lines.push(';; (no answer yet)');
     } else if (a.action === 'error') {
@@ -374,7 +375,7 @@ export class Timeline {
         `;; flags: qr aa rd; QUERY: 1, ANSWER: ${noAnswer ? 0 : records.length}, AUTHORITY: ${noAnswer ? records.length : 0}`,
         '', ';; QUESTION SECTION:', `;${name}\t\t\tIN\t${type}`, '');
       if (records.length) lines.push(noAnswer ? ';; AUTHORITY SECTION:' : ';; ANSWER SECTION:', ...records, '');
-      lines.push(`;; SERVER: ${e.peer}#53`, `;; WHEN: ${a.time}`);
+      lines.push(`;; SERVER: ${e.peer}#${port || 53}`, `;; WHEN: ${a.time}`);
     }
     return h('pre', { class: 'dig', 'aria-label': 'The query and its answer, as dig prints them' }, lines.join('\n'));
   }

@@ -143,6 +143,11 @@ export function links(state) {
     return (byAddr || dns[0] || {}).name;
   };
   for (const h of state.hosts) {
+    if (h.links) {
+      // Wired explicitly (the live view: the links seen on the wire).
+      for (const l of h.links) add(h.name, l.to, l.label);
+      continue;
+    }
     if (h.roles.includes('mua')) {
       if (h.msa) add(h.name, h.msa, '587');
       if (h.mailstore) add(h.name, h.mailstore, '143');
@@ -192,7 +197,7 @@ export class Topology {
   update() {
     const st = this.model.state;
     if (!st) return;
-    const key = `${this.narrow}|${st.hosts.map((h) => `${h.name}:${h.ports.join(',')}`).join(' ')}`;
+    const key = `${this.narrow}|${st.hosts.map((h) => `${h.name}:${h.label || ''}:${h.ports.join(',')}:${(h.udp_ports || []).join(',')}:${(h.links || []).map((l) => `${l.to}/${l.label}`).join(',')}:${(h.mailboxes || []).map((mb) => mb.user).join(',')}`).join(' ')}`;
     if (key !== this.hostsKey) {
       this.hostsKey = key;
       this.build(st);
@@ -306,7 +311,7 @@ export class Topology {
         s('text', { x: x + w / 2, y: 20, 'text-anchor': 'middle' }, label)));
       x += w + 4;
     }
-    g.append(s('text', { x: 10, y: 42, class: 'host-name' }, h.name));
+    g.append(s('text', { x: 10, y: 42, class: 'host-name' }, h.label || h.name));
     g.append(s('text', { x: 10, y: 58, class: 'host-addr' }, h.addrs.join(' ')));
     const ports = [...h.ports, ...(h.udp_ports || []).filter((u) => !h.ports.includes(u)).map((u) => `${u}/udp`)];
     const words = ports.length ? ['ports', ...ports.map(String)] : ['no open ports'];
@@ -362,7 +367,7 @@ export class Topology {
         parts.push(`${n} in ${mb.user}'s INBOX`);
       }
       const roles = chips(h).map(([, l]) => l).join(', ');
-      const label = `${name}, ${h.addrs.join(' ')}, ${roles || 'no role'}, ` +
+      const label = `${h.label ? `${h.label} (${name})` : name}, ${h.addrs.join(' ')}, ${roles || 'no role'}, ` +
         `${h.ports.length ? `ports ${h.ports.join(' ')}` : 'no open ports'}${parts.length ? `, ${parts.join(', ')}` : ''}` +
         `${down ? ', DOWN' : ''}`;
       c.g.setAttribute('aria-label', label);
