@@ -121,7 +121,7 @@ func (d *Directory) Authenticate(login, password string) (string, error) {
 	if !ok {
 		// Spend the time a real check would, so timing does not tell
 		// which users exist.
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return "", ErrInvalid
 	}
 	d.mu.RLock()
@@ -152,8 +152,12 @@ func (d *Directory) Secret(addr string) (string, bool) {
 }
 
 // dummyHash is a bcrypt hash of nothing in particular, at MinCost so that
-// the decoy comparison stays cheap in the browser.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("mailhop"), bcrypt.MinCost)
+// the decoy comparison stays cheap in the browser; made on first use, not
+// at start-up.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("mailhop"), bcrypt.MinCost)
+	return h
+})
 
 // Hash returns a bcrypt hash of password, for a users file.
 func Hash(password string) (string, error) {
