@@ -75,6 +75,7 @@ func testCrash(t *testing.T, w *testWorld) {
 	t.Logf("kill -9 after %d acknowledged submissions (%v), %d attempted", len(ids), submitted.Round(time.Millisecond), min(next.Load(), crashMessages))
 
 	w.a.start()
+	w.up(t)
 	re := regexp.MustCompile(`X-Crash-Id: (\d+)`)
 	seen := map[int64]int{}
 	scan := func() {
@@ -102,6 +103,7 @@ func testCrash(t *testing.T, w *testWorld) {
 	}
 	time.Sleep(1500 * time.Millisecond) // let any late duplicate land
 	lost := missing()
+	w.up(t) // "lost" must mean lost, not "B was down"
 	dups := 0
 	for _, c := range seen {
 		if c > 1 {
