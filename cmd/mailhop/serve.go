@@ -54,6 +54,7 @@ type serveConfig struct {
 	tlsCert      string
 	tlsKey       string
 	insecureAuth bool
+	strict       bool
 	schedule     scheduleFlag
 	lifetime     time.Duration
 	ui           string
@@ -120,6 +121,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.IntVar(&c.mxPort, "mx-port", 25, "the port dialled on remote mail exchangers")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate chain (PEM); without it a self-signed certificate for --hostname is made once in DIR/tls")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	fs.BoolVar(&c.strict, "strict", false, "SMTP follows RFC 5321 to the letter and says what is wrong (MAIL FROM:<address> with angle brackets, no nested MAIL, EHLO with a name, SMTPUTF8 for non-ASCII addresses); without it, Postfix's tolerant defaults")
 	fs.BoolVar(&c.insecureAuth, "insecure-auth", false, "allow passwords on unencrypted connections (for teaching on localhost); without it AUTH is offered only after STARTTLS")
 	c.schedule = scheduleFlag{5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour}
 	fs.Var(&c.schedule, "retry-schedule", "the delays between delivery attempts, comma separated; the last one repeats")
@@ -479,7 +481,7 @@ func (s *server) startListener(nl namedListener, deliver *mda.MDA) {
 		srv := &smtp.Server{
 			Mode: mode, Hostname: c.hostname, IsLocal: s.isLocal, Recipient: s.exists,
 			Users: s.users, Queue: s.queue, TLSConfig: s.tls, ImplicitTLS: nl.tls,
-			InsecureAuth: c.insecureAuth, StrictAuth: true, Limiter: s.limit,
+			InsecureAuth: c.insecureAuth, StrictAuth: true, Limiter: s.limit, Strict: c.strict,
 			MaxMessageBytes: c.maxMessage, MaxConnections: c.maxConns, Trace: s.rec,
 		}
 		if nl.tls {
@@ -493,7 +495,7 @@ func (s *server) startListener(nl namedListener, deliver *mda.MDA) {
 		})
 	case "lmtp":
 		srv := &smtp.Server{Mode: smtp.LMTP, Hostname: c.hostname, IsLocal: s.isLocal, Recipient: s.exists,
-			Deliver: deliver, MaxMessageBytes: c.maxMessage, Trace: s.rec}
+			Deliver: deliver, MaxMessageBytes: c.maxMessage, Trace: s.rec, Strict: c.strict}
 		serve = srv.Serve
 		s.stops = append(s.stops, func(ctx context.Context) {
 			srv.Shutdown(ctx)

@@ -19,6 +19,21 @@ const (
 	noteIMAPLiteral = "a literal: data sent as exactly the number of octets announced in {n} before it — here most often a message: header fields, a blank line, the body (RFC 9051 §4.3)"
 )
 
+// Notes for replies whose code alone would point the wrong way: the
+// reply's text, or the shape of the line, tells the cause.
+const (
+	// "250 2.0.0 Ok: queued as 4F2A9C", the answer to the final dot.
+	noteSMTPQueued = "250: the message is accepted and queued: with this reply to the final dot the server has taken responsibility for delivering it, and it names the queue id it gave the message (RFC 5321 §4.2.5)"
+	// "-ERR [AUTH] login refused on an unencrypted connection …"
+	notePOP3AuthTLS = "login is refused because the connection is not encrypted, not because of the user name or password: send STLS first (RFC 2595 §4), or connect to the TLS port, so the password travels inside TLS; [AUTH] (RFC 3206 §5) says the login itself was refused, not the server"
+	// "LOGIN bob bob": the tag is missing.
+	noteIMAPNoTagCommand = "this command has no tag: the server takes the first word as the tag and the second as the command name. Every IMAP command starts with a tag the client chooses, e.g. a1 LOGIN bob bob (RFC 9051 §2.2.1)"
+	// "LOGIN BAD Unknown command", the answer to it.
+	noteIMAPNoTagReply = "BAD: the command had no tag, so the server took its first word as the tag (it is repeated here) and the next word as an unknown command. Every IMAP command starts with a tag the client chooses, e.g. a1 LOGIN bob bob (RFC 9051 §2.2.1)"
+	// "* BYE Unknown command".
+	noteIMAPByeUnknown = "the server closes the connection because of an unknown command before login: the client is taken not to speak IMAP at all, a defence against cross-protocol attacks; reconnect and start every command with a tag, e.g. a1 LOGIN bob bob (RFC 9051 §7.1.5, §2.2.1)"
+)
+
 // bareLF is what package netx appends to a line that ended in LF alone.
 const bareLF = " ⟨bare LF⟩"
 
@@ -191,6 +206,9 @@ func smtpReply(proto, line string) string {
 		text = line[4:]
 	}
 	word, _ := cutSpace(text)
+	if code == "250" && strings.Contains(text, "queued as") {
+		return noteSMTPQueued
+	}
 	if code == "250" {
 		// A line of the answer to EHLO or LHLO: "250-SIZE 10240000",
 		// "250 AUTH PLAIN LOGIN" (old servers: "AUTH=PLAIN").
@@ -361,6 +379,9 @@ func withCode(proto string, i int, rest string) string {
 		return tab.notes[i]
 	}
 	key := tab.entries[s].Key
+	if proto == "pop3" && key == "AUTH" && aboutTLS(rest) {
+		return notePOP3AuthTLS
+	}
 	var b strings.Builder
 	b.Grow(len(tab.notes[i]) + 4 + len(key) + 3 + len(tab.notes[s]))
 	b.WriteString(tab.notes[i])
@@ -384,6 +405,9 @@ func imapCommand(line string) string {
 	}
 	verb, args := cutSpace(rest)
 	i := tab.findFold("imap", KindCommand, verb)
+	if i < 0 && tag != "*" && tab.findFold("imap", KindCommand, tag) >= 0 {
+		return noteIMAPNoTagCommand
+	}
 	if i < 0 || tag == "*" || tag == "+" {
 		return ""
 	}
@@ -406,6 +430,9 @@ func imapReply(line string) string {
 	word, rest := cutSpace(rest)
 	if tag != "*" {
 		// Tagged: the completion of the command with that tag.
+		if strings.EqualFold(word, "BAD") && tab.findFold("imap", KindCommand, tag) >= 0 {
+			return noteIMAPNoTagReply
+		}
 		if strings.EqualFold(word, "OK") || strings.EqualFold(word, "NO") || strings.EqualFold(word, "BAD") {
 			return withCode("imap", tab.findFold("imap", KindReply, word), rest)
 		}
@@ -428,6 +455,9 @@ func imapReply(line string) string {
 	case strings.EqualFold(word, "BAD"):
 		key = "* BAD"
 	case strings.EqualFold(word, "BYE"):
+		if strings.HasPrefix(rest, "Unknown command") {
+			return noteIMAPByeUnknown
+		}
 		key = "* BYE"
 	case strings.EqualFold(word, "PREAUTH"):
 		key = "* PREAUTH"
@@ -566,6 +596,29 @@ func noteFold(proto, kind, key string) string {
 		return tab.notes[i]
 	}
 	return ""
+}
+
+// aboutTLS reports whether a refusal's text blames the missing
+// encryption ("unencrypted connection", "TLS", Dovecot's "Plaintext
+// authentication disallowed"), in any case, without allocating.
+func aboutTLS(s string) bool {
+	for _, w := range []string{"encrypt", "tls", "plaintext", "ssl"} {
+		if containsFold(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w, in
+// any case.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
 }
 
 // cutSpace splits s at its first space: the first word and the rest.

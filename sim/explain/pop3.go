@@ -15,7 +15,7 @@ var pop3Tables = []group{
 		{"IN-USE", "RFC 2449 §8.1.2", "the login was right, but the mailbox is locked: another session (probably another POP3 client) has it open; try again later"},
 		{"SYS/TEMP", "RFC 3206 §4", "a temporary problem on the server, not the user's credentials; try again later"},
 		{"SYS/PERM", "RFC 3206 §4", "a lasting problem on the server (e.g. a corrupted mailbox) that needs someone to fix it; not the user's credentials"},
-		{"AUTH", "RFC 3206 §5", "the credentials are the problem: wrong user name or password, an expired account, or a login against policy"},
+		{"AUTH", "RFC 3206 §5", "the login itself is refused, not because of a problem on the server: wrong user name or password, an expired account, or a login against policy"},
 	}},
 
 	{"pop3", KindCommand, []row{

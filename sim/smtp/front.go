@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -30,8 +31,15 @@ import (
 //     never executed (RFC 3207 §4.2, CVE-2011-0411);
 //   - AUTH is offered and accepted only over TLS (or from loopback, or when
 //     insecure auth is allowed), else 538 5.7.11 (RFC 4954 §6);
-//   - connection limits, idle timeouts on the network's clock, and bounded
-//     command lines.
+//   - in strict mode (Server.Strict), the syntax go-smtp tolerates is
+//     refused with 501 5.5.4 and the rule it breaks: EHLO without a
+//     domain, MAIL FROM: and RCPT TO: without <angle brackets> right after
+//     the colon (RFC 5321 §4.1.2);
+//   - MAIL and RCPT are accepted with 2.1.0 and 2.1.5 (RFC 3463 §3.2), not
+//     go-smtp's 2.0.0, and a SASL response that is not base64 gets 501
+//     (RFC 4954 §4), not go-smtp's temporary 454;
+//   - connection limits, idle timeouts on the network's clock — answered
+//     421 4.4.2, in the middle of DATA too — and bounded command lines.
 //
 // It relays commands as it reads them (pipelining works) and stops to wait
 // for go-smtp's reply only at DATA, AUTH, STARTTLS and QUIT, where what the
@@ -50,6 +58,9 @@ const (
 	replySwallow            // a greeting nobody should see (after STARTTLS)
 	replyEHLO               // capabilities to adjust
 	replyStartTLS           // the reply to the NOOP that stands for STARTTLS
+	replyMail               // the reply to MAIL
+	replyRcpt               // the reply to RCPT
+	replyAuthBad            // the reply to the "*" that stands for a response that is not base64
 )
 
 // connState is what the front knows of a client connection; the backend
@@ -315,6 +326,18 @@ func (fs *frontSession) adjust(kind replyKind, reply []string) []string {
 		return out
 	}
 	if len(reply) == 1 {
+		// go-smtp accepts MAIL and RCPT with 2.0.0; RFC 3463 §3.2 has
+		// the codes that say what was accepted (as Postfix sends them).
+		switch {
+		case kind == replyMail && strings.HasPrefix(reply[0], "250 2.0.0 "):
+			return []string{"250 2.1.0 " + reply[0][len("250 2.0.0 "):]}
+		case kind == replyRcpt && strings.HasPrefix(reply[0], "250 2.0.0 "):
+			return []string{"250 2.1.5 " + reply[0][len("250 2.0.0 "):]}
+		case kind == replyAuthBad:
+			// go-smtp answers 454 to a response that is not base64;
+			// RFC 4954 §4 wants 501.
+			return []string{"501 5.5.2 Invalid base64 data: the response to 334 must be base64 (RFC 4954 §4)"}
+		}
 		if r, ok := fixedReplies[reply[0]]; ok {
 			return []string{r}
 		}
@@ -363,13 +386,31 @@ func (fs *frontSession) reader() (startTLS bool) {
 		if err != nil {
 			if isTimeout(err) {
 				if _, ok := fs.settle(); ok {
-					fs.write(fmt.Sprintf("421 4.4.2 %s Error: timeout exceeded\r\n", fs.s.Hostname))
+					fs.timedOut()
 				}
 			}
 			return false
 		}
 		verb, arg := splitCommand(line)
+		if fs.s.Strict {
+			if r := strictSyntax(verb, arg, line); r != "" {
+				if _, ok := fs.settle(); !ok {
+					return false
+				}
+				fs.write(r + "\r\n")
+				continue
+			}
+		}
 		switch verb {
+		case "MAIL", "RCPT":
+			kind := replyMail
+			if verb == "RCPT" {
+				kind = replyRcpt
+			}
+			fs.expect(kind)
+			if fs.relay(line) != nil {
+				return false
+			}
 		case "EHLO":
 			fs.expect(replyEHLO)
 			if fs.relay(line) != nil {
@@ -413,6 +454,12 @@ func (fs *frontSession) reader() (startTLS bool) {
 				fs.write("538 5.7.11 Encryption required for requested authentication mechanism\r\n")
 				continue
 			}
+			if f := strings.Fields(arg); len(f) > 1 && !isBase64(f[1]) {
+				// RFC 4954 §4: an initial response that is not base64
+				// gets 501 (go-smtp says 454, a temporary failure).
+				fs.write("501 5.5.2 Invalid base64 data in the initial response (RFC 4954 §4)\r\n")
+				continue
+			}
 			fs.expect(replyPlain)
 			if fs.relay(line) != nil {
 				return false
@@ -429,7 +476,14 @@ func (fs *frontSession) reader() (startTLS bool) {
 				if err != nil {
 					return false
 				}
-				fs.expect(replyPlain)
+				kind := replyPlain
+				if r := strings.TrimRight(string(resp), "\r\n"); r != "*" && !isBase64(r) {
+					// go-smtp would answer 454, a temporary failure:
+					// cancel its exchange, and the cancel's reply
+					// becomes the 501 of RFC 4954 §4.
+					kind, resp = replyAuthBad, []byte("*\r\n")
+				}
+				fs.expect(kind)
 				if fs.relay(resp) != nil {
 					return false
 				}
@@ -445,7 +499,14 @@ func (fs *frontSession) reader() (startTLS bool) {
 			}
 			if strings.HasPrefix(last, "354") {
 				fs.expect(replyPlain)
-				if !fs.relayData(br) {
+				if err := fs.relayData(br); err != nil {
+					if isTimeout(err) {
+						// The client stopped in the middle of the
+						// message (the final "." forgotten): go-smtp
+						// still waits for data and has nothing to say,
+						// the front says why it closes.
+						fs.timedOut()
+					}
 					return false
 				}
 			}
@@ -479,21 +540,30 @@ func (fs *frontSession) reader() (startTLS bool) {
 	}
 }
 
+// timedOut tells an idle client that the server closes the connection
+// (RFC 5321 §4.5.3.2: the server may close after its timeout, and §3.8
+// has it send 421 first), as Postfix does.
+func (fs *frontSession) timedOut() {
+	fs.write(fmt.Sprintf("421 4.4.2 %s Error: timeout exceeded\r\n", fs.s.Hostname))
+}
+
 // relayData relays the message after 354, up to and including the line
 // with a single dot. It ends where go-smtp does: only CRLF "." CRLF ends
-// the data (a dot after a bare LF does not).
-func (fs *frontSession) relayData(br *bufio.Reader) bool {
+// the data (a dot after a bare LF does not). It returns nil at the end of
+// the data, else the error that stopped it (a timeout when the client
+// went quiet).
+func (fs *frontSession) relayData(br *bufio.Reader) error {
 	atLineStart := true // the previous line ended with CRLF
 	for {
 		fs.st.conn.SetReadDeadline(time.Now().Add(fs.s.timeout()))
 		chunk, err := br.ReadSlice('\n')
 		if len(chunk) > 0 {
 			end := err == nil && atLineStart && bytes.Equal(chunk, []byte(".\r\n"))
-			if fs.relay(chunk) != nil {
-				return false
+			if err := fs.relay(chunk); err != nil {
+				return err
 			}
 			if end {
-				return true
+				return nil
 			}
 			if err == nil {
 				atLineStart = bytes.HasSuffix(chunk, []byte("\r\n"))
@@ -502,7 +572,7 @@ func (fs *frontSession) relayData(br *bufio.Reader) bool {
 			}
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return false
+			return err
 		}
 	}
 }
@@ -534,10 +604,79 @@ func (fs *frontSession) readLine(br *bufio.Reader, max int) ([]byte, error) {
 	}
 }
 
+// strictSyntax returns the reply of a strict server to a command whose
+// syntax RFC 5321 does not allow, or "" when the front lets go-smtp judge
+// it. go-smtp takes "MAIL FROM: alice@example.org" as Postfix does by
+// default; a strict server wants the grammar of RFC 5321 §4.1.2.
+func strictSyntax(verb, arg string, line []byte) string {
+	switch verb {
+	case "EHLO", "HELO":
+		// RFC 5321 §4.1.1.1: "EHLO" SP ( Domain / address-literal ).
+		if arg == "" {
+			return "501 5.5.4 Syntax: " + verb + " hostname (RFC 5321 §4.1.1.1): say who you are, e.g. " + verb + " client.example.org"
+		}
+	case "MAIL":
+		if why := pathSyntax(line, "MAIL FROM:"); why != "" {
+			return "501 5.5.4 Syntax: MAIL FROM:<address> (RFC 5321 §4.1.2): " + why
+		}
+	case "RCPT":
+		if why := pathSyntax(line, "RCPT TO:"); why != "" {
+			return "501 5.5.4 Syntax: RCPT TO:<address> (RFC 5321 §4.1.2): " + why
+		}
+	}
+	return ""
+}
+
+// pathSyntax checks a MAIL or RCPT line against RFC 5321 §4.1.2:
+// `"MAIL FROM:" Reverse-path [SP Mail-parameters]`, the path in angle
+// brackets straight after the colon. It returns what is wrong, or "".
+func pathSyntax(line []byte, head string) string {
+	s := strings.TrimRight(string(line), "\r\n")
+	if len(s) < len(head) || !strings.EqualFold(s[:len(head)], head) {
+		return "exactly one space before " + head[5:] + " and no space before the colon"
+	}
+	s = s[len(head):]
+	switch {
+	case s == "":
+		return "the address is missing"
+	case s[0] == ' ' || s[0] == '\t':
+		return "no space after the colon"
+	case s[0] != '<':
+		return "the address goes in angle brackets"
+	}
+	quoted := false
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == '>' && !quoted:
+			if rest := s[i+1:]; rest != "" && rest[0] != ' ' {
+				return "a space must separate the address from its parameters"
+			}
+			return ""
+		case (c == ' ' || c == '\t') && !quoted:
+			return "no space inside the angle brackets"
+		}
+	}
+	return "the closing angle bracket is missing"
+}
+
 func splitCommand(line []byte) (verb, arg string) {
 	s := strings.TrimRight(string(line), "\r\n")
 	verb, arg, _ = strings.Cut(s, " ")
 	return strings.ToUpper(verb), strings.TrimSpace(arg)
+}
+
+// isBase64 reports whether s is a SASL response go-smtp can decode: "="
+// (empty) or standard base64.
+func isBase64(s string) bool {
+	if s == "=" {
+		return true
+	}
+	_, err := base64.StdEncoding.DecodeString(s)
+	return err == nil
 }
 
 func isTimeout(err error) bool {

@@ -6,9 +6,13 @@
 // Each agent is a Server with a Mode; Serve(l) runs it on any listener, of
 // the simulated network or of real sockets.
 //
+// Strict mode (Server.Strict) answers every deviation from RFC 5321 with
+// the reply code, enhanced status code and a text naming the rule; the
+// default is tolerant, as real servers are.
+//
 // RFC 5321 (SMTP), RFC 6409 (submission), RFC 3207 (STARTTLS), RFC 4954
 // (AUTH), RFC 2033 (LMTP), RFC 3463 (enhanced status codes), RFC 3848
-// (the "with" keywords of Received).
+// (the "with" keywords of Received), RFC 6531 (SMTPUTF8).
 package smtp
 
 import (
@@ -82,6 +86,17 @@ type Server struct {
 	// StrictAuth refuses AUTH on cleartext from loopback peers too (unless
 	// InsecureAuth): on a real server any local user reaches loopback.
 	StrictAuth bool
+	// Strict follows RFC 5321 to the letter and says what is wrong, as a
+	// teaching server should: EHLO and HELO need a domain (501 5.5.4),
+	// MAIL FROM:<address> and RCPT TO:<address> take their path in angle
+	// brackets right after the colon (501 5.5.4, RFC 5321 §4.1.2), a
+	// second MAIL needs RSET first (503 5.5.1), and a non-ASCII address
+	// needs the SMTPUTF8 parameter on MAIL (553 5.6.7, RFC 6531 §3.5).
+	// Without it the server is as tolerant as Postfix's defaults (and
+	// go-smtp's parser): "MAIL FROM: alice@example.org" is taken.
+	// The playground's worlds are strict; `mailhop serve` is not, unless
+	// --strict.
+	Strict bool
 	// Limiter, when set, delays and then refuses failed logins per
 	// client address, across sessions (and servers sharing it); without
 	// one a failed login waits a second.

@@ -42,6 +42,7 @@ type session struct {
 
 	from    string
 	hasFrom bool
+	utf8    bool // MAIL had SMTPUTF8 (RFC 6531 §3.4)
 	to      []string
 }
 
@@ -57,7 +58,23 @@ var (
 	errBareNewline  = smtpErr(500, gosmtp.EnhancedCode{5, 5, 2}, "Message contains a bare CR or LF: lines must end with CRLF (RFC 5321 2.3.8)")
 	errLongLine     = smtpErr(500, gosmtp.EnhancedCode{5, 5, 2}, "Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)")
 	errTooBig       = smtpErr(552, gosmtp.EnhancedCode{5, 3, 4}, "Message too big")
+	errNestedMail   = smtpErr(503, gosmtp.EnhancedCode{5, 5, 1}, "Error: nested MAIL command: a transaction is already open, send RSET first (RFC 5321 §4.1.1.2)")
 )
+
+// errNeedUTF8 refuses a non-ASCII address in a transaction that MAIL did
+// not open with SMTPUTF8 (RFC 6531 §3.5; this server offers SMTPUTF8).
+func errNeedUTF8(who string) *gosmtp.SMTPError {
+	return smtpErr(553, gosmtp.EnhancedCode{5, 6, 7}, "Non-ASCII "+who+" address not permitted without SMTPUTF8: send MAIL FROM:<address> SMTPUTF8 (RFC 6531 §3.5)")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
 
 // localFailure is a failure on our side while accepting: always 4xx, so
 // the client keeps the message and tries again (go-smtp would turn a plain
@@ -67,7 +84,7 @@ func localFailure(what string, err error) *gosmtp.SMTPError {
 }
 
 func (se *session) Reset() {
-	se.from, se.hasFrom, se.to = "", false, nil
+	se.from, se.hasFrom, se.utf8, se.to = "", false, false, nil
 }
 
 func (se *session) Logout() error { return nil }
@@ -106,14 +123,41 @@ func (se *session) Auth(mech string) (sasl.Server, error) {
 	}
 	switch mech {
 	case sasl.Plain:
-		return sasl.NewPlainServer(check), nil
+		return malformedIs501{sasl.NewPlainServer(check)}, nil
 	case sasl.Login:
-		return &loginServer{check: func(u, p string) error { return check("", u, p) }}, nil
+		return malformedIs501{&loginServer{check: func(u, p string) error { return check("", u, p) }}}, nil
 	}
 	return nil, gosmtp.ErrAuthUnknownMechanism
 }
 
+// malformedIs501 reports a SASL response the mechanism can not parse (a
+// PLAIN message without its two NULs) as the client's syntax error, 501
+// (RFC 4954 §4), not as the temporary failure 454 go-smtp makes of a
+// plain error. Errors of the login check are SMTP errors already.
+type malformedIs501 struct{ sasl.Server }
+
+func (m malformedIs501) Next(response []byte) ([]byte, bool, error) {
+	challenge, done, err := m.Server.Next(response)
+	var se *gosmtp.SMTPError
+	if err != nil && !errors.As(err, &se) {
+		err = smtpErr(501, gosmtp.EnhancedCode{5, 5, 2}, "Malformed authentication response: "+err.Error()+" (RFC 4954 §4)")
+	}
+	return challenge, done, err
+}
+
 func (se *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	utf8 := opts != nil && opts.UTF8
+	if se.s.Strict {
+		// go-smtp lets a second MAIL replace the sender (and keeps the
+		// recipients): RFC 5321 §4.1.1.2 allows MAIL only when no
+		// transaction is open.
+		if se.hasFrom {
+			return errNestedMail
+		}
+		if !utf8 && !isASCII(from) {
+			return errNeedUTF8("sender")
+		}
+	}
 	if hasControl(from) {
 		return smtpErr(501, gosmtp.EnhancedCode{5, 1, 7}, "Bad sender address syntax: control characters")
 	}
@@ -130,7 +174,7 @@ func (se *session) Mail(from string, opts *gosmtp.MailOptions) error {
 	if opts != nil && opts.Size > se.s.MaxMessageBytes {
 		return errTooBig
 	}
-	se.from, se.hasFrom = from, true
+	se.from, se.hasFrom, se.utf8 = from, true, utf8
 	return nil
 }
 
@@ -158,6 +202,9 @@ func hasControl(addr string) bool {
 func (se *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 	if hasControl(to) {
 		return smtpErr(501, gosmtp.EnhancedCode{5, 1, 3}, "Bad recipient address syntax: control characters")
+	}
+	if se.s.Strict && !se.utf8 && !isASCII(to) {
+		return errNeedUTF8("recipient")
 	}
 	if len(se.to) >= se.s.MaxRecipients {
 		return smtpErr(452, gosmtp.EnhancedCode{4, 5, 3}, "Too many recipients")

@@ -20,12 +20,17 @@ type Spec struct {
 	// Start is the virtual clock's time when the world begins.
 	Start time.Time `json:"start,omitzero"`
 	// InsecureAuth lets clients log in without TLS (a teaching shortcut).
-	InsecureAuth bool              `json:"insecure_auth,omitempty"`
-	Hosts        []HostSpec        `json:"hosts"`
-	Zones        map[string]string `json:"zones,omitempty"`
-	Users        []UserSpec        `json:"users,omitempty"`
-	Faults       []Fault           `json:"faults,omitempty"`
-	Queue        QueueSpec         `json:"queue,omitzero"`
+	InsecureAuth bool `json:"insecure_auth,omitempty"`
+	// Strict makes the SMTP servers follow RFC 5321 to the letter and
+	// explain every deviation (smtp.Server.Strict). A world file that does
+	// not say is strict: the playground teaches correct syntax. "strict:
+	// false" gives Postfix's tolerant defaults, as `mailhop serve` has.
+	Strict *bool             `json:"strict,omitempty"`
+	Hosts  []HostSpec        `json:"hosts"`
+	Zones  map[string]string `json:"zones,omitempty"`
+	Users  []UserSpec        `json:"users,omitempty"`
+	Faults []Fault           `json:"faults,omitempty"`
+	Queue  QueueSpec         `json:"queue,omitzero"`
 }
 
 // HostSpec is one machine of the world.
@@ -50,6 +55,10 @@ type HostSpec struct {
 	MSA       string `json:"msa,omitempty"`
 	Mailstore string `json:"mailstore,omitempty"`
 }
+
+// IsStrict reports whether the world's SMTP servers are strict: true
+// unless the world file says "strict: false".
+func (s *Spec) IsStrict() bool { return s.Strict == nil || *s.Strict }
 
 // Has reports whether the host has a role.
 func (h *HostSpec) Has(role string) bool { return slices.Contains(h.Roles, role) }

@@ -287,7 +287,7 @@ func (w *World) startMail(h *Host) error {
 			Mode: mode, Hostname: hs.Name, IsLocal: isLocal, Recipient: exists,
 			Users: users, Queue: h.Queue, TLSConfig: tlsCfg, ImplicitTLS: implicit,
 			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace,
-			MaxMessageBytes: 10 << 20,
+			MaxMessageBytes: 10 << 20, Strict: w.Spec.IsStrict(),
 		}
 	}
 	if hs.Has("mx") {
@@ -308,7 +308,7 @@ func (w *World) startMail(h *Host) error {
 	}
 	if hs.Has("lmtp") {
 		s := &smtp.Server{Mode: smtp.LMTP, Hostname: hs.Name, IsLocal: isLocal, Recipient: exists,
-			Deliver: h.MDA, Clock: w.Clock, Trace: w.Trace}
+			Deliver: h.MDA, Clock: w.Clock, Trace: w.Trace, Strict: w.Spec.IsStrict()}
 		if err := w.listen(h, PortLMTP, s.Serve, func() { s.Close() }); err != nil {
 			return err
 		}
