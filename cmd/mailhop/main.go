@@ -5,6 +5,7 @@
 //	mailhop serve   run a real mail server on real sockets
 //	mailhop dns     run an authoritative DNS server from zone files
 //	mailhop passwd  print a bcrypt line for a users file
+//	mailhop lesson  check a lesson file against its solution; list the built-in lessons
 //
 // Every flag can also be set with an environment variable MAILHOP_<FLAG>
 // (upper case, dashes as underscores): MAILHOP_DATA=/var/mail for --data.

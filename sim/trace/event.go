@@ -48,6 +48,8 @@
 //	fetch    (none)                        a message read by POP3 or IMAP
 //	hop      (none)                        a message moved from host to peer (the timeline's summary)
 //	fault    (none)                        a fault was injected or cleared
+//	lesson   started, progress, done       a lesson began; what its checks say changed
+//	                                       (text: how many hold; note: what is still missing)
 package trace
 
 import (
@@ -73,6 +75,7 @@ const (
 	KindFetch   Kind = "fetch"
 	KindHop     Kind = "hop"
 	KindFault   Kind = "fault"
+	KindLesson  Kind = "lesson"
 )
 
 // Dir is the direction of a wire event.
