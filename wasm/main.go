@@ -11,7 +11,7 @@
 //	                                                   seq (the trace's last event), clock
 //	clock()                          → Promise<{time, playing, speed, next, retry}>
 //	connect(from, to, port, opts?)   → Promise<session>
-//	    session.send(line)           → Promise<{dir, text, note, tls, data}>
+//	    session.send(line, {eol}?)   → Promise<{dir, text, note, tls, data}>  eol "lf": a bare LF, not CRLF
 //	    session.close()              → Promise<void>
 //	    session.onLine(cb)           cb(text, {dir, text, note, tls, data}); returns an unsubscribe function
 //	    session.onClose(cb)          cb(reason); returns an unsubscribe function
@@ -25,6 +25,15 @@
 //	fault({kind, host, peer, ...})   → Promise<state>
 //	explanations()                   → Promise<[{proto, kind, key, summary, rfc}]>
 //	message(user, uid, mailbox?)     → Promise<message view>
+//	lessons()                        → Promise<[{id, title, state}]>  state: not-started | in-progress | done
+//	lesson(idOrLessonText)           → Promise<lesson status>  loads the lesson's world, runs its setup,
+//	                                                   starts checking; each change is an event of kind
+//	                                                   "lesson" (started, progress, done) on onEvent
+//	lessonStatus()                   → Promise<{id, title, goal, steps, checks: [{name, ok, missing,
+//	                                                   detail}], done, state, solution}>
+//
+// A session's onLine gets the lines the terminal sends (dir "send") as
+// well as the server's, in wire order: a command comes before its reply.
 //
 // Every call returns at once; the work runs in a goroutine and its result
 // arrives by Promise. Errors reach JavaScript as Error values with a clear
@@ -106,6 +115,19 @@ func install(p *playground.Playground, name string) error {
 		"message": b.message,
 		"explanations": func([]safejs.Value) (runner, error) {
 			return func() (any, error) { return playground.Explanations(), nil }, nil
+		},
+		"lessons": func([]safejs.Value) (runner, error) {
+			return func() (any, error) { return p.Lessons(), nil }, nil
+		},
+		"lesson": func(args []safejs.Value) (runner, error) {
+			src, err := str(args, 0, "a lesson's id or a lesson file's text")
+			if err != nil {
+				return nil, err
+			}
+			return func() (any, error) { return p.StartLesson(context.Background(), src) }, nil
+		},
+		"lessonStatus": func([]safejs.Value) (runner, error) {
+			return func() (any, error) { return p.LessonStatus() }, nil
 		},
 	}
 	for name, c := range methods {
@@ -520,7 +542,15 @@ func (b *bridge) session(s *playground.Session) (safejs.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func() (any, error) { return s.Send(context.Background(), line) }, nil
+		var opt struct {
+			EOL string `json:"eol"`
+		}
+		if v := arg(args, 1); !v.IsUndefined() && !v.IsNull() {
+			if err := b.fromJS(v, &opt, "send options ({eol: 'crlf' | 'lf'})"); err != nil {
+				return nil, err
+			}
+		}
+		return func() (any, error) { return s.SendEOL(context.Background(), line, opt.EOL) }, nil
 	}
 	closeIt := func([]safejs.Value) (runner, error) {
 		return func() (any, error) { return nil, s.Close() }, nil

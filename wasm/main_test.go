@@ -127,7 +127,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestAPIShape(t *testing.T) {
 	m := api(t)
 	for _, name := range []string{"worlds", "load", "reset", "state", "clock", "connect", "send", "onEvent", "onEvents",
-		"trace", "play", "pause", "step", "speed", "advance", "fault", "explanations", "message"} {
+		"trace", "play", "pause", "step", "speed", "advance", "fault", "explanations", "message", "lessons", "lesson", "lessonStatus"} {
 		v, err := m.Get(name)
 		if err != nil || v.Type() != safejs.TypeFunction {
 			t.Errorf("mailhop.%s is %s, want a function", name, v.Type())

@@ -132,7 +132,11 @@ type page struct {
 // simulation to boot.
 func open(t *testing.T, w, h int64) *page {
 	t.Helper()
-	return openURL(t, baseURL+"/", w, h)
+	p := openURL(t, baseURL+"/", w, h)
+	// A newcomer meets "Start here" (see the lesson tests); these tests
+	// go straight to the tools.
+	p.click(`#tab-terminal`)
+	return p
 }
 
 // openURL loads a page in a new tab of size w×h and waits for it to be

@@ -53,6 +53,9 @@ type Playground struct {
 	nextSub  int
 	sessions map[*Session]struct{}
 	nextSess int
+	// lessonStates: each lesson's state in this playground (the page
+	// keeps it across visits).
+	lessonStates map[string]string
 }
 
 // run is one loaded world and what drives it.
@@ -64,6 +67,8 @@ type run struct {
 	stop   context.CancelFunc
 	done   chan struct{} // closed when the pump has stopped
 	wake   func()        // wakes the pump for a new subscriber (p.mu)
+	ctx    context.Context
+	lesson *lessonRun // the lesson running in this world, if any (p.mu)
 }
 
 // Batch is a run of consecutive trace events of one world. World is the
@@ -80,7 +85,7 @@ type Batch struct {
 func New(tick time.Duration) *Playground {
 	return &Playground{
 		tick: tick, ready: make(chan struct{}), playing: true, speed: 1,
-		subs: map[int]func(Batch){}, sessions: map[*Session]struct{}{},
+		subs: map[int]func(Batch){}, sessions: map[*Session]struct{}{}, lessonStates: map[string]string{},
 	}
 }
 
@@ -181,7 +186,7 @@ func (p *Playground) loadLocked(nameOrText string) (Info, error) {
 	p.mu.Lock()
 	p.epoch++
 	ctx, stop := context.WithCancel(context.Background())
-	r := &run{epoch: p.epoch, source: src, w: w, drv: world.NewDriver(w, p.tick), stop: stop, done: make(chan struct{})}
+	r := &run{epoch: p.epoch, source: src, w: w, drv: world.NewDriver(w, p.tick), stop: stop, done: make(chan struct{}), ctx: ctx}
 	_ = r.drv.SetSpeed(p.speed)
 	if p.playing {
 		r.drv.Play()

@@ -275,7 +275,8 @@ func TestConnectErrors(t *testing.T) {
 		{"nowhere", "mx.example.net", 25, `no host "nowhere"`},
 		{"bob-pc", "mx.example.com", 25, `no host "mx.example.com"`},
 		{"bob-pc", "mx.example.net", 0, "not a TCP port"},
-		{"bob-pc", "mx.example.net", 26, "refused"},
+		{"bob-pc", "mx.example.net", 26, "Unable to connect to remote host: Connection refused — mx.example.net answered the TCP handshake with a reset"},
+		{"bob-pc", "203.0.113.9", 25, "Unable to connect to remote host: No route to host — no packet reaches 203.0.113.9"},
 	} {
 		_, err := p.Connect(ctx, tc.from, tc.to, tc.port, ConnectOptions{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -285,9 +286,85 @@ func TestConnectErrors(t *testing.T) {
 	if _, err := p.Fault(world.Fault{Kind: "host-down", Host: "mx.example.net"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Connect(ctx, "bob-pc", "198.51.100.25", 25, ConnectOptions{}); err == nil {
-		t.Error("connected to a host that is down")
+	if _, err := p.Connect(ctx, "bob-pc", "198.51.100.25", 25, ConnectOptions{}); err == nil || !strings.Contains(err.Error(), "No route to host") {
+		t.Errorf("connect to a host that is down: %v, want no route to host", err)
 	}
+}
+
+// A session's lines are in wire order: each line typed comes before the
+// server's reply to it, pipelined lines included.
+func TestSessionWireOrder(t *testing.T) {
+	p := newPlayground(t)
+	s, err := p.Connect(context.Background(), "bob-pc", "mx.example.net", 25, ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	expect(t, s, "220 ")
+	// Typed without waiting for the replies, as a paste does.
+	for _, l := range []string{"EHLO bob-pc", "MAIL FROM:<bob@example.net>", "RCPT TO:<bob@example.net>", "DATA"} {
+		send(t, s, l)
+	}
+	var got []string
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "S: 354") {
+		l, err := s.Next(ctx)
+		if err != nil {
+			t.Fatalf("%v after %q", err, got)
+		}
+		switch l.Dir {
+		case "send":
+			got = append(got, "C: "+l.Text)
+		case "recv":
+			if isFinalReply("smtp", l.Text) {
+				got = append(got, "S: "+l.Text[:3])
+			}
+		}
+	}
+	want := []string{"C: EHLO bob-pc", "C: MAIL FROM:<bob@example.net>", "C: RCPT TO:<bob@example.net>", "C: DATA", "S: 250", "S: 250", "S: 250", "S: 354"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("lines in the order\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// While the clock is paused, a line typed says so once; the reply comes
+// after Play.
+func TestSessionPausedClock(t *testing.T) {
+	p := newPlayground(t)
+	s, err := p.Connect(context.Background(), "bob-pc", "mx.example.net", 25, ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	expect(t, s, "220 ")
+	if _, err := p.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	send(t, s, "NOOP")
+	send(t, s, "NOOP")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var told int
+	for range 3 {
+		l, err := s.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Dir == "info" && strings.Contains(l.Text, "The clock is paused") {
+			told++
+		}
+		if l.Dir == "recv" {
+			t.Fatalf("a reply while paused: %q", l.Text)
+		}
+	}
+	if told != 1 {
+		t.Fatalf("told %d times that the clock is paused, want once", told)
+	}
+	if _, err := p.Play(); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s, "250 ")
 }
 
 // The compose path: the journey in the order the issue promises.

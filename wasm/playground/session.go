@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/explain"
 	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/trace"
@@ -33,10 +36,12 @@ type Session struct {
 	Proto  string `json:"proto"`
 	Server string `json:"server"` // the server's host name
 
-	p      *Playground
-	tlsCfg *tls.Config
-	noTLS  bool
-	raw    net.Conn
+	p       *Playground
+	clock   clock.Clock
+	playing func() bool
+	tlsCfg  *tls.Config
+	noTLS   bool
+	raw     net.Conn
 
 	wmu sync.Mutex // one write at a time
 
@@ -51,6 +56,15 @@ type Session struct {
 	ended   bool
 	reason  string
 	byUs    string // why we closed it, if we did
+	// login is when a login command was sent and its answer is awaited
+	// (zero: none), to tell a failed login's deliberate delay.
+	login time.Time
+	// challenged: the server's last line asked for more of an AUTH
+	// exchange (334, "+ "): the next line is a credential.
+	challenged bool
+	// pausedTold: the learner was told the clock is paused, and no reply
+	// came since.
+	pausedTold bool
 }
 
 // Line is one line of a session.
@@ -65,6 +79,8 @@ type Line struct {
 	// Data is true while the session is in DATA mode after this line:
 	// what is typed is the message, until a line holding only ".".
 	Data bool `json:"data,omitempty"`
+	// EOL is "lf" for a line sent with a bare LF.
+	EOL string `json:"eol,omitempty"`
 }
 
 // ConnectOptions tune a session.
@@ -90,9 +106,13 @@ func (p *Playground) Connect(ctx context.Context, from, to string, port int, opt
 	if src == nil {
 		return nil, fmt.Errorf("connect: no host %q in this world (hosts: %s)", from, strings.Join(hostNames(r.w), ", "))
 	}
-	dst := hostByNameOrAddr(r.w, to)
-	if dst == nil {
-		return nil, fmt.Errorf("connect: no host %q in this world (hosts: %s)", to, strings.Join(hostNames(r.w), ", "))
+	// Any address may be dialled, as telnet may: one that no host of the
+	// world has shows "no route to host".
+	name, addr := to, to
+	if dst := hostByNameOrAddr(r.w, to); dst != nil {
+		name, addr = dst.Spec.Name, addrOf(dst)
+	} else if _, err := netip.ParseAddr(to); err != nil {
+		return nil, fmt.Errorf("connect: no host %q in this world (hosts: %s; or type an IP address)", to, strings.Join(hostNames(r.w), ", "))
 	}
 	if port <= 0 || port > 65535 {
 		return nil, fmt.Errorf("connect: %d is not a TCP port (1 to 65535)", port)
@@ -101,19 +121,20 @@ func (p *Playground) Connect(ctx context.Context, from, to string, port int, opt
 	defer cancel()
 	conn, err := r.w.Connect(dctx, from, to, port)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s → %s:%d: %w", from, dst.Spec.Name, port, err)
+		return nil, &DialError{Trying: fmt.Sprintf("Trying %s...", addr), Reason: dialReason(err), Note: dialNote(err, name, port), Err: err}
 	}
 	s := &Session{
-		From: from, To: dst.Spec.Name, Port: port, Proto: trace.ProtoForPort(port), Server: dst.Spec.Name,
-		p: p, tlsCfg: r.w.CA.ClientConfig(dst.Spec.Name), noTLS: opt.NoTLS, raw: conn, conn: conn,
+		From: from, To: name, Port: port, Proto: trace.ProtoForPort(port), Server: name,
+		p: p, tlsCfg: r.w.CA.ClientConfig(name), noTLS: opt.NoTLS, raw: conn, conn: conn,
+		clock: r.w.Clock, playing: r.drv.Playing,
 		notify: make(chan struct{}),
 	}
-	s.push(Line{Dir: "info", Text: fmt.Sprintf("Trying %s...", addrOf(dst))})
-	s.push(Line{Dir: "info", Text: fmt.Sprintf("Connected to %s (port %d) from %s (%s).", dst.Spec.Name, port, from, addrOf(src))})
+	s.push(Line{Dir: "info", Text: fmt.Sprintf("Trying %s...", addr)})
+	s.push(Line{Dir: "info", Text: fmt.Sprintf("Connected to %s (port %d) from %s (%s).", name, port, from, addrOf(src))})
 	if !opt.NoTLS && implicitTLS(port) {
 		if err := s.startTLS(dctx, "implicit TLS: this port speaks TLS from the first byte (RFC 8314)"); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("connect %s → %s:%d: TLS: %w", from, dst.Spec.Name, port, err)
+			return nil, fmt.Errorf("connect %s → %s:%d: TLS: %w", from, name, port, err)
 		}
 	}
 	p.mu.Lock()
@@ -128,6 +149,52 @@ func (p *Playground) Connect(ctx context.Context, from, to string, port int, opt
 	p.mu.Unlock()
 	go s.read()
 	return s, nil
+}
+
+// DialError is a connection that could not be made, told as telnet tells
+// it ("Unable to connect to remote host: Connection refused") with what
+// it means.
+type DialError struct {
+	Trying string `json:"trying"` // "Trying 198.51.100.25..."
+	Reason string `json:"reason"` // "Connection refused", "No route to host"
+	Note   string `json:"note"`   // why, for a learner
+	Err    error  `json:"-"`
+}
+
+// Error says what telnet says, then " — " and why.
+func (e *DialError) Error() string {
+	if e.Note == "" {
+		return "Unable to connect to remote host: " + e.Reason
+	}
+	return "Unable to connect to remote host: " + e.Reason + " — " + e.Note
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+func dialReason(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "Connection refused"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "No route to host"
+	case errors.Is(err, syscall.ENETDOWN):
+		return "Network is down"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Connection timed out"
+	}
+	return err.Error()
+}
+
+func dialNote(err error, host string, port int) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("%s answered the TCP handshake with a reset (RST): the host is up, but nothing listens on port %d, or the port refuses connections (RFC 9293 §3.5.2)", host, port)
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return fmt.Sprintf("no packet reaches %s: it is down, the link to it is cut, or no host has that address; the network says the host is unreachable (ICMP, RFC 792)", host)
+	case errors.Is(err, syscall.ENETDOWN):
+		return "the host you dial from is down: it has no network at all"
+	}
+	return ""
 }
 
 func implicitTLS(port int) bool {
@@ -246,9 +313,68 @@ func (s *Session) reply(text string) (upgrade bool) {
 			s.gate = nil
 		}
 	}
+	s.challenged = (s.Proto == "smtp" || s.Proto == "lmtp") && strings.HasPrefix(text, "334") ||
+		(s.Proto == "pop3" || s.Proto == "imap") && strings.HasPrefix(text, "+ ") && !s.inData
+	s.pausedTold = false
+	var waited time.Duration
+	if !s.login.IsZero() && isFinalReply(s.Proto, text) {
+		if loginFailed(s.Proto, text) {
+			waited = s.clock.Now().Sub(s.login)
+		}
+		s.login = time.Time{}
+	}
 	s.mu.Unlock()
 	s.push(Line{Dir: "recv", Text: text, Note: explain.Line(s.Proto, false, text), TLS: tlsOn})
+	if waited >= 500*time.Millisecond {
+		s.push(Line{Dir: "info", Text: fmt.Sprintf("The server waited %.1f s before this answer.", waited.Seconds()),
+			Note: "a deliberate delay after a failed login: each wrong password makes the next answer slower, so guessing passwords is too slow to succeed (RFC 4954 §4, RFC 2595 §5)"})
+	}
 	return decided && accept && !s.noTLS
+}
+
+// isFinalReply reports whether a server line ends a reply: SMTP's last
+// line, POP3's status line, IMAP's tagged status.
+func isFinalReply(proto, text string) bool {
+	switch proto {
+	case "smtp", "lmtp":
+		return len(text) >= 4 && text[3] == ' ' || len(text) == 3
+	case "pop3":
+		return strings.HasPrefix(text, "+OK") || strings.HasPrefix(text, "-ERR")
+	case "imap":
+		return !strings.HasPrefix(text, "* ") && !strings.HasPrefix(text, "+ ")
+	}
+	return true
+}
+
+func loginFailed(proto, text string) bool {
+	switch proto {
+	case "smtp", "lmtp":
+		return strings.HasPrefix(text, "535") || strings.HasPrefix(text, "454")
+	case "pop3":
+		return strings.HasPrefix(text, "-ERR")
+	case "imap":
+		_, rest, _ := strings.Cut(text, " ")
+		return strings.HasPrefix(strings.ToUpper(rest), "NO")
+	}
+	return false
+}
+
+// isLogin reports whether a command line sends a password: the answer may
+// be delayed on purpose if it is wrong.
+func isLogin(proto, text string, afterChallenge bool) bool {
+	f := strings.Fields(strings.ToUpper(text))
+	if len(f) == 0 {
+		return afterChallenge
+	}
+	switch proto {
+	case "smtp", "lmtp":
+		return afterChallenge || f[0] == "AUTH" && len(f) >= 3
+	case "pop3":
+		return f[0] == "PASS" || f[0] == "APOP" || f[0] == "AUTH" && len(f) >= 3 || afterChallenge
+	case "imap":
+		return len(f) >= 2 && (f[1] == "LOGIN" || f[1] == "AUTHENTICATE") || afterChallenge
+	}
+	return false
 }
 
 // startTLS does the client's TLS handshake over the raw connection; its
@@ -309,6 +435,21 @@ func (s *Session) end(err error) {
 // While a STARTTLS awaits its answer, Send waits for the handshake, so
 // nothing cleartext slips in.
 func (s *Session) Send(ctx context.Context, text string) (Line, error) {
+	return s.SendEOL(ctx, text, "")
+}
+
+// SendEOL is Send with a choice of line end: "" or "crlf" (CRLF, as the
+// protocols demand), or "lf" (a bare LF, as nc without -C sends: the
+// smuggling lesson shows what a strict server does with it).
+func (s *Session) SendEOL(ctx context.Context, text, eol string) (Line, error) {
+	end := "\r\n"
+	switch eol {
+	case "", "crlf":
+	case "lf":
+		end = "\n"
+	default:
+		return Line{}, fmt.Errorf("send: line end %q: want crlf or lf", eol)
+	}
 	if strings.ContainsAny(text, "\r\n") {
 		return Line{}, errors.New("send: one line at a time (no CR or LF inside)")
 	}
@@ -354,7 +495,29 @@ func (s *Session) Send(ctx context.Context, text string) (Line, error) {
 	l.Data = s.inData
 	conn := s.conn
 	s.mu.Unlock()
-	if _, err := io.WriteString(conn, text+"\r\n"); err != nil {
+	if end == "\n" {
+		l.Note = "this line ends with a bare LF, not CRLF: a strict server refuses it, since servers that took LF alone for a line end could be fooled into reading a second, smuggled message (RFC 5321 §2.3.8, §4.1.1.4)"
+		l.EOL = "lf"
+	}
+	return s.write(conn, l, text+end)
+}
+
+// write shows a line the terminal sends, then sends it: the session's
+// lines are in wire order, each command before its reply.
+func (s *Session) write(conn net.Conn, l Line, wire string) (Line, error) {
+	s.mu.Lock()
+	if l.Dir == "send" && !l.Data && isLogin(s.Proto, l.Text, s.challenged) {
+		s.login = s.clock.Now()
+	}
+	tell := s.playing != nil && !s.playing() && !s.pausedTold
+	s.pausedTold = s.pausedTold || tell
+	s.mu.Unlock()
+	s.push(l)
+	if tell {
+		s.push(Line{Dir: "info", Text: "The clock is paused: the reply waits until you press Play or Step.",
+			Note: "the whole world runs on a virtual clock; while it is paused no byte crosses the simulated network"})
+	}
+	if _, err := io.WriteString(conn, wire); err != nil {
 		return Line{}, fmt.Errorf("send: %w", err)
 	}
 	return l, nil

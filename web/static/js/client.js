@@ -89,7 +89,7 @@ export function connectWorker(url) {
     let closed = null;
     const s = {
       ...info,
-      send: (line) => call('session.send', info.sid, line),
+      send: (line, opts) => call('session.send', info.sid, line, opts),
       close: () => call('session.close', info.sid),
       onLine(cb) {
         lineCbs.add(cb);
@@ -148,6 +148,9 @@ export function connectWorker(url) {
     fault: (f) => call('fault', f),
     explanations: () => call('explanations'),
     message: (user, uid, mailbox) => call('message', user, uid, mailbox),
+    lessons: () => call('lessons'),
+    lesson: (idOrText) => call('lesson', idOrText),
+    lessonStatus: () => call('lessonStatus'),
   };
   return api;
 }

@@ -1,7 +1,7 @@
 // The playground page: starts the simulation in a Web Worker, exposes its
 // API as globalThis.mailhop (every call a Promise), and puts the views
-// together: topology, timeline, terminals, compose, mailboxes, message,
-// world. Served as …/live by `mailhop serve --ui`, the page is the live
+// together: the lessons ("Start here"), topology, timeline, terminals,
+// compose, mailboxes, message, world. Served as …/live by `mailhop serve --ui`, the page is the live
 // view of that server instead (live.js), without the simulation.
 import { connectWorker } from './client.js';
 import { Model } from './model.js';
@@ -13,6 +13,7 @@ import { Mailboxes } from './mailboxes.js';
 import { MessageView } from './message.js';
 import { WorldPanel } from './world.js';
 import { Controls } from './controls.js';
+import { Lessons } from './lessons.js';
 import { $, announce, tabs } from './dom.js';
 
 // The live view is loaded only when it is asked for.
@@ -71,14 +72,19 @@ async function boot() {
     messageView = new MessageView($('#panel-message'), model, actions);
     const world = new WorldPanel($('#panel-world'), model, actions);
     const controls = new Controls(model, actions);
+    const lessons = new Lessons($('#panel-lessons'), $('#lesson-strip'), model,
+      { showTab: (id) => selectTab(id), terminals });
     model.addEventListener('state', () => {
       if (model.state) $('#world-name').textContent = model.state.name;
     });
     await model.start();
     controls.showPlaying();
     terminals.showForm(false);
+    await lessons.start();
+    // A newcomer meets the course first.
+    selectTab('tab-lessons');
     globalThis.mailhopUI = {
-      model, topology, timeline, terminals, compose, mailboxes, messageView, world, controls, selectTab,
+      model, topology, timeline, terminals, compose, mailboxes, messageView, world, controls, selectTab, lessons,
     };
     bootEl.hidden = true;
     performance.mark('mailhop:ready');

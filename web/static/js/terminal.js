@@ -1,6 +1,10 @@
 // Terminals: telnet from any host of the world to any port of another,
 // several at once (tabs). Lines typed are sent as they are; replies show
-// as they come, each with what it means and its RFC. After a 354 the
+// as they come, each with what it means and its RFC, in wire order: a
+// line typed shows at once, before the server's reply to it (the session
+// reports it, so pipelined lines and pastes keep their order). Notes are
+// one line, expanded by a click, or all in full, or hidden ("bare", as
+// telnet shows it). After a 354 the
 // terminal is in DATA mode, as a real client is, until a line holding
 // only "." ends the message. ↑ and ↓ recall earlier lines; an AUTH PLAIN
 // helper builds the base64 of "\0user\0password".
@@ -27,8 +31,13 @@ export class Terminals {
     this.tablist = h('div', { class: 'term-tabs', role: 'tablist', 'aria-label': 'Terminals' });
     this.newTab = h('button', { type: 'button', class: 'term-new', onclick: () => this.showForm() }, '+ New connection');
     this.from = h('select', { id: 'term-from', onchange: () => this.refreshForm() });
-    this.to = h('select', { id: 'term-to', onchange: () => this.refreshPorts() });
-    this.port = h('select', { id: 'term-port' });
+    // Any host or address, any port: a refused port or an address
+    // nobody has is a lesson too.
+    this.toList = h('datalist', { id: 'term-to-list' });
+    this.portList = h('datalist', { id: 'term-port-list' });
+    this.to = h('input', { type: 'text', id: 'term-to', list: 'term-to-list', autocomplete: 'off', spellcheck: 'false', size: 18, oninput: () => this.refreshPorts(), onchange: () => this.refreshPorts() });
+    this.port = h('input', { type: 'number', id: 'term-port', list: 'term-port-list', min: 1, max: 65535, step: 1, required: true, class: 'port' });
+    this.portHelp = h('p', { class: 'muted', id: 'term-port-help' });
     this.formError = h('p', { class: 'error', role: 'alert', hidden: true });
     this.presets = h('div', { class: 'presets' });
     this.form = h('form', { class: 'term-form', 'aria-labelledby': 'term-form-h', onsubmit: (e) => { e.preventDefault(); this.open(this.from.value, this.to.value, Number(this.port.value)); } },
@@ -38,11 +47,20 @@ export class Terminals {
         h('label', { for: 'term-to' }, 'to host'), this.to,
         h('label', { for: 'term-port' }, 'port'), this.port,
         h('button', { type: 'submit', class: 'primary' }, 'Connect')),
+      this.toList, this.portList, this.portHelp,
       this.formError,
       h('p', { class: 'muted' }, 'Or start from one of these:'),
       this.presets);
     this.views = h('div', { class: 'term-views' });
-    this.root.append(h('div', { class: 'term-bar' }, this.tablist, this.newTab), this.form, this.views);
+    this.mode = h('select', { id: 'term-mode', title: 'How replies are explained', onchange: () => this.setMode(this.mode.value) },
+      h('option', { value: 'line' }, 'explained, one line each'),
+      h('option', { value: 'full' }, 'explained in full'),
+      h('option', { value: 'bare' }, 'bare, as telnet shows it'));
+    this.root.append(h('div', { class: 'term-bar' }, this.tablist, this.newTab,
+      h('label', { class: 'term-mode', for: 'term-mode' }, h('span', { class: 'vh' }, 'Explanations: '), this.mode)), this.form, this.views);
+    let mode = 'line';
+    try { mode = localStorage.getItem('mailhop.termMode') || 'line'; } catch { /* storage off */ }
+    this.setMode(mode);
     for (const p of PRESETS) {
       this.presets.append(h('button', { type: 'button', class: 'preset', dataset: { preset: `${p.from}>${p.to}:${p.port}` }, onclick: () => this.open(p.from, p.to, p.port) },
         h('strong', {}, `${p.from} → ${p.to}:${p.port}`), h('span', {}, p.what)));
@@ -53,21 +71,34 @@ export class Terminals {
     return this.model.state ? this.model.state.hosts : [];
   }
 
+  // setMode: "line" (each note on one line, a click shows it whole),
+  // "full", or "bare" (no notes, as telnet).
+  setMode(mode) {
+    if (!['line', 'full', 'bare'].includes(mode)) mode = 'line';
+    this.mode.value = mode;
+    this.root.dataset.notes = mode;
+    try { localStorage.setItem('mailhop.termMode', mode); } catch { /* storage off */ }
+  }
+
   refreshForm() {
     const hosts = this.hosts();
     const key = hosts.map((x) => `${x.name}:${x.ports.join(',')}`).join(' ');
     if (key === this.formKey) return;
     this.formKey = key;
-    const keep = [this.from.value, this.to.value];
+    const keep = this.from.value;
     clear(this.from);
-    clear(this.to);
+    clear(this.toList);
     for (const x of hosts) {
       this.from.append(h('option', { value: x.name }, x.name));
-      if (x.ports.length) this.to.append(h('option', { value: x.name }, x.name));
+      this.toList.append(h('option', { value: x.name }, `${x.addrs.join(', ')}${x.ports.length ? '' : ' (no open ports)'}`));
+      for (const a of x.addrs) this.toList.append(h('option', { value: a }, x.name));
     }
-    if (keep[0]) this.from.value = keep[0];
-    if (keep[1]) this.to.value = keep[1];
+    if (keep) this.from.value = keep;
     if (!this.from.value && hosts.length) this.from.value = hosts[0].name;
+    if (!this.to.value) {
+      const first = hosts.find((x) => x.ports.length);
+      if (first) this.to.value = first.name;
+    }
     this.refreshPorts();
     for (const b of this.presets.querySelectorAll('.preset')) {
       const [from, rest] = b.dataset.preset.split('>');
@@ -77,11 +108,15 @@ export class Terminals {
   }
 
   refreshPorts() {
-    const host = this.hosts().find((x) => x.name === this.to.value);
-    const keep = this.port.value;
-    clear(this.port);
-    for (const p of host ? host.ports : []) this.port.append(h('option', { value: p }, portName(p)));
-    if (keep && [...this.port.options].some((o) => o.value === keep)) this.port.value = keep;
+    const to = this.to.value.trim();
+    const host = this.hosts().find((x) => x.name === to || x.addrs.includes(to));
+    const ports = host ? host.ports : [];
+    clear(this.portList);
+    for (const p of ports) this.portList.append(h('option', { value: p }, portName(p)));
+    if (!this.port.value && ports.length) this.port.value = ports[0];
+    this.portHelp.textContent = host
+      ? (ports.length ? `${host.name} listens on ${ports.map(portName).join(', ')}. Any other port is refused.` : `${host.name} listens on no port: every connection is refused.`)
+      : (to ? `${to} is no host of this world: try it to see what “no route to host” means.` : '');
   }
 
   showForm(focus = true) {
@@ -107,14 +142,31 @@ export class Terminals {
 
   async open(from, to, port) {
     this.formError.hidden = true;
+    to = String(to).trim();
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      this.formError.textContent = 'The port is a number from 1 to 65535.';
+      this.formError.hidden = false;
+      this.showForm();
+      return null;
+    }
     let session;
     try {
       session = await this.model.api.connect(from, to, port);
     } catch (err) {
-      this.formError.textContent = err.message;
-      this.formError.hidden = false;
-      this.showForm();
-      return null;
+      // Refused, unreachable: shown as telnet shows it, in a terminal.
+      const m = /Unable to connect to remote host: ([^—]*?)(?: — (.*))?$/s.exec(err.message);
+      if (!m) {
+        this.formError.textContent = err.message;
+        this.formError.hidden = false;
+        this.showForm();
+        return null;
+      }
+      const t = this.view(failedSession(from, to, port), from, to, port);
+      this.line(t, { dir: 'info', text: `Trying ${to}...` });
+      this.line(t, { dir: 'info', text: `telnet: Unable to connect to remote host: ${m[1]}`, note: m[2] || '' });
+      this.closed(t, 'never opened');
+      this.activate(t, true);
+      return t;
     }
     const t = this.view(session, from, to, port);
     this.activate(t, true);
@@ -130,7 +182,9 @@ export class Terminals {
       onclick: () => this.activate(t, true),
       onkeydown: (e) => this.tabKey(e, t),
     }, h('span', { class: 'dot', 'aria-hidden': 'true' }), `${from} → ${to}:${port}`);
-    t.out = h('ol', { class: 'term-out', role: 'log', 'aria-live': 'polite', 'aria-label': `Conversation with ${to} port ${port}` });
+    // The log takes the focus (tabindex) so that it scrolls by keyboard.
+    t.out = h('ol', { class: 'term-out', role: 'log', tabindex: 0, 'aria-live': 'polite', 'aria-label': `Conversation with ${to} port ${port}`, onclick: (e) => this.expand(e) });
+    t.notes = new Set();
     t.input = h('input', {
       type: 'text', id: `${id}-in`, class: 'term-in', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false',
       'aria-describedby': `${id}-hint`, onkeydown: (e) => this.inputKey(e, t), onpaste: (e) => this.paste(e, t),
@@ -140,11 +194,17 @@ export class Terminals {
     t.status = h('span', { class: 'term-status' }, 'connected');
     t.authBtn = h('button', { type: 'button', class: 'small', 'aria-expanded': 'false', onclick: () => this.toggleAuth(t) }, 'AUTH PLAIN helper');
     t.closeBtn = h('button', { type: 'button', class: 'small', onclick: () => this.close(t) }, 'Close');
+    // What ends each line typed: CRLF as the protocols want, or a bare LF
+    // (as nc without -C), for the smuggling lesson.
+    t.eolSel = h('select', { class: 'small eol', id: `${id}-eol`, title: 'What ends each line you send' },
+      h('option', { value: 'crlf' }, 'CRLF'), h('option', { value: 'lf' }, 'LF only'));
+    t.recv = []; // the server's lines so far (a solution waits on them)
     t.auth = this.authForm(t);
     t.view = h('section', { class: 'term', id, role: 'tabpanel', 'aria-labelledby': `${id}-tab`, hidden: true },
       h('div', { class: 'term-head' },
         h('span', { class: 'term-title' }, PROTO_NAMES[proto] || proto, h('span', { class: 'vh' }, ` from ${from} to ${to} port ${port}`)),
-        t.status, h('span', { class: 'grow' }), t.authBtn, t.closeBtn),
+        t.status, h('span', { class: 'grow' }),
+        h('label', { for: `${id}-eol`, class: 'eol-label' }, 'line end'), t.eolSel, t.authBtn, t.closeBtn),
       t.auth,
       t.out,
       h('div', { class: 'term-input' }, t.prompt, t.input, h('button', { type: 'button', class: 'small', onclick: () => this.submit(t) }, 'Send')),
@@ -177,7 +237,8 @@ export class Terminals {
     }
   }
 
-  // line shows one line with its meaning.
+  // line shows one line with its meaning. A note already shown in this
+  // terminal is not repeated: "as above", which a click opens.
   line(t, l) {
     if (l.dir === 'recv' && !Terminals.replied) {
       Terminals.replied = true;
@@ -185,18 +246,47 @@ export class Terminals {
     }
     const { text, rfc } = splitNote(l.note);
     const who = { recv: 'S:', send: 'C:', info: '' }[l.dir] ?? '';
+    let note = null;
+    if (text || rfc) {
+      const again = l.dir !== 'info' && t.notes.has(l.note);
+      t.notes.add(l.note);
+      note = h('span', { class: `note${again ? ' again' : ''}`, title: l.note },
+        again ? h('span', { class: 'as-above' }, '↑ as above') : null,
+        h('span', { class: 'full' }, text, rfc ? h('cite', {}, rfc) : null));
+    }
     const li = h('li', { class: `line ${l.dir}${l.tls ? ' tls' : ''}`, dataset: { dir: l.dir } },
       h('span', { class: 'who' }, l.tls && l.dir !== 'info' ? h('span', { class: 'lock', title: 'inside TLS' }, 'TLS') : null, who),
-      h('span', { class: 'text' }, l.text === '' ? '⏎' : l.text),
-      text || rfc ? h('span', { class: 'note' }, text, rfc ? h('cite', {}, rfc) : null) : null);
+      h('span', { class: 'text' }, l.text === '' ? '⏎' : l.text, l.eol === 'lf' ? h('span', { class: 'bare-lf', title: 'ended with a bare LF, not CRLF' }, '␊ bare LF') : null),
+      note);
+    if (l.dir === 'recv') t.recv.push(l.text);
     const atEnd = t.out.scrollTop + t.out.clientHeight >= t.out.scrollHeight - 30;
     t.out.append(li);
     if (t.out.childElementCount > 2000) t.out.firstElementChild.remove();
     if (atEnd) t.out.scrollTop = t.out.scrollHeight;
-    if (l.dir === 'recv' && !!l.data !== t.data) {
+    if (l.dir !== 'info' && !!l.data !== t.data) {
       t.data = !!l.data;
       this.updateHint(t);
     }
+    if (l.dir === 'send') this.lastSent(t);
+  }
+
+  // expand opens (or closes) the note of the line clicked.
+  expand(e) {
+    const li = e.target.closest('.line');
+    if (li && li.querySelector('.note') && !window.getSelection().toString()) li.classList.toggle('open');
+  }
+
+  // lastSent: in DATA mode, a learner who stops typing is reminded, well
+  // before the server's timeout, how a message ends.
+  lastSent(t) {
+    clearTimeout(t.nudge);
+    t.hint.classList.remove('nudge');
+    if (!t.data) return;
+    t.nudge = setTimeout(() => {
+      if (!t.data || t.closed) return;
+      t.hint.classList.add('nudge');
+      t.hint.textContent = 'Still in DATA mode: the server waits for the end of the message, a line holding only “.”. Without it, the server gives up after its timeout (421 4.4.2) and the message is lost.';
+    }, 20000);
   }
 
   updateHint(t) {
@@ -257,19 +347,14 @@ export class Terminals {
     this.sendLine(t, line);
   }
 
-  async sendLine(t, text) {
+  async sendLine(t, text, eol) {
     if (t.closed) return;
+    eol = eol || t.eolSel.value;
     if (!t.data && text !== '' && t.history[t.history.length - 1] !== text) t.history.push(text);
     t.hpos = t.history.length;
     try {
-      const l = await t.session.send(text);
-      this.line(t, l);
-      if (text === '.' && t.data && !l.data) {
-        // The lone dot ended the message. (DATA mode starts with the
-        // server's 354, which may come before this answer.)
-        t.data = false;
-        this.updateHint(t);
-      }
+      // The line comes back through onLine, in wire order.
+      await t.session.send(text, eol === 'lf' ? { eol } : undefined);
     } catch (err) {
       this.line(t, { dir: 'info', text: err.message });
     }
@@ -277,6 +362,16 @@ export class Terminals {
 
   closed(t, reason) {
     t.closed = true;
+    clearTimeout(t.nudge);
+    if (reason === 'never opened') {
+      t.status.textContent = 'not connected';
+      t.view.classList.add('is-closed');
+      t.tab.classList.add('is-closed');
+      t.input.disabled = true;
+      t.closeBtn.textContent = 'Remove';
+      this.updateHint(t);
+      return;
+    }
     const text = reason === 'closed by the server' ? 'Connection closed by foreign host.' : `Connection ${reason}.`;
     this.line(t, { dir: 'info', text });
     t.status.textContent = 'closed';
@@ -346,6 +441,17 @@ export class Terminals {
     t.authBtn.setAttribute('aria-expanded', String(open));
     if (open) t.auth.querySelector('input').focus();
   }
+}
+
+// failedSession stands for a connection that was never made.
+function failedSession(from, to, port) {
+  return {
+    from, to, port, proto: 'tcp',
+    send: () => Promise.reject(new Error('not connected')),
+    close: () => Promise.resolve(),
+    onLine: () => () => {},
+    onClose: () => () => {},
+  };
 }
 
 // plain returns base64("\0user\0password") of UTF-8 text.

@@ -46,8 +46,12 @@ function rank(h) {
 }
 
 // layout places the hosts: the sending domain on the left, the receiving
-// one on the right, DNS between them (lower); narrow screens stack them.
-export function layout(state, narrow) {
+// one on the right, DNS between them (lower). mode "rows" puts each domain
+// on a row of its own (DNS beside the first), for a column half a screen
+// wide; "narrow" stacks the hosts two by two. The text stays readable.
+export function layout(state, mode) {
+  const narrow = mode === 'narrow';
+  const perRow = mode === 'rows' ? 1 : 2;
   const domains = [];
   const add = (d) => { if (d && !domains.includes(d)) domains.push(d); };
   for (const u of state.users) add(domainOf(u.address));
@@ -96,9 +100,9 @@ export function layout(state, narrow) {
     height = y;
   } else {
     let y = TOP;
-    for (let r = 0; r * 2 < Math.max(groups.length, 1); r++) {
-      const left = groups[r * 2] || [];
-      const right = groups[r * 2 + 1] || [];
+    for (let r = 0; r * perRow < Math.max(groups.length, 1); r++) {
+      const left = groups[r * perRow] || [];
+      const right = perRow === 2 ? groups[r * 2 + 1] || [] : [];
       const mid = r === 0 ? middle : [];
       let x = 12;
       const frame = (hosts, label) => {
@@ -110,7 +114,7 @@ export function layout(state, narrow) {
         }
         frames.push({ label, x: x0 - 8, y: y - 24, w: x - GAP - x0 + 16, h: H + CAPTION + 30 });
       };
-      frame(left, domains[r * 2]);
+      frame(left, domains[r * perRow]);
       x += GROUP_GAP - GAP;
       for (const h of mid) {
         pos.set(h.name, { x, y: y + DROP });
@@ -181,8 +185,12 @@ export class Topology {
     model.addEventListener('state', () => this.update());
     model.addEventListener('world', () => { this.hostsKey = ''; });
     model.addEventListener('reveal', (e) => this.reveal(e.detail));
+    const mode = () => {
+      const w = this.svg.parentElement.clientWidth;
+      return w < 560 ? 'narrow' : w < 1150 ? 'rows' : 'wide';
+    };
     const ro = new ResizeObserver(() => {
-      const narrow = this.svg.parentElement.clientWidth < 700;
+      const narrow = mode();
       if (narrow !== this.narrow) {
         this.narrow = narrow;
         this.hostsKey = '';
@@ -190,7 +198,7 @@ export class Topology {
       }
     });
     ro.observe(svg.parentElement);
-    this.narrow = svg.parentElement.clientWidth < 700;
+    this.narrow = mode();
   }
 
   // update redraws the structure when the hosts change, and the badges.
@@ -251,7 +259,7 @@ export class Topology {
     // A straight line, unless it would pass behind another card: then an
     // arc over the cards (on a wide screen, where the cards form a row).
     let c = null;
-    if (!this.narrow && this.crosses(ca, cb, a, b)) {
+    if (this.narrow !== 'narrow' && this.crosses(ca, cb, a, b)) {
       const top = Math.min(this.pos.get(a).y, this.pos.get(b).y) - 22;
       c = { x: (ca.x + cb.x) / 2, y: (4 * top - ca.y - cb.y) / 2 };
     }

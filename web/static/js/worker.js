@@ -72,7 +72,7 @@ async function run(api, method, args) {
     case 'session.close': {
       const s = sessions.get(args[0]);
       if (!s) throw new Error('this connection is closed');
-      return method === 'session.send' ? s.send(args[1]) : s.close();
+      return method === 'session.send' ? s.send(args[1], args[2]) : s.close();
     }
     default:
       if (typeof api[method] !== 'function' || method.startsWith('on')) {
