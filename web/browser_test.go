@@ -558,7 +558,7 @@ func TestTerminalAuthPlain(t *testing.T) {
 func TestKeyboard(t *testing.T) {
 	p := open(t, 1280, 720)
 	seen := map[string]bool{}
-	for i := 0; i < 30; i++ {
+	for i := 0; i < 50; i++ {
 		p.do(chromedp.KeyEvent("\t"))
 		id := p.eval(`(() => { const a = document.activeElement; return a.id || a.getAttribute('aria-label') || a.textContent.trim().slice(0, 30); })()`)
 		seen[id] = true

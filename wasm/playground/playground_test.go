@@ -649,3 +649,27 @@ func TestDeferredThenDelivered(t *testing.T) {
 	}
 	waitFor(t, "the delivery after the retry", func() bool { return inboxLen(t, p, "bob@example.net") == 1 })
 }
+
+// A failed login's answer is delayed on purpose; the terminal says so.
+func TestSessionLoginDelay(t *testing.T) {
+	p := newPlayground(t)
+	s, err := p.Connect(context.Background(), "alice-pc", "mail.example.org", 465, ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	expect(t, s, "220 ")
+	send(t, s, "EHLO alice-pc")
+	expect(t, s, "250 ")
+	send(t, s, "AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00alice@example.org\x00wrong")))
+	expect(t, s, "535 ")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Dir != "info" || !strings.HasPrefix(l.Text, "The server waited 1.0 s") || !strings.Contains(l.Note, "deliberate delay") {
+		t.Fatalf("after the 535: %+v, want the delay explained", l)
+	}
+}
