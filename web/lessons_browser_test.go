@@ -203,3 +203,18 @@ func TestLessonSolutionsThroughUI(t *testing.T) {
 		})
 	}
 }
+
+// The dns-broken scenario: the World tab says what is broken, and
+// "answers normally" for every name mends it.
+func TestDNSBrokenMends(t *testing.T) {
+	p := open(t, 1366, 768)
+	p.eval(`mailhopUI.world.actions.load('dns-broken'), true`)
+	p.click(`#tab-world`)
+	p.waitJS("the broken DNS said", `[...document.querySelectorAll('.dns-state')].some(e => e.textContent.includes('SERVFAIL for example.net'))`)
+	p.eval(`(() => { const f = document.querySelector('form.dns-fault'); f.querySelector('select').value = ''; f.querySelector('input').value = ''; f.requestSubmit(); return true; })()`)
+	p.waitJS("DNS mended", `[...document.querySelectorAll('.dns-state')].some(e => e.textContent === 'ns.example answers normally.')`)
+	// The world agrees: an MX question is answered.
+	p.eval(`mailhop.send({from: 'alice@example.org', to: 'bob@example.net', subject: 'after the mend'}), true`)
+	p.waitJS("the MX answered", `mailhopUI.model.events.some(e => e.kind === 'dns' && e.action === 'answer' && (e.records || []).some(r => /\sMX\s/.test(r)))`)
+	p.noErrors()
+}

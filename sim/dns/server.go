@@ -153,7 +153,12 @@ func (s *Server) SetFault(f Fault) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f.Mode == "" {
-		delete(s.faults, key)
+		// Mending with no name mends every name: "answers normally".
+		if key == "" {
+			clear(s.faults)
+		} else {
+			delete(s.faults, key)
+		}
 		return nil
 	}
 	if s.faults == nil {

@@ -229,6 +229,14 @@ func TestFaultsChoice(t *testing.T) {
 	if got := ask("mx.example.net."); got != "NOERROR" || len(s.Faults()) != 0 {
 		t.Errorf("after ClearFaults: %s, %v", got, s.Faults())
 	}
+	// Mending with no name mends every name (the World tab's "answers
+	// normally" for every name; dns-broken starts with a named fault).
+	s.SetFault(Fault{Mode: FaultServFail, Name: "example.net"})
+	s.SetFault(Fault{Mode: FaultRefused})
+	s.SetFault(Fault{})
+	if got := ask("mx.example.net."); got != "NOERROR" || len(s.Faults()) != 0 {
+		t.Errorf("after mending every name: %s, %v", got, s.Faults())
+	}
 }
 
 func TestServeAfterShutdown(t *testing.T) {

@@ -72,6 +72,8 @@ export class Compose {
         h('p', {}, `Accepted by ${sent.msa}: queued as `, h('code', {}, sent.queue_id), '. Watch it travel in the network and the timeline.'),
         sent.msg ? h('button', { type: 'button', class: 'small', onclick: () => this.actions.followMessage(sent.msg) }, 'Show only this message in the timeline') : null);
     } catch (err) {
+      // An earlier success must not stand beside this failure.
+      clear(this.result);
       this.error.textContent = err.message;
       this.error.hidden = false;
     } finally {

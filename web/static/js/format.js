@@ -50,6 +50,8 @@ export function splitNote(note) {
 export function ends(e) {
   if (e.kind === 'wire' && e.dir === 'recv') return [e.peer || '', e.host || ''];
   if (e.kind === 'hop' && e.action === 'received') return [e.peer || '', e.host || ''];
+  // An answer travels from the DNS server (peer) back to the asker.
+  if (e.kind === 'dns' && (e.action === 'answer' || e.action === 'error')) return [e.peer || '', e.host || ''];
   return [e.host || '', e.peer || ''];
 }
 

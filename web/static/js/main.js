@@ -61,7 +61,9 @@ async function boot() {
           announce(`World “${info.name}” loaded`);
         } catch (err) {
           announce(err.message, 'error');
+          return err; // the World tab keeps it beside the text
         }
+        return null;
       },
     };
     const topology = new Topology($('#topology svg'), model);

@@ -16,7 +16,6 @@ export class WorldPanel {
     this.root = root;
     this.model = model;
     this.actions = actions; // {load(nameOrText)}
-    this.dnsMode = new Map();
     model.addEventListener('state', () => this.render());
     model.addEventListener('worlds', () => this.fillWorlds());
     model.addEventListener('reveal', (e) => {
@@ -87,16 +86,22 @@ export class WorldPanel {
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Link'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Fault'))),
       h('tbody', {}, linkRows)));
 
+    const broken = dnsFaults(st.faults || []);
     for (const dns of st.hosts.filter((x) => x.roles.includes('dns'))) {
       const id = `dns-${dns.name.replace(/\W/g, '-')}`;
       const mode = h('select', { id: `${id}-mode`, dataset: { key: `dns:${dns.name}` } }, DNS_MODES.map(([m, label]) => h('option', { value: m }, label)));
-      mode.value = this.dnsMode.get(dns.name) || '';
-      const name = h('input', { type: 'text', id: `${id}-name`, placeholder: 'every name', spellcheck: 'false', autocomplete: 'off' });
+      // What the server does now, from the world's faults (a scenario may
+      // start broken), not from what this page last asked.
+      const now = broken.get(dns.name) || new Map();
+      const [firstName, firstMode] = [...now.entries()][0] || ['', ''];
+      mode.value = firstMode;
+      const name = h('input', { type: 'text', id: `${id}-name`, placeholder: 'every name', spellcheck: 'false', autocomplete: 'off', value: firstName });
+      root.append(h('p', { class: now.size ? 'dns-state broken' : 'dns-state' },
+        now.size ? `${dns.name} now answers ${[...now.entries()].map(([n, m]) => `${m.toUpperCase()} for ${n || 'every name'}`).join(', ')}. Choose “answers normally” for every name to mend it.` : `${dns.name} answers normally.`));
       root.append(h('form', {
         class: 'dns-fault', 'aria-label': `DNS answers of ${dns.name}`,
         onsubmit: (e) => {
           e.preventDefault();
-          this.dnsMode.set(dns.name, mode.value);
           this.fault({ kind: 'dns', host: dns.name, mode: mode.value, name: name.value.trim() },
             `${dns.name} ${mode.value ? `answers ${mode.value}` : 'answers normally'}`);
         },
@@ -140,11 +145,38 @@ export class WorldPanel {
     file.addEventListener('change', async () => {
       if (file.files[0]) text.value = await file.files[0].text();
     });
+    // A mistake in the file stays beside the text until the next try.
+    const fileError = h('p', { class: 'error', id: 'w-text-error', role: 'alert', hidden: true });
+    const loadText = async () => {
+      if (!text.value.trim()) return;
+      const err = await this.actions.load(text.value);
+      fileError.textContent = err ? err.message : '';
+      fileError.hidden = !err;
+      text.setAttribute('aria-invalid', String(!!err));
+    };
+    text.setAttribute('aria-describedby', 'w-text-error');
     return h('div', { class: 'loader' }, h('h4', {}, 'Another world'),
       h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); this.actions.load(pick.value); } },
         h('label', { for: 'w-pick' }, 'Built-in world'), pick, h('button', { type: 'submit', class: 'small' }, 'Load')),
-      h('form', { class: 'world-file', onsubmit: (e) => { e.preventDefault(); if (text.value.trim()) this.actions.load(text.value); } },
+      h('form', { class: 'world-file', onsubmit: (e) => { e.preventDefault(); loadText(); } },
         h('label', { for: 'w-text' }, 'Or a world file of your own (YAML or JSON; see the README for the format)'), text,
+        fileError,
         h('div', { class: 'row' }, h('label', { for: 'w-file' }, 'from a file'), file, h('button', { type: 'submit', class: 'small' }, 'Load this world'))));
   }
+}
+
+// dnsFaults replays the world's faults: for each DNS server, the names it
+// answers badly now (name → mode; "" is every name).
+export function dnsFaults(faults) {
+  const out = new Map();
+  for (const f of faults) {
+    if (f.kind !== 'dns') continue;
+    if (!out.has(f.host)) out.set(f.host, new Map());
+    const m = out.get(f.host);
+    const name = (f.name || '').replace(/\.$/, '').toLowerCase();
+    if (f.mode) m.set(name, f.mode);
+    else if (name) m.delete(name);
+    else m.clear();
+  }
+  return out;
 }
