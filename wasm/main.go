@@ -10,7 +10,8 @@
 //	state()                          → Promise<state>  hosts, ports, queues, mailboxes, faults, users,
 //	                                                   seq (the trace's last event), clock
 //	clock()                          → Promise<{time, playing, speed, next, retry}>
-//	connect(from, to, port, opts?)   → Promise<session>
+//	connect(from, to, port, opts?)   → Promise<session>; a refused or unreachable connection
+//	                                                   rejects with an Error whose dial is {trying, reason, note}
 //	    session.send(line, {eol}?)   → Promise<{dir, text, note, tls, data}>  eol "lf": a bare LF, not CRLF
 //	    session.close()              → Promise<void>
 //	    session.onLine(cb)           cb(text, {dir, text, note, tls, data}); returns an unsubscribe function
@@ -231,12 +232,20 @@ func (b *bridge) rejected(err error) any {
 	return p
 }
 
-// jsError makes a JavaScript Error with err's message.
+// jsError makes a JavaScript Error with err's message. A connection that
+// could not be made also carries what telnet would say as data: its
+// dial property is {trying, reason, note}.
 func (b *bridge) jsError(err error) safejs.Value {
 	e, jerr := b.errCtor.New(err.Error())
 	if jerr != nil {
 		s, _ := safejs.ValueOf(err.Error())
 		return s
+	}
+	var de *playground.DialError
+	if errors.As(err, &de) {
+		if v, err := b.toJS(de); err == nil {
+			_ = e.Set("dial", v)
+		}
 	}
 	return e
 }

@@ -365,3 +365,31 @@ func TestClock(t *testing.T) {
 		t.Fatalf("clock %+v", cs)
 	}
 }
+
+// A refused connection rejects with an Error that says, as data, what
+// telnet would say: the page shows it without reading the message.
+func TestConnectRefusedDial(t *testing.T) {
+	m := api(t)
+	p, err := m.Call("connect", "bob-pc", "mx.example.net", 26)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, _ := safejs.Global().Get("Function")
+	pick, err := fn.New("e", "return e.dial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.Call("catch", pick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := await(t, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct{ Trying, Reason, Note string }
+	decode(t, v, &d)
+	if d.Trying != "Trying 198.51.100.25..." || d.Reason != "Connection refused" || !strings.Contains(d.Note, "nothing listens on port 26") {
+		t.Fatalf("dial = %+v", d)
+	}
+}

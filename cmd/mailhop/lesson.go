@@ -35,7 +35,7 @@ func runLesson(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "mailhop lesson list: unexpected argument %q\n", args[1])
 			return errUsage
 		}
-		for i, l := range lesson.Builtin() {
+		for i, l := range lesson.Index() {
 			fmt.Fprintf(stdout, "%2d  %-12s %s\n", i+1, l.ID, l.Title)
 		}
 		return nil

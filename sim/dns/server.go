@@ -136,7 +136,8 @@ type Fault struct {
 }
 
 // SetFault installs f, replacing any fault for the same name. A fault with
-// an empty Mode clears the fault for its name.
+// an empty Mode clears the fault for its name, or every fault when it
+// names none.
 func (s *Server) SetFault(f Fault) error {
 	key := ""
 	if f.Name != "" {

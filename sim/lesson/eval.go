@@ -1,14 +1,17 @@
 package lesson
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"mime"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/emersion/go-message/textproto"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 	"github.com/mailhop/mailhop/sim/world"
@@ -279,39 +282,23 @@ func (l *Lesson) message(w WorldView, user string, m world.MessageState) *parsed
 	return p
 }
 
+// parseMessage reads a stored message's header (go-message's textproto:
+// fields in order, folded lines joined) and body. A header it can not
+// read ends where the reading stopped.
 func parseMessage(raw []byte) *parsedMsg {
 	p := &parsedMsg{}
-	rest := raw
-	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
-		line := rest
-		if i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
-		}
-		line = bytes.TrimRight(line, "\r")
-		if len(line) == 0 {
-			break
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(p.fields) > 0 {
-			p.fields[len(p.fields)-1] += " " + strings.TrimSpace(string(line))
-			continue
-		}
-		p.fields = append(p.fields, string(line))
-	}
-	p.body = string(rest)
+	br := bufio.NewReader(bytes.NewReader(raw))
+	h, _ := textproto.ReadHeader(br)
+	body, _ := io.ReadAll(br)
+	p.body = string(body)
 	dec := new(mime.WordDecoder)
-	for _, f := range p.fields {
-		name, value, ok := strings.Cut(f, ":")
-		if !ok {
-			continue
-		}
-		value = strings.TrimSpace(value)
+	for f := h.Fields(); f.Next(); {
+		name, value := f.Key(), f.Value()
+		p.fields = append(p.fields, name+": "+value)
 		if d, err := dec.DecodeHeader(value); err == nil {
 			value = d
 		}
-		switch strings.ToLower(strings.TrimSpace(name)) {
+		switch strings.ToLower(name) {
 		case "subject":
 			if !p.hasSubj {
 				p.subject, p.hasSubj = value, true

@@ -29,7 +29,8 @@ type Lesson struct {
 	Checks   []Check  `json:"checks"`
 	Solution []Action `json:"solution,omitempty"`
 
-	spec *world.Spec // the world, as loaded by Check
+	spec    *world.Spec // the world, as loaded by Check
+	builtin bool        // loaded by id from the lessons that come with mailhop
 
 	cacheMu sync.Mutex
 	cache   map[msgKey]*parsedMsg
@@ -147,13 +148,25 @@ var kinds = []string{"host", "link", "conn", "wire", "packet", "tls", "dns", "qu
 //go:embed lessons/*.yaml
 var builtinFS embed.FS
 
-// Builtin returns the lessons that come with mailhop, in course order.
-func Builtin() []*Lesson {
+// Info names a built-in lesson.
+type Info struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+type builtinFile struct {
+	Info
+	text []byte
+}
+
+// builtinFiles reads the built-in lessons once: each is parsed again,
+// fresh, when it is loaded (a Lesson holds the state of its evaluation).
+var builtinFiles = sync.OnceValue(func() []builtinFile {
 	entries, err := builtinFS.ReadDir("lessons")
 	if err != nil {
 		panic(err)
 	}
-	var out []*Lesson
+	var out []builtinFile
 	for _, e := range entries { // sorted by name: 01-..., 02-...
 		b, err := builtinFS.ReadFile(path.Join("lessons", e.Name()))
 		if err != nil {
@@ -162,6 +175,28 @@ func Builtin() []*Lesson {
 		l, err := Parse(b)
 		if err != nil {
 			panic(fmt.Sprintf("built-in lesson %s: %v", e.Name(), err))
+		}
+		out = append(out, builtinFile{Info{l.ID, l.Title}, b})
+	}
+	return out
+})
+
+// Index lists the lessons that come with mailhop, in course order.
+func Index() []Info {
+	var out []Info
+	for _, f := range builtinFiles() {
+		out = append(out, f.Info)
+	}
+	return out
+}
+
+// Builtin returns the lessons that come with mailhop, in course order.
+func Builtin() []*Lesson {
+	var out []*Lesson
+	for _, f := range builtinFiles() {
+		l, err := Load(f.ID)
+		if err != nil {
+			panic(err)
 		}
 		out = append(out, l)
 	}
@@ -173,16 +208,23 @@ func Builtin() []*Lesson {
 func Load(idOrText string) (*Lesson, error) {
 	if !strings.ContainsAny(idOrText, "\n{:") {
 		var ids []string
-		for _, l := range Builtin() {
-			if l.ID == idOrText {
-				return l, nil
+		for _, f := range builtinFiles() {
+			if f.ID == idOrText {
+				l, err := Parse(f.text)
+				if l != nil {
+					l.builtin = true
+				}
+				return l, err
 			}
-			ids = append(ids, l.ID)
+			ids = append(ids, f.ID)
 		}
 		return nil, fmt.Errorf("no built-in lesson %q (there are: %s)", idOrText, strings.Join(ids, ", "))
 	}
 	return Parse([]byte(idOrText))
 }
+
+// IsBuiltin reports whether the lesson comes with mailhop (Load by id).
+func (l *Lesson) IsBuiltin() bool { return l.builtin }
 
 // Parse reads a lesson file (YAML or JSON) and checks it.
 func Parse(b []byte) (*Lesson, error) {

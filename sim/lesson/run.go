@@ -1,20 +1,14 @@
 package lesson
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mailhop/mailhop/sim/mua"
-	"github.com/mailhop/mailhop/sim/netx"
-	"github.com/mailhop/mailhop/sim/trace"
+	"github.com/mailhop/mailhop/sim/terminal"
 	"github.com/mailhop/mailhop/sim/world"
 )
 
@@ -131,7 +125,7 @@ func (a *Action) String() string {
 // Close closes every connection the runner opened.
 func (r *Runner) Close() {
 	for _, c := range r.conns {
-		c.close()
+		c.Close()
 	}
 	r.conns = nil
 }
@@ -160,11 +154,7 @@ func (r *Runner) do(ctx context.Context, a *Action) error {
 		if err != nil {
 			return err
 		}
-		eol := "\r\n"
-		if a.EOL == "lf" {
-			eol = "\n"
-		}
-		if err := c.send(ctx, *a.Send, eol); err != nil {
+		if err := c.send(ctx, *a.Send, a.EOL); err != nil {
 			return err
 		}
 	case a.Close:
@@ -172,7 +162,7 @@ func (r *Runner) do(ctx context.Context, a *Action) error {
 		if err != nil {
 			return err
 		}
-		c.close()
+		c.Close()
 		r.conns = r.conns[:len(r.conns)-1]
 	case a.Advance == "retry":
 		next, ok := w.NextRetry()
@@ -219,208 +209,30 @@ func (r *Runner) do(ctx context.Context, a *Action) error {
 	return nil
 }
 
-// termConn is a terminal's connection: lines from the server are kept in
-// order; an accepted STARTTLS is followed by the TLS handshake.
+// termConn is a terminal connection (sim/terminal, as the playground's)
+// and the server lines an expect has read, for its error messages.
 type termConn struct {
-	proto  string
-	server string
-	raw    net.Conn
-	tlsCfg *tls.Config
-
-	wmu sync.Mutex
-
-	mu      sync.Mutex
-	conn    net.Conn
-	lines   []string
-	pos     int           // the next line an expect looks at
-	pending string        // a STARTTLS awaiting its answer: the proto, or the IMAP tag
-	gate    chan struct{} // closed once that answer (and handshake) is done
-	notify  chan struct{}
-	ended   bool
-	reason  string
+	*terminal.Session
+	seen []string // the server's lines read so far
 }
 
 func (r *Runner) connect(ctx context.Context, cs *Connect) (*termConn, error) {
-	w := r.World
-	server := cs.To
-	for _, h := range w.Spec.Hosts {
-		for _, a := range h.Addrs {
-			if a == cs.To {
-				server = h.Name
-			}
-		}
-	}
-	dctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
-	defer cancel()
-	raw, err := w.Connect(dctx, cs.From, cs.To, cs.Port)
+	s, err := terminal.Dial(ctx, r.World, cs.From, cs.To, cs.Port, terminal.Options{Timeout: DefaultTimeout})
 	if err != nil {
 		return nil, err
 	}
-	c := &termConn{proto: trace.ProtoForPort(cs.Port), server: server, raw: raw, conn: raw,
-		tlsCfg: w.CA.ClientConfig(server), notify: make(chan struct{})}
-	switch cs.Port {
-	case world.PortSubmissions, world.PortIMAPS, world.PortPOP3S:
-		if err := c.handshake(dctx); err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("TLS: %w", err)
-		}
-	}
-	go c.read()
-	return c, nil
+	return &termConn{Session: s}, nil
 }
 
-func (c *termConn) handshake(ctx context.Context) error {
-	tc := tls.Client(c.raw, c.tlsCfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.conn = netx.PlainTap(c.raw, tc, true)
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *termConn) read() {
-	c.mu.Lock()
-	br := bufio.NewReader(c.conn)
-	c.mu.Unlock()
-	for {
-		text, err := br.ReadString('\n')
-		if text != "" {
-			text = strings.TrimRight(text, "\r\n")
-			if c.line(text) {
-				ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
-				herr := c.handshake(ctx)
-				cancel()
-				c.mu.Lock()
-				if c.gate != nil {
-					close(c.gate)
-					c.gate = nil
-				}
-				br = bufio.NewReader(c.conn)
-				c.mu.Unlock()
-				if herr != nil {
-					c.raw.Close()
-					c.end("TLS handshake failed: " + herr.Error())
-					return
-				}
-			}
-		}
-		if err != nil {
-			reason := err.Error()
-			if errors.Is(err, io.EOF) {
-				reason = "closed by the server"
-			}
-			c.end(reason)
-			return
-		}
-	}
-}
-
-// line records a server line and reports whether it accepts a pending
-// STARTTLS.
-func (c *termConn) line(text string) (upgrade bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lines = append(c.lines, text)
-	close(c.notify)
-	c.notify = make(chan struct{})
-	if c.pending == "" {
-		return false
-	}
-	decided, accept := false, false
-	switch c.proto {
-	case "smtp", "lmtp":
-		if len(text) < 4 || text[3] != '-' {
-			decided, accept = true, strings.HasPrefix(text, "220")
-		}
-	case "pop3":
-		if strings.HasPrefix(text, "+OK") || strings.HasPrefix(text, "-ERR") {
-			decided, accept = true, strings.HasPrefix(text, "+OK")
-		}
-	case "imap":
-		if tag, rest, ok := strings.Cut(text, " "); ok && tag == c.pending {
-			decided, accept = true, strings.HasPrefix(strings.ToUpper(rest), "OK")
-		}
-	}
-	if decided {
-		c.pending = ""
-		if !accept && c.gate != nil {
-			close(c.gate)
-			c.gate = nil
-		}
-	}
-	return decided && accept
-}
-
-func (c *termConn) end(reason string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return
-	}
-	c.ended, c.reason = true, reason
-	if c.gate != nil {
-		close(c.gate)
-		c.gate = nil
-	}
-	close(c.notify)
-	c.notify = make(chan struct{})
-}
-
-func (c *termConn) close() {
-	c.raw.Close()
-	c.end("closed by you")
-}
-
-func isStartTLS(proto, text string) bool {
-	f := strings.Fields(strings.ToUpper(text))
-	switch proto {
-	case "smtp", "lmtp":
-		return len(f) == 1 && f[0] == "STARTTLS"
-	case "pop3":
-		return len(f) == 1 && f[0] == "STLS"
-	case "imap":
-		return len(f) == 2 && f[1] == "STARTTLS"
-	}
-	return false
-}
-
-// send writes one line; after a STARTTLS it waits for the answer and the
-// handshake, so that nothing cleartext slips in.
+// send types one line; after a STARTTLS the session waits for the answer
+// and the handshake, so that nothing cleartext slips in.
 func (c *termConn) send(ctx context.Context, text, eol string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	for {
-		c.mu.Lock()
-		if c.ended {
-			reason := c.reason
-			c.mu.Unlock()
-			return fmt.Errorf("the connection to %s is closed (%s)", c.server, reason)
+	if _, err := c.SendEOL(ctx, text, eol); err != nil {
+		var ce *terminal.ClosedError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("the connection to %s is closed (%s)", c.Server, ce.Reason)
 		}
-		gate := c.gate
-		c.mu.Unlock()
-		if gate == nil {
-			break
-		}
-		select {
-		case <-gate:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	c.mu.Lock()
-	if isStartTLS(c.proto, text) {
-		c.pending = c.proto
-		if c.proto == "imap" {
-			c.pending, _, _ = strings.Cut(strings.TrimSpace(text), " ")
-		}
-		c.gate = make(chan struct{})
-	}
-	conn := c.conn
-	c.mu.Unlock()
-	if _, err := io.WriteString(conn, text+eol); err != nil {
-		return fmt.Errorf("writing to %s: %w", c.server, err)
+		return fmt.Errorf("writing to %s: %w", c.Server, err)
 	}
 	return nil
 }
@@ -428,30 +240,26 @@ func (c *termConn) send(ctx context.Context, text, eol string) error {
 // expect waits for a line from the server that matches re, after the
 // lines earlier expects took.
 func (c *termConn) expect(ctx context.Context, re interface{ MatchString(string) bool }, pattern string, timeout time.Duration) error {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	for {
-		c.mu.Lock()
-		for c.pos < len(c.lines) {
-			l := c.lines[c.pos]
-			c.pos++
-			if re.MatchString(l) {
-				c.mu.Unlock()
-				return nil
-			}
+		l, err := c.Next(ctx)
+		last := c.seen[max(0, len(c.seen)-3):]
+		var ce *terminal.ClosedError
+		switch {
+		case errors.As(err, &ce):
+			return fmt.Errorf("%s closed the connection (%s) before a line matching %q; last lines: %s", c.Server, ce.Reason, pattern, quoteLines(last))
+		case errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("no line from %s matched %q within %v; last lines: %s", c.Server, pattern, timeout, quoteLines(last))
+		case err != nil:
+			return err
 		}
-		ended, reason, ch := c.ended, c.reason, c.notify
-		last := c.lines[max(0, len(c.lines)-3):]
-		c.mu.Unlock()
-		if ended {
-			return fmt.Errorf("%s closed the connection (%s) before a line matching %q; last lines: %s", c.server, reason, pattern, quoteLines(last))
+		if l.Dir != "recv" {
+			continue
 		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return fmt.Errorf("no line from %s matched %q within %v; last lines: %s", c.server, pattern, timeout, quoteLines(last))
-		case <-ctx.Done():
-			return ctx.Err()
+		c.seen = append(c.seen, l.Text)
+		if re.MatchString(l.Text) {
+			return nil
 		}
 	}
 }

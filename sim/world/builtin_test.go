@@ -2,6 +2,7 @@ package world
 
 import (
 	"context"
+	"github.com/mailhop/mailhop/sim/dns"
 	"strings"
 	"testing"
 	"time"
@@ -80,9 +81,26 @@ func TestScenarioDNSBroken(t *testing.T) {
 	if !deferred {
 		t.Fatal("no deferral for the temporary DNS failure")
 	}
-	// Mend DNS: the next attempt delivers.
-	if err := w.Fault(Fault{Kind: "dns", Host: "ns.example", Name: "example.net"}); err != nil {
+	// The state says what the DNS server does now.
+	dnsFaults := func() []dns.Fault {
+		for _, h := range w.State().Hosts {
+			if h.Name == "ns.example" {
+				return h.DNSFaults
+			}
+		}
+		t.Fatal("no ns.example in the state")
+		return nil
+	}
+	if got := dnsFaults(); len(got) != 1 || got[0] != (dns.Fault{Mode: dns.FaultServFail, Name: "example.net."}) {
+		t.Fatalf("DNS faults in the state: %+v, want SERVFAIL for example.net.", got)
+	}
+	// Mend DNS, for every name (as the World tab does): the next attempt
+	// delivers.
+	if err := w.Fault(Fault{Kind: "dns", Host: "ns.example"}); err != nil {
 		t.Fatal(err)
+	}
+	if got := dnsFaults(); len(got) != 0 {
+		t.Fatalf("DNS faults after the mend: %+v", got)
 	}
 	w.RunUntilQuiet(time.Hour)
 	if len(inbox(t, w, "bob@example.net")) != 1 {

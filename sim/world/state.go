@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/dns"
 	"github.com/mailhop/mailhop/sim/queue"
 	"github.com/mailhop/mailhop/sim/store"
 )
@@ -41,6 +42,9 @@ type HostState struct {
 	Queue []QueuedState `json:"queue,omitempty"`
 	// Mailboxes lists the INBOX of each user whose mail the host keeps.
 	Mailboxes []MailboxState `json:"mailboxes,omitempty"`
+	// DNSFaults are the names a DNS host answers badly now (a name ""
+	// is every name).
+	DNSFaults []dns.Fault `json:"dns_faults,omitempty"`
 }
 
 // QueuedState is a message waiting in a queue.
@@ -88,6 +92,9 @@ func (w *World) State() State {
 		s := HostState{Name: hs.Name, Addrs: hs.Addrs, Roles: hs.Roles, Domains: hs.Domains,
 			Down: h.Net.Down(), Ports: ports, UDPPorts: h.Net.PacketPorts(),
 			User: hs.User, MSA: hs.MSA, Mailstore: hs.Mailstore, LMTP: hs.LMTP, Resolver: hs.Resolver}
+		if h.DNS != nil {
+			s.DNSFaults = h.DNS.Faults()
+		}
 		if h.Queue != nil {
 			for _, e := range h.Queue.Messages() {
 				s.Queue = append(s.Queue, queuedState(e))

@@ -48,7 +48,7 @@ func (p *Playground) Lessons() []LessonInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []LessonInfo
-	for _, l := range lesson.Builtin() {
+	for _, l := range lesson.Index() {
 		st := p.lessonStates[l.ID]
 		if st == "" {
 			st = LessonNotStarted
@@ -79,8 +79,7 @@ func (p *Playground) StartLesson(ctx context.Context, idOrText string) (LessonSt
 	if err != nil {
 		return LessonStatus{}, err
 	}
-	builtin := slices.ContainsFunc(lesson.Builtin(), func(b *lesson.Lesson) bool { return b.ID == src })
-	st := &lessonRun{l: l, epoch: info.World, builtin: builtin, start: r.w.Trace.Last()}
+	st := &lessonRun{l: l, epoch: info.World, start: r.w.Trace.Last()}
 	p.mu.Lock()
 	if p.cur != r {
 		p.mu.Unlock()
@@ -106,14 +105,11 @@ func (p *Playground) StartLesson(ctx context.Context, idOrText string) (LessonSt
 
 // lessonRun is the lesson running in a world.
 type lessonRun struct {
-	l       *lesson.Lesson
-	epoch   int
-	builtin bool
-	start   int64 // the last event before the lesson began
+	l     *lesson.Lesson
+	epoch int
+	start int64 // the last event before the lesson began
 
-	// Set by watchLesson (under Playground.mu).
-	results []lesson.Result
-	done    bool
+	results []lesson.Result // the last evaluation (Playground.mu), by watchLesson
 }
 
 // LessonStatus returns the running lesson and what its checks say.
@@ -130,7 +126,7 @@ func (p *Playground) LessonStatus() (LessonStatus, error) {
 	}
 	l := st.l
 	out := LessonStatus{World: st.epoch, ID: l.ID, Title: l.Title, Goal: strings.TrimSpace(l.Goal), Steps: l.Steps,
-		Checks: slices.Clone(st.results), Done: st.done, State: p.lessonStates[l.ID], Solution: l.Solution, Builtin: st.builtin}
+		Checks: slices.Clone(st.results), Done: lesson.Done(st.results), State: p.lessonStates[l.ID], Solution: l.Solution, Builtin: l.IsBuiltin()}
 	if out.Checks == nil {
 		// Not evaluated yet: every check is still to do.
 		for _, c := range l.Checks {
@@ -144,15 +140,13 @@ func (p *Playground) LessonStatus() (LessonStatus, error) {
 // until the world goes, and reports each change as a lesson event.
 func (p *Playground) watchLesson(r *run, st *lessonRun) {
 	ctx := r.ctx
-	f := r.w.Trace.Follow(st.start)
+	seq := st.start
 	var events []trace.Event
 	var last []lesson.Result
 	for {
-		e, err := f.Next(ctx)
-		if err != nil {
+		if _, err := r.w.Trace.Follow(seq).Next(ctx); err != nil {
 			return
 		}
-		batch := []trace.Event{e}
 		// Let a burst gather: the checks read the world's state.
 		t := time.NewTimer(50 * time.Millisecond)
 		select {
@@ -161,8 +155,8 @@ func (p *Playground) watchLesson(r *run, st *lessonRun) {
 			t.Stop()
 			return
 		}
-		batch = append(batch, r.w.Trace.Since(e.Seq)...)
-		f = r.w.Trace.Follow(batch[len(batch)-1].Seq)
+		batch := r.w.Trace.Since(seq)
+		seq = batch[len(batch)-1].Seq
 		for _, ev := range batch {
 			if ev.Kind != trace.KindLesson {
 				events = append(events, ev)
@@ -178,7 +172,7 @@ func (p *Playground) watchLesson(r *run, st *lessonRun) {
 			p.mu.Unlock()
 			return
 		}
-		st.results, st.done = results, done
+		st.results = results
 		if done {
 			p.lessonStates[st.l.ID] = LessonDone
 		}

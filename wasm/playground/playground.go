@@ -174,7 +174,7 @@ func (p *Playground) loadLocked(nameOrText string) (Info, error) {
 	}
 	p.mu.Unlock()
 	for _, s := range sessions {
-		s.close("the world was reset")
+		s.Hangup("the world was reset")
 	}
 	if old != nil {
 		old.stop()
@@ -224,7 +224,7 @@ func (p *Playground) Close() {
 	}
 	p.mu.Unlock()
 	for _, s := range sessions {
-		s.close("the playground was closed")
+		s.Hangup("the playground was closed")
 	}
 	if r != nil {
 		r.stop()
@@ -638,24 +638,3 @@ func isAddr(s string) bool {
 // Explanations returns the table of commands, replies and codes with
 // their RFC sections (package explain).
 func Explanations() []explain.Entry { return explain.Entries() }
-
-// hostByNameOrAddr finds a host of the world.
-func hostByNameOrAddr(w *world.World, s string) *world.Host {
-	if h := w.Hosts[s]; h != nil {
-		return h
-	}
-	for _, h := range w.Hosts {
-		if slices.Contains(h.Spec.Addrs, s) {
-			return h
-		}
-	}
-	return nil
-}
-
-// addrOf returns a host's first address.
-func addrOf(h *world.Host) string {
-	if len(h.Spec.Addrs) == 0 {
-		return ""
-	}
-	return h.Spec.Addrs[0]
-}

@@ -33,7 +33,7 @@ export function connectWorker(url) {
         if (!c) return;
         calls.delete(m.id);
         if (m.ok) c.resolve(m.value);
-        else c.reject(new Error(m.error));
+        else c.reject(Object.assign(new Error(m.error), m.dial ? { dial: m.dial } : {}));
         break;
       }
       case 'events':

@@ -154,16 +154,16 @@ export class Terminals {
       session = await this.model.api.connect(from, to, port);
     } catch (err) {
       // Refused, unreachable: shown as telnet shows it, in a terminal.
-      const m = /Unable to connect to remote host: ([^—]*?)(?: — (.*))?$/s.exec(err.message);
-      if (!m) {
+      const d = err.dial;
+      if (!d) {
         this.formError.textContent = err.message;
         this.formError.hidden = false;
         this.showForm();
         return null;
       }
       const t = this.view(failedSession(from, to, port), from, to, port);
-      this.line(t, { dir: 'info', text: `Trying ${to}...` });
-      this.line(t, { dir: 'info', text: `telnet: Unable to connect to remote host: ${m[1]}`, note: m[2] || '' });
+      this.line(t, { dir: 'info', text: d.trying });
+      this.line(t, { dir: 'info', text: `telnet: Unable to connect to remote host: ${d.reason}`, note: d.note || '' });
       this.closed(t, 'never opened');
       this.activate(t, true);
       return t;

@@ -2,7 +2,7 @@
 // mailhop.wasm, which installs the JS API (self.mailhop) here, off the
 // page's main thread. The page talks to it by messages (see client.js):
 //   page → worker  {id, method, args}          a call of the API
-//   worker → page  {t: 'reply', id, ok, value | error}
+//   worker → page  {t: 'reply', id, ok, value | error, dial?}
 //                  {t: 'events', events, world} a batch of trace events
 //                  {t: 'line', sid, text, line}  a line of a terminal session
 //                  {t: 'close', sid, reason}     a session ended
@@ -89,6 +89,6 @@ self.onmessage = async (e) => {
     const value = await run(api, method, args || []);
     postMessage({ t: 'reply', id, ok: true, value });
   } catch (err) {
-    postMessage({ t: 'reply', id, ok: false, error: message(err) });
+    postMessage({ t: 'reply', id, ok: false, error: message(err), dial: err && err.dial });
   }
 };

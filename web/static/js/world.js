@@ -86,18 +86,17 @@ export class WorldPanel {
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Link'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Fault'))),
       h('tbody', {}, linkRows)));
 
-    const broken = dnsFaults(st.faults || []);
     for (const dns of st.hosts.filter((x) => x.roles.includes('dns'))) {
       const id = `dns-${dns.name.replace(/\W/g, '-')}`;
       const mode = h('select', { id: `${id}-mode`, dataset: { key: `dns:${dns.name}` } }, DNS_MODES.map(([m, label]) => h('option', { value: m }, label)));
       // What the server does now, from the world's faults (a scenario may
       // start broken), not from what this page last asked.
-      const now = broken.get(dns.name) || new Map();
-      const [firstName, firstMode] = [...now.entries()][0] || ['', ''];
-      mode.value = firstMode;
-      const name = h('input', { type: 'text', id: `${id}-name`, placeholder: 'every name', spellcheck: 'false', autocomplete: 'off', value: firstName });
-      root.append(h('p', { class: now.size ? 'dns-state broken' : 'dns-state' },
-        now.size ? `${dns.name} now answers ${[...now.entries()].map(([n, m]) => `${m.toUpperCase()} for ${n || 'every name'}`).join(', ')}. Choose “answers normally” for every name to mend it.` : `${dns.name} answers normally.`));
+      const now = dns.dns_faults || [];
+      const first = now[0] || { mode: '', name: '' };
+      mode.value = first.mode;
+      const name = h('input', { type: 'text', id: `${id}-name`, placeholder: 'every name', spellcheck: 'false', autocomplete: 'off', value: (first.name || '').replace(/\.$/, '') });
+      root.append(h('p', { class: now.length ? 'dns-state broken' : 'dns-state' },
+        now.length ? `${dns.name} now answers ${now.map((f) => `${f.mode.toUpperCase()} for ${(f.name || '').replace(/\.$/, '') || 'every name'}`).join(', ')}. Choose “answers normally” for every name to mend it.` : `${dns.name} answers normally.`));
       root.append(h('form', {
         class: 'dns-fault', 'aria-label': `DNS answers of ${dns.name}`,
         onsubmit: (e) => {
@@ -163,20 +162,4 @@ export class WorldPanel {
         fileError,
         h('div', { class: 'row' }, h('label', { for: 'w-file' }, 'from a file'), file, h('button', { type: 'submit', class: 'small' }, 'Load this world'))));
   }
-}
-
-// dnsFaults replays the world's faults: for each DNS server, the names it
-// answers badly now (name → mode; "" is every name).
-export function dnsFaults(faults) {
-  const out = new Map();
-  for (const f of faults) {
-    if (f.kind !== 'dns') continue;
-    if (!out.has(f.host)) out.set(f.host, new Map());
-    const m = out.get(f.host);
-    const name = (f.name || '').replace(/\.$/, '').toLowerCase();
-    if (f.mode) m.set(name, f.mode);
-    else if (name) m.delete(name);
-    else m.clear();
-  }
-  return out;
 }

@@ -1,0 +1,255 @@
+package terminal
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/world"
+)
+
+// newWorld runs the default world on its virtual clock, as fast as the
+// wall clock (as the playground does by default).
+func newWorld(t *testing.T) *world.World {
+	t.Helper()
+	spec, err := world.Load("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := world.New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := world.NewDriver(w, 10*time.Millisecond)
+	d.Play()
+	t.Cleanup(func() { d.Stop(); w.Close() })
+	return w
+}
+
+// expect reads lines until one from the server starts with prefix.
+func expect(t *testing.T, s *Session, prefix string) Line {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		l, err := s.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", prefix, err)
+		}
+		if l.Dir == "recv" && strings.HasPrefix(l.Text, prefix) {
+			return l
+		}
+		if l.Dir == "recv" && isFinalReply(s.Proto, l.Text) && prefix[0] >= '0' && prefix[0] <= '9' {
+			t.Fatalf("waiting for %q, got %q", prefix, l.Text)
+		}
+	}
+}
+
+func send(t *testing.T, s *Session, line string) Line {
+	t.Helper()
+	l, err := s.Send(context.Background(), line)
+	if err != nil {
+		t.Fatalf("send %q: %v", line, err)
+	}
+	return l
+}
+
+// A connection that can not be made says so as telnet does, and why.
+func TestDialErrors(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		from, to string
+		port     int
+		want     string
+	}{
+		{"nowhere", "mx.example.net", 25, `no host "nowhere"`},
+		{"bob-pc", "mx.example.com", 25, `no host "mx.example.com"`},
+		{"bob-pc", "mx.example.net", 0, "not a TCP port"},
+		{"bob-pc", "mx.example.net", 26, "Unable to connect to remote host: Connection refused — mx.example.net answered the TCP handshake with a reset"},
+		{"bob-pc", "203.0.113.9", 25, "Unable to connect to remote host: No route to host — no packet reaches 203.0.113.9"},
+	} {
+		_, err := Dial(ctx, w, tc.from, tc.to, tc.port, Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Dial(%s, %s, %d) = %v, want %q", tc.from, tc.to, tc.port, err, tc.want)
+		}
+	}
+	_, err := Dial(ctx, w, "bob-pc", "mx.example.net", 26, Options{})
+	var de *DialError
+	if !errors.As(err, &de) || de.Reason != "Connection refused" || de.Trying != "Trying 198.51.100.25..." {
+		t.Errorf("refused: %#v, want a DialError", err)
+	}
+}
+
+// While the clock stands still, a line typed says so, right after it;
+// once until a reply comes (the playground's TestSessionPausedClock holds
+// a clock that really stands still).
+func TestPausedNotice(t *testing.T) {
+	w := newWorld(t)
+	s, err := Dial(context.Background(), w, "bob-pc", "mx.example.net", 25, Options{Paused: func() bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	expect(t, s, "220 ")
+	for range 2 {
+		send(t, s, "NOOP")
+		var got []string
+		for _, l := range drain(t, s, "250 ", 1) {
+			got = append(got, l.Dir+": "+l.Text)
+		}
+		want := []string{"send: NOOP", "info: The clock is paused: the reply waits until you press Play or Step.", "recv: 250 2.0.0 I have successfully done nothing"}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("lines:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// drain reads lines until n server lines start with prefix.
+func drain(t *testing.T, s *Session, prefix string, n int) []Line {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []Line
+	for n > 0 {
+		l, err := s.Next(ctx)
+		if err != nil {
+			t.Fatalf("%v after %+v", err, out)
+		}
+		out = append(out, l)
+		if l.Dir == "recv" && strings.HasPrefix(l.Text, prefix) {
+			n--
+		}
+	}
+	return out
+}
+
+func TestTerminalSTARTTLSAuth(t *testing.T) {
+	s, err := Dial(context.Background(), newWorld(t), "alice-pc", "mail.example.org", 587, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	expect(t, s, "220 ")
+	send(t, s, "EHLO alice-pc")
+	expect(t, s, "250 ")
+	send(t, s, "STARTTLS")
+	expect(t, s, "220 ")
+	send(t, s, "EHLO alice-pc") // waits for the handshake
+	var sawAuth, sawInfo bool
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		l, err := s.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Dir == "info" && strings.HasPrefix(l.Text, "TLS started") {
+			sawInfo = true
+		}
+		if l.Dir == "recv" {
+			if !l.TLS {
+				t.Fatalf("%q after STARTTLS not marked TLS", l.Text)
+			}
+			sawAuth = sawAuth || strings.Contains(l.Text, "AUTH PLAIN")
+			if strings.HasPrefix(l.Text, "250 ") {
+				break
+			}
+		}
+	}
+	if !sawInfo || !sawAuth {
+		t.Fatalf("TLS info line %v, AUTH offered %v", sawInfo, sawAuth)
+	}
+	cred := base64.StdEncoding.EncodeToString([]byte("\x00alice@example.org\x00alice"))
+	send(t, s, "AUTH PLAIN "+cred)
+	expect(t, s, "235 ")
+}
+
+func TestTerminalImplicitTLS(t *testing.T) {
+	s, err := Dial(context.Background(), newWorld(t), "bob-pc", "store.example.net", 993, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := expect(t, s, "* OK")
+	if !l.TLS {
+		t.Fatal("greeting on 993 not marked TLS")
+	}
+	send(t, s, "a1 LOGIN bob@example.net bob")
+	expect(t, s, "a1 OK")
+}
+
+// A session's lines are in wire order: each line typed comes before the
+// server's reply to it, pipelined lines included.
+func TestSessionWireOrder(t *testing.T) {
+	s, err := Dial(context.Background(), newWorld(t), "bob-pc", "mx.example.net", 25, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	expect(t, s, "220 ")
+	// Typed without waiting for the replies, as a paste does.
+	for _, l := range []string{"EHLO bob-pc", "MAIL FROM:<bob@example.net>", "RCPT TO:<bob@example.net>", "DATA"} {
+		send(t, s, l)
+	}
+	var got []string
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "S: 354") {
+		l, err := s.Next(ctx)
+		if err != nil {
+			t.Fatalf("%v after %q", err, got)
+		}
+		switch l.Dir {
+		case "send":
+			got = append(got, "C: "+l.Text)
+		case "recv":
+			if isFinalReply("smtp", l.Text) {
+				got = append(got, "S: "+l.Text[:3])
+			}
+		}
+	}
+	// A reply may come before the next command is typed, never before
+	// its own command: at every point, no more replies than commands.
+	var cmds, replies []string
+	for _, l := range got {
+		if strings.HasPrefix(l, "C: ") {
+			cmds = append(cmds, l)
+		} else {
+			replies = append(replies, l)
+		}
+		if len(replies) > len(cmds) {
+			t.Fatalf("a reply before its command:\n%s", strings.Join(got, "\n"))
+		}
+	}
+	if strings.Join(cmds, "|") != "C: EHLO bob-pc|C: MAIL FROM:<bob@example.net>|C: RCPT TO:<bob@example.net>|C: DATA" ||
+		strings.Join(replies, "|") != "S: 250|S: 250|S: 250|S: 354" {
+		t.Fatalf("lines:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// A failed login's answer is delayed on purpose; the terminal says so.
+func TestSessionLoginDelay(t *testing.T) {
+	s, err := Dial(context.Background(), newWorld(t), "alice-pc", "mail.example.org", 465, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	expect(t, s, "220 ")
+	send(t, s, "EHLO alice-pc")
+	expect(t, s, "250 ")
+	send(t, s, "AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00alice@example.org\x00wrong")))
+	expect(t, s, "535 ")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Dir != "info" || !strings.HasPrefix(l.Text, "The server waited 1.0 s") || !strings.Contains(l.Note, "deliberate delay") {
+		t.Fatalf("after the 535: %+v, want the delay explained", l)
+	}
+}
