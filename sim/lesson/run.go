@@ -242,26 +242,22 @@ func (c *termConn) send(ctx context.Context, text, eol string) error {
 func (c *termConn) expect(ctx context.Context, re interface{ MatchString(string) bool }, pattern string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for {
-		l, err := c.Next(ctx)
-		last := c.seen[max(0, len(c.seen)-3):]
-		var ce *terminal.ClosedError
-		switch {
-		case errors.As(err, &ce):
-			return fmt.Errorf("%s closed the connection (%s) before a line matching %q; last lines: %s", c.Server, ce.Reason, pattern, quoteLines(last))
-		case errors.Is(err, context.DeadlineExceeded):
-			return fmt.Errorf("no line from %s matched %q within %v; last lines: %s", c.Server, pattern, timeout, quoteLines(last))
-		case err != nil:
-			return err
-		}
+	_, err := c.ReadUntil(ctx, func(l terminal.Line) bool {
 		if l.Dir != "recv" {
-			continue
+			return false
 		}
 		c.seen = append(c.seen, l.Text)
-		if re.MatchString(l.Text) {
-			return nil
-		}
+		return re.MatchString(l.Text)
+	})
+	last := c.seen[max(0, len(c.seen)-3):]
+	var ce *terminal.ClosedError
+	switch {
+	case errors.As(err, &ce):
+		return fmt.Errorf("%s closed the connection (%s) before a line matching %q; last lines: %s", c.Server, ce.Reason, pattern, quoteLines(last))
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("no line from %s matched %q within %v; last lines: %s", c.Server, pattern, timeout, quoteLines(last))
 	}
+	return err
 }
 
 func quoteLines(ls []string) string {

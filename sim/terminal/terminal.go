@@ -271,6 +271,20 @@ func (s *Session) Next(ctx context.Context) (Line, error) {
 	}
 }
 
+// ReadUntil reads lines (with Next) until match takes one, and returns
+// it: a script's "wait for the 250".
+func (s *Session) ReadUntil(ctx context.Context, match func(Line) bool) (Line, error) {
+	for {
+		l, err := s.Next(ctx)
+		if err != nil {
+			return Line{}, err
+		}
+		if match(l) {
+			return l, nil
+		}
+	}
+}
+
 // read reads the server's lines until the connection ends.
 func (s *Session) read() {
 	s.mu.Lock()

@@ -29,23 +29,40 @@ func newWorld(t *testing.T) *world.World {
 	return w
 }
 
-// expect reads lines until one from the server starts with prefix.
+// expect reads lines until one from the server starts with prefix; an
+// other final reply fails the test when a reply code is awaited.
 func expect(t *testing.T, s *Session, prefix string) Line {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for {
-		l, err := s.Next(ctx)
-		if err != nil {
-			t.Fatalf("waiting for %q: %v", prefix, err)
+	l, err := s.ReadUntil(ctx, func(l Line) bool {
+		if l.Dir != "recv" {
+			return false
 		}
-		if l.Dir == "recv" && strings.HasPrefix(l.Text, prefix) {
-			return l
+		if strings.HasPrefix(l.Text, prefix) {
+			return true
 		}
-		if l.Dir == "recv" && isFinalReply(s.Proto, l.Text) && prefix[0] >= '0' && prefix[0] <= '9' {
+		if isFinalReply(s.Proto, l.Text) && prefix[0] >= '0' && prefix[0] <= '9' {
 			t.Fatalf("waiting for %q, got %q", prefix, l.Text)
 		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("waiting for %q: %v", prefix, err)
 	}
+	return l
+}
+
+// dial connects in a new default world and waits for the greeting.
+func dial(t *testing.T, from, to string, port int, greeting string) *Session {
+	t.Helper()
+	s, err := Dial(context.Background(), newWorld(t), from, to, port, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	expect(t, s, greeting)
+	return s
 }
 
 func send(t *testing.T, s *Session, line string) Line {
@@ -128,12 +145,7 @@ func drain(t *testing.T, s *Session, prefix string, n int) []Line {
 }
 
 func TestTerminalSTARTTLSAuth(t *testing.T) {
-	s, err := Dial(context.Background(), newWorld(t), "alice-pc", "mail.example.org", 587, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	expect(t, s, "220 ")
+	s := dial(t, "alice-pc", "mail.example.org", 587, "220 ")
 	send(t, s, "EHLO alice-pc")
 	expect(t, s, "250 ")
 	send(t, s, "STARTTLS")
@@ -185,12 +197,7 @@ func TestTerminalImplicitTLS(t *testing.T) {
 // A session's lines are in wire order: each line typed comes before the
 // server's reply to it, pipelined lines included.
 func TestSessionWireOrder(t *testing.T) {
-	s, err := Dial(context.Background(), newWorld(t), "bob-pc", "mx.example.net", 25, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	expect(t, s, "220 ")
+	s := dial(t, "bob-pc", "mx.example.net", 25, "220 ")
 	// Typed without waiting for the replies, as a paste does.
 	for _, l := range []string{"EHLO bob-pc", "MAIL FROM:<bob@example.net>", "RCPT TO:<bob@example.net>", "DATA"} {
 		send(t, s, l)
@@ -233,12 +240,7 @@ func TestSessionWireOrder(t *testing.T) {
 
 // A failed login's answer is delayed on purpose; the terminal says so.
 func TestSessionLoginDelay(t *testing.T) {
-	s, err := Dial(context.Background(), newWorld(t), "alice-pc", "mail.example.org", 465, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	expect(t, s, "220 ")
+	s := dial(t, "alice-pc", "mail.example.org", 465, "220 ")
 	send(t, s, "EHLO alice-pc")
 	expect(t, s, "250 ")
 	send(t, s, "AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00alice@example.org\x00wrong")))

@@ -125,23 +125,17 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// session reads lines until one starts with prefix.
+// expect reads the session's lines until the server sends one that
+// starts with prefix.
 func expect(t *testing.T, s *Session, prefix string) Line {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for {
-		l, err := s.Next(ctx)
-		if err != nil {
-			t.Fatalf("waiting for %q: %v", prefix, err)
-		}
-		if l.Dir == "recv" && strings.HasPrefix(l.Text, prefix) {
-			return l
-		}
-		if l.Dir == "recv" && len(l.Text) >= 4 && l.Text[3] == ' ' && prefix[0] >= '0' && prefix[0] <= '9' {
-			t.Fatalf("waiting for %q, got %q", prefix, l.Text)
-		}
+	l, err := s.ReadUntil(ctx, func(l Line) bool { return l.Dir == "recv" && strings.HasPrefix(l.Text, prefix) })
+	if err != nil {
+		t.Fatalf("waiting for %q: %v", prefix, err)
 	}
+	return l
 }
 
 func send(t *testing.T, s *Session, line string) Line {
