@@ -30,8 +30,9 @@
 //	lesson(idOrLessonText)           → Promise<lesson status>  loads the lesson's world, runs its setup,
 //	                                                   starts checking; each change is an event of kind
 //	                                                   "lesson" (started, progress, done) on onEvent
-//	lessonStatus()                   → Promise<{id, title, goal, steps, checks: [{name, ok, missing,
-//	                                                   detail}], done, state, solution}>
+//	lessonStatus(seq?)               → Promise<{id, title, goal, steps, checks: [{name, ok, missing,
+//	                                                   detail}], done, state, solution}>  as of the lesson
+//	                                                   event seq (the page asks for the one it revealed), or now
 //
 // A session's onLine gets the lines the terminal sends (dir "send") as
 // well as the server's, in wire order: a command comes before its reply.
@@ -127,8 +128,15 @@ func install(p *playground.Playground, name string) error {
 			}
 			return func() (any, error) { return p.StartLesson(context.Background(), src) }, nil
 		},
-		"lessonStatus": func([]safejs.Value) (runner, error) {
-			return func() (any, error) { return p.LessonStatus() }, nil
+		"lessonStatus": func(args []safejs.Value) (runner, error) {
+			var seq float64
+			if v := arg(args, 0); !v.IsUndefined() && !v.IsNull() {
+				var err error
+				if seq, err = num(args, 0, "seq (a lesson event's)"); err != nil {
+					return nil, err
+				}
+			}
+			return func() (any, error) { return p.LessonStatus(int64(seq)) }, nil
 		},
 	}
 	for name, c := range methods {

@@ -152,7 +152,9 @@
 // check that the student sent the command (an event check), not its answer.
 //
 // mailbox matches the messages of a user's INBOX (what the world stores:
-// every Received: line the servers added, the flags IMAP set). Every given
+// every Received: line the servers added, the flags IMAP set), each once
+// the trace has shown it filed (a deliver event), so that a check never
+// runs ahead of the events it is evaluated with. Every given
 // field must hold for one message; header, subject, from and to are read
 // unfolded, with encoded words decoded:
 //

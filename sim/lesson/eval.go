@@ -86,7 +86,7 @@ func (l *Lesson) Evaluate(events []trace.Event, w WorldView) []Result {
 			}
 			n, detail = c.Reply.count(convs)
 		case c.Mailbox != nil:
-			n, detail = l.countMailbox(c.Mailbox, state(), w)
+			n, detail = l.countMailbox(c.Mailbox, state(), w, events)
 		}
 		ok := n >= need
 		if c.Absent {
@@ -363,7 +363,11 @@ func (m *MailboxMatch) why(p *parsedMsg, flags []string) string {
 
 // countMailbox returns how many messages of the user's INBOX match, and
 // when none does, why the newest does not.
-func (l *Lesson) countMailbox(m *MailboxMatch, st *world.State, w WorldView) (int, string) {
+//
+// A message counts once the trace has shown it filed (a deliver event for
+// the mailbox): the state may be a moment ahead of the events, and a
+// lesson must not say more than the trace it is checked against.
+func (l *Lesson) countMailbox(m *MailboxMatch, st *world.State, w WorldView, events []trace.Event) (int, string) {
 	if st == nil {
 		return 0, "no world to look into"
 	}
@@ -378,12 +382,19 @@ func (l *Lesson) countMailbox(m *MailboxMatch, st *world.State, w WorldView) (in
 	if mb == nil {
 		return 0, fmt.Sprintf("no host of the world keeps %s's INBOX", m.User)
 	}
-	if len(mb.Messages) == 0 {
+	filed := 0
+	for i := range events {
+		if events[i].Kind == trace.KindDeliver && strings.EqualFold(events[i].Mailbox, mb.User+"/"+store.Inbox) {
+			filed++
+		}
+	}
+	msgs := mb.Messages[:min(filed, len(mb.Messages))] // in the order they were filed
+	if len(msgs) == 0 {
 		return 0, fmt.Sprintf("%s's INBOX is empty", m.User)
 	}
 	n := 0
 	why := ""
-	for _, ms := range mb.Messages {
+	for _, ms := range msgs {
 		p := l.message(w, m.User, ms)
 		if p == nil {
 			continue

@@ -320,6 +320,11 @@ checks:
 			Messages: []world.MessageState{{UID: 7, Flags: []string{}}}}}}}},
 		msgs: map[uint32][]byte{7: []byte("Subject: Hello\r\n\r\nbody\r\n")},
 	}
+	// Filed in the store, but the trace has not shown it yet: not counted.
+	if rs := l.Evaluate(events, fw); rs[2].Detail != "bob@example.net's INBOX is empty" {
+		t.Fatalf("a message the trace has not shown filed: %+v", rs[2])
+	}
+	events = append(events, trace.Event{Kind: trace.KindDeliver, Host: "store.example.net", Mailbox: "bob@example.net/INBOX"})
 	rs := l.Evaluate(events, fw)
 	want := []Result{
 		{Name: "greeted", OK: true},

@@ -100,7 +100,7 @@ func (p *Playground) StartLesson(ctx context.Context, idOrText string) (LessonSt
 		}
 	}
 	go p.watchLesson(r, st)
-	return p.LessonStatus()
+	return p.LessonStatus(0)
 }
 
 // lessonRun is the lesson running in a world.
@@ -109,11 +109,21 @@ type lessonRun struct {
 	epoch int
 	start int64 // the last event before the lesson began
 
-	results []lesson.Result // the last evaluation (Playground.mu), by watchLesson
+	// evals are the evaluations reported, each with the seq of its lesson
+	// event (Playground.mu), by watchLesson: the page asks for the one it
+	// has revealed.
+	evals []lessonEval
 }
 
-// LessonStatus returns the running lesson and what its checks say.
-func (p *Playground) LessonStatus() (LessonStatus, error) {
+type lessonEval struct {
+	seq     int64
+	results []lesson.Result
+}
+
+// LessonStatus returns the running lesson and what its checks say: as of
+// the lesson event seq (the last one at or before it), or now when seq
+// is 0.
+func (p *Playground) LessonStatus(seq int64) (LessonStatus, error) {
 	r, err := p.current()
 	if err != nil {
 		return LessonStatus{}, err
@@ -124,9 +134,16 @@ func (p *Playground) LessonStatus() (LessonStatus, error) {
 	if st == nil {
 		return LessonStatus{}, errors.New("no lesson is running: start one with lesson(id)")
 	}
+	var results []lesson.Result
+	for _, e := range st.evals {
+		if seq > 0 && e.seq > seq {
+			break
+		}
+		results = e.results
+	}
 	l := st.l
 	out := LessonStatus{World: st.epoch, ID: l.ID, Title: l.Title, Goal: strings.TrimSpace(l.Goal), Steps: l.Steps,
-		Checks: slices.Clone(st.results), Done: lesson.Done(st.results), State: p.lessonStates[l.ID], Solution: l.Solution, Builtin: l.IsBuiltin()}
+		Checks: slices.Clone(results), Done: lesson.Done(results), State: p.lessonStates[l.ID], Solution: l.Solution, Builtin: l.IsBuiltin()}
 	if out.Checks == nil {
 		// Not evaluated yet: every check is still to do.
 		for _, c := range l.Checks {
@@ -166,17 +183,10 @@ func (p *Playground) watchLesson(r *run, st *lessonRun) {
 		if slices.Equal(results, last) {
 			continue
 		}
+		if ctx.Err() != nil {
+			return // another world
+		}
 		done := lesson.Done(results)
-		p.mu.Lock()
-		if p.cur != r {
-			p.mu.Unlock()
-			return
-		}
-		st.results = results
-		if done {
-			p.lessonStates[st.l.ID] = LessonDone
-		}
-		p.mu.Unlock()
 		ev := trace.Event{Kind: trace.KindLesson, Action: "progress", Text: progress(st.l, results)}
 		if done {
 			ev.Action = "done"
@@ -190,7 +200,13 @@ func (p *Playground) watchLesson(r *run, st *lessonRun) {
 				ev.Note = "✓ " + res.Name
 			}
 		}
-		r.w.Trace.Emit(ev)
+		ev = r.w.Trace.Emit(ev)
+		p.mu.Lock()
+		st.evals = append(st.evals, lessonEval{ev.Seq, results})
+		if done {
+			p.lessonStates[st.l.ID] = LessonDone
+		}
+		p.mu.Unlock()
 		last = results
 	}
 }

@@ -584,7 +584,7 @@ func TestLessonInPlayground(t *testing.T) {
 	send(t, s, "HELO bob-pc")
 	expect(t, s, "250 ")
 	waitFor(t, "the HELO check", func() bool {
-		st, err := p.LessonStatus()
+		st, err := p.LessonStatus(0)
 		return err == nil && st.Checks[0].OK && !st.Checks[1].OK && !st.Done
 	})
 	for _, step := range []struct{ line, reply string }{
@@ -601,7 +601,7 @@ func TestLessonInPlayground(t *testing.T) {
 	send(t, s, "QUIT")
 	expect(t, s, "221 ")
 	waitFor(t, "the lesson done", func() bool {
-		st, err := p.LessonStatus()
+		st, err := p.LessonStatus(0)
 		return err == nil && st.Done
 	})
 	if s := state(); s != LessonDone {
@@ -612,11 +612,28 @@ func TestLessonInPlayground(t *testing.T) {
 			c.has(func(e trace.Event) bool { return e.Kind == trace.KindLesson && e.Action == "progress" }) &&
 			c.has(func(e trace.Event) bool { return e.Kind == trace.KindLesson && e.Action == "done" })
 	})
+	// Asked as of an event, the lesson says what held then: the page
+	// shows what it has revealed, not what is yet to come.
+	var done int64
+	for _, e := range c.snapshot() {
+		if e.Kind == trace.KindLesson && e.Action == "done" {
+			done = e.Seq
+		}
+	}
+	for _, tc := range []struct {
+		seq  int64
+		done bool
+	}{{done - 1, false}, {done, true}, {0, true}} {
+		st, err := p.LessonStatus(tc.seq)
+		if err != nil || st.Done != tc.done {
+			t.Errorf("as of event %d: done %v, %v; want %v", tc.seq, st.Done, err, tc.done)
+		}
+	}
 	// Another world ends the lesson; done stays done.
 	if _, err := p.Load("default"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.LessonStatus(); err == nil {
+	if _, err := p.LessonStatus(0); err == nil {
 		t.Error("a lesson still runs in a world loaded by hand")
 	}
 	if s := state(); s != LessonDone {

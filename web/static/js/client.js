@@ -150,7 +150,7 @@ export function connectWorker(url) {
     message: (user, uid, mailbox) => call('message', user, uid, mailbox),
     lessons: () => call('lessons'),
     lesson: (idOrText) => call('lesson', idOrText),
-    lessonStatus: () => call('lessonStatus'),
+    lessonStatus: (seq) => call('lessonStatus', seq),
   };
   return api;
 }

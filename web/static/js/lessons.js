@@ -2,9 +2,10 @@
 // started, in progress or done, remembered in this browser), and runs one:
 // its goal, its steps with hints that show when the student is stuck, and
 // its checks, which the simulation evaluates against the trace and the
-// world after every event. A strip above the tools keeps the next thing
-// to do in sight while the student types in a terminal. "Show me" plays
-// the lesson's own solution through the terminal, line by line.
+// world after every event; their news shows as the page reveals it. A
+// strip above the tools keeps the next thing to do in sight while the
+// student types in a terminal. "Show me" plays the lesson's own solution
+// through the terminal, line by line.
 import { h, clear, announce } from './dom.js';
 
 const STORE = 'mailhop.lessons';
@@ -37,8 +38,12 @@ export class Lessons {
     this.status = null;
     this.list = [];
     this.progressAt = Date.now();
-    this.api.onEvent((e) => {
-      if (e.kind === 'lesson') this.refresh();
+    // A check's news shows when the page reveals it, with the events
+    // that made it true: the lesson never says "done" before the
+    // timeline, the badges and the mailboxes show the delivery.
+    model.addEventListener('reveal', (e) => {
+      const news = e.detail.events.filter((x) => x.kind === 'lesson');
+      if (news.length) this.refresh(news[news.length - 1].seq);
     });
     // Another world loaded by hand ends the lesson on the page.
     model.addEventListener('world', () => {
@@ -121,6 +126,7 @@ export class Lessons {
     }
     this.model.switchTo(st.world);
     this.status = st;
+    this.shownSeq = 0;
     this.lastText = st.builtin ? '' : idOrText;
     this.hints = new Set();
     this.progressAt = Date.now();
@@ -131,15 +137,18 @@ export class Lessons {
     announce(`Lesson “${st.title}” started`);
   }
 
-  async refresh() {
+  // refresh shows what the checks said at the lesson event seq.
+  async refresh(seq) {
     if (!this.status) return;
     let st;
     try {
-      st = await this.api.lessonStatus();
+      st = await this.api.lessonStatus(seq);
     } catch {
       return;
     }
     if (st.world !== this.status.world) return;
+    if (seq && seq < (this.shownSeq || 0)) return; // an older answer, overtaken
+    this.shownSeq = seq || this.shownSeq;
     const ok = st.checks.filter((c) => c.ok).length;
     if (ok > this.lastOK) this.progressAt = Date.now();
     this.lastOK = ok;
