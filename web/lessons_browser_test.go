@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // termText is the active terminal's conversation as its reader sees it:
@@ -147,6 +149,10 @@ func TestLessonOneTyped(t *testing.T) {
 	p.waitReplies("the reply to the dot", n)
 	p.typeLine("QUIT")
 	p.waitJS("the lesson done", `document.getElementById('lesson-strip').textContent.includes('done')`)
+	// Done is said no sooner than the page shows the delivery.
+	if n := p.eval(`document.querySelector('[data-badge="mail:bob@example.net"]').dataset.count`); n != "1" {
+		t.Errorf("the lesson says done while bob's badge shows %s messages; events: %s", n, p.eval(`mailhopUI.model.events.filter(e => ['deliver','lesson'].includes(e.kind)).map(e => e.seq + ' ' + e.kind + ' ' + (e.action||'') + ' ' + (e.mailbox||'')).join('; ') + ' state seq ' + mailhopUI.model.state.seq + ' mail ' + JSON.stringify([...mailhopUI.model.view.mail])`))
+	}
 	p.click(`#tab-lessons`)
 	p.waitJS("every check ticked", `document.querySelectorAll('.lesson-checks li.todo').length === 0 && document.querySelector('.lesson-done') !== null`)
 	p.shot("lesson-1-done")
@@ -214,10 +220,52 @@ func TestDNSBrokenMends(t *testing.T) {
 	p.eval(`mailhopUI.world.actions.load('dns-broken'), true`)
 	p.click(`#tab-world`)
 	p.waitJS("the broken DNS said", `[...document.querySelectorAll('.dns-state')].some(e => e.textContent.includes('SERVFAIL for example.net'))`)
+	// The topology shows it on the DNS server's card, too.
+	p.waitJS("the fault on the card", `[...document.querySelectorAll('.badge.fault text')].some(e => e.textContent === 'SERVFAIL example.net')`)
 	p.eval(`(() => { const f = document.querySelector('form.dns-fault'); f.querySelector('select').value = ''; f.querySelector('input').value = ''; f.requestSubmit(); return true; })()`)
 	p.waitJS("DNS mended", `[...document.querySelectorAll('.dns-state')].some(e => e.textContent === 'ns.example answers normally.')`)
+	p.waitJS("the card mended", `document.querySelectorAll('.badge.fault').length === 0`)
 	// The world agrees: an MX question is answered.
 	p.eval(`mailhop.send({from: 'alice@example.org', to: 'bob@example.net', subject: 'after the mend'}), true`)
 	p.waitJS("the MX answered", `mailhopUI.model.events.some(e => e.kind === 'dns' && e.action === 'answer' && (e.records || []).some(r => /\sMX\s/.test(r)))`)
 	p.noErrors()
+}
+
+// A bounce has no Received field: its message view says why, instead of
+// an empty journey.
+func TestBounceJourneyExplained(t *testing.T) {
+	p := open(t, 1366, 768)
+	p.eval(`mailhop.send({from: 'alice@example.org', to: 'nobody@example.net', subject: 'to nobody'}), true`)
+	p.setSpeed("16")
+	p.click(`#tab-mailboxes`)
+	p.waitJS("the bounce in alice's INBOX", `!!document.querySelector('[data-user="alice@example.org"] button.link')`)
+	p.click(`[data-user="alice@example.org"] button.link`)
+	p.waitJS("the journey explained", `(document.querySelector('#panel-message .note-block') || {textContent: ''}).textContent.includes('this report was made by the mail system itself')`)
+	p.noErrors()
+}
+
+// The topology's text stays readable wherever the page is shown: 800 px
+// wide, 1280×720 at 150% zoom (853×480 CSS pixels), and a 1366 px screen
+// where the topology has half the width; nothing runs off the side.
+func TestReadableSizes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		w, h  int64
+		scale float64
+	}{{"800", 800, 900, 1}, {"1280x720-150pct", 853, 480, 1.5}, {"1366", 1366, 768, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := openURL(t, baseURL+"/", tc.w, tc.h)
+			p.do(chromedp.EmulateViewport(tc.w, tc.h, chromedp.EmulateScale(tc.scale)))
+			p.waitJS("the topology", `document.querySelectorAll('#topology svg text').length > 10`)
+			small := p.eval(`(() => { let min = 99; for (const e of document.querySelectorAll('#topology svg text')) {
+				const r = e.getBoundingClientRect(); if (r.height > 0 && e.textContent.trim()) min = Math.min(min, r.height); } return min.toFixed(1); })()`)
+			if v, _ := strconv.ParseFloat(small, 64); v < 9 {
+				t.Errorf("the topology's smallest text is %s px high, want 9 px at least", small)
+			}
+			if w := p.eval(`document.documentElement.scrollWidth <= window.innerWidth`); w != "true" {
+				t.Errorf("the page is wider than the window (%s)", p.eval(`document.documentElement.scrollWidth + ' > ' + window.innerWidth`))
+			}
+			p.shot("readable-" + tc.name)
+		})
+	}
 }

@@ -53,7 +53,10 @@ export class MessageView {
         tbody));
     }
 
-    const journey = h('ol', { class: 'received' });
+    const journey = v.received.length ? h('ol', { class: 'received' })
+      : h('p', { class: 'note-block' }, v.envelope.from === ''
+        ? 'No Received field: this report was made by the mail system itself (a bounce, RFC 3464), on the host that files it, so it never crossed a hop. Its MAIL FROM is empty (<>), so that nobody answers a bounce with another one (RFC 5321 §4.5.5).'
+        : 'No Received field: the message was filed where it was written, without crossing a mail server.');
     v.received.forEach((r, i) => {
       const hop = r.hop;
       journey.append(h('li', { id: `rcv-${i}` },

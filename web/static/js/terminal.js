@@ -183,7 +183,7 @@ export class Terminals {
       onkeydown: (e) => this.tabKey(e, t),
     }, h('span', { class: 'dot', 'aria-hidden': 'true' }), `${from} → ${to}:${port}`);
     // The log takes the focus (tabindex) so that it scrolls by keyboard.
-    t.out = h('ol', { class: 'term-out', role: 'log', tabindex: 0, 'aria-live': 'polite', 'aria-label': `Conversation with ${to} port ${port}`, onclick: (e) => this.expand(e) });
+    t.out = h('div', { class: 'term-out', role: 'log', tabindex: 0, 'aria-live': 'polite', 'aria-label': `Conversation with ${to} port ${port}`, onclick: (e) => this.expand(e) });
     t.notes = new Set();
     t.input = h('input', {
       type: 'text', id: `${id}-in`, class: 'term-in', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false',
@@ -254,7 +254,7 @@ export class Terminals {
         again ? h('span', { class: 'as-above' }, '↑ as above') : null,
         h('span', { class: 'full' }, text, rfc ? h('cite', {}, rfc) : null));
     }
-    const li = h('li', { class: `line ${l.dir}${l.tls ? ' tls' : ''}`, dataset: { dir: l.dir } },
+    const li = h('div', { class: `line ${l.dir}${l.tls ? ' tls' : ''}`, dataset: { dir: l.dir } },
       h('span', { class: 'who' }, l.tls && l.dir !== 'info' ? h('span', { class: 'lock', title: 'inside TLS' }, 'TLS') : null, who),
       h('span', { class: 'text' }, l.text === '' ? '⏎' : l.text, l.eol === 'lf' ? h('span', { class: 'bare-lf', title: 'ended with a bare LF, not CRLF' }, '␊ bare LF') : null),
       note);

@@ -61,14 +61,16 @@ export class Timeline {
     });
     this.spacer = h('div', { class: 'tl-spacer' });
     this.empty = h('p', { class: 'tl-empty' }, 'Nothing has happened yet. Send a message (Compose) or open a terminal.');
-    this.list.append(this.spacer, this.empty);
+    // The list holds options only (an empty listbox says nothing): the
+    // "nothing yet" line stands beside it.
+    this.list.append(this.spacer);
     this.list.addEventListener('click', (e) => {
       const row = e.target.closest('[role="option"]');
       if (row) this.select(Number(row.dataset.index), true);
     });
     this.detail = h('section', { class: 'tl-detail', id: 'tl-detail', hidden: true, 'aria-label': 'Event details' });
     this.noDetail = h('p', { class: 'muted' }, 'Pick an event in the timeline (click it, or Enter on it) to see it whole: a DNS answer as dig shows it, a connection’s transcript.');
-    r.append(this.list);
+    r.append(this.empty, this.list);
     this.actions.detailRoot.append(this.noDetail, this.detail);
     new ResizeObserver(() => this.render()).observe(this.list);
   }

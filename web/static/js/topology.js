@@ -374,6 +374,17 @@ export class Topology {
         x += w + 5;
         parts.push(`${n} in ${mb.user}'s INBOX`);
       }
+      // A DNS server answering badly says so on its card.
+      const now = ((this.model.state && this.model.state.hosts) || []).find((x) => x.name === name) || h;
+      for (const f of now.dns_faults || []) {
+        const text = `${f.mode.toUpperCase()} ${(f.name || '').replace(/\.$/, '') || 'all'}`;
+        const w = text.length * 7 + 12;
+        c.badges.append(s('g', { class: 'badge fault', 'data-badge': `dns-fault:${f.name || ''}` },
+          s('rect', { x, y: 0, width: w, height: 18, rx: 3 }),
+          s('text', { x: x + w / 2, y: 13, 'text-anchor': 'middle' }, text)));
+        x += w + 5;
+        parts.push(`answers ${f.mode} for ${(f.name || '').replace(/\.$/, '') || 'every name'}`);
+      }
       const roles = chips(h).map(([, l]) => l).join(', ');
       const label = `${h.label ? `${h.label} (${name})` : name}, ${h.addrs.join(' ')}, ${roles || 'no role'}, ` +
         `${h.ports.length ? `ports ${h.ports.join(' ')}` : 'no open ports'}${parts.length ? `, ${parts.join(', ')}` : ''}` +
@@ -507,7 +518,9 @@ export class Topology {
     const cb = this.center(b);
     if (!ca || !cb) return;
     const link = this.linkOf(a, b);
-    const { x, y } = at(ca, cb, link ? link.c : null, 0.5);
+    // At the door of the host that did not answer, not half-way: on a
+    // long link, half-way may sit on another host's card.
+    const { x, y } = at(ca, cb, link ? link.c : null, 0.8);
     const g = s('g', { class: 'refused', transform: `translate(${x},${y})` },
       s('circle', { r: 11 }), s('path', { d: 'M-5,-5 L5,5 M5,-5 L-5,5' }),
       s('text', { y: 26, 'text-anchor': 'middle' }, text));
