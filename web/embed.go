@@ -7,8 +7,9 @@
 // Handler serves a site with the right types (application/wasm for the
 // simulation), the precompressed copies build.sh writes (.br, .gz) chosen
 // by Accept-Encoding, ETags for revalidation, and a strict
-// Content-Security-Policy: nothing but this origin, and WebAssembly
-// compilation ('wasm-unsafe-eval').
+// Content-Security-Policy: no code but this origin's, WebAssembly
+// compilation ('wasm-unsafe-eval'), and data (a lesson file) fetched from
+// https addresses.
 package web
 
 import (
@@ -56,10 +57,12 @@ func Check(site fs.FS) error {
 }
 
 // CSP is the Content-Security-Policy of every response: the page may
-// load nothing from another origin, run no inline script or style, and
-// compile WebAssembly.
+// load no script, style, image or font from another origin, run no inline
+// script or style, and compile WebAssembly. It may fetch data from an
+// https address (or a data: URL): a teacher's lesson file, opened by its
+// address, which the simulation parses as a lesson and nothing else.
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
-	"connect-src 'self'; img-src 'self'; style-src 'self'; font-src 'self'; object-src 'none'; " +
+	"connect-src 'self' https: data:; img-src 'self'; style-src 'self'; font-src 'self'; object-src 'none'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // types maps extensions to media types, without relying on the system's

@@ -120,14 +120,22 @@ func TestCSP(t *testing.T) {
 	h := handlerFor(t)
 	for _, p := range []string{"/", "/mailhop.wasm", "/nope"} {
 		csp := get(t, h, "GET", p, nil).Header.Get("Content-Security-Policy")
-		for _, want := range []string{"default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "object-src 'none'", "frame-ancestors 'none'"} {
+		for _, want := range []string{"default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "object-src 'none'", "frame-ancestors 'none'", "connect-src 'self' https: data:"} {
 			if !strings.Contains(csp, want) {
 				t.Errorf("%s: CSP %q lacks %q", p, csp, want)
 			}
 		}
-		for _, bad := range []string{"unsafe-inline", "unsafe-eval'", "http:", "https:", "*"} {
+		for _, bad := range []string{"unsafe-inline", "unsafe-eval'", "http:", "*"} {
 			if strings.Contains(csp, bad) && !(bad == "unsafe-eval'" && strings.Contains(csp, "wasm-unsafe-eval'") && strings.Count(csp, "unsafe-eval'") == 1) {
 				t.Errorf("%s: CSP %q allows %q", p, csp, bad)
+			}
+		}
+		// Only data (a lesson file) may come from elsewhere: code, style,
+		// images and fonts only from this origin.
+		for _, d := range strings.Split(csp, ";") {
+			d = strings.TrimSpace(d)
+			if strings.Contains(d, "https:") && !strings.HasPrefix(d, "connect-src ") {
+				t.Errorf("%s: CSP directive %q allows another origin", p, d)
 			}
 		}
 	}

@@ -269,3 +269,54 @@ func TestReadableSizes(t *testing.T) {
 		})
 	}
 }
+
+// What the page got wrong before, each checked where the user sees it: a
+// DNS answer row goes from the server to the asker; a failed send clears
+// the success before it; a world file's mistake stays beside the text; a
+// lesson opens from an address.
+func TestPageFixes(t *testing.T) {
+	p := open(t, 1366, 768)
+	p.setSpeed("16")
+
+	// Compose: a success, then a failure: only the failure shows.
+	p.click(`#tab-compose`)
+	p.click(`#c-send`)
+	p.waitJS("the success", `document.querySelector('#panel-compose .result').textContent.includes('queued as')`)
+	p.eval(`(() => { document.getElementById('c-to').value = 'not an address'; return true; })()`)
+	p.click(`#c-send`)
+	p.waitJS("the failure", `!document.querySelector('#panel-compose .error').hidden`)
+	if r := p.eval(`document.querySelector('#panel-compose .result').textContent`); r != "" {
+		t.Errorf("an old success beside the new error: %q", r)
+	}
+
+	// The DNS answer of that first message: ns.example → mail.example.org.
+	p.click(`#catchup`)
+	p.waitJS("the DNS filter", `[...document.getElementById('f-proto').options].some(o => o.value === 'dns')`)
+	p.do(chromedp.SetValue(chromedp.CSS(`#f-proto`), "dns"))
+	p.eval(`document.getElementById('f-proto').dispatchEvent(new Event('change')), true`)
+	p.waitJS("a DNS answer row", `[...document.querySelectorAll('#tl-list [role=option]')].some(r => /dns answer/i.test(r.querySelector('.c-kind').textContent))`)
+	ends := p.eval(`[...document.querySelectorAll('#tl-list [role=option]')].find(r => /dns answer/i.test(r.querySelector('.c-kind').textContent)).querySelector('.c-ends').textContent`)
+	if ends != "ns.example → mail.example.org" {
+		t.Errorf("a DNS answer row reads %q, want ns.example → mail.example.org", ends)
+	}
+
+	// A world file with a mistake: the reason stays beside the text.
+	p.click(`#tab-world`)
+	p.eval(`(() => { document.getElementById('w-text').value = 'name: broken\nhosts: []\n'; return true; })()`)
+	p.click(`.world-file button[type=submit]`)
+	p.waitJS("the reason beside the text", `!document.getElementById('w-text-error').hidden && document.getElementById('w-text-error').textContent.includes('no hosts')`)
+	p.eval(`new Promise(r => setTimeout(r, 10000 / 16)).then(() => true)`)
+	if vis := p.eval(`!document.getElementById('w-text-error').hidden`); vis != "true" {
+		t.Error("the world file's error vanished")
+	}
+
+	// A teacher's lesson, opened from an address.
+	lessonFile := "id: mine\ntitle: My own lesson\ngoal: Say hello to the MX.\nworld: default\nsteps: [{text: Say EHLO to mx.example.net}]\n" +
+		"checks:\n  - name: EHLO answered\n    reply: {peer: mx.example.net, port: 25, send: \"^EHLO \", reply: \"^250\"}\n"
+	p.click(`#tab-lessons`)
+	p.eval(`document.querySelector('.lesson-own').open = true, true`)
+	p.eval(fmt.Sprintf(`(() => { document.getElementById('lesson-url').value = 'data:text/yaml;base64,' + btoa(%q); return true; })()`, lessonFile))
+	p.click(`.lesson-own form button[type=submit]`)
+	p.waitJS("the teacher's lesson", `(document.getElementById('lesson-h') || {textContent: ''}).textContent === 'My own lesson'`)
+	p.noErrors()
+}

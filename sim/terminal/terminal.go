@@ -71,8 +71,8 @@ type Session struct {
 	// challenged: the server's last line asked for more of an AUTH
 	// exchange (334, "+ "): the next line is a credential.
 	challenged bool
-	// pausedTold: the learner was told the clock is paused, and no reply
-	// came since.
+	// pausedTold: the learner was told the clock is paused, and no line
+	// was sent while it played since.
 	pausedTold bool
 }
 
@@ -98,7 +98,7 @@ type Options struct {
 	// STARTTLS is left for the learner to see fail.
 	NoTLS bool
 	// Paused reports whether the world's clock stands still (nil:
-	// never): a line typed then says that its reply waits.
+	// never): the first line typed then says so.
 	Paused func() bool
 	// Timeout bounds the dial and each TLS handshake (30 s when 0).
 	Timeout time.Duration
@@ -356,7 +356,6 @@ func (s *Session) reply(text string) (upgrade bool) {
 	}
 	s.challenged = (s.Proto == "smtp" || s.Proto == "lmtp") && strings.HasPrefix(text, "334") ||
 		(s.Proto == "pop3" || s.Proto == "imap") && strings.HasPrefix(text, "+ ") && !s.inData
-	s.pausedTold = false
 	var waited time.Duration
 	if !s.login.IsZero() && isFinalReply(s.Proto, text) {
 		if loginFailed(s.Proto, text) {
@@ -548,13 +547,14 @@ func (s *Session) write(conn net.Conn, l Line, wire string) (Line, error) {
 	if l.Dir == "send" && !l.Data && isLogin(s.Proto, l.Text, s.challenged) {
 		s.login = s.clock.Now()
 	}
-	tell := s.paused != nil && s.paused() && !s.pausedTold
-	s.pausedTold = s.pausedTold || tell
+	paused := s.paused != nil && s.paused()
+	tell := paused && !s.pausedTold
+	s.pausedTold = paused // once per pause
 	s.mu.Unlock()
 	s.push(l)
 	if tell {
-		s.push(Line{Dir: "info", Text: "The clock is paused: the reply waits until you press Play or Step.",
-			Note: "the whole world runs on a virtual clock; while it is paused no byte crosses the simulated network"})
+		s.push(Line{Dir: "info", Text: "The clock is paused: the server still answers, but whatever takes time waits for Play or Step.",
+			Note: "the whole world runs on a virtual clock: while it is paused, nothing scheduled happens — a delayed answer (after a failed login), a timeout, the queue's next attempt"})
 	}
 	if _, err := io.WriteString(conn, wire); err != nil {
 		return Line{}, fmt.Errorf("send: %w", err)

@@ -88,11 +88,16 @@ func (d *Driver) Play() {
 }
 
 // Pause stops the clock; nothing scheduled on it fires until Play, Step
-// or Advance.
+// or Advance. When it returns, a tick that was moving the clock has
+// finished: the clock stands still from then on.
 func (d *Driver) Pause() {
 	d.mu.Lock()
 	d.playing = false
 	d.mu.Unlock()
+	// Wait out a tick in flight: it read "playing" before we changed it.
+	d.move.Lock()
+	//lint:ignore SA2001 the empty critical section is the barrier.
+	d.move.Unlock()
 }
 
 // Playing reports whether the clock moves with the wall clock.

@@ -30,7 +30,7 @@ type ConnectOptions struct {
 
 // Connect opens a connection from host from to port of to (a host's name
 // or any address) in the running world. While the clock is paused, a line
-// typed says that its reply waits.
+// typed says so.
 func (p *Playground) Connect(ctx context.Context, from, to string, port int, opt ConnectOptions) (*Session, error) {
 	r, err := p.current()
 	if err != nil {
