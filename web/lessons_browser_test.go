@@ -320,3 +320,19 @@ func TestPageFixes(t *testing.T) {
 	p.waitJS("the teacher's lesson", `(document.getElementById('lesson-h') || {textContent: ''}).textContent === 'My own lesson'`)
 	p.noErrors()
 }
+
+// IMAP typed without a tag: the server says how a command is written, the
+// terminal explains it, and the connection stays open.
+func TestIMAPWithoutTag(t *testing.T) {
+	p := open(t, 1366, 768)
+	p.click(`[data-preset="bob-pc>store.example.net:143"]`)
+	p.waitJS("the greeting", `[...document.querySelectorAll('.term:not([hidden]) .line.recv .text')].some(e => e.textContent.startsWith('* OK'))`)
+	p.typeLine("LOGIN bob@example.net bob")
+	p.waitJS("the tag explained", `[...document.querySelectorAll('.term:not([hidden]) .line.recv')].some(l => l.querySelector('.text').textContent.startsWith('* BAD Every IMAP command starts with a tag') && l.querySelector('.note').textContent.includes('keeps the connection open'))`)
+	p.typeLine("a1 CAPABILITY")
+	p.waitJS("a1 OK", `[...document.querySelectorAll('.term:not([hidden]) .line.recv .text')].some(e => e.textContent.startsWith('a1 OK'))`)
+	if st := p.text(`.term:not([hidden]) .term-status`); st != "connected" {
+		t.Errorf("the terminal says %q after a command without a tag, want connected", st)
+	}
+	p.noErrors()
+}

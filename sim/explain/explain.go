@@ -27,7 +27,9 @@ const (
 	// "-ERR [AUTH] login refused on an unencrypted connection …"
 	notePOP3AuthTLS = "login is refused because the connection is not encrypted, not because of the user name or password: send STLS first (RFC 2595 §4), or connect to the TLS port, so the password travels inside TLS; [AUTH] (RFC 3206 §5) says the login itself was refused, not the server"
 	// "LOGIN bob bob": the tag is missing.
-	noteIMAPNoTagCommand = "this command has no tag: the server takes the first word as the tag and the second as the command name. Every IMAP command starts with a tag the client chooses, e.g. a1 LOGIN bob bob (RFC 9051 §2.2.1)"
+	noteIMAPNoTagCommand = "this command has no tag: every IMAP command starts with a tag the client chooses, then the command, e.g. a1 LOGIN bob bob; a server may take the first word for the tag and end the connection, mailhop's says so and keeps it (RFC 9051 §2.2.1)"
+	// "* BAD Every IMAP command starts with a tag …", mailhop's answer to it.
+	noteIMAPNoTagHelp = "untagged BAD: the last command had no tag, so the server can not answer it by its tag; it says how a command is written and keeps the connection open: type it again with a tag, e.g. a1 LOGIN bob bob (RFC 9051 §2.2.1, §7.1.3)"
 	// "LOGIN BAD Unknown command", the answer to it.
 	noteIMAPNoTagReply = "BAD: the command had no tag, so the server took its first word as the tag (it is repeated here) and the next word as an unknown command. Every IMAP command starts with a tag the client chooses, e.g. a1 LOGIN bob bob (RFC 9051 §2.2.1)"
 	// "* BYE Unknown command".
@@ -401,6 +403,9 @@ func imapCommand(line string) string {
 		if tag == "*" || strings.EqualFold(tag, "DONE") {
 			return note("imap", KindCommand, strings.ToUpper(tag))
 		}
+		if tab.findFold("imap", KindCommand, tag) >= 0 {
+			return noteIMAPNoTagCommand // "CAPABILITY", without a tag
+		}
 		return ""
 	}
 	verb, args := cutSpace(rest)
@@ -453,6 +458,9 @@ func imapReply(line string) string {
 	case strings.EqualFold(word, "NO"):
 		key = "* NO"
 	case strings.EqualFold(word, "BAD"):
+		if strings.HasPrefix(rest, "Every IMAP command starts with a tag") {
+			return noteIMAPNoTagHelp
+		}
 		key = "* BAD"
 	case strings.EqualFold(word, "BYE"):
 		if strings.HasPrefix(rest, "Unknown command") {

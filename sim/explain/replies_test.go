@@ -177,6 +177,7 @@ var serverReplies = []struct {
 	{"imap", "a1 NO [SERVERBUG] Internal server error", []string{"bug of its own", "RFC 9051 §7.1"}},
 	{"imap", "LOGIN BAD Unknown command", []string{"had no tag", "a1 LOGIN bob bob", "RFC 9051 §2.2.1"}},
 	{"imap", "* BYE Unknown command", []string{"unknown command before login", "cross-protocol", "RFC 9051 §7.1.5"}},
+	{"imap", `* BAD Every IMAP command starts with a tag of your choice, then the command: try "a1 LOGIN user password" (RFC 9051 §2.2.1)`, []string{"had no tag", "keeps the connection open", "RFC 9051 §2.2.1"}},
 	{"imap", "* BYE Too many failed logins", []string{"closing the connection", "too many errors", "RFC 9051 §7.1.5"}},
 	{"imap", "* BYE Server shutting down", []string{"closing the connection", "shuts down", "RFC 9051 §7.1.5"}},
 	{"imap", "* BYE Logging out", []string{"closing the connection", "LOGOUT", "RFC 9051 §7.1.5"}},
@@ -287,4 +288,14 @@ func listed(proto, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// A command typed without a tag is explained as such, with or without
+// arguments.
+func TestTaglessCommandNote(t *testing.T) {
+	for _, line := range []string{"LOGIN bob bob", "CAPABILITY", "select INBOX"} {
+		if n := Line("imap", true, line); !strings.Contains(n, "this command has no tag") || !strings.Contains(n, "RFC 9051 §2.2.1") {
+			t.Errorf("%q: %q", line, n)
+		}
+	}
 }

@@ -221,6 +221,10 @@ func (s *Server) Serve(l net.Listener) error {
 		if s.InsecureAuth || isLoopback(c.RemoteAddr()) {
 			in = s.laxIn
 		}
+		// Implicit TLS stays a *tls.Conn: go-imap reads TLS from the type.
+		if _, ok := c.(*tls.Conn); !ok {
+			c = newTaglessConn(c)
+		}
 		if !in.give(c) {
 			c.Close()
 			return ErrServerClosed
