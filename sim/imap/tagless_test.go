@@ -1,6 +1,8 @@
 package imap
 
 import (
+	"bytes"
+	"net"
 	"strings"
 	"testing"
 )
@@ -77,4 +79,43 @@ func TestIsTagless(t *testing.T) {
 			t.Errorf("literalAt(%q) = %d, want %d", line, n, want)
 		}
 	}
+}
+
+// nopConn takes the BAD replies and drops them.
+type nopConn struct{ net.Conn }
+
+func (nopConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// FuzzTagless: whatever the client sends, go-imap gets it in order, less
+// only whole lines that were answered as tagless commands; nothing panics.
+func FuzzTagless(f *testing.F) {
+	for _, s := range []string{"LOGIN bob bob\r\na1 CAPABILITY\r\n", "a1 LOGIN x {5}\r\nLOGIN\r\n\r\n", "a STARTTLS\r\nLOGIN x\r\n",
+		"GET / HTTP/1.1\r\n", "a1 APPEND INBOX {3+}\r\nabc\r\nNOOP\r\n", strings.Repeat("A", 9000)} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := &taglessConn{Conn: nopConn{}}
+		c.in = append([]byte(nil), data...)
+		c.sift()
+		out := append(c.out, c.in...)
+		// out is data with some lines taken out, whole.
+		rest := data
+		for len(rest) > 0 {
+			line := rest
+			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+				line = rest[:i+1]
+			}
+			rest = rest[len(line):]
+			if bytes.HasPrefix(out, line) {
+				out = out[len(line):]
+				continue
+			}
+			if !bytes.HasSuffix(line, []byte("\n")) || !isTagless(bytes.TrimRight(line, "\r\n")) {
+				t.Fatalf("a line went missing, or was cut: %q (go-imap got %q next)", line, out)
+			}
+		}
+		if len(out) > 0 {
+			t.Fatalf("go-imap got bytes the client did not send: %q", out)
+		}
+	})
 }
