@@ -5,9 +5,11 @@
 // exposes it as globalThis.mailhop, the JS API of design §5:
 //
 //	worlds()                         → Promise<[{name, description}]>
-//	load(nameOrWorldText|worldObj)   → Promise<{world, name, description}>
-//	reset()                          → Promise<{world, name, description}>
-//	state()                          → Promise<state>  hosts, ports, queues, mailboxes, faults, users,
+//	load(nameOrWorldText|worldObj, {seed}?) → Promise<{world, name, description, seed, builtin}>
+//	                                                   seed replaces the world file's and stays for
+//	                                                   later loads (lessons, reset)
+//	reset()                          → Promise<{world, name, description, seed, builtin}>
+//	state()                          → Promise<state>  hosts, ports, queues, mailboxes, faults, users, seed,
 //	                                                   seq (the trace's last event), clock
 //	clock()                          → Promise<{time, playing, speed, next, retry}>
 //	connect(from, to, port, opts?)   → Promise<session>; a refused or unreachable connection
@@ -30,6 +32,10 @@
 //	lesson(idOrLessonText)           → Promise<lesson status>  loads the lesson's world, runs its setup,
 //	                                                   starts checking; each change is an event of kind
 //	                                                   "lesson" (started, progress, done) on onEvent
+//	exportTranscript()               → Promise<string>  the trace as a readable transcript (C:/S: lines, DNS, queue)
+//	exportJSON()                     → Promise<string>  the trace as JSON lines
+//	exportEML(user, uid, mailbox?)   → Promise<string>  a stored message as an .eml file
+//	exportPcap()                     → Promise<Uint8Array>  the simulated traffic as pcapng, TLS keys inside
 //	lessonStatus(seq?)               → Promise<{id, title, goal, steps, checks: [{name, ok, missing,
 //	                                                   detail}], done, state, solution}>  as of the lesson
 //	                                                   event seq (the page asks for the one it revealed), or now
@@ -115,6 +121,13 @@ func install(p *playground.Playground, name string) error {
 		"send":    b.send,
 		"fault":   b.fault,
 		"message": b.message,
+		"exportTranscript": func([]safejs.Value) (runner, error) {
+			return func() (any, error) { return b.p.Transcript() }, nil
+		},
+		"exportJSON": func([]safejs.Value) (runner, error) {
+			return func() (any, error) { return b.p.TraceJSON() }, nil
+		},
+		"exportEML": b.eml,
 		"explanations": func([]safejs.Value) (runner, error) {
 			return func() (any, error) { return playground.Explanations(), nil }, nil
 		},
@@ -351,7 +364,22 @@ func (b *bridge) load(args []safejs.Value) (runner, error) {
 	default:
 		return nil, fmt.Errorf("want a world's name or a world file (text or object), got %s", v.Type())
 	}
-	return func() (any, error) { return b.p.Load(src) }, nil
+	var opt struct {
+		Seed *float64 `json:"seed"`
+	}
+	if o := arg(args, 1); o.Type() == safejs.TypeObject {
+		if err := b.fromJS(o, &opt, "load options"); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Seed == nil {
+		return func() (any, error) { return b.p.Load(src) }, nil
+	}
+	seed := *opt.Seed
+	if seed < 1 || seed > 1<<53 || seed != math.Trunc(seed) {
+		return nil, fmt.Errorf("seed: %v is not a whole number from 1 to 2^53", seed)
+	}
+	return func() (any, error) { return b.p.LoadSeeded(src, uint64(seed)) }, nil
 }
 
 func (b *bridge) speed(args []safejs.Value) (runner, error) {
@@ -420,25 +448,40 @@ func (b *bridge) send(args []safejs.Value) (runner, error) {
 	return func() (any, error) { return b.p.Send(context.Background(), mail) }, nil
 }
 
-func (b *bridge) message(args []safejs.Value) (runner, error) {
-	user, err := str(args, 0, "user")
+// messageArgs reads (user, uid, mailbox?).
+func messageArgs(args []safejs.Value) (user string, uid uint32, mailbox string, err error) {
+	if user, err = str(args, 0, "user"); err != nil {
+		return
+	}
+	n, err := num(args, 1, "uid")
 	if err != nil {
-		return nil, err
+		return
 	}
-	uid, err := num(args, 1, "uid")
-	if err != nil {
-		return nil, err
+	if n < 1 || n > math.MaxUint32 || n != math.Trunc(n) {
+		err = fmt.Errorf("uid: %v is not a message UID", n)
+		return
 	}
-	if uid < 1 || uid > math.MaxUint32 || uid != math.Trunc(uid) {
-		return nil, fmt.Errorf("uid: %v is not a message UID", uid)
-	}
-	mailbox := ""
+	uid = uint32(n)
 	if v := arg(args, 2); !v.IsUndefined() && !v.IsNull() {
-		if mailbox, err = str(args, 2, "mailbox"); err != nil {
-			return nil, err
-		}
+		mailbox, err = str(args, 2, "mailbox")
 	}
-	return func() (any, error) { return b.p.Message(user, mailbox, uint32(uid)) }, nil
+	return
+}
+
+func (b *bridge) eml(args []safejs.Value) (runner, error) {
+	user, uid, mailbox, err := messageArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	return func() (any, error) { return b.p.EML(user, mailbox, uid) }, nil
+}
+
+func (b *bridge) message(args []safejs.Value) (runner, error) {
+	user, uid, mailbox, err := messageArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	return func() (any, error) { return b.p.Message(user, mailbox, uid) }, nil
 }
 
 // --- events ---

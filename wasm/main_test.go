@@ -127,7 +127,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestAPIShape(t *testing.T) {
 	m := api(t)
 	for _, name := range []string{"worlds", "load", "reset", "state", "clock", "connect", "send", "onEvent", "onEvents",
-		"trace", "play", "pause", "step", "speed", "advance", "fault", "explanations", "message", "lessons", "lesson", "lessonStatus"} {
+		"trace", "play", "pause", "step", "speed", "advance", "fault", "explanations", "message", "lessons", "lesson", "lessonStatus",
+		"exportTranscript", "exportJSON", "exportEML"} {
 		v, err := m.Get(name)
 		if err != nil || v.Type() != safejs.TypeFunction {
 			t.Errorf("mailhop.%s is %s, want a function", name, v.Type())
@@ -188,6 +189,7 @@ func TestErrors(t *testing.T) {
 		{"message", []any{"bob@example.net", 7}, "UID 7"},
 		{"load", []any{42}, "want a world's name"},
 		{"load", []any{"atlantis"}, `no built-in world "atlantis"`},
+		{"exportEML", []any{"bob@example.net", 9}, "UID 9"},
 	} {
 		_, err := invoke(t, m, tc.method, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "mailhop."+tc.method+": ") {
@@ -391,5 +393,75 @@ func TestConnectRefusedDial(t *testing.T) {
 	decode(t, v, &d)
 	if d.Trying != "Trying 198.51.100.25..." || d.Reason != "Connection refused" || !strings.Contains(d.Note, "nothing listens on port 26") {
 		t.Fatalf("dial = %+v", d)
+	}
+}
+
+// A seed given to load stays the world's, shows in its state, and the
+// exports read the same run: transcript, JSON lines, .eml.
+func TestSeedAndExports(t *testing.T) {
+	m := api(t)
+	obj, _ := safejs.Global().Get("Object")
+	opts, _ := obj.New()
+	_ = opts.Set("seed", 42)
+	var info playground.Info
+	decode(t, mustCall(t, m, "load", "default", opts), &info)
+	if info.Seed != 42 || !info.Builtin || info.Name != "default" {
+		t.Fatalf("load with a seed: %+v", info)
+	}
+	bad, _ := obj.New()
+	_ = bad.Set("seed", 1.5)
+	if _, err := invoke(t, m, "load", "default", bad); err == nil || !strings.Contains(err.Error(), "seed: 1.5") {
+		t.Errorf("load with seed 1.5: %v", err)
+	}
+	mail, _ := obj.New()
+	_ = mail.Set("from", "alice@example.org")
+	_ = mail.Set("to", "bob@example.net")
+	_ = mail.Set("subject", "Exported")
+	_ = mail.Set("body", "Take this home.")
+	mustCall(t, m, "send", mail)
+	waitFor(t, "the delivery", func() bool {
+		var st playground.State
+		decode(t, mustCall(t, m, "state"), &st)
+		for _, h := range st.Hosts {
+			for _, mb := range h.Mailboxes {
+				if mb.User == "bob@example.net" && len(mb.Messages) == 1 {
+					return st.Seed == 42
+				}
+			}
+		}
+		return false
+	})
+	decode(t, mustCall(t, m, "reset"), &info)
+	if info.Seed != 42 {
+		t.Errorf("reset lost the seed: %+v", info)
+	}
+	mustCall(t, m, "send", mail)
+	waitFor(t, "the delivery after reset", func() bool {
+		_, err := invoke(t, m, "exportEML", "bob@example.net", 1)
+		return err == nil
+	})
+	eml, _ := mustCall(t, m, "exportEML", "bob@example.net", 1).String()
+	if !strings.HasPrefix(eml, "Return-Path: <alice@example.org>\r\n") || !strings.Contains(eml, "\r\nSubject: Exported\r\n") {
+		t.Errorf(".eml:\n%s", eml)
+	}
+	text, _ := mustCall(t, m, "exportTranscript").String()
+	for _, want := range []string{`# mailhop transcript of the world "default", seed 42`, "C: EHLO alice-pc", "S: 250 2.0.0 Ok: queued as", "example.net.\t3600\tIN\tMX\t10 mx.example.net."} {
+		if !strings.Contains(text, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	lines, _ := mustCall(t, m, "exportJSON").String()
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(lines), "\n") {
+		var e struct {
+			Seq int64 `json:"seq"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Seq != int64(n+1) {
+			t.Fatalf("JSON line %d: %v: %s", n+1, err, l)
+		}
+		n++
+	}
+	if n < 50 {
+		t.Errorf("%d JSON lines", n)
 	}
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -31,8 +33,12 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	var faults listFlag
 	fs.Var(&faults, "fault", "inject a fault before sending: KIND:HOST[:PEER|:PORT] (host-down:mx.example.net, link-cut:a:b, port-refuse:h:25); may repeat")
 	until := fs.Duration("until", 6*24*time.Hour, "how much virtual time to run, at most, until every queue is empty")
+	seed := fs.Uint64("seed", 0, "the world's seed (default: the world file's, or 1): the same seed and flags give the same trace, byte for byte")
+	outTranscript := fs.String("out-transcript", "", "also write the transcript (C:/S: lines, DNS, queue events) to this file")
+	outJSON := fs.String("out-json", "", "also write the trace as JSON lines to this file")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mailhop sim [--world FILE|NAME] [--json] [--send FROM:TO]... [--read imap|pop3]")
+		fmt.Fprintln(stderr, "usage: mailhop sim [--world FILE|NAME] [--seed N] [--json] [--send FROM:TO]... [--read imap|pop3]")
+		fmt.Fprintln(stderr, "                   [--out-transcript FILE] [--out-json FILE]")
 		fmt.Fprintln(stderr, "Runs a world on the simulated network and prints every event of the journey.")
 		fs.PrintDefaults()
 	}
@@ -47,6 +53,13 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *seed != 0 {
+		spec.Seed = *seed
+	}
+	// The world's goroutines take turns on one thread, as in the browser:
+	// with the same seed, every run (and the playground) tells the same
+	// story in the same order.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	w, err := world.New(spec)
 	if err != nil {
 		return err
@@ -70,6 +83,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		sends = listFlag{spec.Users[0].Address + ":" + spec.Users[1].Address}
 	}
 	ctx := context.Background()
+	j := world.Journey{Read: *read, Until: *until}
 	var rcpts []string
 	for _, s := range sends {
 		from, to, ok := strings.Cut(s, ":")
@@ -77,33 +91,20 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "mailhop sim: --send %q: want FROM:TO, two addresses\n", s)
 			return errUsage
 		}
-		if _, err := w.Send(ctx, mua.Mail{From: from, To: []string{to}, Subject: *subject, Body: *body}); err != nil {
-			return err
-		}
+		j.Mails = append(j.Mails, mua.Mail{From: from, To: []string{to}, Subject: *subject, Body: *body})
 		rcpts = append(rcpts, to)
 	}
-	w.RunUntilQuiet(*until)
-	if *read != "" {
-		for _, to := range rcpts {
-			r, err := w.Reader(to, *read)
-			if err != nil {
-				fmt.Fprintf(stderr, "mailhop sim: %v\n", err)
-				continue
-			}
-			release := w.Clock.Hold()
-			if *read == "pop3" {
-				_, err = r.POP3(ctx)
-			} else {
-				_, err = r.IMAP(ctx)
-			}
-			release()
-			if err != nil {
-				fmt.Fprintf(stderr, "mailhop sim: %s reading by %s: %v\n", to, *read, err)
-			}
-		}
-		w.Settle()
+	readErrs, err := w.Run(ctx, j)
+	if err != nil {
+		return err
+	}
+	for _, err := range readErrs {
+		fmt.Fprintf(stderr, "mailhop sim: %v\n", err)
 	}
 	events := w.Trace.Events()
+	if err := writeExports(w, events, *outTranscript, *outJSON); err != nil {
+		return err
+	}
 	if *jsonOut {
 		return trace.WriteJSON(stdout, events...)
 	}
@@ -131,6 +132,41 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, headerSection(msg))
 	}
 	return nil
+}
+
+// writeExports writes the files asked for with --out-transcript and
+// --out-json.
+func writeExports(w *world.World, events []trace.Event, transcript, jsonLines string) error {
+	if transcript != "" {
+		err := writeFile(transcript, func(f io.Writer) error {
+			return trace.WriteTranscript(f, w.TranscriptHeading(), events...)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if jsonLines != "" {
+		return writeFile(jsonLines, func(f io.Writer) error { return trace.WriteJSON(f, events...) })
+	}
+	return nil
+}
+
+// writeFile creates name and fills it with write.
+func writeFile(name string, write func(io.Writer) error) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	if err := write(bw); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return f.Close()
 }
 
 func headerSection(msg []byte) string {

@@ -73,6 +73,13 @@ func (r *Reader) IMAP(ctx context.Context) ([][]byte, error) {
 	if err := c.Login(r.User, r.Password).Wait(); err != nil {
 		return nil, fmt.Errorf("mua: IMAP login as %s: %w", r.User, err)
 	}
+	// The capabilities change with the login (RFC 9051 §6.2.3): ask for
+	// them now, rather than let imapclient ask from another goroutine
+	// while SELECT is sent, which would make the trace's order a matter
+	// of timing.
+	if _, err := c.Capability().Wait(); err != nil {
+		return nil, fmt.Errorf("mua: IMAP CAPABILITY: %w", err)
+	}
 	sel, err := c.Select("INBOX", nil).Wait()
 	if err != nil {
 		return nil, fmt.Errorf("mua: IMAP SELECT INBOX: %w", err)
@@ -221,8 +228,27 @@ func imapStartTLS(conn net.Conn, cfg *tls.Config) (net.Conn, error) {
 	if err := tc.Handshake(); err != nil {
 		return nil, err
 	}
+	plain := netx.PlainTap(conn, tc, true)
+	// The capabilities before TLS no longer hold (RFC 9051 §6.2.1): ask
+	// again, here, so that imapclient knows them from its greeting and
+	// never asks on its own from another goroutine.
+	fmt.Fprintf(plain, "S2 CAPABILITY\r\n")
+	tbr := bufio.NewReader(&oneByte{plain})
+	caps := ""
+	for {
+		line, err := tbr.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := strings.CutPrefix(line, "* CAPABILITY "); ok {
+			caps = strings.TrimSpace(c)
+		}
+		if strings.HasPrefix(line, "S2 ") {
+			break
+		}
+	}
 	// imapclient waits for a greeting; the one it gets is not on the wire.
-	return &replay{Conn: netx.PlainTap(conn, tc, true), pending: []byte("* OK TLS active\r\n")}, nil
+	return &replay{Conn: plain, pending: []byte("* OK [CAPABILITY " + caps + "] TLS active\r\n")}, nil
 }
 
 // oneByte reads a byte at a time so nothing after the STARTTLS reply is

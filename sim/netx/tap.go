@@ -36,7 +36,7 @@ type Tap struct {
 	closed  bool
 	tls     tlsState
 	tlsSNI  string
-	plainBy int       // which end reports cleartext: 1 server, 2 client
+	plainBy [2]int    // per direction, which end tells the cleartext: plainWriter or plainReader
 	tlsRec  [2][]byte // partial TLS record per direction
 	tlsSent [2]int64
 
@@ -162,10 +162,13 @@ func (t *Tap) Data(dir trace.Dir, p []byte) {
 }
 
 // Plain reports the cleartext of bytes that crossed the connection inside
-// TLS, as seen by an end that decrypted them; client says which end. When
-// both ends report (both run in this process), the first to report is
-// heard and the other ignored, so each line shows once. Its lines are
-// marked TLS.
+// TLS, as seen by an end that encrypted or decrypted them; client says
+// which end. Each direction is told by one end only, so each line shows
+// once: by the end that wrote it when that end reports (it reports before
+// writing), else by the end that read it. A writer that reports tells a
+// line before its reader can act on it, so a reply always comes before
+// what it causes — a server's "221 Bye" before its close — whichever
+// goroutine runs first: a world's trace repeats. Its lines are marked TLS.
 func (t *Tap) Plain(client bool, dir trace.Dir, p []byte) {
 	if t == nil {
 		return
@@ -175,19 +178,27 @@ func (t *Tap) Plain(client bool, dir trace.Dir, p []byte) {
 	if t.closed {
 		return
 	}
-	end := 1
-	if client {
-		end = 2
+	writing := client == (dir == trace.Send)
+	by := &t.plainBy[index(dir)]
+	switch {
+	case *by == plainNone && writing:
+		*by = plainWriter
+	case *by == plainNone:
+		*by = plainReader
 	}
-	if t.plainBy == 0 {
-		t.plainBy = end
-	}
-	if t.plainBy != end {
+	if (*by == plainWriter) != writing {
 		return
 	}
 	t.tls = tlsOn
 	t.lines(dir, p)
 }
+
+// Which end tells a direction's cleartext (Tap.Plain).
+const (
+	plainNone = iota
+	plainWriter
+	plainReader
+)
 
 // lines splits bytes into protocol lines and blocks. mu held.
 func (t *Tap) lines(dir trace.Dir, p []byte) {

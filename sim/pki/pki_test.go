@@ -7,7 +7,7 @@ import (
 )
 
 func TestHandshakeVerifies(t *testing.T) {
-	ca, err := NewCA("mailhop test CA")
+	ca, err := NewCA("mailhop test CA", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

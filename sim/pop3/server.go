@@ -68,6 +68,9 @@ var ErrServerClosed = errors.New("pop3: server closed")
 // Server is a POP3 server. Set the fields, then call Serve with one or more
 // listeners; do not change the fields once Serve has been called.
 type Server struct {
+	// Rand, when set, gives the random bits of the APOP timestamp: a seeded
+	// world repeats its greetings run after run. Nil: crypto/rand.
+	Rand func() uint32
 	// Hostname names the server in the greeting and the APOP timestamp
 	// ("localhost" when empty).
 	Hostname string

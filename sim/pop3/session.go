@@ -181,9 +181,15 @@ func (s *session) farewell(line string) {
 // unique per connection (a counter, the clock, random bits), as APOP's
 // security rests on it.
 func (s *session) newTimestamp() string {
-	var r [4]byte
-	rand.Read(r[:])
-	return fmt.Sprintf("<%d.%d.%08x@%s>", s.srv.connSeq.Add(1), s.srv.clock().Now().Unix(), binary.BigEndian.Uint32(r[:]), s.srv.hostname())
+	var bits uint32
+	if s.srv.Rand != nil {
+		bits = s.srv.Rand()
+	} else {
+		var r [4]byte
+		rand.Read(r[:])
+		bits = binary.BigEndian.Uint32(r[:])
+	}
+	return fmt.Sprintf("<%d.%d.%08x@%s>", s.srv.connSeq.Add(1), s.srv.clock().Now().Unix(), bits, s.srv.hostname())
 }
 
 // reply writes one line (buffered until flush).

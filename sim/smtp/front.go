@@ -61,6 +61,7 @@ const (
 	replyMail               // the reply to MAIL
 	replyRcpt               // the reply to RCPT
 	replyAuthBad            // the reply to the "*" that stands for a response that is not base64
+	replyQuit               // the reply to QUIT: the server closes right after it
 )
 
 // connState is what the front knows of a client connection; the backend
@@ -256,6 +257,13 @@ func (fs *frontSession) writer() {
 		}
 		fs.cond.Broadcast()
 		fs.mu.Unlock()
+		if kind == replyQuit {
+			// Close at once, in this goroutine, as a server does after
+			// 221 (RFC 5321 §4.1.1.10): the client never gets to close
+			// first, so who closed does not depend on timing.
+			fs.st.conn.Close()
+			return
+		}
 	}
 }
 
@@ -527,7 +535,7 @@ func (fs *frontSession) reader() (startTLS bool) {
 			}
 			fs.write("502 5.5.1 CHUNKING is not offered here: use DATA\r\n")
 		case "QUIT":
-			fs.expect(replyPlain)
+			fs.expect(replyQuit)
 			fs.relay(line)
 			fs.settle()
 			return false

@@ -68,6 +68,10 @@ type Deliverer interface {
 type Server struct {
 	Mode     Mode
 	Hostname string
+	// Rand, when set, gives the random part of the ids the server makes
+	// (Received ids, Message-IDs): a seeded world repeats them run after
+	// run. Nil: math/rand/v2.
+	Rand func() uint32
 	// IsLocal reports whether a domain is one this server receives mail
 	// for (MX) or delivers (LMTP).
 	IsLocal func(domain string) bool

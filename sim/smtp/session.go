@@ -278,7 +278,7 @@ func (se *session) Data(r io.Reader) error {
 	}
 	now := se.s.Clock.Now()
 	var head bytes.Buffer
-	id := newID(now)
+	id := se.s.newID(now)
 	if se.s.Mode == Submission {
 		// RFC 6409 §8.3: the MSA adds Date and Message-ID when missing.
 		if !hasHeader(body, "Message-ID") {
@@ -374,8 +374,12 @@ func hasHeader(msg []byte, name string) bool {
 //
 // The random part needs to be unique, not secret: math/rand/v2's
 // generator is enough, and far cheaper than crypto/rand in the browser.
-func newID(now time.Time) string {
-	return fmt.Sprintf("%X.%08X", now.Unix(), rand.Uint32())
+func (s *Server) newID(now time.Time) string {
+	r := s.Rand
+	if r == nil {
+		r = rand.Uint32
+	}
+	return fmt.Sprintf("%X.%08X", now.Unix(), r())
 }
 
 // LMTPData files the message for each recipient and reports each
@@ -386,7 +390,7 @@ func (se *session) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
 		return err
 	}
 	now := se.s.Clock.Now()
-	received := se.received(now, newID(now))
+	received := se.received(now, se.s.newID(now))
 	msg := append(received, body...)
 	se.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: se.s.Hostname, Peer: peerName(se), Conn: se.st.id, Msg: trace.MsgKey(msg),
 		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})

@@ -9,7 +9,7 @@ import (
 
 func testTLS(t *testing.T) *tls.Config {
 	t.Helper()
-	ca, err := pki.NewCA("test")
+	ca, err := pki.NewCA("test", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,24 @@ func WriteText(w io.Writer, events ...Event) error {
 	return bw.Flush()
 }
 
+// WriteTranscript writes a whole trace as a transcript to keep: the
+// heading lines (each prefixed "# "), then every event as WriteText
+// renders it — the C: and S: lines of each connection, the DNS questions
+// with their answers, the queue's decisions — in the order they happened.
+func WriteTranscript(w io.Writer, heading []string, events ...Event) error {
+	bw := bufio.NewWriter(w)
+	for _, h := range heading {
+		bw.WriteString("# " + h + "\n")
+	}
+	if len(heading) > 0 {
+		bw.WriteString("#\n# C: is what the client sent, S: what the server answered; 🔒 marks lines that travelled inside TLS.\n\n")
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return WriteText(w, events...)
+}
+
 // FormatText renders one event as WriteText does (it may span several
 // lines for a summarised block).
 func FormatText(e Event) string {

@@ -33,6 +33,7 @@
 //	records  []string dns: the records of the answer as dig prints them
 //	next     string  queue deferred: when the next attempt is due
 //	note     string  an explanation for learners (what a command or reply means, with its RFC)
+//	say      string  the event told as one plain sentence for a beginner (narration)
 //
 // Kinds and their actions:
 //
@@ -107,6 +108,7 @@ type Event struct {
 	Records []string  `json:"records,omitempty"`
 	Next    time.Time `json:"next,omitzero"`
 	Note    string    `json:"note,omitempty"`
+	Say     string    `json:"say,omitempty"`
 }
 
 // MarshalJSON writes times in UTC with millisecond precision or finer, as

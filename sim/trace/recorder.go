@@ -20,6 +20,7 @@ import (
 type Recorder struct {
 	now      func() time.Time
 	noter    atomic.Pointer[func(Event) string]
+	narrator atomic.Pointer[func(Event) string]
 	annotate func(*Event) // under mu
 
 	mu      sync.Mutex
@@ -50,6 +51,16 @@ func (r *Recorder) SetNoter(f func(Event) string) {
 	r.noter.Store(&f)
 }
 
+// SetNarrator installs a pure function that returns the Say of an event:
+// one plain sentence telling it ("" for none). Like the noter it runs in
+// the emitting goroutine, outside the lock, concurrently with itself.
+func (r *Recorder) SetNarrator(f func(Event) string) {
+	if r == nil {
+		return
+	}
+	r.narrator.Store(&f)
+}
+
 // SetAnnotator installs a function that may change an event before it is
 // recorded (fill its Note, redact a password). It runs under the
 // recorder's lock, one event at a time in the order of the trace, so it
@@ -76,6 +87,9 @@ func (r *Recorder) Emit(e Event) Event {
 	}
 	if f := r.noter.Load(); f != nil && e.Note == "" {
 		e.Note = (*f)(e)
+	}
+	if f := r.narrator.Load(); f != nil && e.Say == "" {
+		e.Say = (*f)(e)
 	}
 	r.mu.Lock()
 	if r.annotate != nil {

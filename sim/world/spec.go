@@ -19,6 +19,10 @@ type Spec struct {
 	Description string `json:"description,omitempty"`
 	// Start is the virtual clock's time when the world begins.
 	Start time.Time `json:"start,omitzero"`
+	// Seed makes the world's random choices (message ids, TLS keys and
+	// randoms): the same seed and the same actions give the same trace,
+	// byte for byte. 0 (unset) means DefaultSeed.
+	Seed uint64 `json:"seed,omitempty"`
 	// InsecureAuth lets clients log in without TLS (a teaching shortcut).
 	InsecureAuth bool `json:"insecure_auth,omitempty"`
 	// Strict makes the SMTP servers follow RFC 5321 to the letter and

@@ -18,6 +18,7 @@ import (
 type State struct {
 	Name        string      `json:"name"`
 	Description string      `json:"description,omitempty"`
+	Seed        uint64      `json:"seed"`
 	Time        time.Time   `json:"time"`
 	Hosts       []HostState `json:"hosts"`
 	Users       []UserSpec  `json:"users"`
@@ -81,7 +82,7 @@ func (w *World) State() State {
 	w.mu.Lock()
 	faults := slices.Clone(w.faults)
 	w.mu.Unlock()
-	st := State{Name: w.Spec.Name, Description: w.Spec.Description, Time: w.Clock.Now(),
+	st := State{Name: w.Spec.Name, Description: w.Spec.Description, Seed: w.Seed(), Time: w.Clock.Now(),
 		Users: w.Spec.Users, Faults: faults}
 	for _, hs := range w.Spec.Hosts {
 		h := w.Hosts[hs.Name]

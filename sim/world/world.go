@@ -6,9 +6,12 @@ package world
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -48,6 +51,9 @@ const (
 // DefaultStart is when a world's clock starts unless its file says.
 var DefaultStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 
+// DefaultSeed is a world's seed unless its file or the caller says.
+const DefaultSeed = 1
+
 // World is a running simulated world.
 type World struct {
 	Spec  *Spec
@@ -77,6 +83,8 @@ type Host struct {
 	DNS      *dns.Server     // (dns)
 	Resolver *dns.Resolver
 	MDA      *mda.MDA
+
+	rand func() uint32 // the host's seeded randomness (ids)
 }
 
 // Option tunes how a world is built.
@@ -119,7 +127,7 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 		}
 		return ""
 	}
-	ca, err := pki.NewCA("mailhop world CA")
+	ca, err := pki.NewCA("mailhop world CA", w.Seed())
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +137,7 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 		if err != nil {
 			return nil, err
 		}
-		w.Hosts[hs.Name] = &Host{Spec: hs, Net: nh}
+		w.Hosts[hs.Name] = &Host{Spec: hs, Net: nh, rand: seededRand(w.Seed(), hs.Name)}
 	}
 	// DNS first: the queues need it.
 	for _, h := range w.hostsWith("dns") {
@@ -287,7 +295,7 @@ func (w *World) startMail(h *Host) error {
 			Mode: mode, Hostname: hs.Name, IsLocal: isLocal, Recipient: exists,
 			Users: users, Queue: h.Queue, TLSConfig: tlsCfg, ImplicitTLS: implicit,
 			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace,
-			MaxMessageBytes: 10 << 20, Strict: w.Spec.IsStrict(),
+			MaxMessageBytes: 10 << 20, Strict: w.Spec.IsStrict(), Rand: h.rand,
 		}
 	}
 	if hs.Has("mx") {
@@ -307,7 +315,7 @@ func (w *World) startMail(h *Host) error {
 		}
 	}
 	if hs.Has("lmtp") {
-		s := &smtp.Server{Mode: smtp.LMTP, Hostname: hs.Name, IsLocal: isLocal, Recipient: exists,
+		s := &smtp.Server{Mode: smtp.LMTP, Hostname: hs.Name, IsLocal: isLocal, Recipient: exists, Rand: h.rand,
 			Deliver: h.MDA, Clock: w.Clock, Trace: w.Trace, Strict: w.Spec.IsStrict()}
 		if err := w.listen(h, PortLMTP, s.Serve, func() { s.Close() }); err != nil {
 			return err
@@ -402,12 +410,12 @@ func (w *World) startReaders(h *Host, tlsCfg *tls.Config) error {
 		return nil
 	}
 	if hs.Has("pop3") {
-		p := &pop3.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users, TLSConfig: tlsCfg,
+		p := &pop3.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users, TLSConfig: tlsCfg, Rand: h.rand,
 			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
 		if err := w.listen(h, PortPOP3, p.Serve, func() { p.Close() }); err != nil {
 			return err
 		}
-		ps := &pop3.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users,
+		ps := &pop3.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users, Rand: h.rand,
 			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
 		if err := tlsListen(PortPOP3S, ps.Serve, func() { ps.Close() }); err != nil {
 			return err
@@ -552,4 +560,26 @@ func (w *World) Reader(user, proto string) (*mua.Reader, error) {
 		Net: h.Net, Addr: net.JoinHostPort(ms.Spec.Addrs[0], strconv.Itoa(port)), Server: ms.Spec.Name,
 		TLS: w.CA.ClientConfig(ms.Spec.Name), User: user, Password: pass,
 	}, nil
+}
+
+// Seed returns the world's seed: its file's, or DefaultSeed.
+func (w *World) Seed() uint64 {
+	if w.Spec.Seed != 0 {
+		return w.Spec.Seed
+	}
+	return DefaultSeed
+}
+
+// seededRand returns a host's source of random numbers: it depends only on
+// the seed and the host's name, so hosts do not disturb each other's draws.
+func seededRand(seed uint64, host string) func() uint32 {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seed)
+	r := rand.NewChaCha8(sha256.Sum256(append(append(b[:], "mailhop host\x00"...), host...)))
+	var mu sync.Mutex
+	return func() uint32 {
+		mu.Lock()
+		defer mu.Unlock()
+		return uint32(r.Uint64())
+	}
 }

@@ -49,6 +49,7 @@ type Playground struct {
 	epoch    int
 	playing  bool
 	speed    float64
+	seed     uint64 // the seed worlds are loaded with (0: each world's own)
 	subs     map[int]func(Batch)
 	nextSub  int
 	sessions map[*Session]struct{}
@@ -94,6 +95,12 @@ type Info struct {
 	World       int    `json:"world"`
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
+	// Seed is the world's seed: with it and the same actions, the world
+	// does exactly the same again.
+	Seed uint64 `json:"seed"`
+	// Builtin says the world was loaded by a built-in name (a link can
+	// name it rather than carry its text).
+	Builtin bool `json:"builtin"`
 }
 
 // WorldInfo is a built-in world.
@@ -143,6 +150,23 @@ func (p *Playground) Load(nameOrText string) (Info, error) {
 	return info, err
 }
 
+// LoadSeeded loads as Load does, with a seed that replaces the world
+// file's (0: the file's own, or world.DefaultSeed). The seed stays for
+// later loads (a lesson's world, Reset) until another LoadSeeded.
+func (p *Playground) LoadSeeded(nameOrText string, seed uint64) (Info, error) {
+	p.mu.Lock()
+	old := p.seed
+	p.seed = seed
+	p.mu.Unlock()
+	info, err := p.Load(nameOrText)
+	if err != nil {
+		p.mu.Lock()
+		p.seed = old
+		p.mu.Unlock()
+	}
+	return info, err
+}
+
 // Reset starts the running world afresh from what it was loaded from.
 func (p *Playground) Reset() (Info, error) {
 	r, err := p.current()
@@ -161,6 +185,11 @@ func (p *Playground) loadLocked(nameOrText string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	p.mu.Lock()
+	if p.seed != 0 {
+		spec.Seed = p.seed
+	}
+	p.mu.Unlock()
 	w, err := world.New(spec)
 	if err != nil {
 		return Info{}, fmt.Errorf("world %q: %w", spec.Name, err)
@@ -194,7 +223,8 @@ func (p *Playground) loadLocked(nameOrText string) (Info, error) {
 	p.cur = r
 	p.mu.Unlock()
 	go p.pump(ctx, r)
-	return Info{World: r.epoch, Name: spec.Name, Description: strings.TrimSpace(spec.Description)}, nil
+	return Info{World: r.epoch, Name: spec.Name, Description: strings.TrimSpace(spec.Description),
+		Seed: w.Seed(), Builtin: slices.Contains(world.Builtin(), src)}, nil
 }
 
 // current returns the running world, waiting for the first Load.
