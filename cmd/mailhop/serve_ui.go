@@ -16,6 +16,7 @@ import (
 	"github.com/mailhop/mailhop/sim/explain"
 	"github.com/mailhop/mailhop/sim/queue"
 	"github.com/mailhop/mailhop/sim/store"
+	"github.com/mailhop/mailhop/sim/trace"
 	"github.com/mailhop/mailhop/web"
 )
 
@@ -33,6 +34,9 @@ import (
 //	                       schema of package trace). Resumes after
 //	                       Last-Event-ID or ?after=SEQ.
 //	GET /events?format=jsonl   the same as JSON lines (application/x-ndjson)
+//	GET /export/transcript.txt  the trace kept so far as a transcript to download
+//	                       (C:/S: lines, DNS, queue events; trace.WriteTranscript)
+//	GET /export/trace.jsonl     the same events as JSON lines, to download
 //	GET /state             JSON: hostname, domains, listeners, the queue,
 //	                       each user's INBOX counts, the last event's seq
 //	                       when it was read, and boot (which run of the
@@ -66,6 +70,8 @@ func (s *server) startUI() (*uiServer, error) {
 	ui := &uiServer{done: make(chan struct{})}
 	mux.HandleFunc("GET /events", s.handleEvents(ui.done))
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) { s.handleState(w, r, boot) })
+	mux.HandleFunc("GET /export/transcript.txt", s.handleExport("transcript.txt"))
+	mux.HandleFunc("GET /export/trace.jsonl", s.handleExport("trace.jsonl"))
 	mux.HandleFunc("GET /live", func(w http.ResponseWriter, r *http.Request) {
 		page := *r
 		u := *r.URL
@@ -89,6 +95,8 @@ func (s *server) startUI() (*uiServer, error) {
 		fmt.Fprintln(w, "GET /events               the trace as Server-Sent Events (resume with Last-Event-ID or ?after=SEQ)")
 		fmt.Fprintln(w, "GET /events?format=jsonl  the trace as JSON lines")
 		fmt.Fprintln(w, "GET /state                hostname, domains, listeners, queue, mailbox counts (JSON)")
+		fmt.Fprintln(w, "GET /export/transcript.txt  the trace so far as a transcript (download)")
+		fmt.Fprintln(w, "GET /export/trace.jsonl     the trace so far as JSON lines (download)")
 	})
 	origin := s.c.uiOrigin
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -107,6 +115,28 @@ func (s *server) startUI() (*uiServer, error) {
 	go ui.srv.Serve(l)
 	s.log.Info("listening", "service", "ui", "addr", l.Addr().String())
 	return ui, nil
+}
+
+// handleExport sends the trace kept so far as a file to download: name
+// "transcript.txt" (trace.WriteTranscript) or "trace.jsonl" (JSON lines).
+func (s *server) handleExport(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		events := s.rec.Events()
+		file := "mailhop-" + strings.ReplaceAll(s.c.hostname, "/", "_") + "-" + name
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", file))
+		w.Header().Set("Cache-Control", "no-store")
+		if name == "trace.jsonl" {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			trace.WriteJSON(w, events...)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		heading := []string{fmt.Sprintf("mailhop serve %s: the live trace, %s", s.c.hostname, time.Now().UTC().Format(time.RFC3339))}
+		if len(events) > 0 && events[0].Seq > 1 {
+			heading = append(heading, fmt.Sprintf("events %d to %d: the older ones are no longer kept", events[0].Seq, events[len(events)-1].Seq))
+		}
+		trace.WriteTranscript(w, heading, events...)
+	}
 }
 
 // uiHostAllowed reports whether a request's Host names this server: an

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -254,6 +256,39 @@ func TestServeUI(t *testing.T) {
 	}
 	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "http://127.0.0.1:8080" {
 		t.Errorf("--ui-origin: Access-Control-Allow-Origin %q", got)
+	}
+
+	// The exports, downloaded with curl as a teacher would keep them:
+	// the transcript and the JSON lines of the same events, the password
+	// hidden in both.
+	dir := t.TempDir()
+	for _, name := range []string{"transcript.txt", "trace.jsonl"} {
+		out, err := exec.Command("curl", "-sS", "--fail", "-OJ", "--output-dir", dir, base+"/export/"+name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl /export/%s: %v\n%s", name, err, out)
+		}
+	}
+	text, err := os.ReadFile(filepath.Join(dir, "mailhop-mail.example.org-transcript.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# mailhop serve mail.example.org: the live trace", "C: EHLO ui-test", "🔒C: AUTH PLAIN ***", "🔒C: RCPT TO:<carol@example.org>", "S: 250 2.0.0 Ok: queued as "} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the transcript lacks %q:\n%s", want, text)
+		}
+	}
+	lines, err := os.ReadFile(filepath.Join(dir, "mailhop-mail.example.org-trace.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported, err := trace.ReadJSON(bytes.NewReader(lines))
+	if err != nil || len(exported) < len(events) || exported[0].Seq != 1 {
+		t.Errorf("trace.jsonl: %d events (want ≥ %d), %v", len(exported), len(events), err)
+	}
+	for _, secret := range []string{"AGFsaWNlQGV4YW1wbGUub3JnAGFsaWNl"} {
+		if bytes.Contains(text, []byte(secret)) || bytes.Contains(lines, []byte(secret)) {
+			t.Errorf("an export shows the password")
+		}
 	}
 
 	// The page: a browser at the UI address is sent on to the live view.
