@@ -117,6 +117,44 @@ func TestSimJSONRoundTrip(t *testing.T) {
 	}
 }
 
+// Two runs with one seed print the same trace, byte for byte; another
+// seed changes the ids. The exports hold the same run: the JSON lines are
+// what --json prints, the transcript the same events as text.
+func TestSimSeedAndExports(t *testing.T) {
+	dir := t.TempDir()
+	run := func(seed string, extra ...string) string {
+		out, errOut, code := mailhop(t, nil, append([]string{"sim", "--json", "--read", "imap", "--seed", seed}, extra...)...)
+		if code != 0 {
+			t.Fatalf("--seed %s: exit %d: %s", seed, code, errOut)
+		}
+		return out
+	}
+	jsonFile, textFile := filepath.Join(dir, "trace.jsonl"), filepath.Join(dir, "transcript.txt")
+	first := run("42", "--out-json", jsonFile, "--out-transcript", textFile)
+	if second := run("42"); second != first {
+		t.Fatal("two runs with --seed 42 print different traces")
+	}
+	if other := run("43"); other == first {
+		t.Fatal("--seed 43 prints the trace of --seed 42")
+	}
+	if b, err := os.ReadFile(jsonFile); err != nil || string(b) != first {
+		t.Errorf("--out-json holds something else than --json printed (%v)", err)
+	}
+	text, err := os.ReadFile(textFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`# mailhop transcript of the world "default", seed 42`, "C: EHLO alice-pc", "🔒C: MAIL FROM:<alice@example.org>",
+		"dns  mail.example.org → ns.example: query example.net. IN MX", "queue mail.example.org: queued", "🔒C: T1 LOGIN"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the transcript lacks %q", want)
+		}
+	}
+	if _, errOut, code := mailhop(t, nil, "sim", "--out-json", filepath.Join(dir, "no", "such", "dir.jsonl")); code == 0 || !strings.Contains(errOut, "no such file or directory") {
+		t.Errorf("--out-json into a missing directory: exit %d, %q", code, errOut)
+	}
+}
+
 func TestSimBadFlags(t *testing.T) {
 	cases := [][]string{
 		{"sim", "--world", "/no/such/file"},
