@@ -128,6 +128,15 @@ func install(p *playground.Playground, name string) error {
 			return func() (any, error) { return b.p.TraceJSON() }, nil
 		},
 		"exportEML": b.eml,
+		"exportPcap": func([]safejs.Value) (runner, error) {
+			return func() (any, error) {
+				data, err := b.p.Pcap()
+				if err != nil {
+					return nil, err
+				}
+				return bytesJS(data)
+			}, nil
+		},
 		"explanations": func([]safejs.Value) (runner, error) {
 			return func() (any, error) { return playground.Explanations(), nil }, nil
 		},
@@ -285,6 +294,20 @@ func (b *bridge) toJS(v any) (safejs.Value, error) {
 		return safejs.Value{}, err
 	}
 	return b.json.Call("parse", string(data))
+}
+
+// bytesJS copies data into a new Uint8Array.
+func bytesJS(data []byte) (safejs.Value, error) {
+	ctor, err := safejs.Global().Get("Uint8Array")
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	arr, err := ctor.New(len(data))
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	_, err = safejs.CopyBytesToJS(arr, data)
+	return arr, err
 }
 
 // fromJS reads a JavaScript object into a Go value through JSON.

@@ -128,7 +128,7 @@ func TestAPIShape(t *testing.T) {
 	m := api(t)
 	for _, name := range []string{"worlds", "load", "reset", "state", "clock", "connect", "send", "onEvent", "onEvents",
 		"trace", "play", "pause", "step", "speed", "advance", "fault", "explanations", "message", "lessons", "lesson", "lessonStatus",
-		"exportTranscript", "exportJSON", "exportEML"} {
+		"exportTranscript", "exportJSON", "exportEML", "exportPcap"} {
 		v, err := m.Get(name)
 		if err != nil || v.Type() != safejs.TypeFunction {
 			t.Errorf("mailhop.%s is %s, want a function", name, v.Type())
@@ -463,5 +463,18 @@ func TestSeedAndExports(t *testing.T) {
 	}
 	if n < 50 {
 		t.Errorf("%d JSON lines", n)
+	}
+	// The traffic as pcapng: a Uint8Array that starts with a Section
+	// Header Block and holds the TLS keys (a Decryption Secrets Block).
+	pc := mustCall(t, m, "exportPcap")
+	u8, _ := safejs.Global().Get("Uint8Array")
+	if ok, _ := pc.InstanceOf(u8); !ok {
+		t.Fatalf("exportPcap did not give a Uint8Array")
+	}
+	size, _ := pc.Length()
+	data := make([]byte, size)
+	safejs.CopyBytesToGo(data, pc)
+	if size < 4096 || string(data[:4]) != "\x0a\x0d\x0d\x0a" || !strings.Contains(string(data), "CLIENT_TRAFFIC_SECRET_0") {
+		t.Errorf("exportPcap: %d bytes, starting % x", size, data[:min(size, 8)])
 	}
 }

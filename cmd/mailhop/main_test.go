@@ -155,6 +155,26 @@ func TestSimSeedAndExports(t *testing.T) {
 	}
 }
 
+// --pcap writes the traffic Wireshark reads: tshark, given nothing but
+// the file, shows the submission's commands from inside TLS.
+func TestSimPcap(t *testing.T) {
+	need(t, "tshark")
+	file := filepath.Join(t.TempDir(), "journey.pcapng")
+	if _, errOut, code := mailhop(t, nil, "sim", "--read", "pop3", "--pcap", file); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	out, err := exec.Command("tshark", "-r", file, "-Y", "smtp.req.command == \"MAIL\" || pop.request.command == \"RETR\"",
+		"-T", "fields", "-e", "tcp.dstport", "-e", "smtp.req.parameter", "-e", "pop.request.command").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, out)
+	}
+	for _, want := range []string{"587\tFROM:<alice@example.org> BODY=8BITMIME", "110\t\tRETR"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("tshark -r %s lacks %q:\n%s", file, want, out)
+		}
+	}
+}
+
 func TestSimBadFlags(t *testing.T) {
 	cases := [][]string{
 		{"sim", "--world", "/no/such/file"},

@@ -65,6 +65,7 @@ func (s *server) startUI() (*uiServer, error) {
 	}
 	// What each line means, with its RFC, for the class watching.
 	s.rec.SetNoter(explain.Note)
+	s.rec.SetNarrator(explain.Narrate)
 	boot := strconv.FormatInt(time.Now().UnixNano(), 36)
 	mux := http.NewServeMux()
 	ui := &uiServer{done: make(chan struct{})}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailhop/mailhop/sim/mua"
+	"github.com/mailhop/mailhop/sim/pcap"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 	"github.com/mailhop/mailhop/sim/world"
@@ -36,9 +37,10 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 0, "the world's seed (default: the world file's, or 1): the same seed and flags give the same trace, byte for byte")
 	outTranscript := fs.String("out-transcript", "", "also write the transcript (C:/S: lines, DNS, queue events) to this file")
 	outJSON := fs.String("out-json", "", "also write the trace as JSON lines to this file")
+	pcapOut := fs.String("pcap", "", "also write the simulated traffic to this file as pcapng, with the TLS keys inside (tshark -r FILE -Y smtp)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mailhop sim [--world FILE|NAME] [--seed N] [--json] [--send FROM:TO]... [--read imap|pop3]")
-		fmt.Fprintln(stderr, "                   [--out-transcript FILE] [--out-json FILE]")
+		fmt.Fprintln(stderr, "                   [--out-transcript FILE] [--out-json FILE] [--pcap FILE]")
 		fmt.Fprintln(stderr, "Runs a world on the simulated network and prints every event of the journey.")
 		fs.PrintDefaults()
 	}
@@ -65,6 +67,10 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer w.Close()
+	var capture *pcap.Capture
+	if *pcapOut != "" {
+		capture = w.StartCapture(0)
+	}
 
 	for _, f := range faults {
 		fault, err := parseFault(f)
@@ -104,6 +110,14 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	events := w.Trace.Events()
 	if err := writeExports(w, events, *outTranscript, *outJSON); err != nil {
 		return err
+	}
+	if capture != nil {
+		if err := writeFile(*pcapOut, func(f io.Writer) error { _, err := capture.WriteTo(f); return err }); err != nil {
+			return err
+		}
+		if n := capture.Dropped(); n > 0 {
+			fmt.Fprintf(stderr, "mailhop sim: --pcap: the capture was full; the last %d packets are not in %s\n", n, *pcapOut)
+		}
 	}
 	if *jsonOut {
 		return trace.WriteJSON(stdout, events...)

@@ -24,6 +24,11 @@
 // is meant for trace.Recorder.SetAnnotator; Entries and Reply expose the
 // tables themselves, for the browser to show in full.
 //
+// Narrate tells a whole event as one plain sentence (the Say of an event,
+// for trace.Recorder.SetNarrator): a teacher projects these while stepping
+// through a journey, so they name the real hosts, use no RFC numbers, and
+// never repeat a password, not even in base64.
+//
 // Every RFC reference is written "RFC 5321 §4.1.1.2" (or "RFC 3030" where
 // the note is about a whole document). Summaries are short sentences
 // without a final period, written for someone who has never read an RFC.

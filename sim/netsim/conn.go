@@ -24,6 +24,8 @@ type Conn struct {
 	client        bool // this end dialled
 	tap           *netx.Tap
 	peer          *Conn
+	sniff         Sniffer // sees this end's packets, or nil
+	id            string  // the connection's id, for sniff
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -118,6 +120,9 @@ func (c *Conn) seen(p []byte) {
 	if c.tap != nil {
 		c.tap.Data(c.dirOut(), p)
 	}
+	if c.sniff != nil {
+		c.sniff.Data(c.id, c.client, p, c.clk.Now())
+	}
 }
 
 // dirOut is the direction of the bytes this end writes.
@@ -134,6 +139,7 @@ func (c *Conn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
+		c.sniffClose(false) // before the peer can see EOF
 		close(c.closed)
 		c.wr.closeWrite()
 		c.rd.closeRead()
@@ -156,6 +162,7 @@ func (c *Conn) Close() error {
 
 // abort resets the connection, as when its host goes down.
 func (c *Conn) abort() {
+	c.sniffClose(true)
 	c.wr.doReset()
 	c.rd.doReset()
 	if c.tap != nil {
@@ -168,6 +175,7 @@ func (c *Conn) ConnTap() *netx.Tap { return c.tap }
 
 // CloseWrite shuts down the sending side (half-close).
 func (c *Conn) CloseWrite() error {
+	c.sniffClose(false)
 	c.wr.closeWrite()
 	return nil
 }

@@ -45,6 +45,7 @@ type Network struct {
 	byAddr  map[netip.Addr]*Host
 	links   map[[2]string]*link
 	connSeq int
+	sniffer Sniffer // sees the packets, or nil (SetSniffer)
 }
 
 // New returns an empty network on clock clk, reporting to rec (which may
@@ -174,6 +175,9 @@ func (n *Network) SetDown(name string, down bool) error {
 	}
 	n.mu.Unlock()
 	for _, c := range victims {
+		if !c.onHost(h) {
+			c = c.peer // the reset comes from the end that went down
+		}
 		c.abort()
 	}
 	action := "up"
@@ -448,7 +452,11 @@ func (h *Host) dialStream(ctx context.Context, network, address string) (net.Con
 	id := "c" + strconv.Itoa(n.connSeq)
 	ev := trace.Event{Kind: trace.KindConn, Host: h.name, Peer: hostPart, Port: port, Conn: id, Proto: trace.ProtoForPort(port)}
 	fail := func(errno syscall.Errno, action, why string) (net.Conn, error) {
+		sniff := n.sniffFailedLocked(h, target, hostPart, port, errno)
 		n.mu.Unlock()
+		if sniff != nil {
+			sniff()
+		}
 		ev.Action, ev.Text = action, why
 		n.trace.Emit(ev)
 		raddr := &net.TCPAddr{Port: port}
@@ -486,6 +494,7 @@ func (h *Host) dialStream(ctx context.Context, network, address string) (net.Con
 	if h.nextPort > 65535 {
 		h.nextPort = 49152
 	}
+	sniffer := n.sniffer
 	n.mu.Unlock()
 
 	local := &net.TCPAddr{IP: h.primary().AsSlice(), Port: lport}
@@ -498,10 +507,17 @@ func (h *Host) dialStream(ctx context.Context, network, address string) (net.Con
 		tap.Describe = n.DescribePacket
 	}
 	client, server := newConnPair(n.clk, l, local, ln.addr, tap)
+	if sniffer != nil {
+		// Seen before the server can accept and write its greeting.
+		client.sniff, server.sniff, client.id, server.id = sniffer, sniffer, id, id
+		sniffer.Open(id, tcpAddrPort(local), tcpAddrPort(ln.addr), n.clk.Now())
+	}
 	select {
 	case ln.queue <- server:
 	default:
-		// The backlog is full: refused, as a real SYN queue overflow.
+		// The backlog is full: refused, as a real SYN queue overflow
+		// (which a capture shows as a reset after the handshake).
+		server.sniffClose(true)
 		ev.Action, ev.Text = "refused", "the listen queue is full"
 		n.trace.Emit(ev)
 		return nil, &net.OpError{Op: "dial", Net: network, Addr: ln.addr, Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}

@@ -179,7 +179,14 @@ func (pc *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 			lost = "nothing listens on that port"
 		}
 	}
+	sniffer := n.sniffer
 	n.mu.Unlock()
+	if sniffer != nil {
+		// Sent, whether it arrives or not; seen before any reply.
+		from := pc.local.AddrPort()
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		sniffer.Datagram(from, netip.AddrPortFrom(ip.Unmap(), uint16(ua.Port)), b, n.clk.Now())
+	}
 
 	proto := trace.ProtoForPort(ua.Port)
 	if proto == "tcp" {

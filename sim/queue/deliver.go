@@ -139,7 +139,10 @@ func (q *Queue) deliverTo(ctx context.Context, env *Envelope, domain string, rcp
 			finished = true
 		}
 		for n := 0; ok && batch && n < maxBatch; n++ {
-			ok = q.deliverSibling(c, domain, env.ID)
+			var sent bool
+			if sent, ok = q.deliverSibling(c, domain, env.ID); !sent {
+				break
+			}
 		}
 		if ok {
 			q.pool.put(c)
@@ -159,24 +162,25 @@ func (q *Queue) deliverTo(ctx context.Context, env *Envelope, domain string, rcp
 }
 
 // deliverSibling delivers one more waiting message for domain on c. It
-// reports false when there is none, or when c is no longer usable.
-func (q *Queue) deliverSibling(c *client, domain, not string) bool {
+// reports whether there was one, and whether c is still fit for use (an
+// idle connection goes back to the pool, and is closed with QUIT).
+func (q *Queue) deliverSibling(c *client, domain, not string) (sent, ok bool) {
 	sib := q.sibling(domain, not)
 	if sib == nil {
-		return false
+		return false, true
 	}
 	defer q.done(sib.ID)
 	body, err := q.Spool.Body(sib.ID)
 	if err != nil {
 		q.emit(trace.Event{Kind: trace.KindQueue, Action: "error", Msg: sib.Key, Text: "spool: " + err.Error()})
-		return false
+		return false, false
 	}
 	sib.Attempts++
 	q.emit(trace.Event{Kind: trace.KindQueue, Action: "attempt", Msg: sib.Key, Conn: c.connID,
 		Text: fmt.Sprintf("queue id %s, attempt %d, on the open connection to %s", sib.ID, sib.Attempts, c.host)})
-	ok := q.transaction(c, sib, sib.Pending(), body)
+	ok = q.transaction(c, sib, sib.Pending(), body)
 	q.finish(sib, body)
-	return ok
+	return true, ok
 }
 
 // transaction runs MAIL, RCPT…, DATA on a connected client and records
@@ -432,7 +436,7 @@ func (p *connPool) put(c *client) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.free == nil {
-		go quit(c)
+		p.quit(c)
 		return
 	}
 	pc.timer = p.clk.AfterFunc(p.idle, func() {
@@ -442,13 +446,23 @@ func (p *connPool) put(c *client) {
 			if x == pc {
 				p.free[c.addr] = append(list[:i:i], list[i+1:]...)
 				p.mu.Unlock()
-				go quit(c)
+				p.quit(c)
 				return
 			}
 		}
 		p.mu.Unlock()
 	})
 	p.free[c.addr] = append(p.free[c.addr], pc)
+}
+
+// quit says goodbye on an idle connection, in the background; the clock
+// is held meanwhile, so that a world that settles waits for the QUIT.
+func (p *connPool) quit(c *client) {
+	release := hold(p.clk)
+	go func() {
+		defer release()
+		quit(c)
+	}()
 }
 
 func quit(c *client) {
@@ -467,4 +481,19 @@ func (p *connPool) closeAll() {
 			quit(pc.c)
 		}
 	}
+}
+
+// IdleConns returns how many connections wait in the pool for another
+// message; each is closed with QUIT once it has idled IdleConn.
+func (q *Queue) IdleConns() int {
+	if q.pool == nil {
+		return 0
+	}
+	q.pool.mu.Lock()
+	defer q.pool.mu.Unlock()
+	n := 0
+	for _, list := range q.pool.free {
+		n += len(list)
+	}
+	return n
 }

@@ -120,6 +120,7 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 	w := &World{Spec: spec, Clock: clock.NewVirtual(start), Hosts: map[string]*Host{}, firstDelay: o.firstDelay}
 	w.Trace = trace.NewRecorder(w.Clock.Now, o.traceLimit)
 	w.Trace.SetNoter(explain.Note)
+	w.Trace.SetNarrator(explain.Narrate)
 	w.Net = netsim.New(w.Clock, w.Trace)
 	w.Net.DescribePacket = func(proto string, b []byte) string {
 		if proto == "dns" {
@@ -490,6 +491,17 @@ func (w *World) Send(ctx context.Context, m mua.Mail) (string, error) {
 // Settle waits until the world's work in progress is done.
 func (w *World) Settle() { w.Clock.Settle(200 * time.Millisecond) }
 
+// idleConns returns how many connections the queues keep for reuse.
+func (w *World) idleConns() int {
+	n := 0
+	for _, h := range w.Hosts {
+		if h.Queue != nil {
+			n += h.Queue.IdleConns()
+		}
+	}
+	return n
+}
+
 // Queued returns how many messages wait in every queue of the world.
 func (w *World) Queued() int {
 	n := 0
@@ -502,13 +514,15 @@ func (w *World) Queued() int {
 }
 
 // RunUntilQuiet moves the clock from timer to timer until every queue is
-// empty, or until limit has passed. It returns the virtual time spent.
+// empty and every idle connection the queues kept has been closed (with
+// QUIT, after a few seconds), or until limit has passed. It returns the
+// virtual time spent.
 func (w *World) RunUntilQuiet(limit time.Duration) time.Duration {
 	start := w.Clock.Now()
 	end := start.Add(limit)
 	for {
 		w.Settle()
-		if w.Queued() == 0 {
+		if w.Queued() == 0 && w.idleConns() == 0 {
 			break
 		}
 		next, ok := w.Clock.Next()

@@ -49,3 +49,15 @@ func (p *Playground) EML(user, mailbox string, uid uint32) (string, error) {
 	}
 	return string(raw), nil
 }
+
+// Pcap returns the world's traffic since it was loaded as a pcapng file,
+// the TLS keys inside: Wireshark shows the SMTP, POP3 and IMAP within TLS.
+func (p *Playground) Pcap() ([]byte, error) {
+	r, err := p.current()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	_, err = r.pcap.WriteTo(&b)
+	return b.Bytes(), err
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/mailhop/mailhop/sim/explain"
 	"github.com/mailhop/mailhop/sim/mua"
+	"github.com/mailhop/mailhop/sim/pcap"
 	"github.com/mailhop/mailhop/sim/trace"
 	"github.com/mailhop/mailhop/sim/world"
 )
@@ -69,7 +70,8 @@ type run struct {
 	done   chan struct{} // closed when the pump has stopped
 	wake   func()        // wakes the pump for a new subscriber (p.mu)
 	ctx    context.Context
-	lesson *lessonRun // the lesson running in this world, if any (p.mu)
+	lesson *lessonRun    // the lesson running in this world, if any (p.mu)
+	pcap   *pcap.Capture // the world's traffic, for the pcapng export
 }
 
 // Batch is a run of consecutive trace events of one world. World is the
@@ -89,6 +91,10 @@ func New(tick time.Duration) *Playground {
 		subs: map[int]func(Batch){}, sessions: map[*Session]struct{}{}, lessonStates: map[string]string{},
 	}
 }
+
+// CaptureLimit bounds the bytes of traffic a world keeps for the pcapng
+// export; what comes later is dropped (and counted in the file).
+const CaptureLimit = 16 << 20
 
 // Info describes a loaded world.
 type Info struct {
@@ -215,7 +221,8 @@ func (p *Playground) loadLocked(nameOrText string) (Info, error) {
 	p.mu.Lock()
 	p.epoch++
 	ctx, stop := context.WithCancel(context.Background())
-	r := &run{epoch: p.epoch, source: src, w: w, drv: world.NewDriver(w, p.tick), stop: stop, done: make(chan struct{}), ctx: ctx}
+	r := &run{epoch: p.epoch, source: src, w: w, drv: world.NewDriver(w, p.tick), stop: stop, done: make(chan struct{}), ctx: ctx,
+		pcap: w.StartCapture(CaptureLimit)}
 	_ = r.drv.SetSpeed(p.speed)
 	if p.playing {
 		r.drv.Play()
