@@ -59,6 +59,8 @@ type serveConfig struct {
 	lifetime     time.Duration
 	ui           string
 	uiOrigin     string
+	uiMaxSubs    int           // live view: followers of /events at once
+	uiWriteWait  time.Duration // live view: how long a follower may take to accept an event
 	logFormat    string
 	traceLog     string
 	shutdown     time.Duration
@@ -127,6 +129,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.Var(&c.schedule, "retry-schedule", "the delays between delivery attempts, comma separated; the last one repeats")
 	fs.DurationVar(&c.lifetime, "queue-lifetime", 120*time.Hour, "how long a message may wait in the queue before it is returned to its sender")
 	fs.StringVar(&c.ui, "ui", "", "serves the live view on http://ADDR/: the page following this server (/live), its trace as Server-Sent Events (/events; JSON lines with ?format=jsonl) and its state (/state)")
+	fs.IntVar(&c.uiMaxSubs, "ui-max-followers", 64, "followers of the live view's /events at once; more get 503")
+	fs.DurationVar(&c.uiWriteWait, "ui-write-timeout", 10*time.Second, "a follower of /events that takes no event for this long is disconnected")
 	fs.StringVar(&c.uiOrigin, "ui-origin", "", "a web origin allowed to read the live view from a page of its own (CORS), e.g. http://127.0.0.1:8080")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log lines as text or json")
 	fs.StringVar(&c.traceLog, "trace-log", "", "append every trace event, protocol lines included, as JSON lines to FILE (\"-\": standard output)")

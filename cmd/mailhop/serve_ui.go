@@ -34,6 +34,11 @@ import (
 //	                       schema of package trace). Resumes after
 //	                       Last-Event-ID or ?after=SEQ.
 //	GET /events?format=jsonl   the same as JSON lines (application/x-ndjson)
+//	                       At most --ui-max-followers follow at once (more get
+//	                       503); a follower that takes no event for
+//	                       --ui-write-timeout is disconnected. Followers read
+//	                       the trace's ring where it is, so none holds a
+//	                       copy: memory does not grow with slow readers.
 //	GET /export/transcript.txt  the trace kept so far as a transcript to download
 //	                       (C:/S: lines, DNS, queue events; trace.WriteTranscript)
 //	GET /export/trace.jsonl     the same events as JSON lines, to download
@@ -69,7 +74,7 @@ func (s *server) startUI() (*uiServer, error) {
 	boot := strconv.FormatInt(time.Now().UnixNano(), 36)
 	mux := http.NewServeMux()
 	ui := &uiServer{done: make(chan struct{})}
-	mux.HandleFunc("GET /events", s.handleEvents(ui.done))
+	mux.HandleFunc("GET /events", s.handleEvents(ui.done, make(chan struct{}, max(1, s.c.uiMaxSubs))))
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) { s.handleState(w, r, boot) })
 	mux.HandleFunc("GET /export/transcript.txt", s.handleExport("transcript.txt"))
 	mux.HandleFunc("GET /export/trace.jsonl", s.handleExport("trace.jsonl"))
@@ -112,7 +117,17 @@ func (s *server) startUI() (*uiServer, error) {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	ui.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ui.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		// A small send buffer per connection: a follower that does not
+		// read blocks the server's writes soon, and is let go after
+		// --ui-write-timeout, rather than the kernel buffering megabytes
+		// for it.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*net.TCPConn); ok {
+				tc.SetWriteBuffer(64 << 10)
+			}
+			return ctx
+		}}
 	go ui.srv.Serve(l)
 	s.log.Info("listening", "service", "ui", "addr", l.Addr().String())
 	return ui, nil
@@ -205,8 +220,17 @@ func (u *uiServer) close() {
 	u.srv.Close()
 }
 
-func (s *server) handleEvents(done <-chan struct{}) http.HandlerFunc {
+// handleEvents follows the trace; slots bounds how many do at once.
+func (s *server) handleEvents(done <-chan struct{}, slots chan struct{}) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		default:
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, fmt.Sprintf("mailhop serve --ui: %d followers of /events already; try again later", cap(slots)), http.StatusServiceUnavailable)
+			return
+		}
 		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 		if id := r.Header.Get("Last-Event-ID"); id != "" {
 			after, _ = strconv.ParseInt(id, 10, 64)
@@ -219,6 +243,14 @@ func (s *server) handleEvents(done <-chan struct{}) http.HandlerFunc {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		rc := http.NewResponseController(w)
+		// A follower that does not read is let go: its writes would
+		// otherwise wait forever, holding its slot and its buffers.
+		deadline := func() {
+			if s.c.uiWriteWait > 0 {
+				rc.SetWriteDeadline(time.Now().Add(s.c.uiWriteWait))
+			}
+		}
+		deadline()
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		go func() {
@@ -243,6 +275,7 @@ func (s *server) handleEvents(done <-chan struct{}) http.HandlerFunc {
 			if ctx.Err() != nil {
 				return
 			}
+			deadline()
 			if errors.Is(err, context.DeadlineExceeded) {
 				if !jsonl {
 					fmt.Fprint(w, ": keep-alive\n\n")

@@ -7,9 +7,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -384,5 +387,79 @@ func TestUIHost(t *testing.T) {
 		if got := s.uiHostAllowed(host); got != want {
 			t.Errorf("Host %q allowed: %v, want %v", host, got, want)
 		}
+	}
+}
+
+// The live view under attack: followers are capped, and one that never
+// reads is let go after --ui-write-timeout, freeing its place, however
+// much the server has to tell it.
+func TestServeUIFollowers(t *testing.T) {
+	const ip = "127.0.0.5"
+	m := &mailServer{name: "mail.example.org", ip: ip, data: filepath.Join(t.TempDir(), "a"), ports: map[string]int{}, t: t}
+	for _, s := range []string{"smtp", "ui"} {
+		m.ports[s] = freePortOn(t, ip, false)
+	}
+	m.args = []string{"serve", "--hostname", "mail.example.org", "--domain", "example.org", "--data", m.data,
+		"--user", "alice@example.org:alice", "--resolver", "127.0.0.1:1",
+		"--smtp", m.addr("smtp"), "--submission", "", "--submissions", "", "--imap", "", "--imaps", "", "--pop3", "", "--pop3s", "",
+		"--shutdown-timeout", "2s", "--ui", m.addr("ui"), "--ui-max-followers", "2", "--ui-write-timeout", "500ms"}
+	m.start()
+	defer m.stop()
+	base := "http://" + m.addr("ui")
+
+	// A follower that never reads, with a small receive window.
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	stuck, err := d.Dial("tcp", m.addr("ui"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	fmt.Fprintf(stuck, "GET /events?format=jsonl HTTP/1.1\r\nHost: %s\r\n\r\n", m.addr("ui"))
+	followEvents(t, base+"/events?format=jsonl", nil) // the second, reading
+	time.Sleep(200 * time.Millisecond)
+	if resp, body := httpGet(t, base+"/events", nil); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "2 followers") {
+		t.Fatalf("a third follower: %s %q, want 503", resp.Status, body)
+	}
+
+	// Plenty to tell: 5,000 pipelined NOOPs make 10,000 events, megabytes.
+	c, err := net.Dial("tcp", m.addr("smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go io.Copy(io.Discard, c)
+	fmt.Fprint(c, "EHLO attacker.example\r\n"+strings.Repeat("NOOP\r\n", 5000)+"QUIT\r\n")
+
+	// The stuck follower is disconnected (give the server time to find
+	// it stuck): what was sent drains, then EOF.
+	time.Sleep(3 * time.Second)
+	stuck.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if n, err := io.Copy(io.Discard, stuck); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the follower that never read was not let go (%d bytes read): %v", n, err)
+	}
+	// Its place is free again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, _ := httpGet(t, base+"/state", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /state: %s", resp.Status)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events?format=jsonl", nil)
+		r, err := http.DefaultClient.Do(req)
+		ok := err == nil && r.StatusCode == 200
+		if r != nil {
+			r.Body.Close()
+		}
+		cancel()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stuck follower's place was not freed")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
