@@ -10,47 +10,25 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
-// startLogging follows the trace: every event goes to --trace-log (if
-// set), and the events an operator wants — queue, delivery, fetch, hop,
-// DNS errors — become one log line each. The returned function waits
-// (briefly) for the follower to catch up, then stops it.
+// startLogging makes the trace's sink write every event to --trace-log
+// (if set) and the events an operator wants — queue, delivery, fetch,
+// hop, DNS errors — as one log line each. A sink, not a follower of the
+// bounded trace: no line is ever lost, however busy the server. The
+// returned function stops it and flushes the trace log.
 func (s *server) startLogging() (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	f := s.rec.Follow(0)
-	var seen atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var last int64
-		for {
-			e, err := f.Next(ctx)
-			if err != nil {
-				return
-			}
-			if last > 0 && e.Seq > last+1 {
-				s.log.Warn("trace events dropped: the log fell behind", "events", e.Seq-last-1)
-			}
-			last = e.Seq
-			if s.traceOut != nil {
-				s.traceOut.write(e)
-			}
-			s.logEvent(e)
-			seen.Store(e.Seq)
+	s.rec.SetSink(func(e trace.Event) {
+		if s.traceOut != nil {
+			s.traceOut.write(e)
 		}
-	}()
+		s.logEvent(e)
+	})
 	return func() {
-		target := s.rec.Last()
-		for deadline := time.Now().Add(3 * time.Second); seen.Load() < target && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
-		}
-		cancel()
-		<-done
+		s.rec.SetSink(nil)
 		if s.traceOut != nil {
 			s.traceOut.close()
 		}

@@ -463,3 +463,53 @@ func TestServeUIFollowers(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// --trace-log is complete however fast the trace grows: 30,000 pipelined
+// NOOPs make 60,000 events, three times what the trace's ring keeps, and
+// the log has every one, in order, with the operator's lines beside.
+func TestServeTraceLogComplete(t *testing.T) {
+	const ip = "127.0.0.7"
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "trace.jsonl")
+	m := &mailServer{name: "mail.example.org", ip: ip, data: filepath.Join(dir, "a"), ports: map[string]int{}, t: t}
+	m.ports["smtp"] = freePortOn(t, ip, false)
+	m.args = []string{"serve", "--hostname", "mail.example.org", "--domain", "example.org", "--data", m.data,
+		"--user", "alice@example.org:alice", "--resolver", "127.0.0.1:1", "--smtp", m.addr("smtp"),
+		"--submission", "", "--submissions", "", "--imap", "", "--imaps", "", "--pop3", "", "--pop3s", "",
+		"--shutdown-timeout", "2s", "--trace-log", logFile}
+	m.start()
+	c, err := net.Dial("tcp", m.addr("smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { io.Copy(io.Discard, c); close(done) }()
+	fmt.Fprint(c, "EHLO flood.example\r\n"+strings.Repeat("NOOP\r\n", 30000)+"QUIT\r\n")
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not answer 30,000 NOOPs in 30 s")
+	}
+	c.Close()
+	m.stop()
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := trace.ReadJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noops := 0
+	for i, e := range events {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("--trace-log: line %d has seq %d: events were lost", i+1, e.Seq)
+		}
+		if e.Text == "NOOP" {
+			noops++
+		}
+	}
+	if noops != 30000 {
+		t.Errorf("--trace-log has %d NOOPs of 30,000", noops)
+	}
+}

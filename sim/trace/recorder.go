@@ -22,6 +22,7 @@ type Recorder struct {
 	noter    atomic.Pointer[func(Event) string]
 	narrator atomic.Pointer[func(Event) string]
 	annotate func(*Event) // under mu
+	sink     func(Event)  // under mu, after the seq is given
 
 	mu      sync.Mutex
 	chunks  [][]Event // each of chunkSize events but the last, which fills
@@ -75,6 +76,20 @@ func (r *Recorder) SetAnnotator(f func(*Event)) {
 	r.mu.Unlock()
 }
 
+// SetSink installs a function that gets every event once it is recorded,
+// in the order of the trace, none missed (unlike a Follower, which may
+// fall behind a bounded trace): a log that must be complete. It runs
+// under the recorder's lock: it must be quick (buffer, do not wait) and
+// must not call the recorder.
+func (r *Recorder) SetSink(f func(Event)) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.sink = f
+	r.mu.Unlock()
+}
+
 // Emit stamps e with the next sequence number and the current time (if e
 // has none), records it and returns it.
 func (r *Recorder) Emit(e Event) Event {
@@ -114,6 +129,9 @@ func (r *Recorder) Emit(e Event) Event {
 	last := len(r.chunks) - 1
 	r.chunks[last] = append(r.chunks[last], e)
 	r.n++
+	if r.sink != nil {
+		r.sink(e)
+	}
 	if r.limit > 0 && r.n-chunkSize >= int64(r.limit) && len(r.chunks) > 1 {
 		r.chunks[0] = nil
 		r.chunks = r.chunks[1:]

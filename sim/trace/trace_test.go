@@ -159,3 +159,32 @@ func TestMsgKey(t *testing.T) {
 		}
 	}
 }
+
+// A sink gets every event in order, even those a bounded recorder has
+// already dropped and a slow follower would miss.
+func TestSinkMissesNothing(t *testing.T) {
+	r := NewRecorder(time.Now, 10)
+	var got []int64
+	r.SetSink(func(e Event) { got = append(got, e.Seq) })
+	f := r.Follow(0)
+	for range 5000 {
+		r.Emit(Event{Kind: KindWire, Text: "NOOP"})
+	}
+	for i, seq := range got {
+		if seq != int64(i+1) {
+			t.Fatalf("the sink's event %d has seq %d", i, seq)
+		}
+	}
+	if len(got) != 5000 {
+		t.Fatalf("the sink got %d events of 5000", len(got))
+	}
+	e, err := f.Next(context.Background())
+	if err != nil || e.Seq == 1 {
+		t.Fatalf("the follower (which fell behind) read seq %d, %v: the test lost its point", e.Seq, err)
+	}
+	r.SetSink(nil)
+	r.Emit(Event{Kind: KindWire})
+	if len(got) != 5000 {
+		t.Fatal("the sink was called after SetSink(nil)")
+	}
+}
