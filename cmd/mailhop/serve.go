@@ -29,6 +29,7 @@ import (
 	"github.com/mailhop/mailhop/sim/dns"
 	"github.com/mailhop/mailhop/sim/imap"
 	"github.com/mailhop/mailhop/sim/mda"
+	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/pop3"
 	"github.com/mailhop/mailhop/sim/queue"
 	"github.com/mailhop/mailhop/sim/queue/filespool"
@@ -249,7 +250,7 @@ type server struct {
 	spool *filespool.Spool
 	queue *queue.Queue
 	tls   *tls.Config
-	net   *serveNet
+	net   *netx.Real
 	limit *auth.Limiter
 	lis   []namedListener
 	// traceOut writes every event to --trace-log.
@@ -303,14 +304,19 @@ func newServer(c *serveConfig, stdout, stderr io.Writer) (_ *server, err error) 
 		return nil, err
 	}
 	// Protocol lines reach the trace only when someone reads them.
-	s.net = &serveNet{host: c.hostname, dialProto: map[int]string{c.mxPort: "smtp"}}
+	s.net = &netx.Real{Hostname: c.hostname, Describe: func(_ string, msg []byte) string { return dns.DescribePacket(msg) }}
 	if c.ui != "" || c.traceLog != "" {
-		s.net.rec = s.rec
+		s.net.Trace = s.rec
 	}
+	s.net.Speaks(c.mxPort, "smtp")
 	for _, l := range listenFlags {
 		addr := *c.listen[l.name]
 		if addr == "" {
 			continue
+		}
+		if _, p, err := net.SplitHostPort(addr); err == nil {
+			port, _ := strconv.Atoi(p)
+			s.net.Speaks(port, serviceProto(l.name))
 		}
 		ln, err := s.net.Listen("tcp", addr)
 		if err != nil {
@@ -383,7 +389,7 @@ func (s *server) run(ctx context.Context) error {
 	for _, r := range resolvers {
 		if _, p, err := net.SplitHostPort(r); err == nil {
 			port, _ := strconv.Atoi(p)
-			s.net.dialProto[port] = "dns"
+			s.net.Speaks(port, "dns")
 		}
 	}
 	res := &dns.Resolver{Net: s.net, Servers: resolvers, Trace: s.rec, Host: c.hostname, UDPSize: 1232}
@@ -461,14 +467,23 @@ func (s *server) stopAll() {
 	s.closeAll()
 }
 
+// serviceProto names the protocol a listening flag's service speaks.
+func serviceProto(service string) string {
+	switch service {
+	case "submission", "submissions":
+		return "smtp"
+	case "imaps":
+		return "imap"
+	case "pop3s":
+		return "pop3"
+	}
+	return service
+}
+
 // startListener runs the agent for one listening flag.
 func (s *server) startListener(nl namedListener, deliver *mda.MDA) {
 	c := s.c
-	proto := map[string]string{"submission": "smtp", "submissions": "smtp", "imaps": "imap", "pop3s": "pop3"}[nl.name]
-	if proto == "" {
-		proto = nl.name
-	}
-	raw := s.net.tapped(nl.l, proto)
+	raw := nl.l
 	l := raw
 	if nl.tls {
 		l = tls.NewListener(raw, s.tls)

@@ -46,6 +46,8 @@ func TestRealTapOnLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	// The port's number does not say POP3: the network is told.
+	r.Speaks(l.Addr().(*net.TCPAddr).Port, "pop3")
 	go func() {
 		c, err := l.Accept()
 		if err != nil {
@@ -76,6 +78,11 @@ func TestRealTapOnLoopback(t *testing.T) {
 	}
 	if got := strings.Join(wire(rec), "|"); got != want {
 		t.Fatalf("got %s\nwant %s", got, want)
+	}
+	for _, e := range rec.Events() {
+		if e.Proto != "pop3" {
+			t.Fatalf("event %d names the protocol %q, want pop3", e.Seq, e.Proto)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/mailhop/mailhop/sim/trace"
@@ -12,7 +13,7 @@ import (
 // Real is the machine's own network: a thin layer over net.ListenConfig and
 // net.Dialer. With a Trace set, every stream connection it makes or accepts
 // is tapped, so a real server's traffic shows in the same trace as the
-// simulation's.
+// simulation's. `mailhop serve` runs on it.
 type Real struct {
 	Listener net.ListenConfig
 	Dialer   net.Dialer
@@ -20,8 +21,35 @@ type Real struct {
 	Trace *trace.Recorder
 	// Hostname names this machine in the trace.
 	Hostname string
+	// Describe, when set, summarises a DNS message for the trace (DNS
+	// over TCP is binary).
+	Describe func(proto string, msg []byte) string
 
-	conns atomic.Int64
+	mu     sync.Mutex
+	protos map[int]string // port → protocol, where the port does not say
+	conns  atomic.Int64
+}
+
+// Speaks names the protocol spoken on a port, for the trace, when the
+// port's number does not say (a submission server on 5870, the MX port
+// of a test): connections accepted on it, or dialled to it, are named so.
+func (r *Real) Speaks(port int, proto string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.protos == nil {
+		r.protos = map[int]string{}
+	}
+	r.protos[port] = proto
+}
+
+func (r *Real) protoOf(port int) string {
+	r.mu.Lock()
+	p := r.protos[port]
+	r.mu.Unlock()
+	if p == "" {
+		p = trace.ProtoForPort(port)
+	}
+	return p
 }
 
 // Listen listens on a real socket.
@@ -52,8 +80,9 @@ func (r *Real) DialContext(ctx context.Context, network, address string) (net.Co
 
 func (r *Real) tap(c net.Conn, client, server string, port int, dialled bool) net.Conn {
 	id := "c" + strconv.FormatInt(r.conns.Add(1), 10)
-	base := trace.Event{Host: client, Peer: server, Port: port, Conn: id, Proto: trace.ProtoForPort(port)}
+	base := trace.Event{Host: client, Peer: server, Port: port, Conn: id, Proto: r.protoOf(port)}
 	t := NewTap(r.Trace, base)
+	t.Describe = r.Describe
 	t.Open()
 	return &TappedConn{Conn: c, Tap: t, Client: dialled}
 }
