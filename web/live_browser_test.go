@@ -10,6 +10,7 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -266,6 +267,41 @@ func TestLiveView(t *testing.T) {
 		t.Errorf("%s links drawn, want 3 (alice-pc, DNS, MX)", got)
 	}
 	p.shot("live")
+
+	// Downloads from the server itself: the transcript and the trace (no
+	// capture: the page has no simulated traffic to give).
+	p.click(`#export-btn`)
+	links := p.eval(`[...document.querySelectorAll('#export-menu a')].map(a => a.href + ' ' + a.getAttribute('download')).join('|')`)
+	wantLinks := fmt.Sprintf("http://%s/export/transcript.txt mailhop-live-mail.example.org.txt|http://%s/export/trace.jsonl mailhop-live-mail.example.org.jsonl", uiAddr, uiAddr)
+	if links != wantLinks {
+		t.Errorf("the live view's downloads:\n%s\nwant\n%s", links, wantLinks)
+	}
+	if got := p.eval(`document.querySelectorAll('#export-menu button, #copy-link:not([hidden])').length`); got != "0" {
+		t.Errorf("the live view offers %s downloads or links it can not make", got)
+	}
+	p.shot("live-export")
+	p.do(chromedp.KeyEvent("\u001b")) // Escape
+	for _, x := range []struct{ path, want string }{
+		{"export/transcript.txt", "EHLO alice-pc"},
+		{"export/trace.jsonl", `"kind":"deliver"`},
+	} {
+		got, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](fmt.Sprintf(`fetch(new URL(%q, location.href)).then(async r => r.status + '\n' + await r.text())`, x.path), chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body, _ := strings.Cut(got, "\n")
+		if status != "200" || !strings.Contains(body, x.want) {
+			t.Errorf("GET %s: %s, want %q in:\n%.400s", x.path, status, x.want, body)
+		}
+		if strings.HasSuffix(x.path, ".jsonl") {
+			for i, l := range strings.Split(strings.TrimSpace(body), "\n") {
+				if !json.Valid([]byte(l)) {
+					t.Errorf("GET %s: line %d is not JSON: %.200s", x.path, i+1, l)
+					break
+				}
+			}
+		}
+	}
 
 	// The mailboxes: counts, and no way to open a message.
 	p.click(`#tab-mailboxes`)

@@ -118,7 +118,7 @@ export function connectWorker(url) {
   const api = {
     ready,
     worlds: () => call('worlds'),
-    load: (x) => call('load', x),
+    load: (x, opts) => call('load', x, opts),
     reset: () => call('reset'),
     state: () => call('state'),
     clock: () => call('clock'),
@@ -151,6 +151,11 @@ export function connectWorker(url) {
     lessons: () => call('lessons'),
     lesson: (idOrText) => call('lesson', idOrText),
     lessonStatus: (seq) => call('lessonStatus', seq),
+    // Downloads: strings, and the bytes of a .pcapng (a Uint8Array).
+    exportTranscript: () => call('exportTranscript'),
+    exportJSON: () => call('exportJSON'),
+    exportPcap: () => call('exportPcap'),
+    exportEML: (user, uid, mailbox) => call('exportEML', user, uid, mailbox),
   };
   return api;
 }

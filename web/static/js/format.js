@@ -121,3 +121,14 @@ export function shortMsg(msg) {
   const [left, right] = msg.split('@');
   return left.length > 18 ? `${left.slice(0, 17)}…@${right || ''}` : msg;
 }
+
+// narrate: an event told as one plain sentence, for the narration line:
+// the simulation's own (say), else who did what, from the event's text.
+export function narrate(e) {
+  if (!e) return '';
+  if (e.say) return e.say;
+  const [from, to] = ends(e);
+  const who = to ? `${from} → ${to}` : from;
+  const what = summary(e);
+  return who ? `${who}: ${what}` : what;
+}

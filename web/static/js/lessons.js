@@ -6,7 +6,7 @@
 // strip above the tools keeps the next thing to do in sight while the
 // student types in a terminal. "Show me" plays the lesson's own solution
 // through the terminal, line by line.
-import { h, clear, announce } from './dom.js';
+import { h, clear, announce, append } from './dom.js';
 
 const STORE = 'mailhop.lessons';
 const STATE_WORDS = { 'not-started': 'not started', 'in-progress': 'in progress', done: 'done' };
@@ -34,7 +34,7 @@ export class Lessons {
     this.strip = strip;
     this.model = model;
     this.api = model.api;
-    this.actions = actions; // {showTab(id), terminals, setWorldName(name)}
+    this.actions = actions; // {showTab(id), terminals, onLesson(status | null, idOrText)}
     this.status = null;
     this.list = [];
     this.progressAt = Date.now();
@@ -115,12 +115,14 @@ export class Lessons {
     }
   }
 
-  // open starts a lesson: its world afresh, its setup, its checks.
-  async open(idOrText) {
+  // open starts a lesson: its world afresh, its setup, its checks. A
+  // failure is announced, or thrown with {rethrow: true} (a link).
+  async open(idOrText, opts = {}) {
     let st;
     try {
       st = await this.api.lesson(idOrText);
     } catch (err) {
+      if (opts.rethrow) throw err;
       announce(err.message, 'error');
       return;
     }
@@ -134,6 +136,7 @@ export class Lessons {
     if (st.builtin) save(st.id, 'in-progress');
     this.renderLesson();
     this.renderStrip();
+    if (this.actions.onLesson) this.actions.onLesson(st, idOrText);
     announce(`Lesson “${st.title}” started`);
   }
 
@@ -161,8 +164,10 @@ export class Lessons {
   }
 
   stop() {
+    const was = this.status;
     this.status = null;
     this.strip.hidden = true;
+    if (was && this.actions.onLesson) this.actions.onLesson(null);
     this.start();
   }
 
@@ -212,7 +217,8 @@ export class Lessons {
       !c.ok && c.missing ? h('span', { class: 'missing' }, c.missing) : null,
       !c.ok && c.detail ? h('span', { class: 'detail' }, c.detail) : null));
     this.showBtn = h('button', { type: 'button', class: 'small', onclick: () => this.showMe() }, 'Show me (type the solution)');
-    this.root.append(
+    // append, not Element.append: it leaves out the nulls (no "null" text).
+    append(this.root, [
       h('div', { class: 'lesson-head' },
         h('button', { type: 'button', class: 'small', onclick: () => this.stop() }, '← All lessons'),
         h('span', { class: `lesson-state s-${st.done ? 'done' : 'in-progress'}` }, st.done ? 'done' : `${n} of ${st.checks.length} checks`)),
@@ -226,7 +232,7 @@ export class Lessons {
       h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'primary small', onclick: () => this.actions.showTab('tab-terminal') }, 'To the terminal'),
         st.solution && st.solution.length ? this.showBtn : null,
-        h('button', { type: 'button', class: 'small', onclick: () => this.open(st.builtin ? st.id : this.lastText || st.id) }, 'Start over')));
+        h('button', { type: 'button', class: 'small', onclick: () => this.open(st.builtin ? st.id : this.lastText || st.id) }, 'Start over'))]);
   }
 
   nextButton() {

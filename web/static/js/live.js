@@ -13,7 +13,10 @@
 // lands on its card; everything else is as the server sent it.
 //
 // What makes no sense live is not shown: the virtual clock, faults,
-// compose, terminals, reset, other worlds. Pause and Step hold back the
+// compose, terminals, reset, other worlds, a link to share (a real
+// server's traffic can not be replayed from one). Export links to the
+// server's own downloads, GET export/transcript.txt and
+// export/trace.jsonl (no pcap). Pause and Step hold back the
 // showing of events, not the server. Mailboxes show counts only: the
 // server lets nobody read a message through this page.
 import { Model } from './model.js';
@@ -21,6 +24,9 @@ import { Topology } from './topology.js';
 import { Timeline } from './timeline.js';
 import { Controls } from './controls.js';
 import { ServerPanel, LiveMailboxes } from './livepanels.js';
+import { StepBar } from './stepbar.js';
+import { Projector } from './projector.js';
+import { ExportMenu, slug } from './exports.js';
 import { $, h, clear, announce, tabs } from './dom.js';
 
 const HISTORY = 5000; // events of the past shown when the page opens
@@ -526,14 +532,14 @@ function chrome(info, api) {
     status.textContent = s === 'connected' ? 'connected' : 'reconnecting…';
     document.body.classList.toggle('is-offline', s !== 'connected');
   });
-  for (const sel of ['.advance', '#reset', '.clock-box']) $(sel).hidden = true;
+  for (const sel of ['.advance', '#reset', '.clock-box', '#copy-link']) $(sel).hidden = true;
   $('#play').title = 'Pause or go on showing events; the server does not wait: what happens meanwhile is shown after (key k)';
   $('#step').title = 'Show the next event that is waiting (key .)';
   $('#speed').title = 'How fast events are shown; the server runs at its own pace';
   $('#catchup').title = 'Show every event that is waiting, without animation';
   $('.controls').setAttribute('aria-label', 'Showing events');
   // Tools: the server and its mailboxes, and the details of an event.
-  for (const id of ['terminal', 'compose', 'message']) {
+  for (const id of ['lessons', 'terminal', 'compose', 'message']) {
     $(`#tab-${id}`).remove();
     $(`#panel-${id}`).remove();
   }
@@ -557,7 +563,9 @@ export async function bootLive() {
     const selectTab = tabs($('#panel-tabs'));
     let timeline;
     const notHere = (what) => () => announce(`${what}: ${LIVE_ONLY}`);
+    const projector = new Projector();
     const actions = {
+      toggleProjector: () => projector.toggle(),
       openMessage: null, // the page can not read mailboxes
       showTab: () => {},
       showDetail: () => selectTab('tab-detail'),
@@ -579,6 +587,22 @@ export async function bootLive() {
     const server = new ServerPanel($('#panel-world'), model, api);
     const mailboxes = new LiveMailboxes($('#panel-mailboxes'), model);
     const controls = new Controls(model, actions);
+    const stepBar = new StepBar(model, controls);
+    // Downloads come from the server itself: the transcript and the
+    // trace of what it has carried (no capture of the real traffic).
+    const base = new URL('.', globalThis.location.href);
+    const name = `mailhop-live-${slug(info.hostname)}`;
+    const exportMenu = new ExportMenu([
+      {
+        id: 'ex-transcript', label: 'Transcript (.txt)', hint: 'every protocol line, C: and S:, as text',
+        href: new URL('export/transcript.txt', base).href, download: `${name}.txt`,
+      },
+      {
+        id: 'ex-trace', label: 'Trace (.jsonl)', hint: 'every event, one JSON object a line',
+        href: new URL('export/trace.jsonl', base).href, download: `${name}.jsonl`,
+      },
+    ]);
+    $('#export-btn').title = `Download what ${info.hostname} has carried: the transcript, the trace`;
     await model.start();
     // What happened before the page opened is shown at once; only what
     // happens from now on is animated.
@@ -586,7 +610,7 @@ export async function bootLive() {
     controls.showPlaying();
     selectTab('tab-world');
     globalThis.mailhopUI = {
-      model, topology, timeline, mailboxes, server, controls, selectTab, live: api.client,
+      model, topology, timeline, mailboxes, server, controls, selectTab, live: api.client, stepBar, projector, exportMenu,
     };
     bootEl.hidden = true;
     document.body.dataset.ready = 'true';

@@ -21,12 +21,14 @@ export class Mailboxes {
     if (this.root.hidden || !st) return;
     // Only when something changed: a mailbox of a thousand messages is
     // not rebuilt for nothing.
-    const key = `${st.world}|${st.hosts.map((x) => (x.mailboxes || []).map((mb) => `${mb.user}:${mb.messages.length}:${mb.messages.length ? mb.messages[mb.messages.length - 1].uid : 0}:${mb.messages.map((m) => m.flags.join()).join()}`).join()).join()}`;
+    const key = `${st.world}|${st.rewound ?? ''}|${st.hosts.map((x) => (x.mailboxes || []).map((mb) => `${mb.user}:${mb.messages.length}:${mb.messages.length ? mb.messages[mb.messages.length - 1].uid : 0}:${mb.messages.map((m) => m.flags.join()).join()}`).join()).join()}`;
     if (key === this.key) return;
     this.key = key;
     const root = clear(this.root);
     root.append(h('h3', {}, 'Mailboxes'));
-    if (!st) return;
+    if (st.rewound !== undefined) {
+      root.append(h('p', { class: 'rewound-note' }, `As they were at event ${st.rewound}: mail filed after it is not listed yet.`));
+    }
     const pass = new Map(st.users.map((u) => [u.address, u.password]));
     let any = false;
     for (const host of st.hosts) {

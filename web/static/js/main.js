@@ -1,8 +1,11 @@
 // The playground page: starts the simulation in a Web Worker, exposes its
 // API as globalThis.mailhop (every call a Promise), and puts the views
 // together: the lessons ("Start here"), topology, timeline, terminals,
-// compose, mailboxes, message, world. Served as …/live by `mailhop serve --ui`, the page is the live
-// view of that server instead (live.js), without the simulation.
+// compose, mailboxes, message, world; and the teacher's tools: the link
+// in the address bar (share.js), going back through the events and the
+// narration line (stepbar.js), projector mode, downloads (exports.js).
+// Served as …/live by `mailhop serve --ui`, the page is the live view of
+// that server instead (live.js), without the simulation.
 import { connectWorker } from './client.js';
 import { Model } from './model.js';
 import { Topology } from './topology.js';
@@ -14,7 +17,24 @@ import { MessageView } from './message.js';
 import { WorldPanel } from './world.js';
 import { Controls } from './controls.js';
 import { Lessons } from './lessons.js';
+import { StepBar } from './stepbar.js';
+import { Projector } from './projector.js';
+import { Share } from './share.js';
+import { ExportMenu, playgroundExports } from './exports.js';
 import { $, announce, tabs } from './dom.js';
+
+// notice is the message under the header that stays until dismissed
+// (a link that could not be followed).
+export const notice = {
+  show(text) {
+    $('#notice-text').textContent = text;
+    $('#notice').hidden = false;
+  },
+  hide() {
+    $('#notice').hidden = true;
+  },
+};
+$('#notice-close').addEventListener('click', () => notice.hide());
 
 // The live view is loaded only when it is asked for.
 const live = /\/live$/.test(globalThis.location.pathname);
@@ -32,7 +52,20 @@ async function boot() {
     const selectTab = tabs($('#panel-tabs'));
     let timeline;
     let messageView;
+    let share = null;
+    // loadWorld loads a world (a built-in name or a file's text) and
+    // follows it; it throws what went wrong.
+    const loadWorld = async (x, opts) => {
+      const info = await api.load(x, opts);
+      model.switchTo(info.world);
+      $('#world-name').textContent = info.name;
+      const builtin = info.builtin ?? (model.worlds.some((w) => w.name === x) || /^[\w.-]+$/.test(String(x).trim()));
+      if (share) share.setSource(builtin ? { kind: 'builtin', name: info.name } : { kind: 'file', text: x });
+      return info;
+    };
+    const projector = new Projector();
     const actions = {
+      toggleProjector: () => projector.toggle(),
       openMessage: (user, uid, mailbox) => messageView.show(user, uid, mailbox),
       showTab: () => selectTab('tab-message'),
       showDetail: () => selectTab('tab-detail'),
@@ -53,12 +86,10 @@ async function boot() {
           announce(err.message, 'error');
         }
       },
-      load: async (x) => {
+      load: async (x, opts) => {
         try {
-          const info = await api.load(x);
-          model.switchTo(info.world);
-          $('#world-name').textContent = info.name;
-          announce(`World “${info.name}” loaded`);
+          const info = await loadWorld(x, opts);
+          announce(`World “${info.name}” loaded${info.seed !== undefined ? `, seed ${info.seed}` : ''}`);
         } catch (err) {
           announce(err.message, 'error');
           return err; // the World tab keeps it beside the text
@@ -74,8 +105,13 @@ async function boot() {
     messageView = new MessageView($('#panel-message'), model, actions);
     const world = new WorldPanel($('#panel-world'), model, actions);
     const controls = new Controls(model, actions);
-    const lessons = new Lessons($('#panel-lessons'), $('#lesson-strip'), model,
-      { showTab: (id) => selectTab(id), terminals });
+    const lessons = new Lessons($('#panel-lessons'), $('#lesson-strip'), model, {
+      showTab: (id) => selectTab(id),
+      terminals,
+      onLesson: (st, src) => { if (share) share.lessonChanged(st, src); },
+    });
+    const stepBar = new StepBar(model, controls);
+    const exportMenu = new ExportMenu(playgroundExports(api, model));
     model.addEventListener('state', () => {
       if (model.state) $('#world-name').textContent = model.state.name;
     });
@@ -83,10 +119,18 @@ async function boot() {
     controls.showPlaying();
     terminals.showForm(false);
     await lessons.start();
-    // A newcomer meets the course first.
-    selectTab('tab-lessons');
+    share = new Share({
+      api, model, lessons, projector, loadWorld, notice, selectTab: (id) => selectTab(id || 'tab-lessons'),
+    });
+    share.seed = model.live ? model.live.seed : undefined;
+    share.speed = model.speed;
+    // The address may be a link: its world, lesson, seed, speed. A
+    // newcomer (or a link to the default world) meets the course first.
+    const tab = await share.follow(globalThis.location.hash);
+    selectTab(tab || 'tab-lessons');
     globalThis.mailhopUI = {
       model, topology, timeline, terminals, compose, mailboxes, messageView, world, controls, selectTab, lessons,
+      stepBar, projector, share, exportMenu, notice,
     };
     bootEl.hidden = true;
     performance.mark('mailhop:ready');

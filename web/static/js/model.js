@@ -9,7 +9,15 @@
 // Far behind (a burst of messages), the page catches up in bulk and only
 // animates the last events.
 //
-// Events: 'reveal' {events, animate}, 'state', 'world', 'pending', 'clock'.
+// The model also keeps the past: every state snapshot of the world (each
+// has the seq of the trace's last event when it was taken) and the
+// revealed events, so that the page can be rewound to any event (seek):
+// the view at seq N is the newest snapshot with seq ≤ N, with the events
+// up to N folded in (track). Rewound, model.state and model.view are
+// those of that moment; the world itself goes on untouched.
+//
+// Events: 'reveal' {events, animate}, 'state', 'world', 'pending', 'clock',
+// 'cursor' {seq, index, live}.
 
 // Reveal cost of an event at speed 1, in milliseconds.
 function cost(e) {
@@ -29,6 +37,78 @@ function cost(e) {
 const CATCH_UP = 600; // pending events beyond which the page catches up
 const KEEP = 120; // events left to reveal at pace after catching up
 const MAX_EVENTS = 200000; // events kept for the timeline
+const MAX_HISTORY = 1500; // snapshots kept for rewinding (thinned beyond)
+
+function emptyView() {
+  return { down: new Map(), queue: new Map(), mail: new Map(), cuts: new Set() };
+}
+
+// viewOf reads the badges from a snapshot.
+function viewOf(st) {
+  const v = emptyView();
+  for (const h of st.hosts) {
+    v.down.set(h.name, h.down);
+    if (h.queue || h.roles.includes('msa') || h.roles.includes('mx')) {
+      v.queue.set(h.name, new Set((h.queue || []).map((q) => q.id)));
+    }
+    for (const mb of h.mailboxes || []) v.mail.set(mb.user, mb.count ?? mb.messages.length);
+  }
+  for (const f of st.faults || []) {
+    const key = [f.host, f.peer].sort().join('|');
+    if (f.kind === 'link-cut') v.cuts.add(key);
+    if (f.kind === 'link-restore') v.cuts.delete(key);
+  }
+  return v;
+}
+
+// fold updates badges v from an event.
+function fold(v, e) {
+  switch (e.kind) {
+    case 'host':
+      v.down.set(e.host, e.action === 'down');
+      break;
+    case 'link': {
+      const key = [e.host, e.peer].sort().join('|');
+      if (e.action === 'cut') v.cuts.add(key); else v.cuts.delete(key);
+      break;
+    }
+    case 'queue': {
+      const m = /queue id (\w+)/.exec(e.text || '');
+      if (!m) break;
+      if (!v.queue.has(e.host)) v.queue.set(e.host, new Set());
+      const q = v.queue.get(e.host);
+      if (e.action === 'queued' || e.action === 'recovered') q.add(m[1]);
+      if (['delivered', 'bounced', 'expired', 'failed', 'discarded'].includes(e.action)) q.delete(m[1]);
+      break;
+    }
+    case 'deliver': {
+      const user = (e.mailbox || '').split('/')[0];
+      v.mail.set(user, (v.mail.get(user) || 0) + 1);
+      break;
+    }
+    default:
+  }
+}
+
+function normalise(st) {
+  if (st.normalised) return st;
+  for (const h of st.hosts) {
+    for (const k of ['addrs', 'roles', 'domains', 'ports', 'udp_ports', 'queue', 'mailboxes']) h[k] = h[k] || [];
+  }
+  st.users = st.users || [];
+  st.faults = st.faults || [];
+  Object.defineProperty(st, 'normalised', { value: true });
+  return st;
+}
+
+// delivered reads a deliver event: {user, mailbox, uid}, or null.
+export function deliveredAs(e) {
+  if (e.kind !== 'deliver') return null;
+  const m = /UID (\d+)/.exec(e.text || '');
+  if (!m) return null;
+  const [user, mailbox] = (e.mailbox || '').split('/');
+  return { user, mailbox: mailbox || 'INBOX', uid: Number(m[1]) };
+}
 
 export class Model extends EventTarget {
   constructor(api) {
@@ -42,17 +122,32 @@ export class Model extends EventTarget {
     this.playing = true;
     this.speed = 1;
     this.budget = 0;
-    this.state = null; // last snapshot applied
-    this.snapshots = [];
+    this.live = null; // last snapshot applied (the present)
+    this.present = null; // live, with the mail filed since (presentState)
+    this.snapshots = []; // taken, not yet applied (ahead of the revealed events)
+    this.history = []; // every snapshot applied or passed over, by seq: the past
+    this.filed = new Map(); // "user/mailbox/uid" → seq of the revealed event that filed it
+    this.cursor = null; // rewound: {seq, index, state, view}; null: the present
     this.stateWanted = false;
     this.stateBusy = false;
-    this.view = { down: new Map(), queue: new Map(), mail: new Map(), cuts: new Set() };
+    this.liveView = emptyView();
     this.explain = [];
     this.worlds = [];
     this.clock = null; // {time, playing, speed, next, retry}
     this.clockAt = 0; // performance.now() when clock was read
     this.lastFrame = 0;
     this.frame = this.frame.bind(this);
+  }
+
+  // state and view are what the page shows: the present, or the moment
+  // the page is rewound to.
+  get state() {
+    if (this.cursor) return this.cursor.state;
+    return this.present || this.live;
+  }
+
+  get view() {
+    return this.cursor ? this.cursor.view : this.liveView;
   }
 
   async start() {
@@ -64,7 +159,7 @@ export class Model extends EventTarget {
     // for them.
     this.api.worlds().then((w) => { this.worlds = w; this.emit('worlds', w); }, () => {});
     this.world = this.world || state.world;
-    this.snapshots.push(state);
+    this.remember(state);
     this.applyState(state);
     this.setClock(state.clock);
     requestAnimationFrame(this.frame);
@@ -96,9 +191,17 @@ export class Model extends EventTarget {
     this.pending = [];
     this.head = 0;
     this.snapshots = [];
-    this.state = null;
-    this.view = { down: new Map(), queue: new Map(), mail: new Map(), cuts: new Set() };
+    this.history = [];
+    this.filed = new Map();
+    this.live = null;
+    this.present = null;
+    clearTimeout(this.presentTimer);
+    this.presentTimer = null;
+    this.liveView = emptyView();
+    const rewound = !!this.cursor;
+    this.cursor = null;
     this.emit('world', world);
+    if (rewound) this.emit('cursor', this.position());
     this.wantState();
   }
 
@@ -166,16 +269,26 @@ export class Model extends EventTarget {
 
   reveal(events, animate) {
     if (!events.length) return;
+    // Something new shows: the page is at the present again.
+    if (this.cursor) this.toNow();
+    let filed = false;
     for (const e of events) {
       this.events.push(e);
       this.track(e);
+      const d = deliveredAs(e);
+      if (d) {
+        this.filed.set(`${d.user}/${d.mailbox}/${d.uid}`, e.seq);
+        filed = true;
+      }
     }
     if (this.events.length > MAX_EVENTS) {
       const drop = this.events.length - MAX_EVENTS + 10000;
       this.events.splice(0, drop);
       this.dropped += drop;
     }
+    const applied = this.live;
     this.maybeApplyState();
+    if (filed && this.live === applied) this.refreshPresent();
     this.emit('reveal', { events, animate });
     if (!this.pendingCount()) this.emit('pending', 0);
     else if (!animate || events.length > 1) this.emit('pending', this.pendingCount());
@@ -184,6 +297,10 @@ export class Model extends EventTarget {
   // step reveals the next event; with none waiting, it moves the clock to
   // the next thing scheduled. It resolves to what it did.
   async step() {
+    if (this.cursor) {
+      this.forward();
+      return { rewound: 1 };
+    }
     if (this.pendingCount()) {
       this.reveal(this.take(1), true);
       this.emit('pending', this.pendingCount());
@@ -196,10 +313,12 @@ export class Model extends EventTarget {
 
   // catchUp reveals everything waiting at once.
   catchUp() {
+    if (this.cursor) this.toNow();
     while (this.pendingCount()) this.reveal(this.take(Math.min(this.pendingCount(), 5000)), false);
   }
 
   async setPlaying(on) {
+    if (on && this.cursor) this.toNow();
     this.playing = on;
     const clock = await (on ? this.api.play() : this.api.pause());
     this.setClock(clock);
@@ -291,66 +410,211 @@ export class Model extends EventTarget {
     }
     if (best < 0) return;
     const st = this.snapshots[best];
+    for (const x of this.snapshots.slice(0, best + 1)) this.remember(x);
     this.snapshots = this.snapshots.slice(best + 1);
     this.applyState(st);
   }
 
+  // remember keeps a snapshot for rewinding.
+  remember(st) {
+    if (st.world !== undefined && st.world !== this.world) return;
+    normalise(st);
+    const h = this.history;
+    if (h.includes(st)) return;
+    let i = h.length;
+    while (i > 0 && h[i - 1].seq > st.seq) i--;
+    h.splice(i, 0, st);
+    if (h.length > MAX_HISTORY) {
+      // Thin out the middle of the past; the world's start and the
+      // newest stay.
+      this.history = h.filter((x, j) => j === 0 || j >= h.length - 100 || j % 2 === 0);
+    }
+  }
+
   applyState(st) {
-    for (const h of st.hosts) {
-      for (const k of ['addrs', 'roles', 'domains', 'ports', 'udp_ports', 'queue', 'mailboxes']) h[k] = h[k] || [];
-    }
-    st.users = st.users || [];
-    st.faults = st.faults || [];
-    this.state = st;
-    const v = { down: new Map(), queue: new Map(), mail: new Map(), cuts: new Set() };
-    for (const h of st.hosts) {
-      v.down.set(h.name, h.down);
-      if (h.queue || h.roles.includes('msa') || h.roles.includes('mx')) {
-        v.queue.set(h.name, new Set((h.queue || []).map((q) => q.id)));
-      }
-      for (const mb of h.mailboxes || []) v.mail.set(mb.user, mb.count ?? mb.messages.length);
-    }
-    for (const f of st.faults || []) {
-      const key = [f.host, f.peer].sort().join('|');
-      if (f.kind === 'link-cut') v.cuts.add(key);
-      if (f.kind === 'link-restore') v.cuts.delete(key);
-    }
-    this.view = v;
+    normalise(st);
+    this.live = st;
+    this.liveView = viewOf(st);
     // Events revealed after the snapshot was taken.
     const first = this.events.length ? this.events[0].seq : 0;
     for (let i = Math.max(0, st.seq + 1 - first); i < this.events.length; i++) this.track(this.events[i]);
-    this.emit('state', st);
+    this.present = this.presentState();
+    if (this.cursor) return; // shown when the page is at the present again
+    this.emit('state', this.present);
   }
 
-  // track updates the badges from an event.
-  track(e) {
-    const v = this.view;
-    if (this.state && e.seq <= this.state.seq) return;
-    switch (e.kind) {
-      case 'host':
-        v.down.set(e.host, e.action === 'down');
-        break;
-      case 'link': {
-        const key = [e.host, e.peer].sort().join('|');
-        if (e.action === 'cut') v.cuts.add(key); else v.cuts.delete(key);
-        break;
-      }
-      case 'queue': {
-        const m = /queue id (\w+)/.exec(e.text || '');
-        if (!m) break;
-        if (!v.queue.has(e.host)) v.queue.set(e.host, new Set());
-        const q = v.queue.get(e.host);
-        if (e.action === 'queued' || e.action === 'recovered') q.add(m[1]);
-        if (['delivered', 'bounced', 'expired', 'failed', 'discarded'].includes(e.action)) q.delete(m[1]);
-        break;
-      }
-      case 'deliver': {
-        const user = (e.mailbox || '').split('/')[0];
-        v.mail.set(user, (v.mail.get(user) || 0) + 1);
-        break;
-      }
-      default:
+  // refreshPresent shows the mail filed by the events just revealed: at
+  // once step by step, at most four times a second while playing.
+  refreshPresent() {
+    if (!this.live) return;
+    const run = () => {
+      this.presentTimer = null;
+      if (!this.live) return;
+      this.present = this.presentState();
+      if (!this.cursor) this.emit('state', this.present);
+    };
+    if (!this.playing) {
+      clearTimeout(this.presentTimer);
+      run();
+    } else if (!this.presentTimer) {
+      this.presentTimer = setTimeout(run, 250);
     }
+  }
+
+  // presentState is the last snapshot applied, with the mail filed by
+  // the events revealed since (step by step, a snapshot taken after a
+  // delivery is often still ahead of the events shown): the mailboxes
+  // list a message from its delivery on, like the badges.
+  presentState() {
+    const st = this.live;
+    if (!st) return null;
+    const seq = this.lastSeq();
+    let filed = false;
+    for (let i = this.events.length - 1; i >= 0 && this.events[i].seq > st.seq && !filed; i--) filed = this.events[i].kind === 'deliver';
+    if (!filed) return st;
+    return { ...st, hosts: st.hosts.map((x) => ({ ...x, mailboxes: this.mailboxesAt(x, st, seq) })) };
+  }
+
+  // track updates the present's badges from an event.
+  track(e) {
+    if (this.live && e.seq <= this.live.seq) return;
+    fold(this.liveView, e);
+  }
+
+  // --- rewinding ---
+
+  // position: where the page is: the seq and index (in events) of the
+  // event shown, how many events are revealed, and whether it is the
+  // present. Index -1 is the world's start, before any event.
+  position() {
+    const n = this.events.length;
+    if (this.cursor) return { seq: this.cursor.seq, index: this.cursor.index, total: n, live: false, lastSeq: this.lastSeq() };
+    return { seq: this.lastSeq(), index: n - 1, total: n, live: true, lastSeq: this.lastSeq() };
+  }
+
+  // eventAt returns the revealed event of seq, or null.
+  eventAt(seq) {
+    const ev = this.events;
+    if (!ev.length) return null;
+    let i = seq - ev[0].seq; // seqs run on without gaps, mostly
+    if (ev[i] && ev[i].seq === seq) return ev[i];
+    i = ev.findIndex((e) => e.seq === seq);
+    return i >= 0 ? ev[i] : null;
+  }
+
+  indexOf(seq) {
+    const ev = this.events;
+    if (!ev.length || seq < ev[0].seq) return -1;
+    const i = seq - ev[0].seq;
+    if (ev[i] && ev[i].seq === seq) return i;
+    let j = ev.length - 1;
+    while (j >= 0 && ev[j].seq > seq) j--;
+    return j;
+  }
+
+  // seekIndex shows the page as it was at the index-th revealed event
+  // (-1: the world's start); the last one is the present.
+  seekIndex(index) {
+    const n = this.events.length;
+    const i = Math.max(-1, Math.min(index, n - 1));
+    if (i === n - 1) {
+      this.toNow();
+      return;
+    }
+    const seq = i >= 0 ? this.events[i].seq : (this.events.length ? this.events[0].seq - 1 : 0);
+    if (this.cursor && this.cursor.seq === seq) return;
+    const { state, view } = this.at(seq);
+    this.cursor = { seq, index: i, state, view };
+    this.emit('cursor', this.position());
+    this.emit('state', state);
+  }
+
+  seek(seq) {
+    this.seekIndex(this.indexOf(seq));
+  }
+
+  // back and forward move one revealed event; they return false at
+  // either end.
+  back() {
+    const { index } = this.position();
+    if (index < 0) return false;
+    this.seekIndex(index - 1);
+    return true;
+  }
+
+  forward() {
+    if (!this.cursor) return false;
+    this.seekIndex(this.cursor.index + 1);
+    return true;
+  }
+
+  toNow() {
+    if (!this.cursor) return;
+    this.cursor = null;
+    this.emit('cursor', this.position());
+    if (this.live) this.emit('state', this.state);
+  }
+
+  // at computes the state and the badges as they were at seq: the newest
+  // snapshot no later than seq, with the events up to seq folded in.
+  // Mailboxes list the messages filed by then (see mailboxesAt).
+  at(seq) {
+    const h = this.history;
+    let base = h[0] || this.live;
+    for (const st of h) if (st.seq <= seq) base = st;
+    const view = viewOf(base);
+    const ev = this.events;
+    for (let i = Math.max(0, this.indexOf(base.seq) + 1); i < ev.length && ev[i].seq <= seq; i++) {
+      if (ev[i].seq > base.seq) fold(view, ev[i]);
+    }
+    const state = { ...base, hosts: base.hosts.map((x) => ({ ...x, mailboxes: this.mailboxesAt(x, base, seq) })), rewound: seq };
+    return { state, view };
+  }
+
+  // filedAt returns the seq of the event that filed a message, or 0 when
+  // no revealed event did (it was there from the start).
+  filedAt(user, mailbox, uid) {
+    return this.filed.get(`${user}/${mailbox}/${uid}`) || 0;
+  }
+
+  // mailboxesAt lists a host's mailboxes at seq, from base (the newest
+  // snapshot no later than seq): its messages, and those filed between
+  // base and seq (found in later snapshots), less those filed after seq.
+  // A message deleted (POP3 DELE, IMAP EXPUNGE) between base and seq is
+  // still listed, and one filed and deleted between two snapshots never
+  // shows: deletions are only as exact as the snapshots (taken at most
+  // about twice a second while mail flows, and after each DELE or
+  // EXPUNGE line).
+  mailboxesAt(host, base, seq) {
+    // A message filed after base shows in the next snapshots (unless
+    // deleted at once), those applied or still ahead of the events
+    // revealed: a few of them are enough.
+    const later = [...new Set([...this.history, this.live, ...this.snapshots])]
+      .filter((st) => st && st.seq > base.seq && st.hosts).sort((a, b) => a.seq - b.seq).slice(0, 3);
+    return (host.mailboxes || []).map((mb) => {
+      const messages = [];
+      const seen = new Set();
+      const keep = (m) => {
+        if (seen.has(m.uid)) return;
+        const filed = this.filedAt(mb.user, mb.mailbox, m.uid);
+        if (filed > seq) return;
+        seen.add(m.uid);
+        messages.push(m);
+      };
+      for (const m of mb.messages || []) keep(m);
+      for (const st of later) {
+        const h2 = st.hosts.find((x) => x.name === host.name);
+        const mb2 = h2 && (h2.mailboxes || []).find((x) => x.user === mb.user && x.mailbox === mb.mailbox);
+        for (const m of (mb2 && mb2.messages) || []) {
+          const filed = this.filedAt(mb.user, mb.mailbox, m.uid);
+          if (filed > base.seq && filed <= seq) keep(m);
+        }
+      }
+      messages.sort((a, b) => a.uid - b.uid);
+      const out = { ...mb, messages };
+      if (mb.count !== undefined) out.count = mb.count - (mb.messages || []).length + messages.length;
+      return out;
+    });
   }
 
   // explanation finds the table entry for a key (a reply code, a command).

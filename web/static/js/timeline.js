@@ -27,6 +27,42 @@ export class Timeline {
     this.build();
     model.addEventListener('reveal', (e) => this.add(e.detail.events));
     model.addEventListener('world', () => this.resetAll());
+    model.addEventListener('cursor', (e) => this.atCursor(e.detail));
+    this.cursorSeq = null; // rewound: the seq shown; later rows are the future
+  }
+
+  // atCursor follows the page rewound (or back at the present): the row
+  // of the moment shown is selected, the rows after it are dimmed.
+  atCursor(pos) {
+    if (pos.live) {
+      this.cursorSeq = null;
+      if (this.rewoundFollow) {
+        this.rewoundFollow = false;
+        this.follow = true;
+        this.chkFollow.checked = true;
+        this.scrollToEnd();
+      }
+      this.render();
+      return;
+    }
+    if (this.cursorSeq === null && this.follow) this.rewoundFollow = true;
+    this.cursorSeq = pos.seq;
+    this.follow = false;
+    this.chkFollow.checked = false;
+    let i = -1;
+    for (let j = this.rows.length - 1; j >= 0; j--) {
+      if (this.rows[j].seq <= pos.seq) { i = j; break; }
+    }
+    this.active = i;
+    if (i >= 0) {
+      // The moment in the middle: what led to it above, what follows below.
+      const rh = this.rowHeight();
+      const top = i * rh;
+      if (top < this.list.scrollTop || top + rh > this.list.scrollTop + this.list.clientHeight) {
+        this.list.scrollTop = Math.max(0, top - (this.list.clientHeight - rh) / 2);
+      }
+    }
+    this.render();
   }
 
   build() {
@@ -195,7 +231,8 @@ export class Timeline {
       this.autoScroll = false;
     } else {
       const atEnd = this.list.scrollTop + this.list.clientHeight >= this.list.scrollHeight - this.rowHeight();
-      if (this.follow !== atEnd) {
+      // Rewound, the list shows the past: nothing to follow.
+      if (this.follow !== atEnd && !this.model.cursor) {
         this.follow = atEnd;
         this.chkFollow.checked = atEnd;
       }
@@ -226,15 +263,24 @@ export class Timeline {
       if (this.rendered.has(i)) {
         const el = this.rendered.get(i);
         el.setAttribute('aria-selected', String(i === this.active));
+        this.mark(el);
         continue;
       }
       const el = this.row(this.rows[i], i);
+      this.mark(el);
       el.style.transform = `translateY(${i * rh}px)`;
       this.spacer.append(el);
       this.rendered.set(i, el);
     }
     if (this.active >= 0 && this.active < n) this.list.setAttribute('aria-activedescendant', `ev-${this.rows[this.active].seq}`);
     else this.list.removeAttribute('aria-activedescendant');
+  }
+
+  // mark dims a row that is in the future of the moment shown.
+  mark(el) {
+    const c = this.cursorSeq;
+    el.classList.toggle('is-future', c !== null && el.ev.seq > c);
+    el.classList.toggle('is-cursor', c !== null && el.ev.seq === c);
   }
 
   row(e, i) {
@@ -281,13 +327,19 @@ export class Timeline {
     this.select(i, false);
   }
 
+  // select makes a row the active one; open shows its details. Paused
+  // (or rewound), it also takes the page to that event: the badges,
+  // mailboxes and message as they were then. Playing, the page stays at
+  // the present.
   select(i, open) {
     this.active = i;
     this.follow = false;
     this.chkFollow.checked = false;
     this.scrollTo(i);
     this.render();
-    if (open) this.show(this.rows[i]);
+    const e = this.rows[i];
+    if (e && (!this.model.playing || this.model.cursor) && this.model.seek) this.model.seek(e.seq);
+    if (open) this.show(e);
   }
 
   scrollTo(i) {

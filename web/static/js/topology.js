@@ -185,6 +185,7 @@ export class Topology {
     model.addEventListener('state', () => this.update());
     model.addEventListener('world', () => { this.hostsKey = ''; });
     model.addEventListener('reveal', (e) => this.reveal(e.detail));
+    model.addEventListener('cursor', () => this.atCursor());
     const mode = () => {
       const w = this.svg.parentElement.clientWidth;
       return w < 560 ? 'narrow' : w < 1150 ? 'rows' : 'wide';
@@ -362,18 +363,37 @@ export class Topology {
         x += w + 5;
         parts.push(`${n} in the queue`);
       }
-      for (const mb of h.mailboxes || []) {
-        const n = v.mail.get(mb.user) ?? mb.messages.length;
+      // As many mailboxes as the card has room for, those with mail
+      // first; "+N more" says how many others (the label lists them all).
+      const boxes = (h.mailboxes || []).map((mb) => ({ mb, n: v.mail.get(mb.user) ?? mb.messages.length }));
+      const order = [...boxes.filter((b) => b.n), ...boxes.filter((b) => !b.n)];
+      const room = W - 20;
+      order.forEach(({ mb, n }, i) => {
+        parts.push(`${n} in ${mb.user}'s INBOX`);
+        if (x < 0) return;
         const who = mb.user.split('@')[0];
         const text = `${who} ${n}`;
         const w = text.length * 7 + 28;
+        const more = order.length - i - 1;
+        const moreW = more ? `+${more} more`.length * 7 + 12 + 5 : 0;
+        if (x + w + moreW > room && i > 0) {
+          const rest = order.length - i;
+          const label = `+${rest} more`;
+          const lw = label.length * 7 + 12;
+          c.badges.append(s('g', { class: 'badge more', 'data-badge': 'more', 'data-count': rest },
+            s('title', {}, `${rest} more mailboxes: ${order.slice(i).map((b) => `${b.mb.user.split('@')[0]} ${b.n}`).join(', ')}`),
+            s('rect', { x, y: 0, width: lw, height: 18, rx: 9 }),
+            s('text', { x: x + lw / 2, y: 13, 'text-anchor': 'middle' }, label)));
+          x = -1;
+          return;
+        }
         c.badges.append(s('g', { class: `badge mail${n ? ' busy' : ''}`, 'data-badge': `mail:${mb.user}`, 'data-count': n },
           s('rect', { x, y: 0, width: w, height: 18, rx: 9 }),
           s('path', { d: `M${x + 7},5 h12 v9 h-12 z M${x + 7},5 l6,5 l6,-5`, class: 'env-icon' }),
           s('text', { x: x + 22 + (w - 22) / 2 - 3, y: 13, 'text-anchor': 'middle' }, text)));
         x += w + 5;
-        parts.push(`${n} in ${mb.user}'s INBOX`);
-      }
+      });
+      if (x < 0) x = room;
       // A DNS server answering badly says so on its card.
       const now = ((this.model.state && this.model.state.hosts) || []).find((x) => x.name === name) || h;
       for (const f of now.dns_faults || []) {
@@ -402,6 +422,32 @@ export class Topology {
     if (!c) return;
     c.caption.textContent = text;
     c.caption.setAttribute('class', `caption ${kind || ''}`);
+  }
+
+  // atCursor shows the moment the page moved to (rewound, or back at the
+  // present): the captions and animations of the moment before go, the
+  // event of this one is played again on its link; the badges follow
+  // the model's view of that moment (the 'state' event redraws them).
+  atCursor() {
+    for (const sp of this.sprites) sp.el.remove();
+    this.sprites = [];
+    if (this.noteLayer) clear(this.noteLayer);
+    for (const c of this.cards.values()) {
+      c.caption.textContent = '';
+      c.caption.setAttribute('class', 'caption');
+      c.g.classList.remove('pulse');
+    }
+    const { index } = this.model.position();
+    const e = index >= 0 ? this.model.events[index] : null;
+    if (e) {
+      this.note(e, true);
+      if (!this.reduced) this.fly(e);
+    }
+    this.badges();
+    if (this.sprites.length && !this.running) {
+      this.running = true;
+      requestAnimationFrame(this.animate);
+    }
   }
 
   // reveal animates newly revealed events and refreshes the badges.

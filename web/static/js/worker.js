@@ -7,6 +7,8 @@
 //                  {t: 'line', sid, text, line}  a line of a terminal session
 //                  {t: 'close', sid, reason}     a session ended
 //                  {t: 'ready'} | {t: 'boot-error', error}
+// Every method of the API is passed through by name; bytes (a Uint8Array,
+// exportPcap's) are transferred, not copied.
 /* global Go */
 'use strict';
 
@@ -87,7 +89,9 @@ self.onmessage = async (e) => {
   try {
     const api = await ready;
     const value = await run(api, method, args || []);
-    postMessage({ t: 'reply', id, ok: true, value });
+    // Bytes (exportPcap) move to the page rather than being copied.
+    const transfer = ArrayBuffer.isView(value) && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? [value.buffer] : [];
+    postMessage({ t: 'reply', id, ok: true, value }, transfer);
   } catch (err) {
     postMessage({ t: 'reply', id, ok: false, error: message(err), dial: err && err.dial });
   }

@@ -15,7 +15,7 @@ export class WorldPanel {
   constructor(root, model, actions) {
     this.root = root;
     this.model = model;
-    this.actions = actions; // {load(nameOrText)}
+    this.actions = actions; // {load(nameOrText, {seed})}
     model.addEventListener('state', () => this.render());
     model.addEventListener('worlds', () => this.fillWorlds());
     model.addEventListener('reveal', (e) => {
@@ -24,6 +24,10 @@ export class WorldPanel {
   }
 
   async fault(f, done) {
+    if (this.model.cursor) {
+      announce('You are looking at the past: go back to now to change the world', 'error');
+      return;
+    }
     try {
       const st = await this.model.api.fault(f);
       this.model.snapshots.push(st);
@@ -39,13 +43,18 @@ export class WorldPanel {
     if (!st) return;
     // Only what this panel shows: hosts up or down, links, faults.
     const v = this.model.view;
-    const key = `${st.world}|${st.hosts.map((x) => `${x.name}:${!!v.down.get(x.name)}`).join()}|${[...v.cuts].join()}|${(st.faults || []).length}`;
+    const key = `${st.world}|${st.rewound ?? ''}|${st.seed ?? ''}|${st.hosts.map((x) => `${x.name}:${!!v.down.get(x.name)}`).join()}|${[...v.cuts].join()}|${(st.faults || []).length}`;
     if (key === this.key) return;
     this.key = key;
     const focusKey = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : '';
     const root = clear(this.root);
 
     root.append(h('h3', {}, `World: ${st.name}`), st.description ? h('p', { class: 'muted' }, st.description) : null);
+    if (st.seed !== undefined) root.append(h('p', { class: 'muted seed-line' }, `Seed ${st.seed}: the same seed and the same actions give the same trace, message ids and keys.`));
+    const past = st.rewound !== undefined;
+    if (past) {
+      root.append(h('p', { class: 'rewound-note' }, `As it was at event ${st.rewound}. To break something, go back to now first (Play, or “Back to now”).`));
+    }
 
     root.append(h('h4', { id: 'users-h' }, 'Users and passwords'),
       h('table', { class: 'list', 'aria-labelledby': 'users-h' },
@@ -60,7 +69,7 @@ export class WorldPanel {
         h('td', {}, x.name),
         h('td', {}, h('span', { class: `state ${down ? 'down' : 'up'}` }, down ? 'DOWN' : 'up')),
         h('td', {}, h('button', {
-          type: 'button', class: 'small', 'aria-pressed': String(down), dataset: { key: `host:${x.name}` },
+          type: 'button', class: 'small', 'aria-pressed': String(down), dataset: { key: `host:${x.name}` }, disabled: past,
           'aria-label': `${down ? 'Bring up' : 'Take down'} ${x.name}`,
           onclick: () => this.fault({ kind: down ? 'host-up' : 'host-down', host: x.name }, `${x.name} is ${down ? 'up' : 'down'}`),
         }, down ? 'Bring up' : 'Take down')));
@@ -77,7 +86,7 @@ export class WorldPanel {
         h('td', {}, `${l.a} ↔ ${l.b}`),
         h('td', {}, h('span', { class: `state ${cut ? 'down' : 'up'}` }, cut ? 'CUT' : 'connected')),
         h('td', {}, h('button', {
-          type: 'button', class: 'small', 'aria-pressed': String(cut), dataset: { key: `link:${l.key}` },
+          type: 'button', class: 'small', 'aria-pressed': String(cut), dataset: { key: `link:${l.key}` }, disabled: past,
           'aria-label': `${cut ? 'Restore' : 'Cut'} the link ${l.a} to ${l.b}`,
           onclick: () => this.fault({ kind: cut ? 'link-restore' : 'link-cut', host: l.a, peer: l.b }, `link ${l.a} ↔ ${l.b} ${cut ? 'restored' : 'cut'}`),
         }, cut ? 'Restore' : 'Cut')));
@@ -107,7 +116,7 @@ export class WorldPanel {
       },
       h('label', { for: `${id}-mode` }, `${dns.name}`), mode,
       h('label', { for: `${id}-name` }, 'for'), name,
-      h('button', { type: 'submit', class: 'small' }, 'Apply')));
+      h('button', { type: 'submit', class: 'small', disabled: past }, 'Apply')));
     }
 
     if ((st.faults || []).length) {
@@ -117,6 +126,7 @@ export class WorldPanel {
 
     if (!this.loader) this.loader = this.buildLoader();
     this.pick.value = st.name;
+    if (document.activeElement !== this.seed && st.seed !== undefined) this.seed.value = String(st.seed);
     root.append(this.loader);
 
     if (focusKey) {
@@ -138,6 +148,15 @@ export class WorldPanel {
   buildLoader() {
     const pick = h('select', { id: 'w-pick' });
     this.pick = pick;
+    const seed = h('input', {
+      type: 'number', id: 'w-seed', min: 1, step: 1, value: 1, class: 'seed', inputmode: 'numeric',
+      'aria-describedby': 'w-seed-hint',
+    });
+    this.seed = seed;
+    const opts = () => {
+      const n = Number(seed.value);
+      return Number.isSafeInteger(n) && n >= 1 ? { seed: n } : {};
+    };
     this.fillWorlds();
     const text = h('textarea', { id: 'w-text', rows: 6, spellcheck: 'false', placeholder: 'name: my-world\nhosts:\n  - name: …' });
     const file = h('input', { type: 'file', id: 'w-file', accept: '.yaml,.yml,.json,text/plain,application/json' });
@@ -148,14 +167,16 @@ export class WorldPanel {
     const fileError = h('p', { class: 'error', id: 'w-text-error', role: 'alert', hidden: true });
     const loadText = async () => {
       if (!text.value.trim()) return;
-      const err = await this.actions.load(text.value);
+      const err = await this.actions.load(text.value, opts());
       fileError.textContent = err ? err.message : '';
       fileError.hidden = !err;
       text.setAttribute('aria-invalid', String(!!err));
     };
     text.setAttribute('aria-describedby', 'w-text-error');
     return h('div', { class: 'loader' }, h('h4', {}, 'Another world'),
-      h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); this.actions.load(pick.value); } },
+      h('div', { class: 'row' }, h('label', { for: 'w-seed' }, 'Seed'), seed,
+        h('span', { class: 'muted', id: 'w-seed-hint' }, 'for the next world loaded (message ids, keys): the same seed, the same trace')),
+      h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); this.actions.load(pick.value, opts()); } },
         h('label', { for: 'w-pick' }, 'Built-in world'), pick, h('button', { type: 'submit', class: 'small' }, 'Load')),
       h('form', { class: 'world-file', onsubmit: (e) => { e.preventDefault(); loadText(); } },
         h('label', { for: 'w-text' }, 'Or a world file of your own (YAML or JSON; see the README for the format)'), text,
