@@ -378,7 +378,9 @@ func (s *server) exists(addr string) bool {
 // run starts the queue and the servers, and stops them when ctx ends.
 func (s *server) run(ctx context.Context) error {
 	c := s.c
-	s.limit = &auth.Limiter{}
+	// One login limiter for SMTP AUTH, POP3 and IMAP on every port: a
+	// guess on one counts on the others (README: 10, then refused).
+	s.limit = &auth.Limiter{Clock: clock.Wall{}}
 	deliver := &mda.MDA{Hostname: c.hostname, Store: s.store, Exists: s.exists, Clock: clock.Wall{}, Trace: s.rec}
 	resolvers := []string{c.resolver}
 	if c.resolver == "" {
@@ -522,7 +524,7 @@ func (s *server) startListener(nl namedListener, deliver *mda.MDA) {
 		})
 	case "imap", "imaps":
 		srv := &imap.Server{Hostname: c.hostname, Store: s.store, Users: s.users, InsecureAuth: c.insecureAuth,
-			Trace: s.rec, ErrorLog: errLog, MaxLiteralSize: c.maxMessage}
+			Trace: s.rec, ErrorLog: errLog, MaxLiteralSize: c.maxMessage, Limiter: s.limit}
 		if !nl.tls {
 			srv.TLSConfig = s.tls
 		}
@@ -594,6 +596,10 @@ type userSet struct {
 var _ auth.Users = (*userSet)(nil)
 
 func (u *userSet) get() *auth.Directory { return u.p.Load() }
+
+// Addresses lists the users' addresses (the postmaster's mailbox is
+// chosen among them).
+func (u *userSet) Addresses() []string { return u.get().Addresses() }
 
 func (u *userSet) Authenticate(login, password string) (string, error) {
 	return u.get().Authenticate(login, password)

@@ -303,6 +303,8 @@ func TestServeInterop(t *testing.T) {
 		{"NoOpenRelay", testNoOpenRelay},
 		{"RetryWhileDown", testRetry},
 		{"BadInput", testBadInput},
+		{"AuthBindsSender", testAuthBindsSender},
+		{"Smuggling", testSmuggling},
 		{"Crash", testCrash},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,42 +5,66 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/mailhop/mailhop/sim/clock"
 )
 
 // Limiter slows down, then stops, password guessing from one client
-// address, across sessions and protocols (SMTP AUTH, POP3 and IMAP
-// logins may share one). Each failed login from an address makes the
-// answer wait: Delay, then twice as long for each further failure within
-// Window, up to MaxDelay. After Max failures within Window the address
-// is refused without its password being checked, until Window passes
-// without a failure. IPv6 clients are counted by their /64, which one
-// host usually has to itself. A nil *Limiter limits nothing.
+// address, across sessions and protocols: SMTP AUTH, POP3 and IMAP logins
+// share one in `mailhop serve`, so a guess on one counts on the others.
+//
+// Each failed login from an address makes its answer wait: Delay, then
+// twice as long for each further failure, up to MaxDelay. Failures count
+// while each comes within Window of the one before. Once Max have counted,
+// the address is refused, without its password being checked (a right
+// one is refused too), until Window has passed since its last failure;
+// then it starts again from nothing. Refused attempts are not failures:
+// they neither lengthen the refusal nor cost the server a password check.
+//
+// A login is counted from its Begin: logins still being checked count as
+// failures until they end, so an address that opens many connections at
+// once gets no more than Max guesses either.
+//
+// With the zero values (those of `mailhop serve`): 1 s, doubling to 30 s;
+// refused after 10 failures, until 15 minutes pass without one.
+//
+// IPv6 clients are counted by their /64, which one host usually has to
+// itself. A nil *Limiter limits nothing (and delays nothing).
 type Limiter struct {
-	Delay    time.Duration // first delay (DefaultLimiterDelay when 0)
+	Delay    time.Duration // first delay (DefaultLimiterDelay when 0, none when negative)
 	MaxDelay time.Duration // longest delay (30s when 0)
 	Max      int           // failures before refusing (10 when 0)
-	Window   time.Duration // how long failures count (15 minutes when 0)
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
+	Window   time.Duration // how long a failure counts (15 minutes when 0)
+	// Clock measures Window (the wall clock when nil). Give it the
+	// servers' clock: in a simulation, the virtual one.
+	Clock clock.Clock
 
 	mu    sync.Mutex
 	peers map[netip.Addr]*failures
+	swept time.Time // when a full table was last swept
 }
 
-// DefaultLimiterDelay is the delay after a first failed login.
-const DefaultLimiterDelay = time.Second
+// Defaults of the Limiter's zero-valued fields.
+const (
+	DefaultLimiterDelay    = time.Second // the delay after a first failed login
+	DefaultLimiterMaxDelay = 30 * time.Second
+	DefaultLimiterMax      = 10
+	DefaultLimiterWindow   = 15 * time.Minute
+)
 
 // maxPeers bounds the memory a flood of addresses can take.
 const maxPeers = 1 << 16
 
+// failures is what the Limiter knows of one address.
 type failures struct {
-	n    int
-	last time.Time
+	n       int       // failures, each within Window of the one before
+	last    time.Time // of the last failure
+	pending int       // logins begun and not ended
 }
 
 func (l *Limiter) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
+	if l.Clock != nil {
+		return l.Clock.Now()
 	}
 	return time.Now()
 }
@@ -49,14 +73,33 @@ func (l *Limiter) window() time.Duration {
 	if l.Window > 0 {
 		return l.Window
 	}
-	return 15 * time.Minute
+	return DefaultLimiterWindow
 }
 
 func (l *Limiter) max() int {
 	if l.Max > 0 {
 		return l.Max
 	}
-	return 10
+	return DefaultLimiterMax
+}
+
+// delay is the wait after the nth failure in a row.
+func (l *Limiter) delay(n int) time.Duration {
+	d := l.Delay
+	switch {
+	case d < 0:
+		return 0
+	case d == 0:
+		d = DefaultLimiterDelay
+	}
+	top := l.MaxDelay
+	if top <= 0 {
+		top = DefaultLimiterMaxDelay
+	}
+	for i := 1; i < n && d < top; i++ {
+		d *= 2
+	}
+	return min(d, top)
 }
 
 // PeerKey returns the key a client address is counted under: the IP
@@ -86,7 +129,21 @@ func PeerKey(addr net.Addr) (netip.Addr, bool) {
 	return ip, true
 }
 
-// Blocked reports whether logins from addr are refused for now.
+// counted returns the failures of f that still count at now, and the
+// logins in progress.
+func (l *Limiter) counted(f *failures, now time.Time) int {
+	if f == nil {
+		return 0
+	}
+	if f.n > 0 && now.Sub(f.last) >= l.window() {
+		f.n = 0
+	}
+	return f.n + f.pending
+}
+
+// Blocked reports whether logins from addr are refused for now. Begin
+// decides for itself; Blocked lets a server refuse before it asks for a
+// password.
 func (l *Limiter) Blocked(addr net.Addr) bool {
 	if l == nil {
 		return false
@@ -95,52 +152,103 @@ func (l *Limiter) Blocked(addr net.Addr) bool {
 	if !ok {
 		return false
 	}
+	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.peers[k]
-	return f != nil && l.now().Sub(f.last) < l.window() && f.n >= l.max()
+	return l.counted(l.peers[k], now) >= l.max()
 }
 
-// Failed records a failed login from addr and returns how long to wait
-// before answering it.
-func (l *Limiter) Failed(addr net.Addr) time.Duration {
+// Begin starts a login from addr, before its password is checked. It
+// returns false when the address is refused. Otherwise the login counts
+// as a failure until it ends: call the Attempt's Failed if the password
+// was wrong, and its Done in any case (Done after Failed does nothing, so
+// `defer a.Done()` will do). The Attempt of a nil Limiter is nil, and its
+// methods do nothing.
+func (l *Limiter) Begin(addr net.Addr) (*Attempt, bool) {
 	if l == nil {
-		return 0
+		return nil, true
 	}
-	base := l.Delay
-	if base == 0 {
-		base = DefaultLimiterDelay
-	}
-	top := l.MaxDelay
-	if top == 0 {
-		top = 30 * time.Second
-	}
+	a := &Attempt{l: l}
 	k, ok := PeerKey(addr)
 	if !ok {
-		return base
+		return a, true // not counted, but still delayed
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.peers == nil {
-		l.peers = map[netip.Addr]*failures{}
-	}
 	f := l.peers[k]
-	if f == nil || now.Sub(f.last) >= l.window() {
-		if len(l.peers) >= maxPeers {
-			for a, g := range l.peers {
-				if now.Sub(g.last) >= l.window() {
-					delete(l.peers, a)
+	if l.counted(f, now) >= l.max() {
+		return nil, false
+	}
+	if f == nil {
+		if l.peers == nil {
+			l.peers = map[netip.Addr]*failures{}
+		}
+		if len(l.peers) >= maxPeers && now.Sub(l.swept) >= time.Second {
+			// At most once a second: a sweep walks the whole table.
+			l.swept = now
+			for p, g := range l.peers {
+				if g.pending == 0 && now.Sub(g.last) >= l.window() {
+					delete(l.peers, p)
 				}
 			}
 		}
-		f = &failures{}
-		if len(l.peers) < maxPeers {
-			l.peers[k] = f
+		if len(l.peers) >= maxPeers {
+			return a, true // a flood of addresses: this one goes uncounted
 		}
+		f = &failures{}
+		l.peers[k] = f
 	}
+	f.pending++
+	a.f, a.key = f, k
+	return a, true
+}
+
+// Attempt is one login from an address, from Begin until it ends.
+type Attempt struct {
+	l     *Limiter
+	f     *failures // nil when not counted
+	key   netip.Addr
+	ended bool
+}
+
+// Failed ends the attempt as a failed login and returns how long to wait
+// before answering it; 0 for a nil Attempt or one already ended.
+func (a *Attempt) Failed() time.Duration {
+	if a == nil || a.ended {
+		return 0
+	}
+	a.ended = true
+	l := a.l
+	if a.f == nil {
+		return l.delay(1)
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := a.f
+	f.pending--
+	l.counted(f, now) // forget failures that no longer count
 	f.n++
 	f.last = now
-	d := base << min(f.n-1, 20)
-	return min(d, top)
+	return l.delay(f.n)
+}
+
+// Done ends the attempt; after a successful login it leaves the
+// failures of the address as they were.
+func (a *Attempt) Done() {
+	if a == nil || a.ended {
+		return
+	}
+	a.ended = true
+	if a.f == nil {
+		return
+	}
+	l := a.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a.f.pending--
+	if a.f.pending == 0 && a.f.n == 0 && l.peers[a.key] == a.f {
+		delete(l.peers, a.key) // nothing to remember
+	}
 }

@@ -34,7 +34,7 @@ func TestDescribePacket(t *testing.T) {
 	}{
 		{name: "query", msg: query("example.net.", miekg.TypeMX), want: "example.net. IN MX"},
 		{name: "answer", msg: reply("example.net.", miekg.TypeMX), want: "NOERROR 1 answer"},
-		{name: "answers", msg: reply("mx2.example.net.", miekg.TypeANY), want: "NOERROR 2 answers"},
+		{name: "answers", msg: reply("multi.example.net.", miekg.TypeMX), want: "NOERROR 3 answers"},
 		{name: "nodata", msg: reply("mx.example.net.", miekg.TypeMX), want: "NOERROR 0 answers"},
 		{name: "nxdomain", msg: reply("nosuch.example.net.", miekg.TypeMX), want: "NXDOMAIN"},
 		{name: "refused", msg: reply("example.com.", miekg.TypeMX), want: "REFUSED"},

@@ -20,11 +20,23 @@
 //     (AA=0, the NS records and their glue) rather than an answer;
 //   - REFUSED for names outside its zones, for other classes than IN and for
 //     zone transfers; RA=0 always; NOTIMP for opcodes other than QUERY;
+//     FORMERR for a query without exactly one question (RFC 9619); nothing
+//     at all for a response (QR=1), so that nobody can bounce messages off
+//     it;
+//   - ANY gets one RRset, the name's smallest, over UDP and TCP alike
+//     (RFC 8482 §4.1), not every record of the name;
 //   - EDNS0 (RFC 6891): a UDP answer fits the requester's advertised size
 //     (at least 512 bytes, at most Server.MaxUDPSize), otherwise 512 bytes
 //     (RFC 1035 §4.2.1); what does not fit is cut and TC=1 set, so the
 //     client asks again over TCP (RFC 7766); EDNS versions other than 0 get
-//     BADVERS (RFC 6891 §6.1.3).
+//     BADVERS (RFC 6891 §6.1.3); a query with more than one OPT record is
+//     FORMERR (§6.1.1); the answer to an EDNS query has an OPT record,
+//     errors included;
+//   - over TCP (RFC 7766 §6.2, §10), a connection has 2 seconds to send its
+//     first query and 8 to send each next one (whole, so a byte at a time
+//     does not keep it), 5 seconds to take each answer, and 128 queries;
+//     a client holds 64 connections at most, all clients 1024; a frame too
+//     short for a DNS header (a zero length) closes the connection.
 //
 // Teachers break DNS with SetFault (SERVFAIL, REFUSED, or silently dropped
 // queries, for every name or below one name) and change answers with

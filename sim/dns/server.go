@@ -59,6 +59,8 @@ type Server struct {
 	faults  map[string]Fault // by canonical name; "" for every name
 	running map[*miekg.Server]io.Closer
 	closed  bool
+
+	tcpMaxConns int // 0: the constant tcpMaxConns; tests lower it
 }
 
 // NewServer returns a server for zones.
@@ -192,13 +194,24 @@ func (s *Server) Faults() []Fault {
 // ServePacket answers queries arriving on pc (UDP) until Shutdown, and
 // closes pc. It returns ErrServerClosed after Shutdown.
 func (s *Server) ServePacket(pc net.PacketConn) error {
-	return s.serve(&miekg.Server{PacketConn: pc, Handler: s, DecorateReader: undeadlined}, pc)
+	return s.serve(&miekg.Server{PacketConn: pc, Handler: s, DecorateReader: undeadlined, MsgAcceptFunc: acceptQuery}, pc)
 }
 
 // ServeListener answers queries on connections accepted from l (TCP)
 // until Shutdown, and closes l. It returns ErrServerClosed after Shutdown.
+// A client has a few seconds to send each query and to take each answer,
+// and may ask 128 queries on one connection and hold 64 connections at
+// once; a frame too short for a message closes its connection.
 func (s *Server) ServeListener(l net.Listener) error {
-	return s.serve(&miekg.Server{Listener: l, Handler: s}, l)
+	return s.serve(&miekg.Server{
+		Listener:       newTCPListener(l, s.tcpMaxConns),
+		Handler:        s,
+		ReadTimeout:    tcpReadTimeout,
+		IdleTimeout:    func() time.Duration { return tcpIdleTimeout },
+		MaxTCPQueries:  tcpMaxQueries,
+		DecorateReader: frameChecked,
+		MsgAcceptFunc:  acceptQuery,
+	}, l)
 }
 
 func (s *Server) serve(srv *miekg.Server, c io.Closer) error {
@@ -300,10 +313,22 @@ func (s *Server) answer(req *miekg.Msg) *miekg.Msg {
 	m := new(miekg.Msg)
 	m.SetReply(req)
 	m.RecursionAvailable = false // RFC 1035 §4.1.1: we do not recurse
+	if !ednsWellFormed(req) {
+		// RFC 6891 §6.1.1: more than one OPT record is FORMERR; so
+		// (as BIND has it) is one outside the additional section, or
+		// one not owned by the root (§6.1.2). Which of two OPTs would
+		// tell what the client speaks? The answer carries none.
+		m.Rcode = miekg.RcodeFormatError
+		return m
+	}
 	if opt := req.IsEdns0(); opt != nil {
+		// RFC 6891 §6.1.1: an EDNS query gets an OPT in its answer,
+		// errors included.
 		m.SetEdns0(uint16(s.maxUDPSize()), false)
 		if opt.Version() != 0 {
-			m.Rcode = miekg.RcodeBadVers // RFC 6891 §6.1.3
+			// RFC 6891 §6.1.3: BADVERS, with an OPT of the version
+			// we speak (0), and nothing else.
+			m.Rcode = miekg.RcodeBadVers
 			return m
 		}
 	}
@@ -312,7 +337,10 @@ func (s *Server) answer(req *miekg.Msg) *miekg.Msg {
 		return m
 	}
 	if len(req.Question) != 1 {
-		m.Rcode = miekg.RcodeFormatError // RFC 1035 §4.1.2 (QDCOUNT is 1 in practice)
+		// RFC 9619: a query (OPCODE 0) has one question; more is
+		// FORMERR. None is too, as we know no DNS cookies (RFC 7873
+		// §5.4 would allow it with one).
+		m.Rcode = miekg.RcodeFormatError
 		return m
 	}
 	q := req.Question[0]
@@ -391,9 +419,7 @@ func (s *Server) answer(req *miekg.Msg) *miekg.Msg {
 		}
 		var rrs []miekg.RR
 		if q.Qtype == miekg.TypeANY {
-			for _, t := range slices.Sorted(maps.Keys(n.sets)) {
-				rrs = append(rrs, n.sets[t]...)
-			}
+			rrs = n.smallestSet()
 		} else {
 			rrs = n.get(q.Qtype)
 		}
@@ -412,6 +438,60 @@ func (s *Server) answer(req *miekg.Msg) *miekg.Msg {
 		break
 	}
 	return m
+}
+
+// smallestSet is the RRset that answers an ANY query: one RRset, the
+// smallest on the wire (the lowest type first among equals), not every
+// record of the name.
+//
+// RFC 8482 §4 lets a responder answer ANY with one or a few of the name's
+// RRsets (§4.1), or with a synthesized HINFO "RFC8482" "" (§4.2); either
+// way a query of a few bytes no longer fetches everything a name holds,
+// which made ANY the favourite of amplification attacks, and a cheap way
+// to mine a zone. For an authoritative server §4.1 is the better choice:
+// the answer is true data from the zone, which a cache may keep and a
+// student can check against the zone file, where the HINFO would be a
+// record that is in no zone (and §4.2 cannot apply at a name with a CNAME
+// anyway: there the CNAME is the one RRset). NSD and BIND's minimal-any
+// answer so too. §4.4 would allow the full answer over TCP, whose
+// handshake proves the source address; we keep to one RRset whatever the
+// transport, so that a name answers the same to dig (which asks ANY over
+// TCP) as to anyone, and because the simulated MTAs never ask ANY.
+func (n *node) smallestSet() []miekg.RR {
+	var best []miekg.RR
+	bestLen := 0
+	for _, t := range slices.Sorted(maps.Keys(n.sets)) {
+		set, l := n.sets[t], 0
+		for _, rr := range set {
+			l += miekg.Len(rr)
+		}
+		if best == nil || l < bestLen {
+			best, bestLen = set, l
+		}
+	}
+	return best
+}
+
+// ednsWellFormed reports whether req has at most one OPT record, in its
+// additional section and owned by the root (RFC 6891 §6.1.1, §6.1.2).
+func ednsWellFormed(req *miekg.Msg) bool {
+	for _, sec := range [][]miekg.RR{req.Answer, req.Ns} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == miekg.TypeOPT {
+				return false
+			}
+		}
+	}
+	opts := 0
+	for _, rr := range req.Extra {
+		if rr.Header().Rrtype == miekg.TypeOPT {
+			opts++
+			if opts > 1 || rr.Header().Name != "." {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // referral answers for a name below a zone cut: not authoritative, the

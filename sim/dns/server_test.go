@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -65,8 +66,22 @@ func TestAnswer(t *testing.T) {
 		{name: "empty non-terminal", req: q("deep.example.net.", miekg.TypeA), aa: true, ns: []string{soaNet}},
 		{name: "null MX", req: q("nomail.example.net.", miekg.TypeMX), aa: true,
 			answer: []string{"nomail.example.net. 3600 IN MX 0 ."}},
+		// RFC 8482 §4.1: ANY gets one RRset, the smallest, not all.
 		{name: "ANY", req: q("mx2.example.net.", miekg.TypeANY), aa: true,
-			answer: []string{"mx2.example.net. 3600 IN A 198.51.100.26", "mx2.example.net. 3600 IN AAAA 2001:db8::26"}},
+			answer: []string{"mx2.example.net. 3600 IN A 198.51.100.26"}},
+		{name: "ANY at the apex", req: q("example.net.", miekg.TypeANY), aa: true,
+			answer: []string{"example.net. 3600 IN NS ns.example."}},
+		{name: "ANY at an alias", req: q("mail.example.net.", miekg.TypeANY), aa: true,
+			answer: []string{"mail.example.net. 3600 IN CNAME mx.example.net."}},
+		{name: "ANY at a large name", req: q("many.example.net.", miekg.TypeANY), aa: true,
+			answer: func() []string {
+				var a []string
+				for i := 1; i <= 40; i++ {
+					a = append(a, fmt.Sprintf("many.example.net. 3600 IN A 203.0.113.%d", i))
+				}
+				return a
+			}()},
+		{name: "ANY at an empty non-terminal", req: q("deep.example.net.", miekg.TypeANY), aa: true, ns: []string{soaNet}},
 		{name: "referral below a zone cut", req: q("host.sub.example.net.", miekg.TypeA),
 			ns:    []string{"sub.example.net. 3600 IN NS ns.sub.example.net."},
 			extra: []string{"ns.sub.example.net. 3600 IN A 198.51.100.53"}},
@@ -91,6 +106,27 @@ func TestAnswer(t *testing.T) {
 		{name: "two questions", req: func() *miekg.Msg {
 			m := q("example.net.", miekg.TypeMX)
 			m.Question = append(m.Question, m.Question[0])
+			return m
+		}(), rcode: miekg.RcodeFormatError},
+		{name: "no question", req: &miekg.Msg{MsgHdr: miekg.MsgHdr{Id: 7}}, rcode: miekg.RcodeFormatError},
+		// RFC 6891 §6.1.1: one OPT record at most, in the additional
+		// section; §6.1.2: owned by the root.
+		{name: "two OPT records", req: func() *miekg.Msg {
+			m := q("example.net.", miekg.TypeMX)
+			m.SetEdns0(4096, false)
+			m.SetEdns0(1232, false) // SetEdns0 adds one more
+			return m
+		}(), rcode: miekg.RcodeFormatError},
+		{name: "OPT in the authority section", req: func() *miekg.Msg {
+			m := q("example.net.", miekg.TypeMX)
+			m.SetEdns0(4096, false)
+			m.Ns, m.Extra = m.Extra, nil
+			return m
+		}(), rcode: miekg.RcodeFormatError},
+		{name: "OPT not owned by the root", req: func() *miekg.Msg {
+			m := q("example.net.", miekg.TypeMX)
+			m.SetEdns0(4096, false)
+			m.IsEdns0().Hdr.Name = "example.net."
 			return m
 		}(), rcode: miekg.RcodeFormatError},
 	}

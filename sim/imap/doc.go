@@ -44,13 +44,17 @@
 // Passwords are accepted only over TLS (STARTTLS, or a TLS listener for
 // port 993), from a loopback peer, or with InsecureAuth (the teaching world,
 // where the simulated network carries no secrets); other cleartext
-// connections are told LOGINDISABLED and answered NO [PRIVACYREQUIRED]. A
-// failed login waits LoginFailDelay on the server's clock before its NO,
-// doubling for a peer address that keeps failing; after MaxLoginFailures
-// failures a connection accepts no more logins, and the next attempt ends
-// it with BYE. A login may give the full address or, when the user directory
-// allows, the local part; the canonical address is the store user, created
-// on first login. Mailbox names go through store.CanonicalName ("/" is the
+// connections are told LOGINDISABLED and answered NO [PRIVACYREQUIRED].
+// Failed logins are counted per client address by an auth.Limiter (the
+// Limiter field, shared with SMTP and POP3 in `mailhop serve`, or the
+// server's own): a failure waits on the server's clock before its NO
+// [AUTHENTICATIONFAILED], longer for an address that keeps failing, and an
+// address that failed too often is answered NO [UNAVAILABLE] without its
+// password being checked, until it has been quiet for a while. After
+// MaxLoginFailures failed or refused logins a connection accepts no more,
+// and the next attempt ends it with BYE. A login may give the full address
+// or, when the user directory allows, the local part; the canonical address
+// is the store user, created on first login. Mailbox names go through store.CanonicalName ("/" is the
 // hierarchy delimiter, INBOX is case-insensitive, no "..", no path escapes)
 // and a bad one is answered NO [CANNOT] with the reason. An APPEND literal
 // larger than MaxLiteralSize is refused before a byte of it is read, and

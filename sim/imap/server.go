@@ -53,17 +53,26 @@ type Server struct {
 	// Clock stamps appended messages and times failed logins (wall clock
 	// when nil).
 	Clock clock.Clock
+	// Limiter, when set, counts failed logins per client address across
+	// sessions (and the servers sharing it: `mailhop serve` gives SMTP,
+	// POP3 and IMAP one): it sets the delay before each failure's NO in
+	// place of LoginFailDelay, and refuses logins from an address that
+	// failed too often (NO [UNAVAILABLE]). Its Clock should be the
+	// server's. When nil, the server keeps a Limiter of its own, on Clock,
+	// whose first delay is LoginFailDelay.
+	Limiter *auth.Limiter
 	// Trace receives a fetch event per message body read (nil: none).
 	Trace *trace.Recorder
 	// MaxLiteralSize bounds the message of an APPEND, advertised as
 	// APPENDLIMIT (DefaultMaxLiteralSize when 0).
 	MaxLiteralSize int64
-	// LoginFailDelay is how long a failed login waits before its NO; it
-	// doubles with each recent failure from the same peer address, up to
-	// 16 times (DefaultLoginFailDelay when 0, none when negative).
+	// LoginFailDelay is, without a Limiter, how long a first failed login
+	// waits before its NO; it doubles with each further failure from the
+	// same peer address, up to 16 times (DefaultLoginFailDelay when 0,
+	// none when negative).
 	LoginFailDelay time.Duration
-	// MaxLoginFailures is how many failed logins end a connection
-	// (DefaultMaxLoginFailures when 0).
+	// MaxLoginFailures is how many failed (or refused) logins end a
+	// connection (DefaultMaxLoginFailures when 0).
 	MaxLoginFailures int
 	// ErrorLog receives what can not be told to a client (nil: discarded).
 	ErrorLog Logger
@@ -74,17 +83,18 @@ type Server struct {
 	// pass through strict too: imapserver sees their *tls.Conn). go-imap
 	// only knows InsecureAuth for a whole server, and this way each
 	// connection is offered what it may do (LOGINDISABLED or AUTH=PLAIN).
-	strict, lax       *imapserver.Server
-	strictIn, laxIn   *handoff
-	imapDone          sync.WaitGroup // the imapserver Serve loops
-	mu                sync.Mutex
-	closed            bool
-	listeners         map[net.Listener]struct{}
-	sessions          map[*session]struct{}
-	sessionsWG        sync.WaitGroup
-	boxes             map[boxKey]*mailbox
-	failures          map[netip.Addr]*failureRecord
-	lastFailurePruned time.Time
+	strict, lax     *imapserver.Server
+	strictIn, laxIn *handoff
+	imapDone        sync.WaitGroup // the imapserver Serve loops
+	mu              sync.Mutex
+	closed          bool
+	listeners       map[net.Listener]struct{}
+	sessions        map[*session]struct{}
+	sessionsWG      sync.WaitGroup
+	boxes           map[boxKey]*mailbox
+	ownLimiter      *auth.Limiter // when Limiter is nil
+	stopping        chan struct{} // closed by Close and Shutdown: failed logins wait no longer
+	stopOnce        sync.Once
 }
 
 // capSet returns the capabilities given to imapserver; it adds SASL-IR,
@@ -113,7 +123,14 @@ func (s *Server) init() {
 		s.listeners = map[net.Listener]struct{}{}
 		s.sessions = map[*session]struct{}{}
 		s.boxes = map[boxKey]*mailbox{}
-		s.failures = map[netip.Addr]*failureRecord{}
+		s.stopping = make(chan struct{})
+		if s.Limiter == nil {
+			d := s.LoginFailDelay
+			if d == 0 {
+				d = DefaultLoginFailDelay
+			}
+			s.ownLimiter = &auth.Limiter{Delay: d, MaxDelay: max(d<<4, 0), Clock: s.clock()}
+		}
 		opts := func(insecure bool) *imapserver.Options {
 			return &imapserver.Options{
 				NewSession:   s.newSession,
@@ -162,6 +179,26 @@ func (s *Server) maxLiteral() int64 {
 		n = DefaultMaxLiteralSize
 	}
 	return min(n, math.MaxUint32)
+}
+
+func (s *Server) limiter() *auth.Limiter {
+	if s.Limiter != nil {
+		return s.Limiter
+	}
+	return s.ownLimiter
+}
+
+// loginDelay waits d on the server's clock, or until Close or Shutdown.
+func (s *Server) loginDelay(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := s.clock().NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+	case <-s.stopping:
+	}
 }
 
 func (s *Server) maxFailures() int {
@@ -241,6 +278,7 @@ func (s *Server) isClosed() bool {
 // Close stops the listeners and closes every connection at once.
 func (s *Server) Close() error {
 	s.init()
+	s.stopOnce.Do(func() { close(s.stopping) })
 	s.mu.Lock()
 	s.closed = true
 	ls := make([]net.Listener, 0, len(s.listeners))
@@ -277,6 +315,7 @@ func (s *Server) Close() error {
 // ctx to be done, whichever comes first; then it closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
+	s.stopOnce.Do(func() { close(s.stopping) })
 	s.mu.Lock()
 	s.closed = true
 	ls := make([]net.Listener, 0, len(s.listeners))
@@ -404,45 +443,3 @@ type handoffAddr struct{}
 
 func (handoffAddr) Network() string { return "imap-handoff" }
 func (handoffAddr) String() string  { return "imap-handoff" }
-
-// failureRecord counts the recent failed logins of one peer address.
-type failureRecord struct {
-	n    int
-	last time.Time
-}
-
-// failureMemory is how long a peer's failed logins count against it.
-const failureMemory = 15 * time.Minute
-
-// loginFailed records a failed login from peer and returns how long to
-// wait before answering.
-func (s *Server) loginFailed(peer netip.Addr) time.Duration {
-	base := s.LoginFailDelay
-	if base == 0 {
-		base = DefaultLoginFailDelay
-	}
-	now := s.clock().Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.failures) > 1024 || now.Sub(s.lastFailurePruned) > failureMemory {
-		for a, r := range s.failures {
-			if now.Sub(r.last) > failureMemory {
-				delete(s.failures, a)
-			}
-		}
-		s.lastFailurePruned = now
-	}
-	r := s.failures[peer]
-	if r == nil || now.Sub(r.last) > failureMemory {
-		r = &failureRecord{}
-		if len(s.failures) < 4096 { // never grows without bound
-			s.failures[peer] = r
-		}
-	}
-	r.n++
-	r.last = now
-	if base < 0 {
-		return 0
-	}
-	return base << min(r.n-1, 4)
-}

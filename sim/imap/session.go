@@ -126,6 +126,15 @@ func (s *session) loginAllowed() bool {
 
 func (s *session) tooManyFailures() bool { return s.failures >= s.srv.maxFailures() }
 
+// refused is the answer to a login from an address the Limiter refuses:
+// UNAVAILABLE (RFC 5530), a temporary failure that says nothing of the
+// password, which was not checked. It counts as a failure of the
+// connection.
+func (s *session) refused() error {
+	s.failures++
+	return errNo(goimap.ResponseCodeUnavailable, "Too many failed logins from your address; try again later")
+}
+
 // Login is the LOGIN command (RFC 9051 §6.2.3).
 func (s *session) Login(username, password string) error {
 	if s.tooManyFailures() {
@@ -142,15 +151,18 @@ func (s *session) login(username, password string) error {
 	if s.srv.Users == nil || s.srv.Store == nil {
 		return errNo(goimap.ResponseCodeUnavailable, "No users on this server")
 	}
+	try, ok := s.srv.limiter().Begin(s.raw.RemoteAddr())
+	if !ok {
+		return s.refused()
+	}
+	defer try.Done()
 	addr, err := s.srv.Users.Authenticate(username, password)
 	if err != nil {
 		if !errors.Is(err, auth.ErrInvalid) {
 			s.srv.logf("imap: login %q: %v", username, err)
 		}
 		s.failures++
-		if d := s.srv.loginFailed(s.peer); d > 0 {
-			s.srv.clock().Sleep(d)
-		}
+		s.srv.loginDelay(try.Failed())
 		if s.tooManyFailures() {
 			return errNo(goimap.ResponseCodeAuthenticationFailed,
 				"Invalid user name or password; too many failures, this connection accepts no more logins")
@@ -174,6 +186,10 @@ func (s *session) Authenticate(mech string) (sasl.Server, error) {
 		// imapserver holds no response lock yet: BYE can go out.
 		s.conn.Bye("Too many failed logins")
 		return nil, errNo(goimap.ResponseCodeAuthenticationFailed, "Too many failed logins")
+	}
+	if s.srv.limiter().Blocked(s.raw.RemoteAddr()) {
+		// Refused before the client sends its password.
+		return nil, s.refused()
 	}
 	if !strings.EqualFold(mech, sasl.Plain) {
 		return nil, errNo(goimap.ResponseCodeCannot, "Unsupported SASL mechanism %s (only PLAIN)", oneLine(mech))

@@ -103,7 +103,7 @@ type Server struct {
 	// Limiter, when set, counts failed logins per client address across
 	// sessions (and servers sharing it): it sets the delay before each
 	// failure's answer in place of FailDelay, and refuses logins from an
-	// address that failed too often.
+	// address that failed too often. Its Clock should be the server's.
 	Limiter *auth.Limiter
 	// MaxConnections bounds the sessions served at once (0: no bound);
 	// a connection over the bound gets "-ERR [SYS/TEMP]" and is closed.

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -326,7 +327,7 @@ func (s *session) loginAllowed() bool {
 func (s *session) refuseCleartext() bool {
 	if s.loginAllowed() {
 		if s.srv.Limiter.Blocked(s.c.RemoteAddr()) {
-			s.reply("-ERR [SYS/TEMP] too many failed logins from your address; try again later")
+			s.reply(refusedReply)
 			return true
 		}
 		return false
@@ -337,6 +338,19 @@ func (s *session) refuseCleartext() bool {
 		s.reply("-ERR [AUTH] login refused on an unencrypted connection, and this server has no TLS to offer: connect to its TLS port")
 	}
 	return true
+}
+
+// refusedReply answers a login from an address the Limiter refuses.
+const refusedReply = "-ERR [SYS/TEMP] too many failed logins from your address; try again later"
+
+// begin starts a login with the Limiter, before the password is checked;
+// false (after the answer) when the address is refused.
+func (s *session) begin() (*auth.Attempt, bool) {
+	try, ok := s.srv.Limiter.Begin(s.c.RemoteAddr())
+	if !ok {
+		s.reply(refusedReply)
+	}
+	return try, ok
 }
 
 func (s *session) cmdUser(cmd command) bool {
@@ -365,9 +379,14 @@ func (s *session) cmdPass(cmd command, user string) bool {
 		s.reply("-ERR PASS takes 1 argument: the password")
 		return true
 	}
+	try, ok := s.begin()
+	if !ok {
+		return true
+	}
+	defer try.Done()
 	addr, err := s.srv.Users.Authenticate(user, cmd.Rest)
 	if err != nil {
-		return s.failed("[AUTH] invalid user name or password")
+		return s.failed(try, "[AUTH] invalid user name or password")
 	}
 	return s.login(addr)
 }
@@ -382,6 +401,11 @@ func (s *session) cmdAPOP(cmd command) bool {
 		s.reply("-ERR APOP takes 2 arguments: the user name and the MD5 digest")
 		return true
 	}
+	try, ok := s.begin()
+	if !ok {
+		return true
+	}
+	defer try.Done()
 	name, digest := cmd.Args[0], strings.ToLower(cmd.Args[1])
 	addr, known := s.srv.Users.Lookup(name)
 	secret, clear := "", false
@@ -391,7 +415,7 @@ func (s *session) cmdAPOP(cmd command) bool {
 	want := APOPDigest(s.timestamp, secret)
 	match := subtle.ConstantTimeCompare([]byte(want), []byte(digest)) == 1
 	if !known || !clear || !match {
-		return s.failed("[AUTH] invalid user name or digest (APOP needs the password kept in clear text on the server)")
+		return s.failed(try, "[AUTH] invalid user name or digest (APOP needs the password kept in clear text on the server)")
 	}
 	return s.login(addr)
 }
@@ -453,35 +477,40 @@ func (s *session) cmdAuth(cmd command) bool {
 			return true
 		}
 	}
+	try, ok := s.begin()
+	if !ok {
+		return true
+	}
+	defer try.Done()
 	raw, err := base64.StdEncoding.DecodeString(resp)
 	if err != nil {
-		return s.failed("[AUTH] the SASL response is not valid base64")
+		return s.failed(try, "[AUTH] the SASL response is not valid base64")
 	}
 	// RFC 4616 §2: [authzid] NUL authcid NUL passwd
 	parts := bytes.Split(raw, []byte{0})
 	if len(parts) != 3 || len(parts[1]) == 0 {
-		return s.failed("[AUTH] malformed PLAIN response (want authzid NUL user NUL password)")
+		return s.failed(try, "[AUTH] malformed PLAIN response (want authzid NUL user NUL password)")
 	}
 	addr, err := s.srv.Users.Authenticate(string(parts[1]), string(parts[2]))
 	if err != nil {
-		return s.failed("[AUTH] invalid user name or password")
+		return s.failed(try, "[AUTH] invalid user name or password")
 	}
 	if len(parts[0]) > 0 {
 		// Logging in as someone else is not offered.
 		if z, ok := s.srv.Users.Lookup(string(parts[0])); !ok || z != addr {
-			return s.failed("[AUTH] authorization identity differs from the user; not allowed here")
+			return s.failed(try, "[AUTH] authorization identity differs from the user; not allowed here")
 		}
 	}
 	return s.login(addr)
 }
 
-// failed answers a failed login after FailDelay; the third failure ends
-// the session.
-func (s *session) failed(why string) bool {
+// failed answers a failed login after FailDelay (or the Limiter's
+// delay); the third failure ends the session.
+func (s *session) failed(try *auth.Attempt, why string) bool {
 	s.failures++
 	d := s.srv.failDelay()
 	if s.srv.Limiter != nil {
-		d = s.srv.Limiter.Failed(s.c.RemoteAddr())
+		d = try.Failed()
 	}
 	if d > 0 {
 		// Send what came before, so the delay is only this answer's.

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/netx"
@@ -39,7 +42,19 @@ import (
 //     go-smtp's 2.0.0, and a SASL response that is not base64 gets 501
 //     (RFC 4954 §4), not go-smtp's temporary 454;
 //   - connection limits, idle timeouts on the network's clock — answered
-//     421 4.4.2, in the middle of DATA too — and bounded command lines.
+//     421 4.4.2, in the middle of DATA too — and bounded command lines;
+//   - a command line must end with CRLF: one that ends in a bare LF is
+//     refused with 500 5.5.2, never run (RFC 5321 §2.3.8);
+//   - EHLO and HELO must name a domain or an address literal (RFC 5321
+//     §4.1.1.1), in both modes: the name goes into the Received header,
+//     so control characters (CR, NUL, TAB...) get 501 5.5.4 (heloSyntax);
+//   - the message after DATA reaches go-smtp only as well-formed lines:
+//     a bare CR or LF, a NUL or a line over 1000 octets, and the rest up
+//     to CRLF.CRLF is swallowed and the message refused (relayData), so
+//     go-smtp's reader and the front always agree on where it ends;
+//   - AUTH inside a mail transaction gets 503 (RFC 4954 §4), and
+//     RCPT TO:<postmaster> — no domain, which go-smtp can not parse — is
+//     passed on as barePostmaster (RFC 5321 §4.5.1).
 //
 // It relays commands as it reads them (pipelining works) and stops to wait
 // for go-smtp's reply only at DATA, AUTH, STARTTLS and QUIT, where what the
@@ -61,6 +76,7 @@ const (
 	replyMail               // the reply to MAIL
 	replyRcpt               // the reply to RCPT
 	replyAuthBad            // the reply to the "*" that stands for a response that is not base64
+	replyAuthLF             // the reply to the "*" that stands for a response ending in a bare LF
 	replyQuit               // the reply to QUIT: the server closes right after it
 )
 
@@ -74,9 +90,45 @@ type connState struct {
 	id     string // trace connection id
 	mu     sync.Mutex
 	user   string // authenticated user
+	inMail bool   // a mail transaction is open (MAIL accepted)
+	// dataErr is why the front refused the message it is relaying: the
+	// backend answers it at the final dot.
+	dataErr *gosmtp.SMTPError
 }
 
 func (st *connState) isTLS() bool { return st.tls != nil }
+
+func (st *connState) setInMail(v bool) {
+	st.mu.Lock()
+	st.inMail = v
+	st.mu.Unlock()
+}
+
+func (st *connState) mailOpen() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.inMail
+}
+
+func (st *connState) setDataErr(e *gosmtp.SMTPError) {
+	st.mu.Lock()
+	st.dataErr = e
+	st.mu.Unlock()
+}
+
+// takeDataErr returns the front's verdict on the message just read, and
+// forgets it. It returns an error, nil when there is none (a nil
+// *SMTPError in an error would not be nil).
+func (st *connState) takeDataErr() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	e := st.dataErr
+	st.dataErr = nil
+	if e == nil {
+		return nil
+	}
+	return e
+}
 
 // innerConn is go-smtp's end of the pipe; it reports the client's address.
 type innerConn struct {
@@ -195,6 +247,9 @@ func (fs *frontSession) run(swallowBanner bool) bool {
 		first = replySwallow
 	}
 	fs.kinds = []replyKind{first}
+	// A new go-smtp session (after STARTTLS too): no transaction open.
+	fs.st.setInMail(false)
+	fs.st.setDataErr(nil)
 	if !fs.s.lis.push(&innerConn{Conn: inner, st: fs.st}) {
 		outer.Close()
 		return false
@@ -340,11 +395,15 @@ func (fs *frontSession) adjust(kind replyKind, reply []string) []string {
 		case kind == replyMail && strings.HasPrefix(reply[0], "250 2.0.0 "):
 			return []string{"250 2.1.0 " + reply[0][len("250 2.0.0 "):]}
 		case kind == replyRcpt && strings.HasPrefix(reply[0], "250 2.0.0 "):
-			return []string{"250 2.1.5 " + reply[0][len("250 2.0.0 "):]}
+			// The client said <postmaster>, not what go-smtp got.
+			text := strings.Replace(reply[0][len("250 2.0.0 "):], "<"+barePostmaster+">", "<postmaster>", 1)
+			return []string{"250 2.1.5 " + text}
 		case kind == replyAuthBad:
 			// go-smtp answers 454 to a response that is not base64;
 			// RFC 4954 §4 wants 501.
 			return []string{"501 5.5.2 Invalid base64 data: the response to 334 must be base64 (RFC 4954 §4)"}
+		case kind == replyAuthLF:
+			return []string{errLFOnly}
 		}
 		if r, ok := fixedReplies[reply[0]]; ok {
 			return []string{r}
@@ -400,20 +459,34 @@ func (fs *frontSession) reader() (startTLS bool) {
 			return false
 		}
 		verb, arg := splitCommand(line)
-		if fs.s.Strict {
-			if r := strictSyntax(verb, arg, line); r != "" {
-				if _, ok := fs.settle(); !ok {
-					return false
-				}
-				fs.write(r + "\r\n")
-				continue
+		refusal := ""
+		switch {
+		case !bytes.HasSuffix(line, crlf):
+			// RFC 5321 §2.3.8: lines end with CRLF, and a server that
+			// took LF alone for a line end could be made to read
+			// commands where its peers read text (SMTP smuggling).
+			refusal = errLFOnly
+		case fs.s.Strict:
+			refusal = strictSyntax(verb, arg, line)
+		}
+		if refusal == "" && (verb == "EHLO" || verb == "HELO") && arg != "" {
+			if why := heloSyntax(verb, arg, fs.s.Strict); why != "" {
+				refusal = "501 5.5.4 Syntax: " + verb + " hostname (RFC 5321 §4.1.1.1): " + why
 			}
+		}
+		if refusal != "" {
+			if _, ok := fs.settle(); !ok {
+				return false
+			}
+			fs.write(refusal + "\r\n")
+			continue
 		}
 		switch verb {
 		case "MAIL", "RCPT":
 			kind := replyMail
 			if verb == "RCPT" {
 				kind = replyRcpt
+				line = rewriteBarePostmaster(line, arg)
 			}
 			fs.expect(kind)
 			if fs.relay(line) != nil {
@@ -462,6 +535,13 @@ func (fs *frontSession) reader() (startTLS bool) {
 				fs.write("538 5.7.11 Encryption required for requested authentication mechanism\r\n")
 				continue
 			}
+			if fs.st.mailOpen() {
+				// RFC 4954 §4: AUTH during a mail transaction MUST
+				// be refused with 503 (a login after MAIL would
+				// let a sender nobody checked relay).
+				fs.write("503 5.5.1 Bad sequence of commands: AUTH is not permitted during a mail transaction, send RSET first (RFC 4954 §4)\r\n")
+				continue
+			}
 			if f := strings.Fields(arg); len(f) > 1 && !isBase64(f[1]) {
 				// RFC 4954 §4: an initial response that is not base64
 				// gets 501 (go-smtp says 454, a temporary failure).
@@ -485,7 +565,11 @@ func (fs *frontSession) reader() (startTLS bool) {
 					return false
 				}
 				kind := replyPlain
-				if r := strings.TrimRight(string(resp), "\r\n"); r != "*" && !isBase64(r) {
+				if r := strings.TrimRight(string(resp), "\r\n"); !bytes.HasSuffix(resp, crlf) {
+					// A line end of LF alone: cancel the exchange,
+					// its reply says why (RFC 5321 §2.3.8).
+					kind, resp = replyAuthLF, []byte("*\r\n")
+				} else if r != "*" && !isBase64(r) {
 					// go-smtp would answer 454, a temporary failure:
 					// cancel its exchange, and the cancel's reply
 					// becomes the 501 of RFC 4954 §4.
@@ -556,34 +640,105 @@ func (fs *frontSession) timedOut() {
 }
 
 // relayData relays the message after 354, up to and including the line
-// with a single dot. It ends where go-smtp does: only CRLF "." CRLF ends
-// the data (a dot after a bare LF does not). It returns nil at the end of
-// the data, else the error that stopped it (a timeout when the client
-// went quiet).
+// with a single dot. Only CRLF "." CRLF ends the data (RFC 5321
+// §4.1.1.4: a dot after a bare LF or before a bare CR does not).
+//
+// Each line is checked before go-smtp sees it, and only complete lines
+// that end in CRLF and hold no other CR or LF, no NUL and at most 1000
+// octets are relayed. go-smtp's reader then ends the data exactly where
+// the front does: fed a bare CR, it drops "." CR at the start of a line
+// (so the checks after it never see the CR) and can miss the CRLF that
+// follows, reading on as message what the front took for commands — a
+// message acknowledged 250 with a smuggled one inside. At the first bad
+// line the front stops relaying, reads on to the end of the data, and
+// hands go-smtp the final dot with its verdict (connState.dataErr), which
+// the backend answers: the whole message is refused, and nothing in it
+// is ever run as a command.
+//
+// The codes: a bare CR or LF breaks SMTP's own line syntax (RFC 5321
+// §2.3.8), 500 5.5.2 as the README has it (Postfix refuses it with
+// 5.5.2 too, as 550 by default); a NUL is a content error: mail text can
+// not carry it (RFC 5322 §2.3, RFC 2045 §2.8), 554 5.6.0 — 554, "transaction
+// failed", is a reply RFC 5321 §4.3.2 lists for the final dot.
+//
+// It returns nil at the end of the data, else the error that stopped it
+// (a timeout when the client went quiet).
 func (fs *frontSession) relayData(br *bufio.Reader) error {
+	fs.st.setDataErr(nil)
+	var bad *gosmtp.SMTPError
 	atLineStart := true // the previous line ended with CRLF
 	for {
-		fs.st.conn.SetReadDeadline(time.Now().Add(fs.s.timeout()))
-		chunk, err := br.ReadSlice('\n')
-		if len(chunk) > 0 {
-			end := err == nil && atLineStart && bytes.Equal(chunk, []byte(".\r\n"))
-			if err := fs.relay(chunk); err != nil {
+		line, long, err := fs.dataLine(br)
+		if err != nil {
+			return err
+		}
+		if atLineStart && !long && bytes.Equal(line, []byte(".\r\n")) {
+			fs.st.setDataErr(bad)
+			return fs.relay(line)
+		}
+		atLineStart = bytes.HasSuffix(line, crlf)
+		if bad == nil {
+			bad = badDataLine(line, long)
+		}
+		if bad == nil {
+			if err := fs.relay(line); err != nil {
 				return err
 			}
-			if end {
-				return nil
-			}
-			if err == nil {
-				atLineStart = bytes.HasSuffix(chunk, []byte("\r\n"))
-			} else {
-				atLineStart = false
-			}
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return err
 		}
 	}
 }
+
+// maxDataLine is the longest line of a message, CRLF included (RFC 5321
+// §4.5.3.1.6), not counting a dot added for transparency.
+const maxDataLine = 1000
+
+// dataLine reads one line of the message, with its line end (always an
+// LF). A line longer than maxDataLine is read to its end, but only its
+// last two octets are kept, and long is true.
+func (fs *frontSession) dataLine(br *bufio.Reader) (line []byte, long bool, err error) {
+	for {
+		fs.st.conn.SetReadDeadline(time.Now().Add(fs.s.timeout()))
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		limit := maxDataLine
+		if len(line) > 0 && line[0] == '.' {
+			limit++ // RFC 5321 §4.5.2: the transparency dot
+		}
+		if len(line) > limit {
+			long = true
+		}
+		if long && len(line) > 2 {
+			line = append(line[:0], line[len(line)-2:]...)
+		}
+		if err == nil {
+			return line, long, nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, false, err
+		}
+	}
+}
+
+// badDataLine returns why a line of a message is refused, or nil.
+func badDataLine(line []byte, long bool) *gosmtp.SMTPError {
+	if long {
+		return errLongLine
+	}
+	text, ok := bytes.CutSuffix(line, crlf)
+	switch {
+	case !ok, bytes.IndexByte(text, '\r') >= 0:
+		return errBareNewline
+	case bytes.IndexByte(text, 0) >= 0:
+		return errNUL
+	}
+	return nil
+}
+
+var crlf = []byte("\r\n")
+
+// errLFOnly answers a command line (or SASL response) that ends in a bare
+// LF. It names no "bare" message: the line is a command.
+const errLFOnly = "500 5.5.2 Syntax error: the line ends in LF alone, commands must end with CRLF (RFC 5321 §2.3.8)"
 
 // readLine reads one line, with its line end, of at most max bytes; a
 // longer one is read to its end and reported as errLineTooLong.
@@ -669,6 +824,173 @@ func pathSyntax(line []byte, head string) string {
 		}
 	}
 	return "the closing angle bracket is missing"
+}
+
+// heloSyntax checks the argument of EHLO or HELO (not empty), and returns
+// what is wrong with it, or "". RFC 5321 §4.1.1.1 wants a domain (HELO)
+// or a domain or address literal (EHLO); the name goes into the Received
+// header of every message of the session, so no mode takes control
+// characters, or anything else that could not be a host's name.
+//
+// A strict server wants the grammar: one argument, a Domain of
+// letter-digit-hyphen labels (RFC 5321 §4.1.2; U-labels, RFC 6531 §3.3)
+// or, after EHLO only, an address literal (§4.1.3). A tolerant one takes what real clients
+// say: underscores, a bare IP address, a trailing dot, more words (go-smtp
+// keeps the first).
+func heloSyntax(verb, arg string, strict bool) string {
+	for i := 0; i < len(arg); i++ {
+		if c := arg[i]; c < 0x20 || c == 0x7f {
+			return fmt.Sprintf("control character %s in the name: a host's name is letters, digits, hyphens and dots", controlName(c))
+		}
+	}
+	if !utf8.ValidString(arg) {
+		return "the name is not valid UTF-8"
+	}
+	for _, r := range arg {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("control character %U in the name", r)
+		}
+	}
+	name, rest, _ := strings.Cut(arg, " ")
+	if strict && strings.TrimSpace(rest) != "" {
+		return "one argument only, the client's domain name or address literal"
+	}
+	if strings.HasPrefix(name, "[") {
+		if strict && verb == "HELO" {
+			return "HELO takes a domain name; an address literal needs EHLO"
+		}
+		return addressLiteralSyntax(name, strict)
+	}
+	if strict {
+		if ip, err := netip.ParseAddr(name); err == nil {
+			lit := "[" + name + "]"
+			if !ip.Is4() {
+				lit = "[IPv6:" + name + "]"
+			}
+			return "an IP address goes in square brackets, as an address literal (RFC 5321 §4.1.3): " + lit
+		}
+		return domainSyntax(name)
+	}
+	for _, c := range name {
+		if !nameRune(c) && !strings.ContainsRune("-._:", c) {
+			return fmt.Sprintf("%q can not be in a host's name", c)
+		}
+	}
+	return ""
+}
+
+// nameRune reports whether c is a letter or digit of a host's name: of
+// US-ASCII, or of a U-label, where marks go with letters; no spaces,
+// symbols or format characters (a U+202E could turn the header around).
+func nameRune(c rune) bool {
+	if c < 0x80 {
+		return isLetDig(byte(c))
+	}
+	return unicode.IsLetter(c) || unicode.IsDigit(c) || unicode.IsMark(c)
+}
+
+// domainSyntax checks a Domain (RFC 5321 §4.1.2): sub-domains of letters,
+// digits and hyphens, not starting or ending with a hyphen, separated by
+// single dots; non-ASCII labels are taken as U-labels (RFC 6531 §3.3).
+func domainSyntax(name string) string {
+	if len(name) > 255 {
+		return "the name is longer than 255 octets (RFC 5321 §4.5.3.1.2)"
+	}
+	for _, label := range strings.Split(name, ".") {
+		switch {
+		case label == "":
+			return "an empty label: no dot at the start or the end, nor two in a row"
+		case len(label) > 63:
+			return "a label longer than 63 octets (RFC 1035 §2.3.4)"
+		case label[0] == '-' || label[len(label)-1] == '-':
+			return "a label can not start or end with a hyphen"
+		}
+		for _, c := range label {
+			if !nameRune(c) && c != '-' {
+				return fmt.Sprintf("%q can not be in a domain name: letters, digits and hyphens only", c)
+			}
+		}
+	}
+	return ""
+}
+
+// addressLiteralSyntax checks an address literal (RFC 5321 §4.1.3):
+// [IPv4], [IPv6:address], or a standardized tag and its content.
+func addressLiteralSyntax(lit string, strict bool) string {
+	inner, ok := strings.CutSuffix(lit[1:], "]")
+	if !ok || inner == "" {
+		return "an address literal is an address in square brackets, e.g. [192.0.2.1]"
+	}
+	for _, c := range []byte(inner) {
+		// dcontent: printable US-ASCII but "[", "\" and "]".
+		if c < 33 || c > 126 || c == '[' || c == '\\' || c == ']' {
+			return fmt.Sprintf("%q can not be in an address literal", c)
+		}
+	}
+	if !strict {
+		return ""
+	}
+	tag, addr, general := strings.Cut(inner, ":")
+	switch {
+	case !general:
+		if ip, err := netip.ParseAddr(inner); err != nil || !ip.Is4() {
+			return "not an IPv4 address: an IPv6 address is written [IPv6:2001:db8::1]"
+		}
+	case strings.EqualFold(tag, "IPv6"):
+		if ip, err := netip.ParseAddr(addr); err != nil || !ip.Is6() || ip.Zone() != "" {
+			return "not an IPv6 address after IPv6:"
+		}
+	default:
+		if domainSyntax(tag) != "" || strings.Contains(tag, ".") {
+			return "an address literal is [IPv4], [IPv6:address] or [tag:address]"
+		}
+	}
+	return ""
+}
+
+func isLetDig(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// controlName names a control character for a reply.
+func controlName(c byte) string {
+	switch c {
+	case 0:
+		return "NUL"
+	case '\t':
+		return "TAB"
+	case '\r':
+		return "CR"
+	case '\n':
+		return "LF"
+	case 0x7f:
+		return "DEL"
+	}
+	return fmt.Sprintf("0x%02X", c)
+}
+
+// rewriteBarePostmaster turns RCPT TO:<postmaster> into a path go-smtp
+// parses (it wants a domain), barePostmaster, which the backend knows
+// (RFC 5321 §4.5.1: <postmaster> with no domain MUST be accepted).
+// Other lines come back as they were.
+func rewriteBarePostmaster(line []byte, arg string) []byte {
+	const bare = "<postmaster>"
+	rest, ok := cutPrefixFold(arg, "TO:")
+	if !ok {
+		return line
+	}
+	rest = strings.TrimLeft(rest, " ")
+	if len(rest) < len(bare) || !strings.EqualFold(rest[:len(bare)], bare) {
+		return line
+	}
+	return []byte("RCPT TO:<" + barePostmaster + ">" + rest[len(bare):] + "\r\n")
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return s, false
+	}
+	return s[len(prefix):], true
 }
 
 func splitCommand(line []byte) (verb, arg string) {

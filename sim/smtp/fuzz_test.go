@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // FuzzCheckLines: checkLines accepts exactly the messages made of CRLF
@@ -40,6 +42,26 @@ func FuzzSplitCommand(f *testing.F) {
 		}
 		if strings.Contains(verb, " ") || strings.HasSuffix(arg, "\r\n") {
 			t.Fatalf("split %q into %q, %q", line, verb, arg)
+		}
+	})
+}
+
+// FuzzHeloSyntax: no EHLO or HELO name with a control character is taken
+// (it would go into the Received header), and what a strict server takes
+// a tolerant one takes too.
+func FuzzHeloSyntax(f *testing.F) {
+	for _, s := range []string{"client.example.org", "[192.0.2.1]", "[IPv6:2001:db8::1]", "a\rb", "my_pc", "bücher.example", "a b", "\x85"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		for _, verb := range []string{"EHLO", "HELO"} {
+			strict, tolerant := heloSyntax(verb, arg, true), heloSyntax(verb, arg, false)
+			if tolerant == "" && (strings.ContainsFunc(arg, unicode.IsControl) || !utf8.ValidString(arg)) {
+				t.Fatalf("%s %q taken", verb, arg)
+			}
+			if strict == "" && tolerant != "" {
+				t.Fatalf("%s %q: strict takes it, tolerant says %s", verb, arg, tolerant)
+			}
 		}
 	})
 }

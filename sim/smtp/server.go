@@ -77,6 +77,12 @@ type Server struct {
 	IsLocal func(domain string) bool
 	// Recipient reports whether a local address exists.
 	Recipient func(addr string) bool
+	// Postmaster is the mailbox that takes mail for postmaster@ every
+	// local domain and for <postmaster> alone (RFC 5321 §4.5.1: they
+	// must be accepted). Empty: postmaster@domain when it is a user,
+	// else the first user of the domain that Users lists, else the
+	// first user of any local domain (see postmasterBox).
+	Postmaster string
 	// Users checks AUTH logins (Submission; optional on MX).
 	Users auth.Users
 	// Queue takes accepted messages (MX, Submission).
@@ -91,7 +97,9 @@ type Server struct {
 	// InsecureAuth): on a real server any local user reaches loopback.
 	StrictAuth bool
 	// Strict follows RFC 5321 to the letter and says what is wrong, as a
-	// teaching server should: EHLO and HELO need a domain (501 5.5.4),
+	// teaching server should: EHLO and HELO need a domain, to the
+	// letter of RFC 5321 §4.1.1.1 (501 5.5.4; in either mode a name
+	// with control characters is refused),
 	// MAIL FROM:<address> and RCPT TO:<address> take their path in angle
 	// brackets right after the colon (501 5.5.4, RFC 5321 §4.1.2), a
 	// second MAIL needs RSET first (503 5.5.1), and a non-ASCII address

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,8 +44,16 @@ type session struct {
 	from    string
 	hasFrom bool
 	utf8    bool // MAIL had SMTPUTF8 (RFC 6531 §3.4)
-	to      []string
+	// authFrom: MAIL was checked against the authenticated user, and
+	// only such a transaction may relay (an AUTH after MAIL grants
+	// nothing; the front refuses it anyway, RFC 4954 §4).
+	authFrom bool
+	to       []rcpt
 }
+
+// rcpt is an accepted recipient: the address the client gave, and the
+// mailbox the message goes to. They differ only for postmaster.
+type rcpt struct{ addr, box string }
 
 func smtpErr(code int, ec gosmtp.EnhancedCode, msg string) *gosmtp.SMTPError {
 	return &gosmtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
@@ -57,6 +66,8 @@ var (
 	errUserUnknown  = smtpErr(550, gosmtp.EnhancedCode{5, 1, 1}, "Recipient address rejected: user unknown")
 	errBareNewline  = smtpErr(500, gosmtp.EnhancedCode{5, 5, 2}, "Message contains a bare CR or LF: lines must end with CRLF (RFC 5321 2.3.8)")
 	errLongLine     = smtpErr(500, gosmtp.EnhancedCode{5, 5, 2}, "Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)")
+	errNUL          = smtpErr(554, gosmtp.EnhancedCode{5, 6, 0}, "Message content rejected: it contains a NUL byte, which mail text may not carry (RFC 5322 §2.3, RFC 2045 §2.8)")
+	errNoPostmaster = smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Local error in processing: no mailbox takes postmaster's mail here yet, try again later (RFC 5321 §4.5.1)")
 	errTooBig       = smtpErr(552, gosmtp.EnhancedCode{5, 3, 4}, "Message too big")
 	errNestedMail   = smtpErr(503, gosmtp.EnhancedCode{5, 5, 1}, "Error: nested MAIL command: a transaction is already open, send RSET first (RFC 5321 §4.1.1.2)")
 )
@@ -84,7 +95,8 @@ func localFailure(what string, err error) *gosmtp.SMTPError {
 }
 
 func (se *session) Reset() {
-	se.from, se.hasFrom, se.utf8, se.to = "", false, false, nil
+	se.from, se.hasFrom, se.utf8, se.authFrom, se.to = "", false, false, false, nil
+	se.st.setInMail(false)
 }
 
 func (se *session) Logout() error { return nil }
@@ -101,16 +113,18 @@ func (se *session) Auth(mech string) (sasl.Server, error) {
 		if identity != "" && !strings.EqualFold(identity, username) {
 			return smtpErr(535, gosmtp.EnhancedCode{5, 7, 8}, "Authorization identity must match the user")
 		}
-		if se.s.Limiter.Blocked(se.st.remote) {
+		try, ok := se.s.Limiter.Begin(se.st.remote)
+		if !ok {
 			return smtpErr(454, gosmtp.EnhancedCode{4, 7, 0}, "Too many failed logins from your address: try again later")
 		}
+		defer try.Done()
 		addr, err := se.s.Users.Authenticate(username, password)
 		if err != nil {
 			// A failed login costs time (on the world's clock), more
 			// with each failure from the same address.
 			delay := time.Second
 			if se.s.Limiter != nil {
-				delay = se.s.Limiter.Failed(se.st.remote)
+				delay = try.Failed()
 			}
 			se.s.Clock.Sleep(delay)
 			return smtpErr(535, gosmtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
@@ -161,20 +175,27 @@ func (se *session) Mail(from string, opts *gosmtp.MailOptions) error {
 	if hasControl(from) {
 		return smtpErr(501, gosmtp.EnhancedCode{5, 1, 7}, "Bad sender address syntax: control characters")
 	}
-	switch se.s.Mode {
-	case Submission:
-		if se.user == "" {
-			return errAuthRequired
-		}
-		// RFC 6409 §6.1: the MSA may check that the sender is the user.
+	switch {
+	case se.user != "":
+		// An authenticated session is bound to its user's address on
+		// every port, not only on submission. RFC 6409 §6.1 lets the
+		// MSA refuse a MAIL FROM the authentication used does not
+		// authorize; a login on port 25 grants relaying as on
+		// submission, so it is bound the same way: else any user could
+		// send as anyone, or as <>, and aim bounces at third parties.
+		// Same reply as submission (Postfix's sender login mismatch
+		// says 553 5.7.1).
 		if !strings.EqualFold(from, se.user) {
 			return errNotOwner
 		}
+	case se.s.Mode == Submission:
+		return errAuthRequired
 	}
 	if opts != nil && opts.Size > se.s.MaxMessageBytes {
 		return errTooBig
 	}
-	se.from, se.hasFrom, se.utf8 = from, true, utf8
+	se.from, se.hasFrom, se.utf8, se.authFrom = from, true, utf8, se.user != ""
+	se.st.setInMail(true)
 	return nil
 }
 
@@ -211,6 +232,22 @@ func (se *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 	}
 	domain := domainOf(to)
 	local := se.s.IsLocal != nil && se.s.IsLocal(domain)
+	if se.s.Mode != LMTP && (to == barePostmaster || local && isPostmaster(to)) {
+		// RFC 5321 §4.5.1: postmaster@ every local domain, and
+		// <postmaster> alone, MUST be accepted, whether or not a user
+		// of that name exists; the message goes to a real mailbox.
+		// (An LMTP server holds mailboxes only: the MX before it has
+		// made postmaster a mailbox already.)
+		if to == barePostmaster {
+			to, domain = "postmaster", ""
+		}
+		box := se.s.postmasterBox(domain)
+		if box == "" {
+			return errNoPostmaster
+		}
+		se.to = append(se.to, rcpt{addr: to, box: box})
+		return nil
+	}
 	switch {
 	case suspiciousLocal(to):
 		// RFC 5321 §3.6.1 and §C: source routes, %-hacks and quoted
@@ -222,19 +259,90 @@ func (se *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 		}
 	case se.s.Mode == LMTP:
 		return smtpErr(550, gosmtp.EnhancedCode{5, 1, 2}, "This delivery agent does not hold mailboxes for "+domain)
-	case se.user != "":
-		// An authenticated user may send anywhere.
+	case se.authFrom:
+		// An authenticated user may send anywhere (as themselves).
 	default:
 		return errRelayDenied
 	}
-	se.to = append(se.to, to)
+	se.to = append(se.to, rcpt{addr: to, box: to})
 	return nil
 }
 
+// barePostmaster is what the front relays for RCPT TO:<postmaster>, the
+// one address without a domain that RFC 5321 §4.5.1 requires (go-smtp
+// wants a domain). .invalid is reserved (RFC 6761 §6.4): no real address
+// looks like it.
+const barePostmaster = "postmaster@postmaster.invalid"
+
+// isPostmaster reports whether addr is postmaster@ some domain; the local
+// part is case-insensitive (RFC 5321 §4.5.1).
+func isPostmaster(addr string) bool {
+	local, _, ok := strings.Cut(addr, "@")
+	return ok && strings.EqualFold(local, "postmaster")
+}
+
+// postmasterBox returns the mailbox that takes mail for postmaster of a
+// local domain ("" for <postmaster> alone), or "" when there is none:
+//
+//   - Server.Postmaster, when set (one address for every domain, as
+//     Postfix's "postmaster: root" alias is one per host);
+//   - else postmaster@domain itself, when it is a user;
+//   - else the first user of the domain, in the order of the addresses
+//     Users lists (sorted, for auth.Directory): a teaching world's
+//     domains have a handful of users and no administrator, and the
+//     first is as good as any while being the same run after run;
+//   - else (a local domain without users, or <postmaster> alone) the
+//     first user of any local domain: one host, one postmaster.
+func (s *Server) postmasterBox(domain string) string {
+	if s.Postmaster != "" {
+		return s.Postmaster
+	}
+	exists := func(addr string) bool { return s.Recipient == nil || s.Recipient(addr) }
+	if domain != "" && exists("postmaster@"+domain) {
+		return "postmaster@" + domain
+	}
+	lister, ok := s.Users.(interface{ Addresses() []string })
+	if !ok {
+		return ""
+	}
+	addrs := lister.Addresses()
+	for _, same := range []bool{true, false} {
+		for _, a := range addrs {
+			d := domainOf(a)
+			if same && d != domain || !same && (s.IsLocal == nil || !s.IsLocal(d)) {
+				continue
+			}
+			if exists(a) {
+				return a
+			}
+		}
+	}
+	return ""
+}
+
+// boxes returns the mailboxes of the recipients, each once.
+func (se *session) boxes() []string {
+	var out []string
+	for _, r := range se.to {
+		if !slices.ContainsFunc(out, func(b string) bool { return strings.EqualFold(b, r.box) }) {
+			out = append(out, r.box)
+		}
+	}
+	return out
+}
+
 // readMessage reads DATA and checks it: no bare CR or LF (SMTP
-// smuggling), no line over 1000 octets, not over the size limit.
+// smuggling), no NUL, no line over 1000 octets, not over the size limit.
+//
+// On SMTP the front has checked each line already and relayed only the
+// good ones: what it refused, it says here (go-smtp's own reader drops
+// "." CR from a line before the checks could see the bare CR). LMTP has
+// no front: the checks below are all there is.
 func (se *session) readMessage(r io.Reader) ([]byte, error) {
 	body, err := io.ReadAll(r)
+	if ferr := se.st.takeDataErr(); ferr != nil {
+		return nil, ferr
+	}
 	if err != nil {
 		var smtpE *gosmtp.SMTPError
 		if errors.As(err, &smtpE) {
@@ -244,6 +352,9 @@ func (se *session) readMessage(r io.Reader) ([]byte, error) {
 	}
 	if err := checkLines(body); err != nil {
 		return nil, err
+	}
+	if bytes.IndexByte(body, 0) >= 0 {
+		return nil, errNUL
 	}
 	return body, nil
 }
@@ -297,7 +408,7 @@ func (se *session) Data(r io.Reader) error {
 	key := trace.MsgKey(msg)
 	se.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: se.s.Hostname, Peer: peerName(se), Conn: se.st.id, Msg: key,
 		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
-	qid, err := se.s.Queue.Enqueue(se.from, se.to, msg)
+	qid, err := se.s.Queue.Enqueue(se.from, se.boxes(), msg)
 	if err != nil {
 		return localFailure("queue", err)
 	}
@@ -343,7 +454,7 @@ func (se *session) received(now time.Time, id string) []byte {
 		fmt.Fprintf(&b, "\r\n\t(using %s)", tls.VersionName(se.st.tls.Version))
 	}
 	if len(se.to) == 1 {
-		fmt.Fprintf(&b, "\r\n\tfor <%s>", se.to[0])
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", se.to[0].addr)
 	}
 	fmt.Fprintf(&b, "; %s\r\n", now.Format(time.RFC1123Z))
 	return b.Bytes()
@@ -394,15 +505,16 @@ func (se *session) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
 	msg := append(received, body...)
 	se.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: se.s.Hostname, Peer: peerName(se), Conn: se.st.id, Msg: trace.MsgKey(msg),
 		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
-	for _, rcpt := range se.to {
-		err := se.s.Deliver.Deliver(context.Background(), se.from, rcpt, msg)
+	for _, r := range se.to {
+		err := se.s.Deliver.Deliver(context.Background(), se.from, r.box, msg)
+		// go-smtp knows the recipients by the address given.
 		switch {
 		case err == nil:
-			status.SetStatus(rcpt, &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0}, Message: "Ok: delivered to " + rcpt})
+			status.SetStatus(r.addr, &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0}, Message: "Ok: delivered to " + r.addr})
 		case isPermanent(err):
-			status.SetStatus(rcpt, smtpErr(550, gosmtp.EnhancedCode{5, 1, 1}, err.Error()))
+			status.SetStatus(r.addr, smtpErr(550, gosmtp.EnhancedCode{5, 1, 1}, err.Error()))
 		default:
-			status.SetStatus(rcpt, localFailure("mailbox", err))
+			status.SetStatus(r.addr, localFailure("mailbox", err))
 		}
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +20,8 @@ import (
 // "S:" the server's reply (the last line of a multi-line reply). A reply
 // ending in "*" is matched by its prefix; lines starting with "\n" are
 // sent with the "C:" line before them, before any reply is read
-// (pipelining).
+// (pipelining). "B:" sends a Go-quoted string as it is, no CRLF added:
+// bytes no client should send (a bare CR or LF, a NUL).
 //
 // Each script runs twice where strict and tolerant servers differ: the
 // strict server (the playground's) says what is wrong in every deviation,
@@ -241,6 +244,12 @@ func runScript(t *testing.T, s *Server, script string) {
 			fmt.Fprintf(c, "%s\r\n", l[3:])
 		case strings.HasPrefix(l, `\n `):
 			fmt.Fprintf(c, "%s\r\n", l[3:])
+		case strings.HasPrefix(l, "B: "):
+			raw, err := strconv.Unquote(l[3:])
+			if err != nil {
+				t.Fatalf("bad script line %q: %v", l, err)
+			}
+			io.WriteString(c, raw)
 		case strings.HasPrefix(l, "S: "):
 			want := l[3:]
 			got := reply(t, c, r)
