@@ -10,9 +10,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"mime/quotedprintable"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,22 +29,39 @@ type Mail struct {
 	To      []string
 	Subject string
 	Body    string
-	// Extra header fields, e.g. "Message-ID" to set one (the MSA adds
-	// Message-ID and Date when missing, RFC 6409 §8).
+	// MessageID is the message's Message-ID, without <> (RFC 5322
+	// §3.6.4), as the mail client makes it (NewMessageID). Empty: the
+	// message goes without, and the MSA adds one (RFC 6409 §8.3).
+	MessageID string
+	// Extra header fields, written in the order of their names. A
+	// Message-ID among them gives way to MessageID when that is set.
 	Header map[string]string
+}
+
+// NewMessageID returns a Message-ID (without <>) for a message written
+// at now by a user of domain: the time and a random number, which the
+// caller draws (a simulated world from its seed, so that a run repeats).
+func NewMessageID(now time.Time, random uint32, domain string) string {
+	return fmt.Sprintf("%X.%08X@%s", now.Unix(), random, domain)
 }
 
 // Compose renders m as an RFC 5322 message with CRLF line ends. Non-ASCII
 // subjects are encoded (RFC 2047) and the body is quoted-printable when it
-// needs to be.
+// needs to be. The same Mail always gives the same bytes.
 func Compose(m Mail) []byte {
 	var b bytes.Buffer
 	w := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	w("From", "<"+m.From+">")
 	w("To", "<"+strings.Join(m.To, ">, <")+">")
 	w("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
-	for k, v := range m.Header {
-		w(k, v)
+	if m.MessageID != "" {
+		w("Message-ID", "<"+m.MessageID+">")
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Header)) {
+		if m.MessageID != "" && strings.EqualFold(k, "Message-ID") {
+			continue
+		}
+		w(k, m.Header[k])
 	}
 	w("MIME-Version", "1.0")
 	w("User-Agent", "mailhop-mua")

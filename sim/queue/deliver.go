@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/dns"
 	"github.com/mailhop/mailhop/sim/netx"
 	smtpclient "github.com/mailhop/mailhop/sim/smtp"
 	"github.com/mailhop/mailhop/sim/trace"
@@ -63,8 +64,6 @@ func (q *Queue) attempt(id string) {
 			q.deliverLocal(ctx, env, groups[d], body)
 		case RouteLMTP:
 			finished = q.deliverTo(ctx, env, d, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, true, len(domains) == 1)
-		case RouteRelay:
-			finished = q.deliverTo(ctx, env, d, groups[d], body, []target{{host: route.Host, addr: route.Addr}}, false, len(domains) == 1)
 		default:
 			finished = q.deliverMX(ctx, env, d, groups[d], body, len(domains) == 1)
 		}
@@ -90,11 +89,12 @@ func (q *Queue) deliverMX(ctx context.Context, env *Envelope, domain string, rcp
 	mxs, err := q.Resolver.LookupMX(ctx, domain)
 	if err != nil {
 		status := "4.4.3" // directory server failure
-		if isPermanent(err) {
+		var dnsErr *dns.Error
+		switch {
+		case errors.As(err, &dnsErr) && dnsErr.NullMX:
+			status = "5.1.10" // a null MX: the domain accepts no mail (RFC 7505)
+		case isPermanent(err):
 			status = "5.1.2" // bad destination system address
-			if strings.Contains(strings.ToLower(err.Error()), "null mx") || strings.Contains(err.Error(), "does not accept mail") {
-				status = "5.1.10" // RFC 7505 §3.3: null MX
-			}
 		}
 		for _, r := range rcpts {
 			r.Reply, r.Status, r.Remote = "DNS: "+err.Error(), status, ""
@@ -133,7 +133,19 @@ func (q *Queue) deliverTo(ctx context.Context, env *Envelope, domain string, rcp
 			lastErr = err
 			continue
 		}
-		ok := q.transaction(c, env, rcpts, body)
+		ok, stale := q.transaction(c, env, rcpts, body)
+		if stale {
+			// The pooled session died while it idled (its server
+			// hung up, or its host went down) before a word about
+			// this message: try the host again on a new connection,
+			// as an MTA does with a cached session.
+			c.close()
+			if c, err = q.dial(ctx, t, lmtp); err != nil {
+				lastErr = err
+				continue
+			}
+			ok, _ = q.transaction(c, env, rcpts, body)
+		}
 		if batch {
 			q.finish(env, body)
 			finished = true
@@ -178,15 +190,18 @@ func (q *Queue) deliverSibling(c *client, domain, not string) (sent, ok bool) {
 	sib.Attempts++
 	q.emit(trace.Event{Kind: trace.KindQueue, Action: "attempt", Msg: sib.Key, Conn: c.connID,
 		Text: fmt.Sprintf("queue id %s, attempt %d, on the open connection to %s", sib.ID, sib.Attempts, c.host)})
-	ok = q.transaction(c, sib, sib.Pending(), body)
+	ok, _ = q.transaction(c, sib, sib.Pending(), body)
 	q.finish(sib, body)
 	return true, ok
 }
 
 // transaction runs MAIL, RCPT…, DATA on a connected client and records
 // each recipient's outcome. It reports whether the connection is still
-// fit for another message.
-func (q *Queue) transaction(c *client, env *Envelope, rcpts []*Rcpt, body []byte) bool {
+// fit for another message, or that it was a session from the pool that
+// turned out dead at the first command (stale): then nothing is recorded.
+func (q *Queue) transaction(c *client, env *Envelope, rcpts []*Rcpt, body []byte) (fit, stale bool) {
+	idled := c.idled
+	c.idled = false
 	fail := func(rs []*Rcpt, err error) {
 		for _, r := range rs {
 			r.Reply, r.Remote = replyText(err), c.host
@@ -198,15 +213,18 @@ func (q *Queue) transaction(c *client, env *Envelope, rcpts []*Rcpt, body []byte
 	}
 	opts := &smtp.MailOptions{Size: int64(len(body))}
 	if err := c.c.Mail(env.From, opts); err != nil {
+		if idled && !isSMTPError(err) {
+			return false, true
+		}
 		fail(rcpts, err)
-		return isSMTPError(err) && c.c.Reset() == nil
+		return isSMTPError(err) && c.c.Reset() == nil, false
 	}
 	var accepted []*Rcpt
 	for _, r := range rcpts {
 		if err := c.c.Rcpt(r.Addr, nil); err != nil {
 			if !isSMTPError(err) {
 				fail(rcpts, err)
-				return false
+				return false, false
 			}
 			fail([]*Rcpt{r}, err)
 			continue
@@ -214,23 +232,23 @@ func (q *Queue) transaction(c *client, env *Envelope, rcpts []*Rcpt, body []byte
 		accepted = append(accepted, r)
 	}
 	if len(accepted) == 0 {
-		return c.c.Reset() == nil
+		return c.c.Reset() == nil, false
 	}
 	w, err := c.c.Data()
 	if err != nil {
 		fail(accepted, err)
-		return isSMTPError(err) && c.c.Reset() == nil
+		return isSMTPError(err) && c.c.Reset() == nil, false
 	}
 	if _, err := w.Write(body); err != nil {
 		fail(accepted, err)
-		return false
+		return false, false
 	}
 	if c.lmtp {
 		resp, err := w.CloseWithLMTPResponse()
 		var perRcpt smtp.LMTPDataError
 		if err != nil && !errors.As(err, &perRcpt) {
 			fail(accepted, err)
-			return false
+			return false, false
 		}
 		for _, r := range accepted {
 			if e := perRcpt[r.Addr]; e != nil {
@@ -243,17 +261,17 @@ func (q *Queue) transaction(c *client, env *Envelope, rcpts []*Rcpt, body []byte
 			}
 			q.delivered(env, r, c, "250 "+text)
 		}
-		return true
+		return true, false
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
 		fail(accepted, err)
-		return isSMTPError(err)
+		return isSMTPError(err), false
 	}
 	for _, r := range accepted {
 		q.delivered(env, r, c, "250 "+resp.StatusText)
 	}
-	return true
+	return true, false
 }
 
 func (q *Queue) delivered(env *Envelope, r *Rcpt, c *client, reply string) {
@@ -347,20 +365,28 @@ type client struct {
 	lmtp   bool
 	tls    bool
 	connID string
+	idled  bool // taken from the pool, not used since
 }
 
 func (c *client) close() {
 	c.c.Close()
 }
 
-// connect takes an idle session to t from the pool or opens a new one:
-// greeting, EHLO (LHLO), and STARTTLS when offered and configured.
+// connect takes an idle session to t from the pool or opens a new one.
 func (q *Queue) connect(ctx context.Context, t target, lmtp bool) (*client, error) {
 	if c := q.pool.get(t.addr); c != nil {
 		// The pool keeps a session for seconds, well within the
-		// server's timeout: it is ready for the next transaction.
+		// server's timeout: it is ready for the next transaction,
+		// unless the server went away meanwhile (see transaction).
+		c.idled = true
 		return c, nil
 	}
+	return q.dial(ctx, t, lmtp)
+}
+
+// dial opens a session to t: greeting, EHLO (LHLO), and STARTTLS when
+// offered and configured.
+func (q *Queue) dial(ctx context.Context, t target, lmtp bool) (*client, error) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conn, err := q.Net.DialContext(dctx, "tcp", t.addr)

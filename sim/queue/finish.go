@@ -100,7 +100,6 @@ func (q *Queue) finish(env *Envelope, body []byte) {
 		}
 		q.schedule(env)
 	}
-	q.changed()
 }
 
 func roundDuration(d time.Duration) time.Duration {

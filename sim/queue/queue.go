@@ -36,7 +36,9 @@ type MX struct {
 
 // Resolver finds the mail exchangers of a domain, in the order to try
 // them. Its errors say whether they are permanent (a Permanent() bool
-// method returning true, e.g. NXDOMAIN or a null MX); others are retried.
+// method returning true, e.g. NXDOMAIN); others are retried. A domain
+// that accepts no mail (null MX, RFC 7505) is a *dns.Error with NullMX
+// set, as sim/dns's resolver returns it: bounced with status 5.1.10.
 type Resolver interface {
 	LookupMX(ctx context.Context, domain string) ([]MX, error)
 }
@@ -49,13 +51,12 @@ const (
 	RouteMX    RouteKind = iota // look up MX records and relay by SMTP
 	RouteLMTP                   // hand to an MDA by LMTP at Addr
 	RouteLocal                  // file into this host's mailboxes (Local)
-	RouteRelay                  // relay by SMTP to a fixed host at Addr (a smarthost)
 )
 
 // Route is where mail for a domain goes.
 type Route struct {
 	Kind RouteKind
-	Addr string // host:port for RouteLMTP and RouteRelay
+	Addr string // host:port for RouteLMTP
 	Host string // the name of the host at Addr, for the trace
 }
 
@@ -108,7 +109,6 @@ type Queue struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	started  bool
-	onChange []func()
 }
 
 // DefaultSchedule follows RFC 5321 §4.5.4.1 in spirit: a few quick
@@ -192,23 +192,6 @@ func (q *Queue) Stop() {
 	q.pool.closeAll()
 }
 
-// OnChange registers a function called after the queue's contents change
-// (for the playground's badges). It must be quick.
-func (q *Queue) OnChange(f func()) {
-	q.mu.Lock()
-	q.onChange = append(q.onChange, f)
-	q.mu.Unlock()
-}
-
-func (q *Queue) changed() {
-	q.mu.Lock()
-	fs := slices.Clone(q.onChange)
-	q.mu.Unlock()
-	for _, f := range fs {
-		f()
-	}
-}
-
 // Enqueue accepts a message: it is in the spool (durable when the spool
 // is) when Enqueue returns its queue id.
 func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
@@ -234,7 +217,7 @@ func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
 		if err == nil {
 			break
 		}
-		if !strings.Contains(err.Error(), "exists") {
+		if !errors.Is(err, ErrExists) {
 			return "", fmt.Errorf("queue: %w", err)
 		}
 	}
@@ -249,7 +232,6 @@ func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
 	from = "<" + from + ">"
 	q.emit(trace.Event{Kind: trace.KindQueue, Action: "queued", Msg: env.Key,
 		Text: fmt.Sprintf("queue id %s, from %s to %s, %d bytes", env.ID, from, strings.Join(rcpts, ", "), env.Size)})
-	q.changed()
 	q.schedule(env)
 	return env.ID, nil
 }
@@ -281,18 +263,6 @@ func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.envs)
-}
-
-// Flush makes every queued message due now (a teacher's "retry now").
-func (q *Queue) Flush() {
-	for _, e := range q.Messages() {
-		q.mu.Lock()
-		if cur := q.envs[e.ID]; cur != nil {
-			cur.Next = time.Time{}
-		}
-		q.mu.Unlock()
-		q.kick(e.ID)
-	}
 }
 
 // schedule arms a timer for the envelope's next attempt.

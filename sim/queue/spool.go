@@ -71,7 +71,8 @@ func (e *Envelope) Pending() []*Rcpt {
 
 // Spool keeps queued messages until they are delivered or bounced. Put
 // must not return before the message is safe (on disk for a durable
-// spool): the 250 reply that acknowledges a message follows it.
+// spool): the 250 reply that acknowledges a message follows it. Put of an
+// id that is queued already fails with ErrExists.
 type Spool interface {
 	Put(env *Envelope, body []byte) error
 	// Update saves a changed envelope (attempts, next, recipient states).
@@ -84,6 +85,10 @@ type Spool interface {
 
 // ErrNotFound is returned for an unknown queue id.
 var ErrNotFound = errors.New("no such queued message")
+
+// ErrExists is returned by a Spool's Put for a queue id that is queued
+// already; the queue then picks another id.
+var ErrExists = errors.New("queue id exists already")
 
 // MemorySpool is a Spool in memory, for the simulation.
 type MemorySpool struct {
@@ -101,7 +106,7 @@ func (s *MemorySpool) Put(env *Envelope, body []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.envs[env.ID]; dup {
-		return fmt.Errorf("queue id %s exists already", env.ID)
+		return fmt.Errorf("%w: %s", ErrExists, env.ID)
 	}
 	s.envs[env.ID] = env.Clone()
 	s.bodies[env.ID] = body

@@ -16,11 +16,11 @@ import (
 
 func send(t *testing.T, w *World, from, to, subject string) string {
 	t.Helper()
-	id, err := w.Send(context.Background(), mua.Mail{From: from, To: []string{to}, Subject: subject, Body: "Hello."})
+	sent, err := w.Send(context.Background(), mua.Mail{From: from, To: []string{to}, Subject: subject, Body: "Hello."})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return sent.QueueID
 }
 
 // dsnFor finds a DSN in alice's INBOX and returns it.

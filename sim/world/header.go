@@ -3,7 +3,6 @@ package world
 import (
 	"bytes"
 	"mime"
-	"net/netip"
 	"strings"
 )
 
@@ -60,5 +59,3 @@ func trimAngles(s string) string {
 	}
 	return s
 }
-
-func netipParse(s string) (netip.Addr, error) { return netip.ParseAddr(s) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"time"
@@ -187,7 +188,7 @@ func (w *World) Connect(ctx context.Context, from, to string, port int) (net.Con
 		return nil, fmt.Errorf("no host %q in this world", from)
 	}
 	if w.Hosts[to] == nil {
-		if _, err := netipParse(to); err != nil {
+		if _, err := netip.ParseAddr(to); err != nil {
 			return nil, fmt.Errorf("no host %q in this world", to)
 		}
 	}

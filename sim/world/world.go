@@ -85,6 +85,10 @@ type Host struct {
 	MDA      *mda.MDA
 
 	rand func() uint32 // the host's seeded randomness (ids)
+	// clientRand is the seeded randomness of the host's mail client
+	// (Message-IDs), apart from rand so that the servers' draws stay
+	// the same whatever the client does.
+	clientRand func() uint32
 }
 
 // Option tunes how a world is built.
@@ -138,7 +142,8 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 		if err != nil {
 			return nil, err
 		}
-		w.Hosts[hs.Name] = &Host{Spec: hs, Net: nh, rand: seededRand(w.Seed(), hs.Name)}
+		w.Hosts[hs.Name] = &Host{Spec: hs, Net: nh, rand: seededRand(w.Seed(), hs.Name),
+			clientRand: seededRand(w.Seed(), "mua\x00"+hs.Name)}
 	}
 	// DNS first: the queues need it.
 	for _, h := range w.hostsWith("dns") {
@@ -476,16 +481,49 @@ func (w *World) Submitter(from string) (*mua.Submitter, error) {
 	}, nil
 }
 
+// Sent is what a submission gave.
+type Sent struct {
+	// QueueID is the MSA's queue id for the message.
+	QueueID string
+	// MessageID is the message's Message-ID without <>: the msg of its
+	// trace events.
+	MessageID string
+	// MSA is the host the message was submitted to.
+	MSA string
+}
+
 // Send composes and submits a message from a user, as their mail client
-// would, and returns the MSA's queue id.
-func (w *World) Send(ctx context.Context, m mua.Mail) (string, error) {
+// would: the client gives the message its Message-ID (unless m has one),
+// from the world's seed.
+func (w *World) Send(ctx context.Context, m mua.Mail) (Sent, error) {
 	s, err := w.Submitter(m.From)
 	if err != nil {
-		return "", err
+		return Sent{}, err
+	}
+	h, err := w.MUA(m.From)
+	if err != nil {
+		return Sent{}, err
 	}
 	release := w.Clock.Hold()
 	defer release()
-	return s.Submit(ctx, m.From, m.To, mua.Compose(m))
+	if m.MessageID == "" && !hasField(m.Header, "Message-ID") {
+		m.MessageID = mua.NewMessageID(w.Clock.Now(), h.clientRand(), domainOf(m.From))
+	}
+	msg := mua.Compose(m)
+	id, err := s.Submit(ctx, m.From, m.To, msg)
+	if err != nil {
+		return Sent{}, err
+	}
+	return Sent{QueueID: id, MessageID: trace.MsgKey(msg), MSA: s.Server}, nil
+}
+
+func hasField(header map[string]string, name string) bool {
+	for k := range header {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Settle waits until the world's work in progress is done.

@@ -46,12 +46,12 @@ func inbox(t *testing.T, w *World, user string) [][]byte {
 
 func TestAliceToBob(t *testing.T) {
 	w := newDefault(t)
-	id, err := w.Send(context.Background(), mua.Mail{From: "alice@example.org", To: []string{"bob@example.net"}, Subject: "Hello Bob", Body: "Lunch at noon?"})
+	sent, err := w.Send(context.Background(), mua.Mail{From: "alice@example.org", To: []string{"bob@example.net"}, Subject: "Hello Bob", Body: "Lunch at noon?"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id == "" {
-		t.Fatal("no queue id")
+	if sent.QueueID == "" || sent.MSA != "mail.example.org" || !strings.HasSuffix(sent.MessageID, "@example.org") {
+		t.Fatalf("sent %+v: want a queue id, the MSA mail.example.org and alice's client's Message-ID", sent)
 	}
 	w.RunUntilQuiet(time.Hour)
 	msgs := inbox(t, w, "bob@example.net")
@@ -64,6 +64,9 @@ func TestAliceToBob(t *testing.T) {
 	m := string(msgs[0])
 	if n := strings.Count(m, "Received: from"); n != 3 {
 		t.Fatalf("%d Received headers:\n%s", n, m)
+	}
+	if n := strings.Count(m, "Message-ID:"); n != 1 || trace.MsgKey(msgs[0]) != sent.MessageID {
+		t.Errorf("%d Message-IDs, the first %q; want the one Send returned, %q:\n%s", n, trace.MsgKey(msgs[0]), sent.MessageID, m)
 	}
 	for _, want := range []string{"Return-Path: <alice@example.org>", "Delivered-To: bob@example.net", "by mx.example.net", "by mail.example.org", "with ESMTPSA", "Subject: Hello Bob", "Lunch at noon?"} {
 		if !strings.Contains(m, want) {

@@ -598,8 +598,9 @@ type Mail struct {
 // Sent tells where a submitted message went.
 type Sent struct {
 	QueueID string `json:"queue_id"`
-	// Msg is the Message-ID (without <>) the MSA gave the message: it
-	// ties the message's events together (their msg field).
+	// Msg is the Message-ID (without <>) the sender's mail client gave
+	// the message: it ties the message's events together (their msg
+	// field).
 	Msg string `json:"msg,omitempty"`
 	MSA string `json:"msa"`
 }
@@ -629,22 +630,14 @@ func (p *Playground) Send(ctx context.Context, m Mail) (Sent, error) {
 	if len(to) == 0 {
 		return Sent{}, errors.New("send: say who the message is for (to)")
 	}
-	sub, err := r.w.Submitter(from)
-	if err != nil {
+	if _, err := r.w.Submitter(from); err != nil {
 		return Sent{}, fmt.Errorf("send: %w (the senders of this world: %s)", err, strings.Join(senders(r.w), ", "))
 	}
-	id, err := r.w.Send(ctx, mua.Mail{From: from, To: to, Subject: m.Subject, Body: m.Body})
+	sent, err := r.w.Send(ctx, mua.Mail{From: from, To: to, Subject: m.Subject, Body: m.Body})
 	if err != nil {
 		return Sent{}, fmt.Errorf("send: %w", err)
 	}
-	sent := Sent{QueueID: id, MSA: sub.Server}
-	for _, e := range r.w.Trace.Events() {
-		if e.Kind == trace.KindQueue && e.Action == "queued" && e.Host == sub.Server &&
-			strings.HasPrefix(e.Text, "queue id "+id+",") {
-			sent.Msg = e.Msg
-		}
-	}
-	return sent, nil
+	return Sent{QueueID: sent.QueueID, Msg: sent.MessageID, MSA: sent.MSA}, nil
 }
 
 // senders lists the users of a world who have a machine to send from.

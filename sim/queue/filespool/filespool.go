@@ -412,8 +412,8 @@ func checkID(id string) error {
 }
 
 // Put journals a message and its envelope; it returns once they are on
-// disk. A Put of an id already queued fails with an error saying it
-// exists (the queue then picks another id).
+// disk. A Put of an id already queued fails with queue.ErrExists (the
+// queue then picks another id).
 func (s *Spool) Put(env *queue.Envelope, body []byte) error {
 	if err := checkID(env.ID); err != nil {
 		return err
@@ -429,7 +429,7 @@ func (s *Spool) Put(env *queue.Envelope, body []byte) error {
 	}
 	if s.index[env.ID] != nil || s.pending[env.ID] {
 		s.mu.Unlock()
-		return fmt.Errorf("queue id %s exists already", env.ID)
+		return fmt.Errorf("%w: %s", queue.ErrExists, env.ID)
 	}
 	s.pending[env.ID] = true
 	s.mu.Unlock()

@@ -2,6 +2,7 @@ package filespool
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,8 +60,8 @@ func TestPutUpdateRemoveRecover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Put(env("B2"), body("B2")); err == nil || !strings.Contains(err.Error(), "exists") {
-		t.Fatalf("duplicate id: %v (the queue looks for \"exists\")", err)
+	if err := s.Put(env("B2"), body("B2")); !errors.Is(err, queue.ErrExists) {
+		t.Fatalf("duplicate id: %v, want queue.ErrExists (the queue picks another id on it)", err)
 	}
 	e := env("B2")
 	e.Attempts, e.Rcpts[0].State, e.Rcpts[0].Reply = 3, queue.Pending, "451 try later"
