@@ -18,22 +18,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/dns"
-	"github.com/mailhop/mailhop/sim/imap"
-	"github.com/mailhop/mailhop/sim/mda"
+	"github.com/mailhop/mailhop/sim/mailhost"
 	"github.com/mailhop/mailhop/sim/netx"
-	"github.com/mailhop/mailhop/sim/pop3"
 	"github.com/mailhop/mailhop/sim/queue"
 	"github.com/mailhop/mailhop/sim/queue/filespool"
-	"github.com/mailhop/mailhop/sim/smtp"
+	"github.com/mailhop/mailhop/sim/service"
 	"github.com/mailhop/mailhop/sim/store/maildir"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -248,22 +244,14 @@ type server struct {
 	users *userSet
 	store *maildir.Store
 	spool *filespool.Spool
-	queue *queue.Queue
 	tls   *tls.Config
 	net   *netx.Real
-	limit *auth.Limiter
-	lis   []namedListener
+	host  *mailhost.Host
+	// resolvers are the DNS servers asked for MX records.
+	resolvers []string
 	// traceOut writes every event to --trace-log.
 	traceOut *traceWriter
-	stops    []func(context.Context) // shut the servers down, in order
-	closes   []func()                // after the queue stopped
-	wg       sync.WaitGroup
-}
-
-type namedListener struct {
-	name string
-	l    net.Listener
-	tls  bool
+	closes   []func() // after the host stopped
 }
 
 // newServer opens everything `mailhop serve` needs, failing with a
@@ -309,31 +297,18 @@ func newServer(c *serveConfig, stdout, stderr io.Writer) (_ *server, err error) 
 		s.net.Trace = s.rec
 	}
 	s.net.Speaks(c.mxPort, "smtp")
-	for _, l := range listenFlags {
-		addr := *c.listen[l.name]
-		if addr == "" {
-			continue
-		}
-		if _, p, err := net.SplitHostPort(addr); err == nil {
-			port, _ := strconv.Atoi(p)
-			s.net.Speaks(port, serviceProto(l.name))
-		}
-		ln, err := s.net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("--%s %s: %w", l.name, addr, unwrapOpError(err))
-		}
-		implicit := l.name == "submissions" || l.name == "imaps" || l.name == "pop3s"
-		s.lis = append(s.lis, namedListener{name: l.name, l: ln, tls: implicit})
-	}
-	if len(s.lis) == 0 {
-		return nil, errors.New("every listening flag is off: nothing to serve")
-	}
 	sp, err := filespool.Open(filepath.Join(c.data, "spool"), filespool.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("--data: %w", err)
 	}
 	s.spool = sp
 	s.closes = append(s.closes, func() { sp.Close() })
+	if err := s.newHost(); err != nil {
+		return nil, err
+	}
+	if len(s.host.Listeners()) == 0 {
+		return nil, errors.New("every listening flag is off: nothing to serve")
+	}
 	if c.traceLog != "" {
 		if err := s.startTraceLog(stdout); err != nil {
 			return nil, err
@@ -356,8 +331,8 @@ func unwrapOpError(err error) error {
 
 // closeAll releases what newServer opened.
 func (s *server) closeAll() {
-	for _, l := range s.lis {
-		l.l.Close()
+	if s.host != nil {
+		s.host.CloseListeners()
 	}
 	for i := len(s.closes) - 1; i >= 0; i-- {
 		s.closes[i]()
@@ -365,67 +340,25 @@ func (s *server) closeAll() {
 	s.closes = nil
 }
 
-func (s *server) isLocal(domain string) bool {
-	return slices.Contains(s.c.domains, strings.ToLower(domain))
-}
-
-// exists reports whether an address is a user of a local domain.
-func (s *server) exists(addr string) bool {
-	a, ok := s.users.Lookup(addr)
-	return ok && s.isLocal(domainOfAddr(a))
-}
-
 // run starts the queue and the servers, and stops them when ctx ends.
 func (s *server) run(ctx context.Context) error {
 	c := s.c
-	// One login limiter for SMTP AUTH, POP3 and IMAP on every port: a
-	// guess on one counts on the others (README: 10, then refused).
-	s.limit = &auth.Limiter{Clock: clock.Wall{}}
-	deliver := &mda.MDA{Hostname: c.hostname, Store: s.store, Exists: s.exists, Clock: clock.Wall{}, Trace: s.rec}
-	resolvers := []string{c.resolver}
-	if c.resolver == "" {
-		resolvers = systemResolvers()
-	} else if _, _, err := net.SplitHostPort(c.resolver); err != nil {
-		resolvers = []string{net.JoinHostPort(c.resolver, "53")}
-	}
-	for _, r := range resolvers {
-		if _, p, err := net.SplitHostPort(r); err == nil {
-			port, _ := strconv.Atoi(p)
-			s.net.Speaks(port, "dns")
-		}
-	}
-	res := &dns.Resolver{Net: s.net, Servers: resolvers, Trace: s.rec, Host: c.hostname, UDPSize: 1232}
-	s.queue = &queue.Queue{
-		Hostname: c.hostname, Net: s.net, Clock: clock.Wall{}, Trace: s.rec, Spool: s.spool,
-		Resolver: queue.DNS(res), MXPort: c.mxPort,
-		Route: func(domain string) queue.Route {
-			if s.isLocal(domain) {
-				return queue.Route{Kind: queue.RouteLocal}
-			}
-			return queue.Route{Kind: queue.RouteMX}
-		},
-		Local: func(ctx context.Context, env *queue.Envelope, rcpt string, body []byte) error {
-			return deliver.Deliver(ctx, env.From, rcpt, body)
-		},
-		// RFC 3207 §4 and RFC 7435: opportunistic TLS between MTAs, the
-		// certificate not checked (there is no name to check it against
-		// without DANE or MTA-STS).
-		ClientTLS: func(name string) *tls.Config {
-			return &tls.Config{ServerName: name, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
-		},
-		Schedule: c.schedule, Lifetime: c.lifetime, WarnAfter: queue.DefaultWarnAfter,
-	}
 	logDone := s.startLogging()
-	if err := s.queue.Start(context.Background()); err != nil {
+	if err := s.host.Start(context.Background()); err != nil {
 		s.closeAll()
 		return err
 	}
-	if n := s.queue.Len(); n > 0 {
+	if n := s.host.Queue.Len(); n > 0 {
 		s.log.Info("queue recovered", "messages", n)
 	}
-	for _, nl := range s.lis {
-		s.startListener(nl, deliver)
+	for name, l := range s.host.Listeners() {
+		s.log.Info("listening", "service", name, "addr", l.Addr().String())
 	}
+	go func() {
+		for err := range s.host.Errors() {
+			s.log.Error("serving stopped", "err", err)
+		}
+	}()
 	var ui *uiServer
 	if c.ui != "" {
 		var err error
@@ -435,7 +368,7 @@ func (s *server) run(ctx context.Context) error {
 		}
 	}
 	s.log.Info("serving", "hostname", c.hostname, "domains", strings.Join(c.domains, ","), "data", c.data,
-		"users", len(s.users.get().Addresses()), "resolver", strings.Join(resolvers, ","))
+		"users", len(s.users.get().Addresses()), "resolver", strings.Join(s.resolvers, ","))
 
 	<-ctx.Done()
 	s.log.Info("stopping: no new connections; sessions may finish", "within", c.shutdown)
@@ -453,105 +386,70 @@ func (s *server) run(ctx context.Context) error {
 func (s *server) stopAll() {
 	ctx, cancel := context.WithTimeout(context.Background(), s.c.shutdown)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, stop := range s.stops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			stop(ctx)
-		}()
-	}
-	wg.Wait()
-	s.wg.Wait()
-	if s.queue != nil {
-		s.queue.Stop()
+	if s.host != nil {
+		s.host.Shutdown(ctx)
 	}
 	s.closeAll()
 }
 
-// serviceProto names the protocol a listening flag's service speaks.
-func serviceProto(service string) string {
-	switch service {
-	case "submission", "submissions":
-		return "smtp"
-	case "imaps":
-		return "imap"
-	case "pop3s":
-		return "pop3"
-	}
-	return service
-}
-
-// startListener runs the agent for one listening flag.
-func (s *server) startListener(nl namedListener, deliver *mda.MDA) {
+// newHost builds the one mail host `mailhop serve` runs, with sim/mailhost
+// as the simulation builds each of its hosts: every listening flag's
+// socket is opened here, so that an address in use fails at start.
+func (s *server) newHost() error {
 	c := s.c
-	raw := nl.l
-	l := raw
-	if nl.tls {
-		l = tls.NewListener(raw, s.tls)
+	s.resolvers = []string{c.resolver}
+	if c.resolver == "" {
+		s.resolvers = systemResolvers()
+	} else if _, _, err := net.SplitHostPort(c.resolver); err != nil {
+		s.resolvers = []string{net.JoinHostPort(c.resolver, "53")}
 	}
-	s.log.Info("listening", "service", nl.name, "addr", nl.l.Addr().String())
-	errLog := log.New(&slogWriter{s.log, nl.name}, "", 0)
-	var serve func(net.Listener) error
-	switch nl.name {
-	case "smtp", "submission", "submissions":
-		mode := smtp.Submission
-		if nl.name == "smtp" {
-			mode = smtp.MX
+	for _, r := range s.resolvers {
+		if _, p, err := net.SplitHostPort(r); err == nil {
+			port, _ := strconv.Atoi(p)
+			s.net.Speaks(port, "dns")
 		}
-		srv := &smtp.Server{
-			Mode: mode, Hostname: c.hostname, IsLocal: s.isLocal, Recipient: s.exists,
-			Users: s.users, Queue: s.queue, TLSConfig: s.tls, ImplicitTLS: nl.tls,
-			InsecureAuth: c.insecureAuth, StrictAuth: true, Limiter: s.limit, Strict: c.strict,
-			MaxMessageBytes: c.maxMessage, MaxConnections: c.maxConns, Trace: s.rec,
-		}
-		if nl.tls {
-			// smtp.Server does the handshake itself (and reports it).
-			l = raw
-		}
-		serve = srv.Serve
-		s.stops = append(s.stops, func(ctx context.Context) {
-			srv.Shutdown(ctx)
-			srv.Close()
-		})
-	case "lmtp":
-		srv := &smtp.Server{Mode: smtp.LMTP, Hostname: c.hostname, IsLocal: s.isLocal, Recipient: s.exists,
-			Deliver: deliver, MaxMessageBytes: c.maxMessage, Trace: s.rec, Strict: c.strict}
-		serve = srv.Serve
-		s.stops = append(s.stops, func(ctx context.Context) {
-			srv.Shutdown(ctx)
-			srv.Close()
-		})
-	case "imap", "imaps":
-		srv := &imap.Server{Hostname: c.hostname, Store: s.store, Users: s.users, InsecureAuth: c.insecureAuth,
-			Trace: s.rec, ErrorLog: errLog, MaxLiteralSize: c.maxMessage, Limiter: s.limit}
-		if !nl.tls {
-			srv.TLSConfig = s.tls
-		}
-		serve = srv.Serve
-		s.stops = append(s.stops, func(ctx context.Context) { srv.Shutdown(ctx) })
-	case "pop3", "pop3s":
-		srv := &pop3.Server{Hostname: c.hostname, Store: s.store, Users: s.users, InsecureAuth: c.insecureAuth,
-			Trace: s.rec, Limiter: s.limit}
-		if !nl.tls {
-			srv.TLSConfig = s.tls
-		}
-		serve = srv.Serve
-		s.stops = append(s.stops, func(ctx context.Context) { srv.Shutdown(ctx) })
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		err := serve(l)
-		if err != nil && !isClosedErr(err) {
-			s.log.Error("serving stopped", "service", nl.name, "err", err)
-		}
-	}()
-}
-
-func isClosedErr(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, pop3.ErrServerClosed) || errors.Is(err, imap.ErrServerClosed) ||
-		errors.Is(err, gosmtp.ErrServerClosed)
+	roles := []string{mailhost.RoleMSA, mailhost.RoleMX, mailhost.RoleMDA, mailhost.RoleLMTP, mailhost.RolePOP3, mailhost.RoleIMAP}
+	h, err := mailhost.New(mailhost.Config{
+		Hostname: c.hostname, Domains: c.domains, Roles: roles,
+		Listen: func(svc service.Service) (net.Listener, error) {
+			addr := *c.listen[svc.Name]
+			if addr == "" {
+				return nil, nil
+			}
+			if _, p, err := net.SplitHostPort(addr); err == nil {
+				port, _ := strconv.Atoi(p)
+				s.net.Speaks(port, svc.Proto)
+			}
+			l, err := s.net.Listen("tcp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("--%s %s: %w", svc.Name, addr, unwrapOpError(err))
+			}
+			return l, nil
+		},
+		Net: s.net, Clock: clock.Wall{}, Trace: s.rec, Users: s.users, Store: s.store, Spool: s.spool,
+		Resolver: queue.DNS(&dns.Resolver{Net: s.net, Servers: s.resolvers, Trace: s.rec, Host: c.hostname, UDPSize: 1232}),
+		MXPort:   c.mxPort,
+		Queue:    mailhost.QueueSettings{Schedule: c.schedule, Lifetime: c.lifetime},
+		TLS:      s.tls,
+		// RFC 3207 §4 and RFC 7435: opportunistic TLS between MTAs, the
+		// certificate not checked (there is no name to check it against
+		// without DANE or MTA-STS).
+		ClientTLS: func(name string) *tls.Config {
+			return &tls.Config{ServerName: name, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+		},
+		// One login limiter for SMTP AUTH, POP3 and IMAP on every port: a
+		// guess on one counts on the others (README: 10, then refused).
+		Limiter:      &auth.Limiter{Clock: clock.Wall{}},
+		InsecureAuth: c.insecureAuth, StrictAuth: true, Strict: c.strict,
+		MaxMessageBytes: c.maxMessage, MaxConnections: c.maxConns,
+		ErrorLog: log.New(&slogWriter{s.log, "imap"}, "", 0),
+	})
+	if err != nil {
+		return err
+	}
+	s.host = h
+	return nil
 }
 
 // slogWriter turns a *log.Logger's lines into log events.

@@ -316,12 +316,12 @@ type uiState struct {
 func (s *server) handleState(w http.ResponseWriter, r *http.Request, boot string) {
 	st := uiState{Hostname: s.c.hostname, Domains: s.c.domains, Listeners: map[string]string{},
 		Seq: s.rec.Last(), Boot: boot, Mailboxes: map[string]any{}}
-	st.Queue = s.queue.Messages()
+	st.Queue = s.host.Queue.Messages()
 	if st.Queue == nil {
 		st.Queue = []*queue.Envelope{}
 	}
-	for _, nl := range s.lis {
-		st.Listeners[nl.name] = nl.l.Addr().String()
+	for name, l := range s.host.Listeners() {
+		st.Listeners[name] = l.Addr().String()
 	}
 	for _, u := range s.store.Users() {
 		if status, err := s.store.Status(u, store.Inbox); err == nil {

@@ -57,6 +57,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"time"
+
+	"github.com/mailhop/mailhop/sim/service"
 )
 
 // Kind is the kind of an event.
@@ -129,22 +131,9 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// ProtoForPort names the protocol conventionally spoken on a TCP or UDP port.
-func ProtoForPort(port int) string {
-	switch port {
-	case 25, 587, 465, 2525:
-		return "smtp"
-	case 24:
-		return "lmtp"
-	case 110, 995:
-		return "pop3"
-	case 143, 993:
-		return "imap"
-	case 53:
-		return "dns"
-	}
-	return "tcp"
-}
+// ProtoForPort names the protocol conventionally spoken on a TCP or UDP
+// port (the table of package service).
+func ProtoForPort(port int) string { return service.ProtoForPort(port) }
 
 // MsgKey returns the key that ties a message's events together: its
 // Message-ID without the angle brackets, read from the header section of a

@@ -7,7 +7,6 @@ package world
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,14 +22,13 @@ import (
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/dns"
 	"github.com/mailhop/mailhop/sim/explain"
-	"github.com/mailhop/mailhop/sim/imap"
+	"github.com/mailhop/mailhop/sim/mailhost"
 	"github.com/mailhop/mailhop/sim/mda"
 	"github.com/mailhop/mailhop/sim/mua"
 	"github.com/mailhop/mailhop/sim/netsim"
 	"github.com/mailhop/mailhop/sim/pki"
-	"github.com/mailhop/mailhop/sim/pop3"
 	"github.com/mailhop/mailhop/sim/queue"
-	"github.com/mailhop/mailhop/sim/smtp"
+	"github.com/mailhop/mailhop/sim/service"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -254,21 +252,11 @@ func (w *World) resolverFor(h *Host) (string, string) {
 	return net.JoinHostPort(addr, strconv.Itoa(PortDNS)), name
 }
 
-func (w *World) listen(h *Host, port int, serve func(net.Listener) error, close func()) error {
-	l, err := h.Net.Listen("tcp", ":"+strconv.Itoa(port))
-	if err != nil {
-		return err
-	}
-	go serve(l)
-	w.onClose(close)
-	return nil
-}
-
+// startMail builds the host's mail services with sim/mailhost, as `mailhop
+// serve` builds its one host: the world gives the simulated network, the
+// virtual clock, memory stores and spools, its DNS and its CA.
 func (w *World) startMail(h *Host) error {
 	hs := h.Spec
-	isLocal := func(d string) bool {
-		return slices.ContainsFunc(hs.Domains, func(x string) bool { return strings.EqualFold(x, d) })
-	}
 	users := auth.NewDirectory("")
 	if len(hs.Domains) == 1 {
 		users.Domain = hs.Domains[0]
@@ -277,104 +265,67 @@ func (w *World) startMail(h *Host) error {
 		users.Add(u.Address, u.Password)
 	}
 	h.Users = users
-	exists := func(addr string) bool { _, ok := users.Lookup(addr); return ok && isLocal(domainOf(addr)) }
-
-	if hs.Has("mda") || hs.Has("lmtp") {
-		st := store.NewMemory(w.Clock.Now)
-		for _, u := range w.domainUsers(hs.Domains) {
-			st.AddUser(u.Address)
-		}
-		h.Store = st
-		h.MDA = &mda.MDA{Hostname: hs.Name, Store: st, Clock: w.Clock, Trace: w.Trace, Exists: exists}
+	roles := slices.DeleteFunc(slices.Clone(hs.Roles), func(r string) bool { return r == "mua" || r == "dns" })
+	if len(roles) == 0 {
+		return nil
 	}
-	if hs.Has("msa") || hs.Has("mx") {
-		if err := w.startQueue(h, isLocal); err != nil {
-			return err
-		}
+	if (hs.Has("pop3") || hs.Has("imap")) && !hs.Has("mda") && !hs.Has("lmtp") {
+		return fmt.Errorf("pop3 and imap need the host's mailboxes (role mda or lmtp)")
 	}
 	tlsCfg, err := w.CA.ServerConfig(hs.Name)
 	if err != nil {
 		return err
 	}
-	newSMTP := func(mode smtp.Mode, implicit bool) *smtp.Server {
-		return &smtp.Server{
-			Mode: mode, Hostname: hs.Name, IsLocal: isLocal, Recipient: exists,
-			Users: users, Queue: h.Queue, TLSConfig: tlsCfg, ImplicitTLS: implicit,
-			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace,
-			MaxMessageBytes: 10 << 20, Strict: w.Spec.IsStrict(), Rand: h.rand,
-		}
+	cfg := mailhost.Config{
+		Hostname: hs.Name, Domains: hs.Domains, Roles: roles,
+		Listen: func(svc service.Service) (net.Listener, error) {
+			return h.Net.Listen("tcp", ":"+strconv.Itoa(svc.Port))
+		},
+		Net: h.Net, Clock: w.Clock, Trace: w.Trace, Users: users,
+		MXPort: PortSMTP, TLS: tlsCfg, ClientTLS: w.CA.ClientConfig,
+		InsecureAuth: w.Spec.InsecureAuth, Strict: w.Spec.IsStrict(), Rand: h.rand,
 	}
-	if hs.Has("mx") {
-		s := newSMTP(smtp.MX, false)
-		if err := w.listen(h, PortSMTP, s.Serve, func() { s.Close() }); err != nil {
+	if hs.Has("mda") || hs.Has("lmtp") {
+		st := store.NewMemory(w.Clock.Now)
+		for _, u := range w.domainUsers(hs.Domains) {
+			st.AddUser(u.Address)
+		}
+		h.Store, cfg.Store = st, st
+	}
+	if hs.Has("msa") || hs.Has("mx") {
+		server, serverName := w.resolverFor(h)
+		h.Resolver = &dns.Resolver{
+			Net: h.Net, Servers: []string{server}, Trace: w.Trace, Host: hs.Name,
+			ServerNames: map[string]string{server: serverName},
+		}
+		cfg.Spool, cfg.Resolver = queue.NewMemorySpool(), queue.DNS(h.Resolver)
+		cfg.Queue.FirstDelay = w.firstDelay
+		if err := w.Spec.Queue.apply(&cfg.Queue); err != nil {
 			return err
 		}
-	}
-	if hs.Has("msa") {
-		s := newSMTP(smtp.Submission, false)
-		if err := w.listen(h, PortSubmission, s.Serve, func() { s.Close() }); err != nil {
-			return err
-		}
-		s465 := newSMTP(smtp.Submission, true)
-		if err := w.listen(h, PortSubmissions, s465.Serve, func() { s465.Close() }); err != nil {
-			return err
+		if hs.LMTP != "" {
+			t := w.Hosts[hs.LMTP]
+			cfg.LMTP = &queue.Route{Kind: queue.RouteLMTP, Addr: net.JoinHostPort(t.Spec.Addrs[0], strconv.Itoa(PortLMTP)), Host: t.Spec.Name}
 		}
 	}
-	if hs.Has("lmtp") {
-		s := &smtp.Server{Mode: smtp.LMTP, Hostname: hs.Name, IsLocal: isLocal, Recipient: exists, Rand: h.rand,
-			Deliver: h.MDA, Clock: w.Clock, Trace: w.Trace, Strict: w.Spec.IsStrict()}
-		if err := w.listen(h, PortLMTP, s.Serve, func() { s.Close() }); err != nil {
-			return err
-		}
-	}
-	return w.startReaders(h, tlsCfg)
-}
-
-func (w *World) startQueue(h *Host, isLocal func(string) bool) error {
-	hs := h.Spec
-	server, serverName := w.resolverFor(h)
-	h.Resolver = &dns.Resolver{
-		Net: h.Net, Servers: []string{server}, Trace: w.Trace, Host: hs.Name,
-		ServerNames: map[string]string{server: serverName},
-	}
-	q := &queue.Queue{
-		Hostname: hs.Name, Net: h.Net, Clock: w.Clock, Trace: w.Trace,
-		Spool: queue.NewMemorySpool(), Resolver: queue.DNS(h.Resolver), MXPort: PortSMTP,
-		ClientTLS: func(name string) *tls.Config { return w.CA.ClientConfig(name) },
-		WarnAfter: queue.DefaultWarnAfter, FirstDelay: w.firstDelay,
-	}
-	if err := w.Spec.Queue.apply(q); err != nil {
+	mh, err := mailhost.New(cfg)
+	if err != nil {
 		return err
 	}
-	var lmtp queue.Route
-	if hs.LMTP != "" {
-		t := w.Hosts[hs.LMTP]
-		lmtp = queue.Route{Kind: queue.RouteLMTP, Addr: net.JoinHostPort(t.Spec.Addrs[0], strconv.Itoa(PortLMTP)), Host: t.Spec.Name}
-	}
-	q.Route = func(domain string) queue.Route {
-		switch {
-		case isLocal(domain) && hs.Has("mda"):
-			return queue.Route{Kind: queue.RouteLocal}
-		case isLocal(domain) && hs.LMTP != "":
-			return lmtp
-		}
-		return queue.Route{Kind: queue.RouteMX}
-	}
-	if h.MDA != nil {
-		m := h.MDA
-		q.Local = func(ctx context.Context, env *queue.Envelope, rcpt string, body []byte) error {
-			return m.Deliver(ctx, env.From, rcpt, body)
-		}
-	}
-	if err := q.Start(context.Background()); err != nil {
+	if err := mh.Start(context.Background()); err != nil {
 		return err
 	}
-	h.Queue = q
-	w.onClose(q.Stop)
+	h.Queue, h.MDA = mh.Queue, mh.MDA
+	w.onClose(func() {
+		// At once: a world that closes lets no session finish.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		mh.Shutdown(ctx)
+	})
 	return nil
 }
 
-func (qs QueueSpec) apply(q *queue.Queue) error {
+func (qs QueueSpec) apply(q *mailhost.QueueSettings) error {
 	for _, s := range qs.Retry {
 		d, err := time.ParseDuration(s)
 		if err != nil {
@@ -395,49 +346,6 @@ func (qs QueueSpec) apply(q *queue.Queue) error {
 			return err
 		}
 		q.WarnAfter = d
-	}
-	return nil
-}
-
-// startReaders starts POP3 (110, and 995 with implicit TLS) and IMAP
-// (143, and 993) where the host has them.
-func (w *World) startReaders(h *Host, tlsCfg *tls.Config) error {
-	hs := h.Spec
-	if (hs.Has("pop3") || hs.Has("imap")) && h.Store == nil {
-		return fmt.Errorf("pop3 and imap need the host's mailboxes (role mda or lmtp)")
-	}
-	tlsListen := func(port int, serve func(net.Listener) error, close func()) error {
-		l, err := h.Net.Listen("tcp", ":"+strconv.Itoa(port))
-		if err != nil {
-			return err
-		}
-		go serve(tls.NewListener(l, tlsCfg))
-		w.onClose(close)
-		return nil
-	}
-	if hs.Has("pop3") {
-		p := &pop3.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users, TLSConfig: tlsCfg, Rand: h.rand,
-			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
-		if err := w.listen(h, PortPOP3, p.Serve, func() { p.Close() }); err != nil {
-			return err
-		}
-		ps := &pop3.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users, Rand: h.rand,
-			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
-		if err := tlsListen(PortPOP3S, ps.Serve, func() { ps.Close() }); err != nil {
-			return err
-		}
-	}
-	if hs.Has("imap") {
-		i := &imap.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users, TLSConfig: tlsCfg,
-			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
-		if err := w.listen(h, PortIMAP, i.Serve, func() { i.Close() }); err != nil {
-			return err
-		}
-		is := &imap.Server{Hostname: hs.Name, Store: h.Store, Users: h.Users,
-			InsecureAuth: w.Spec.InsecureAuth, Clock: w.Clock, Trace: w.Trace}
-		if err := tlsListen(PortIMAPS, is.Serve, func() { is.Close() }); err != nil {
-			return err
-		}
 	}
 	return nil
 }
