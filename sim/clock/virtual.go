@@ -125,8 +125,10 @@ func (v *Virtual) Advance(d time.Duration) {
 }
 
 // settleStall bounds how long Advance waits for a holder that makes no
-// progress; such a holder is usually waiting for a later timer.
-const settleStall = 100 * time.Millisecond
+// progress; such a holder is usually waiting for a later timer. It is
+// wall time, so it must outlast a pause of the whole program: a garbage
+// collection in WebAssembly, a busy machine (see stall_js.go).
+var settleStall = 100 * time.Millisecond
 
 // AdvanceTo moves the clock forward to t (never backwards).
 func (v *Virtual) AdvanceTo(t time.Time) {

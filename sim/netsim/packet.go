@@ -209,6 +209,9 @@ func (pc *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if lost != "" {
 		return len(b), nil
 	}
+	if t, ok := n.clk.(toucher); ok {
+		t.Touch() // a datagram sent is progress, as bytes on a stream are
+	}
 	d := datagram{data: append([]byte(nil), b...), from: pc.local}
 	deliver := func() {
 		select {
