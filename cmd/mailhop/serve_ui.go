@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailhop/mailhop/sim/explain"
 	"github.com/mailhop/mailhop/sim/queue"
+	"github.com/mailhop/mailhop/sim/service"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 	"github.com/mailhop/mailhop/web"
@@ -311,11 +312,14 @@ type uiState struct {
 	// least as new as the trace up to it.
 	Seq  int64  `json:"seq"`
 	Boot string `json:"boot"`
+	// Services is the table of mail services (package service): the page
+	// names ports from it.
+	Services []service.Service `json:"services"`
 }
 
 func (s *server) handleState(w http.ResponseWriter, r *http.Request, boot string) {
 	st := uiState{Hostname: s.c.hostname, Domains: s.c.domains, Listeners: map[string]string{},
-		Seq: s.rec.Last(), Boot: boot, Mailboxes: map[string]any{}}
+		Seq: s.rec.Last(), Boot: boot, Mailboxes: map[string]any{}, Services: service.All}
 	st.Queue = s.host.Queue.Messages()
 	if st.Queue == nil {
 		st.Queue = []*queue.Envelope{}

@@ -235,3 +235,21 @@ func TestRoutes(t *testing.T) {
 		t.Error("an MX without mda or lmtp has an MDA")
 	}
 }
+
+// The table has each service once, on its own port, run by a role a
+// world file can give.
+func TestServiceTable(t *testing.T) {
+	ports := map[int]bool{}
+	for _, s := range service.All {
+		if ports[s.Port] {
+			t.Errorf("port %d twice", s.Port)
+		}
+		ports[s.Port] = true
+		if len(Services([]string{s.Role})) == 0 {
+			t.Errorf("%s: role %q runs nothing", s.Name, s.Role)
+		}
+		if got := service.ProtoForPort(s.Port); got != s.Proto {
+			t.Errorf("ProtoForPort(%d) = %q, want %q", s.Port, got, s.Proto)
+		}
+	}
+}

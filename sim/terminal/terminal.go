@@ -30,6 +30,7 @@ import (
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/explain"
 	"github.com/mailhop/mailhop/sim/netx"
+	"github.com/mailhop/mailhop/sim/service"
 	"github.com/mailhop/mailhop/sim/trace"
 	"github.com/mailhop/mailhop/sim/world"
 )
@@ -203,8 +204,14 @@ func dialNote(err error, host string, port int) string {
 	return ""
 }
 
+// implicitTLS reports whether a port's service starts with TLS.
 func implicitTLS(port int) bool {
-	return port == world.PortSubmissions || port == world.PortIMAPS || port == world.PortPOP3S
+	for _, s := range service.All {
+		if s.Port == port {
+			return s.ImplicitTLS
+		}
+	}
+	return false
 }
 
 // hostByNameOrAddr finds a host of the world by its name or an address.

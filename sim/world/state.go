@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailhop/mailhop/sim/dns"
 	"github.com/mailhop/mailhop/sim/queue"
+	"github.com/mailhop/mailhop/sim/service"
 	"github.com/mailhop/mailhop/sim/store"
 )
 
@@ -24,6 +25,9 @@ type State struct {
 	Hosts       []HostState `json:"hosts"`
 	Users       []UserSpec  `json:"users"`
 	Faults      []Fault     `json:"faults"`
+	// Services is the table of mail services (package service): the page
+	// names ports and roles from it.
+	Services []service.Service `json:"services"`
 }
 
 // HostState is one host in a State.
@@ -84,7 +88,7 @@ func (w *World) State() State {
 	faults := slices.Clone(w.faults)
 	w.mu.Unlock()
 	st := State{Name: w.Spec.Name, Description: w.Spec.Description, Seed: w.Seed(), Time: w.Clock.Now(),
-		Users: w.Spec.Users, Faults: faults}
+		Users: w.Spec.Users, Faults: faults, Services: service.All}
 	for _, hs := range w.Spec.Hosts {
 		h := w.Hosts[hs.Name]
 		ports := h.Net.Ports()

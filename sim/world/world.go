@@ -33,18 +33,14 @@ import (
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
-// Well-known ports.
-const (
-	PortSMTP        = 25
-	PortSubmission  = 587
-	PortSubmissions = 465
-	PortLMTP        = 24
-	PortPOP3        = 110
-	PortPOP3S       = 995
-	PortIMAP        = 143
-	PortIMAPS       = 993
-	PortDNS         = 53
-)
+// portOf returns a service's port, from the one table (package service).
+func portOf(name string) int {
+	s, ok := service.Named(name)
+	if !ok {
+		panic("world: no service " + name)
+	}
+	return s.Port
+}
 
 // DefaultStart is when a world's clock starts unless its file says.
 var DefaultStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
@@ -249,7 +245,7 @@ func (w *World) resolverFor(h *Host) (string, string) {
 			name = other.Spec.Name
 		}
 	}
-	return net.JoinHostPort(addr, strconv.Itoa(PortDNS)), name
+	return net.JoinHostPort(addr, strconv.Itoa(service.DNS)), name
 }
 
 // startMail builds the host's mail services with sim/mailhost, as `mailhop
@@ -282,7 +278,7 @@ func (w *World) startMail(h *Host) error {
 			return h.Net.Listen("tcp", ":"+strconv.Itoa(svc.Port))
 		},
 		Net: h.Net, Clock: w.Clock, Trace: w.Trace, Users: users,
-		MXPort: PortSMTP, TLS: tlsCfg, ClientTLS: w.CA.ClientConfig,
+		MXPort: portOf("smtp"), TLS: tlsCfg, ClientTLS: w.CA.ClientConfig,
 		InsecureAuth: w.Spec.InsecureAuth, Strict: w.Spec.IsStrict(), Rand: h.rand,
 	}
 	if hs.Has("mda") || hs.Has("lmtp") {
@@ -305,7 +301,7 @@ func (w *World) startMail(h *Host) error {
 		}
 		if hs.LMTP != "" {
 			t := w.Hosts[hs.LMTP]
-			cfg.LMTP = &queue.Route{Kind: queue.RouteLMTP, Addr: net.JoinHostPort(t.Spec.Addrs[0], strconv.Itoa(PortLMTP)), Host: t.Spec.Name}
+			cfg.LMTP = &queue.Route{Kind: queue.RouteLMTP, Addr: net.JoinHostPort(t.Spec.Addrs[0], strconv.Itoa(portOf("lmtp"))), Host: t.Spec.Name}
 		}
 	}
 	mh, err := mailhost.New(cfg)
@@ -384,7 +380,7 @@ func (w *World) Submitter(from string) (*mua.Submitter, error) {
 	pass, _ := w.Password(from)
 	return &mua.Submitter{
 		Net: h.Net, Hostname: h.Spec.Name, Server: msa.Spec.Name,
-		Addr: net.JoinHostPort(msa.Spec.Addrs[0], strconv.Itoa(PortSubmission)),
+		Addr: net.JoinHostPort(msa.Spec.Addrs[0], strconv.Itoa(portOf("submission"))),
 		TLS:  w.CA.ClientConfig(msa.Spec.Name), User: from, Password: pass,
 	}, nil
 }
@@ -509,15 +505,12 @@ func (w *World) Reader(user, proto string) (*mua.Reader, error) {
 		return nil, fmt.Errorf("%s's machine %s has no mail store to read from", user, h.Spec.Name)
 	}
 	ms := w.Hosts[h.Spec.Mailstore]
-	port := PortIMAP
-	if proto == "pop3" {
-		port = PortPOP3
-	} else if proto != "imap" {
+	if proto != "pop3" && proto != "imap" {
 		return nil, fmt.Errorf("read by %q: imap or pop3", proto)
 	}
 	pass, _ := w.Password(user)
 	return &mua.Reader{
-		Net: h.Net, Addr: net.JoinHostPort(ms.Spec.Addrs[0], strconv.Itoa(port)), Server: ms.Spec.Name,
+		Net: h.Net, Addr: net.JoinHostPort(ms.Spec.Addrs[0], strconv.Itoa(portOf(proto))), Server: ms.Spec.Name,
 		TLS: w.CA.ClientConfig(ms.Spec.Name), User: user, Password: pass,
 	}, nil
 }

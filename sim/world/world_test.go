@@ -2,6 +2,7 @@ package world
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -72,5 +73,25 @@ func TestAliceToBob(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("message lacks %q:\n%s", want, m)
 		}
+	}
+}
+
+// The state carries the services table: the page names ports from it.
+func TestStateHasServices(t *testing.T) {
+	spec, err := Load("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	b, err := json.Marshal(w.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `{"name":"submission","port":587,"proto":"smtp","role":"msa"`) {
+		t.Errorf("the state lacks the services table:\n%.600s", b)
 	}
 }

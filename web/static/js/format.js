@@ -106,13 +106,29 @@ export const PROTO_NAMES = {
   smtp: 'SMTP', lmtp: 'LMTP', pop3: 'POP3', imap: 'IMAP', dns: 'DNS', tcp: 'TCP',
 };
 
+// The mail services, as the state sends them (Go's package service: the
+// one table of names, ports, protocols and roles).
+let services = [];
+
+// setServices takes the table from a state.
+export function setServices(list) {
+  if (Array.isArray(list) && list.length) services = list;
+}
+
+// servicesOf lists the services a role runs.
+export function servicesOf(role) {
+  return services.filter((s) => s.role === role);
+}
+
 // portName: "587 submission".
 export function portName(port) {
-  const names = {
-    25: 'SMTP (MX)', 587: 'submission', 465: 'submissions (TLS)', 24: 'LMTP', 110: 'POP3', 995: 'POP3S (TLS)',
-    143: 'IMAP', 993: 'IMAPS (TLS)', 53: 'DNS',
-  };
-  return names[port] ? `${port} ${names[port]}` : String(port);
+  if (port === 53) return '53 DNS';
+  const s = services.find((x) => x.port === port);
+  if (!s) return String(port);
+  // "smtp" is the MX's; "pop3s" reads POP3S; "submission" stays a word.
+  let name = s.name.startsWith(s.proto) ? s.name.toUpperCase() : s.name;
+  if (s.name === 'smtp') name = 'SMTP (MX)';
+  return `${port} ${name}${s.implicit_tls ? ' (TLS)' : ''}`;
 }
 
 // shortMsg: a Message-ID short enough for a menu.

@@ -28,6 +28,7 @@ import { StepBar } from './stepbar.js';
 import { Projector } from './projector.js';
 import { ExportMenu, slug } from './exports.js';
 import { $, h, clear, announce, tabs } from './dom.js';
+import { setServices } from './format.js';
 
 const HISTORY = 5000; // events of the past shown when the page opens
 const MAX_PEERS = 16; // cards for hosts seen on the wire; the rest share one
@@ -236,6 +237,7 @@ class LiveClient {
     info.queue = info.queue || [];
     info.mailboxes = info.mailboxes || {};
     info.listeners = info.listeners || {};
+    setServices(info.services);
     return info;
   }
 

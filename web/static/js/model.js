@@ -19,6 +19,8 @@
 // Events: 'reveal' {events, animate}, 'state', 'world', 'pending', 'clock',
 // 'cursor' {seq, index, live}.
 
+import { setServices } from './format.js';
+
 // Reveal cost of an event at speed 1, in milliseconds.
 function cost(e) {
   switch (e.kind) {
@@ -432,6 +434,7 @@ export class Model extends EventTarget {
   }
 
   applyState(st) {
+    setServices(st.services);
     normalise(st);
     this.live = st;
     this.liveView = viewOf(st);

@@ -5,7 +5,7 @@
 // to client; square: inside TLS), DNS questions and answers, and the
 // message itself as an envelope when its DATA crosses a link.
 import { s, clear } from './dom.js';
-import { shortTime } from './format.js';
+import { shortTime, servicesOf } from './format.js';
 
 const W = 184; // card
 const H = 112;
@@ -15,14 +15,21 @@ const TOP = 40; // room for the domain labels and arcs
 const DROP = 62; // how much lower the hosts between the domains sit
 const CAPTION = 22;
 
+// ports: "587, 465", the ports of a role's services (the state's table).
+function ports(role) {
+  return servicesOf(role).map((s) => s.port).join(', ');
+}
+
+// The role chips, with what each role does; their ports come from the
+// services table the state sends.
 const ROLE_CHIPS = [
-  ['mua', 'MUA', 'mail user agent: the person’s mail program'],
-  ['msa', 'MSA', 'mail submission agent: takes mail from its users (port 587, login required)'],
-  ['mta', 'MTA', 'mail transfer agent: queues mail and relays it to other domains; as MX, receives their mail (port 25)'],
-  ['mda', 'MDA', 'mail delivery agent: files mail into mailboxes (LMTP on port 24 when split off)'],
-  ['pop3', 'POP3', 'lets mail programs download mail (port 110)'],
-  ['imap', 'IMAP', 'lets mail programs read mail on the server (port 143)'],
-  ['dns', 'DNS', 'answers questions about names: where mail for a domain goes (MX), addresses (A)'],
+  ['mua', 'MUA', () => 'mail user agent: the person’s mail program'],
+  ['msa', 'MSA', () => `mail submission agent: takes mail from its users (port ${ports('msa')}, login required)`],
+  ['mta', 'MTA', () => `mail transfer agent: queues mail and relays it to other domains; as MX, receives their mail (port ${ports('mx')})`],
+  ['mda', 'MDA', () => `mail delivery agent: files mail into mailboxes (LMTP on port ${ports('lmtp')} when split off)`],
+  ['pop3', 'POP3', () => `lets mail programs download mail (port ${ports('pop3')})`],
+  ['imap', 'IMAP', () => `lets mail programs read mail on the server (port ${ports('imap')})`],
+  ['dns', 'DNS', () => 'answers questions about names: where mail for a domain goes (MX), addresses (A)'],
 ];
 
 function chips(h) {
@@ -153,8 +160,8 @@ export function links(state) {
       continue;
     }
     if (h.roles.includes('mua')) {
-      if (h.msa) add(h.name, h.msa, '587');
-      if (h.mailstore) add(h.name, h.mailstore, '143');
+      if (h.msa) add(h.name, h.msa, String(servicesOf('msa')[0]?.port ?? ''));
+      if (h.mailstore) add(h.name, h.mailstore, String(servicesOf('imap')[0]?.port ?? ''));
     }
     if (h.roles.includes('msa') || h.roles.includes('mx')) add(h.name, resolver(h), '53');
     if (h.lmtp) add(h.name, h.lmtp, '24');
@@ -315,7 +322,7 @@ export class Topology {
     for (const [, label, what] of chips(h)) {
       const w = label.length * 7 + 10;
       g.append(s('g', { class: `chip chip-${label.toLowerCase()}` },
-        s('title', {}, `${label}: ${what}`),
+        s('title', {}, `${label}: ${what()}`),
         s('rect', { x, y: 8, width: w, height: 16, rx: 3 }),
         s('text', { x: x + w / 2, y: 20, 'text-anchor': 'middle' }, label)));
       x += w + 4;
