@@ -44,8 +44,40 @@ func (e *Error) Status() string {
 	return "4.3.0"
 }
 
+// OnceStore is a store that files a message at most once per delivery
+// key (maildir.Store): the first AppendOnce with a key files it, a later
+// one with the same key and message finds it and returns its UID with
+// filed false.
+type OnceStore interface {
+	AppendOnce(user, name, key string, msg []byte, flags []string, date time.Time) (uid store.UID, filed bool, err error)
+}
+
+type keyCtx struct{}
+
+// WithDeliveryKey returns ctx carrying key, the name of a delivery that
+// may be repeated: the queue hands each local delivery to its Local
+// function so (queue.DeliveryKey), whatever wires the two together.
+func WithDeliveryKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, keyCtx{}, key)
+}
+
+// DeliveryKeyFrom returns the delivery key ctx carries, or "".
+func DeliveryKeyFrom(ctx context.Context) string {
+	k, _ := ctx.Value(keyCtx{}).(string)
+	return k
+}
+
 // Deliver files body for rcpt, sent by from, into rcpt's INBOX.
+//
+// A delivery may be repeated: a queue that died after the message was
+// filed and before it journalled that delivers it again when it recovers
+// its spool. When ctx carries a delivery key (WithDeliveryKey) and the
+// store is a OnceStore, a delivery filed already under that key is not
+// filed again: it is reported done, and the trace says so. Other stores
+// (in memory, which a crash loses whole) file every delivery; so does a
+// delivery without a key (LMTP: the client has no key to give).
 func (m *MDA) Deliver(ctx context.Context, from, rcpt string, body []byte) error {
+	key := DeliveryKeyFrom(ctx)
 	exists := m.Exists
 	if exists == nil {
 		exists = func(a string) bool {
@@ -64,14 +96,25 @@ func (m *MDA) Deliver(ctx context.Context, from, rcpt string, body []byte) error
 	if m.Clock != nil {
 		now = m.Clock.Now()
 	}
-	uid, err := m.Store.Append(rcpt, store.Inbox, msg, nil, now)
+	var uid store.UID
+	filed := true
+	var err error
+	if once, ok := m.Store.(OnceStore); ok && key != "" {
+		uid, filed, err = once.AppendOnce(rcpt, store.Inbox, key, msg, nil, now)
+	} else {
+		uid, err = m.Store.Append(rcpt, store.Inbox, msg, nil, now)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrNoUser) {
 			return &Error{Reason: err.Error(), permanent: true}
 		}
 		return &Error{Reason: "mailbox store: " + err.Error()}
 	}
+	text := fmt.Sprintf("filed as UID %d, %d bytes", uid, len(msg))
+	if !filed {
+		text = fmt.Sprintf("filed already as UID %d by an earlier attempt (the queue had not recorded it): not filed twice", uid)
+	}
 	m.Trace.Emit(trace.Event{Kind: trace.KindDeliver, Host: m.Hostname, Msg: trace.MsgKey(msg),
-		Mailbox: rcpt + "/" + store.Inbox, Text: fmt.Sprintf("filed as UID %d, %d bytes", uid, len(msg))})
+		Mailbox: rcpt + "/" + store.Inbox, Text: text})
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/mda"
 	"github.com/mailhop/mailhop/sim/store"
+	"github.com/mailhop/mailhop/sim/store/maildir"
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
@@ -128,4 +129,74 @@ type failingStore struct{ store.Store }
 
 func (failingStore) Append(string, string, []byte, []string, time.Time) (store.UID, error) {
 	return 0, errors.New("disk full")
+}
+
+// A delivery repeated under its key (a queue that died after filing it
+// delivers it again once it restarts) is filed once in a Maildir, across
+// a restart of the store, and traced as filed already; the same message
+// for another recipient is filed. Without a key (LMTP), or in a store
+// that can not tell (memory), every delivery is filed.
+func TestDeliverOnce(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewVirtual(start)
+	rec := trace.NewRecorder(clk.Now, 0)
+	openStore := func() *maildir.Store {
+		st, err := maildir.Open(dir, maildir.Options{Hostname: "store.example.net", PollInterval: -1, NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		for _, u := range []string{"bob@example.net", "carol@example.net"} {
+			if err := st.AddUser(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return st
+	}
+	st := openStore()
+	m := &mda.MDA{Hostname: "store.example.net", Store: st, Clock: clk, Trace: rec}
+	key := func(rcpt string) context.Context {
+		return mda.WithDeliveryKey(context.Background(), "8A1B2C3D001.1767258000000000000."+rcpt)
+	}
+	deliver := func(ctx context.Context, rcpt string) {
+		t.Helper()
+		if err := m.Deliver(ctx, "alice@example.org", rcpt, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver(key("bob@example.net"), "bob@example.net")
+	deliver(key("bob@example.net"), "bob@example.net")
+	m.Store = openStore() // the next process
+	deliver(key("bob@example.net"), "bob@example.net")
+	deliver(key("carol@example.net"), "carol@example.net")
+	if n, c := len(inbox(t, m.Store, "bob@example.net")), len(inbox(t, m.Store, "carol@example.net")); n != 1 || c != 1 {
+		t.Fatalf("bob has %d messages, carol %d; want 1 each", n, c)
+	}
+	var texts []string
+	for _, e := range rec.Events() {
+		texts = append(texts, e.Mailbox+": "+e.Text)
+	}
+	if len(texts) != 4 || !strings.HasPrefix(texts[0], "bob@example.net/INBOX: filed as UID 1,") ||
+		texts[1] != "bob@example.net/INBOX: filed already as UID 1 by an earlier attempt (the queue had not recorded it): not filed twice" ||
+		texts[2] != texts[1] || !strings.HasPrefix(texts[3], "carol@example.net/INBOX: filed as UID 1,") {
+		t.Fatalf("trace:\n%s", strings.Join(texts, "\n"))
+	}
+	// No key: filed again.
+	deliver(context.Background(), "bob@example.net")
+	if n := len(inbox(t, m.Store, "bob@example.net")); n != 2 {
+		t.Fatalf("a delivery without a key: bob has %d messages, want 2", n)
+	}
+	// A store in memory files every delivery, key or not.
+	mm, mst, _ := newMDA(t)
+	for range 2 {
+		if err := mm.Deliver(key("bob@example.net"), "alice@example.org", "bob@example.net", []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(inbox(t, mst, "bob@example.net")); n != 2 {
+		t.Fatalf("the memory store holds %d messages, want 2", n)
+	}
+	if got := mda.DeliveryKeyFrom(key("x")); got != "8A1B2C3D001.1767258000000000000.x" {
+		t.Fatalf("DeliveryKeyFrom = %q", got)
+	}
 }

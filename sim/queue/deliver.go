@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/dns"
+	"github.com/mailhop/mailhop/sim/mda"
 	"github.com/mailhop/mailhop/sim/netx"
 	smtpclient "github.com/mailhop/mailhop/sim/smtp"
 	"github.com/mailhop/mailhop/sim/trace"
@@ -287,13 +288,25 @@ func (q *Queue) delivered(env *Envelope, r *Rcpt, c *client, reply string) {
 		Text: fmt.Sprintf("%s handed to %s by %s (%s)", r.Addr, c.host, how, reply)})
 }
 
+// DeliveryKey names the delivery of a queued message to one recipient:
+// the queue id, the time the message was queued (the id alone comes round
+// again after some days) and the recipient. It is the same for every
+// attempt and after a restart, since the spool keeps all three. Each
+// call of Local has it in its context (mda.WithDeliveryKey): an mda.MDA
+// on a store that files once per key (maildir) files a message that
+// recovery delivers again (the process died after filing it, before the
+// journal said so) once only.
+func DeliveryKey(env *Envelope, rcpt string) string {
+	return fmt.Sprintf("%s.%d.%s", env.ID, env.Created.UnixNano(), strings.ToLower(rcpt))
+}
+
 func (q *Queue) deliverLocal(ctx context.Context, env *Envelope, rcpts []*Rcpt, body []byte) {
 	for _, r := range rcpts {
 		if q.Local == nil {
 			r.Reply, r.Status = "no local delivery on this host", "4.3.0"
 			continue
 		}
-		err := q.Local(ctx, env, r.Addr, body)
+		err := q.Local(mda.WithDeliveryKey(ctx, DeliveryKey(env, r.Addr)), env, r.Addr, body)
 		if err != nil {
 			r.Reply, r.Remote, r.Status = err.Error(), q.Hostname, statusOf(err)
 			if isPermanent(err) {

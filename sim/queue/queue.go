@@ -74,6 +74,10 @@ type Queue struct {
 	Route func(domain string) Route
 	// Local files a message into a local mailbox (RouteLocal). It returns
 	// an error with a Permanent() bool method for a permanent failure.
+	// A message is journalled as delivered only after Local returns, so
+	// after a crash it may be handed to Local again: ctx carries the
+	// delivery's DeliveryKey (mda.WithDeliveryKey), with which an
+	// mda.MDA files it once.
 	Local func(ctx context.Context, env *Envelope, rcpt string, body []byte) error
 	// ClientTLS returns the TLS configuration to use with STARTTLS towards
 	// a server; nil: no STARTTLS. TLS is opportunistic (RFC 3207 §4):

@@ -1,6 +1,8 @@
 package maildir
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,6 +39,7 @@ type box struct {
 	keywords  []string  // keyword i is letter 'a'+i
 	msgs      []*message
 	byKey     map[string]*message
+	byTag     map[string]*message // delivered messages by delivery tag
 	watchers  map[int]func(store.Change)
 	watchSeq  int
 	pending   []queuedChange // changes not yet told to watchers
@@ -107,6 +110,9 @@ func (b *box) find(uid store.UID) *message {
 func (b *box) add(m *message) {
 	b.msgs = append(b.msgs, m)
 	b.byKey[m.key] = m
+	if tag := tagOf(m.key); tag != "" {
+		b.byTag[tag] = m
+	}
 }
 
 // publish queues a change for the watchers and returns its sequence
@@ -188,6 +194,9 @@ func (b *box) remove(uids []store.UID, keepFile func(*message) bool) (removed []
 	b.msgs = kept
 	for _, m := range gone {
 		delete(b.byKey, m.key)
+		if tag := tagOf(m.key); tag != "" && b.byTag[tag] == m {
+			delete(b.byTag, tag)
+		}
 		removed = append(removed, m.uid)
 		seq = b.publish(store.Change{Kind: store.Expunged, UID: m.uid})
 	}
@@ -331,6 +340,38 @@ func withUID(key string, uid store.UID) string {
 	return strings.Join(out, ",") + ",U=" + strconv.FormatUint(uint64(uid), 10)
 }
 
+// deliveryTag names one delivery in a file name: "K" and 32 hex digits,
+// the first 128 bits of SHA-256 over the caller's delivery key and the
+// message. The same delivery repeated gives the same tag; another message
+// under a reused key (a queue id comes round again) gives another.
+func deliveryTag(key string, msg []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "mailhop-delivery %d:%s\n", len(key), key)
+	h.Write(msg)
+	return "K" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// tagOf returns the delivery tag in a file name's key, "" when it has
+// none: the second dot-separated field of the unique part (before the
+// first ","), when it is "K" and 32 lower-case hex digits.
+func tagOf(key string) string {
+	unique, _, _ := strings.Cut(key, ",")
+	_, rest, ok := strings.Cut(unique, ".")
+	if !ok {
+		return ""
+	}
+	tag, _, ok := strings.Cut(rest, ".")
+	if !ok || len(tag) != 33 || tag[0] != 'K' {
+		return ""
+	}
+	for _, c := range []byte(tag[1:]) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return ""
+		}
+	}
+	return tag
+}
+
 // diskEntry is one file found in new/ or cur/.
 type diskEntry struct {
 	sub  string
@@ -373,6 +414,7 @@ func (b *box) readEntries() ([]diskEntry, time.Time, time.Time, error) {
 // load reads the mailbox from disk. Called before the box is shared.
 func (b *box) load() error {
 	b.byKey = map[string]*message{}
+	b.byTag = map[string]*message{}
 	path := filepath.Join(b.dir, uidlistFile)
 	data, err := os.ReadFile(path)
 	var ul uidlist

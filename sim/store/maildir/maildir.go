@@ -20,6 +20,10 @@
 //
 //	<secs>.M<usecs>P<pid>Q<n>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>[:2,<flags>]
 //
+// or, when the MDA delivered it (AppendOnce, see "Delivering once"),
+//
+//	<secs>.K<32 hex digits>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>[:2,<flags>]
+//
 // It holds the message with LF line ends, as Maildir readers expect; Read
 // gives it back with CRLF, exactly as appended when the message used CRLF
 // throughout (as SMTP, POP3 and IMAP require). The flags after ":2," are
@@ -49,6 +53,38 @@
 // when the MDA reports a delivery, the message survives a crash or power
 // loss. Directory fsyncs of concurrent appends to one mailbox are shared
 // (group commit): one fsync covers every rename made before it started.
+//
+// # Delivering once
+//
+// The queue journals a delivery only after the MDA has filed the message:
+// a process killed between the two finds the message still queued when
+// it restarts, and delivers it again. AppendOnce makes that second filing
+// a no-op. Its caller names the delivery with a key (queue.DeliveryKey:
+// the queue id, the time the message was queued, the recipient; all kept
+// in the spool, so the same after a restart), and the file's unique name
+// carries a delivery tag, "K" and the first 128 bits of SHA-256 over the
+// key and the message, in place of M<usecs>P<pid>Q<n>. The tag is in the
+// name that the rename into new/ makes visible, so the message and the
+// record that it was delivered are one atomic step: there is no index to
+// write before or after, and so no crash between the two.
+//
+// Before filing, AppendOnce looks the tag up in an index of the mailbox
+// held in memory (byTag), built when the mailbox is loaded from new/ and
+// cur/ (the first use after a start, which is when a repeated delivery
+// comes) and kept as messages come and go, so the check costs no
+// directory listing. It looks again under the mailbox's lock just before
+// the rename, for a delivery repeated concurrently. A message found is
+// reported as delivered with its UID; its directory is fsynced first, as
+// the process that renamed it may have died before its own fsync.
+//
+// The tag lives in the part of the name before ":", which Maildir
+// programs keep: a message moved from new/ to cur/ or given flags (by
+// mailhop or by mutt) keeps it, and is still found. So does a message that
+// another program renamed without its U= field: the scan gives it the
+// next UID and keeps the rest of the name, tag included. A repeated
+// delivery takes no UID: it is recognised before one is given. What is
+// not found is a message the user moved to another mailbox or expunged
+// in the instant between its filing and the crash: it is filed again.
 //
 // # Other programs
 //
@@ -766,30 +802,92 @@ func (s *Store) Append(addr, name string, msg []byte, flags []string, date time.
 	if err != nil {
 		return 0, err
 	}
+	uid, _, err := s.appendTo(b, msg, flags, date, "")
+	return uid, err
+}
+
+// AppendOnce is Append for a delivery that may be repeated: key names the
+// delivery (the MDA gives the queue id, the time the message was queued
+// and the recipient), the same for every attempt and across restarts. The
+// first call with a key files msg, in a file whose name carries the
+// key's delivery tag; a later call with the same key and message, by this
+// process or by the next after a crash, finds that file in new/ or cur/
+// and returns its UID with filed false, after an fsync of its directory
+// (the process that filed it may have died before its own). A key of ""
+// is Append's.
+func (s *Store) AppendOnce(addr, name, key string, msg []byte, flags []string, date time.Time) (uid store.UID, filed bool, err error) {
+	b, err := s.box(addr, name)
+	if err != nil {
+		return 0, false, err
+	}
+	if key == "" {
+		uid, _, err := s.appendTo(b, msg, flags, date, "")
+		return uid, err == nil, err
+	}
+	tag := deliveryTag(key, msg)
+	// Checked before the write as well as before the rename: a repeated
+	// delivery costs no write.
+	b.mu.Lock()
+	m := b.byTag[tag]
+	var sub string
+	if m != nil {
+		uid, sub = m.uid, m.sub
+	}
+	b.mu.Unlock()
+	if m != nil {
+		if err := b.syncer(sub).sync(); err != nil {
+			return 0, false, err
+		}
+		return uid, false, nil
+	}
+	uid, dup, err := s.appendTo(b, msg, flags, date, tag)
+	return uid, err == nil && !dup, err
+}
+
+// appendTo files msg into b: written to tmp/, fsynced, renamed into new/
+// (cur/ with flags) under a new UID, the directory fsynced. With a tag,
+// the file is named by it, unless a message with that tag is there
+// already: then nothing is filed, and its UID is returned with dup true.
+func (s *Store) appendTo(b *box, msg []byte, flags []string, date time.Time, tag string) (uid store.UID, dup bool, err error) {
 	if date.IsZero() {
 		date = s.now()
 	}
 	flags = store.NormalizeFlags(flags)
 	disk := toLF(msg)
 	size := crlfLen(disk)
-	base := fmt.Sprintf("%s,S=%d,W=%d", s.uniqueName(), len(disk), size)
+	sizes := fmt.Sprintf(",S=%d,W=%d", len(disk), size)
+	base := s.uniqueName() + sizes
+	final := base
+	if tag != "" {
+		final = fmt.Sprintf("%d.%s.%s%s", time.Now().Unix(), tag, s.host, sizes)
+	}
 	tmp := filepath.Join(b.dir, "tmp", base)
 	if err := s.writeFile(tmp, disk, date, &b.createMu); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	b.mu.Lock()
 	if b.gone {
 		b.mu.Unlock()
 		os.Remove(tmp)
-		return 0, fmt.Errorf("%w: %s", store.ErrNoMailbox, name)
+		return 0, false, fmt.Errorf("%w: %s", store.ErrNoMailbox, b.name)
+	}
+	if m := b.byTag[tag]; tag != "" && m != nil {
+		// Filed meanwhile by another call with the same key.
+		uid, sub := m.uid, m.sub
+		b.mu.Unlock()
+		os.Remove(tmp)
+		if err := b.syncer(sub).sync(); err != nil {
+			return 0, false, err
+		}
+		return uid, true, nil
 	}
 	info, err := b.info(flags, "")
 	if err != nil {
 		b.mu.Unlock()
 		os.Remove(tmp)
-		return 0, err
+		return 0, false, err
 	}
-	m := &message{uid: b.next, key: base + ",U=" + strconv.FormatUint(uint64(b.next), 10), size: size, date: date, flags: flags}
+	m := &message{uid: b.next, key: final + ",U=" + strconv.FormatUint(uint64(b.next), 10), size: size, date: date, flags: flags}
 	m.sub, m.name = "new", m.key
 	if info != "" {
 		m.sub, m.name = "cur", m.key+":2,"+info
@@ -797,7 +895,7 @@ func (s *Store) Append(addr, name string, msg []byte, flags []string, date time.
 	if err := os.Rename(tmp, b.path(m)); err != nil {
 		b.mu.Unlock()
 		os.Remove(tmp)
-		return 0, fmt.Errorf("maildir: %w", err)
+		return 0, false, fmt.Errorf("maildir: %w", err)
 	}
 	b.next++
 	b.add(m)
@@ -806,9 +904,9 @@ func (s *Store) Append(addr, name string, msg []byte, flags []string, date time.
 	err = b.syncer(m.sub).sync()
 	b.flush(seq)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return m.uid, nil
+	return m.uid, false, nil
 }
 
 // uniqueName makes the unique part of a new message's file name.
