@@ -145,27 +145,7 @@ func openURL(t *testing.T, url string, w, h int64) *page {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
-	ctx, cancelT := context.WithTimeout(ctx, 100*time.Second)
-	t.Cleanup(cancelT)
-	p := &page{t: t, ctx: ctx}
-	p.do(chromedp.EmulateViewport(w, h))
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
-				p.fail(m.String() + " " + m.URL)
-			}
-		}
-	}()
-	p.do(chromedp.Navigate(url))
-	p.waitJS("the page to be ready", `document.body.dataset.ready === 'true' || document.body.dataset.ready === 'failed'`)
-	if p.eval(`document.body.dataset.ready`) != "true" {
-		t.Fatalf("boot failed: %s", p.eval(`document.getElementById('boot-text').textContent`))
-	}
-	return p
+	return openIn(t, ctx, url, w, h)
 }
 
 func (p *page) fail(msg string) {
