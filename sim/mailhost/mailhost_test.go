@@ -82,7 +82,9 @@ func newRig(t *testing.T, roles ...string) *rig {
 
 type noMX struct{}
 
-func (noMX) LookupMX(context.Context, string) ([]queue.MX, error) { return nil, errors.New("no DNS here") }
+func (noMX) LookupMX(context.Context, string) ([]queue.MX, error) {
+	return nil, errors.New("no DNS here")
+}
 
 // dial connects from the client host and reads the greeting's first line.
 func (r *rig) dial(t *testing.T, port int, implicitTLS bool) (net.Conn, *bufio.Reader, string) {
