@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/message"
 	"github.com/mailhop/mailhop/sim/mua"
 	"github.com/mailhop/mailhop/sim/pcap"
 	"github.com/mailhop/mailhop/sim/store"
@@ -143,7 +144,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(stdout, "\n== %s/INBOX, UID %d: the header as delivered\n", to, last.UID)
-		fmt.Fprint(stdout, headerSection(msg))
+		fmt.Fprint(stdout, strings.ReplaceAll(string(message.HeaderSection(msg)), "\r\n", "\n"))
 	}
 	return nil
 }
@@ -181,14 +182,6 @@ func writeFile(name string, write func(io.Writer) error) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return f.Close()
-}
-
-func headerSection(msg []byte) string {
-	s := strings.ReplaceAll(string(msg), "\r\n", "\n")
-	if i := strings.Index(s, "\n\n"); i >= 0 {
-		return s[:i+1]
-	}
-	return s
 }
 
 // loadWorld reads a world by built-in name or from a file.

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -119,7 +118,11 @@ func (q *Queue) bounce(env *Envelope, rcpts []*Rcpt, body []byte, delay bool) {
 			Text: fmt.Sprintf("queue id %s: a bounce that can not be delivered is dropped, never bounced (RFC 5321 4.5.5)", env.ID)})
 		return
 	}
-	dsn := q.buildDSN(env, rcpts, body, delay)
+	dsn, err := q.buildDSN(env, rcpts, body, delay)
+	if err != nil {
+		q.emit(trace.Event{Kind: trace.KindQueue, Action: "error", Msg: env.Key, Text: "writing the bounce: " + err.Error()})
+		return
+	}
 	id, err := q.Enqueue("", []string{env.From}, dsn)
 	if err != nil {
 		q.emit(trace.Event{Kind: trace.KindQueue, Action: "error", Msg: env.Key, Text: "queueing the bounce: " + err.Error()})
@@ -135,108 +138,4 @@ func (q *Queue) bounce(env *Envelope, rcpts []*Rcpt, body []byte, delay bool) {
 	}
 	q.emit(trace.Event{Kind: trace.KindQueue, Action: map[bool]string{true: "warned", false: "bounced"}[delay], Msg: env.Key,
 		Text: fmt.Sprintf("queue id %s: %s to <%s> for %s (DSN queued as %s)", env.ID, what, env.From, strings.Join(addrs, ", "), id)})
-}
-
-// buildDSN writes an RFC 3464 report: a human part, the machine-readable
-// message/delivery-status part, and the original message's header
-// (text/rfc822-headers, RFC 6522).
-func (q *Queue) buildDSN(env *Envelope, rcpts []*Rcpt, body []byte, delay bool) []byte {
-	now := q.Clock.Now()
-	boundary := fmt.Sprintf("%s/%s", env.ID, q.Hostname)
-	var b bytes.Buffer
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\r\n", args...) }
-	subject := "Undelivered Mail Returned to Sender"
-	if delay {
-		subject = "Delayed Mail (still being retried)"
-	}
-	w("From: Mail Delivery System <MAILER-DAEMON@%s>", q.Hostname)
-	w("To: <%s>", env.From)
-	w("Subject: %s", subject)
-	w("Date: %s", now.Format(time.RFC1123Z))
-	w("Message-ID: <%s.%s@%s>", env.ID, map[bool]string{true: "delay", false: "dsn"}[delay], q.Hostname)
-	w("Auto-Submitted: auto-replied")
-	w("MIME-Version: 1.0")
-	w("Content-Type: multipart/report; report-type=delivery-status;")
-	w("\tboundary=\"%s\"", boundary)
-	w("")
-	w("This is a MIME-encapsulated delivery status notification.")
-	w("")
-	w("--%s", boundary)
-	w("Content-Type: text/plain; charset=utf-8")
-	w("")
-	w("This is the mail system at host %s.", q.Hostname)
-	w("")
-	if delay {
-		w("Your message could not be delivered yet. It stays in the queue and")
-		w("delivery will be retried until %s.", env.Created.Add(q.Lifetime).UTC().Format(time.RFC1123Z))
-	} else {
-		w("Your message could not be delivered to one or more recipients.")
-		w("It is attached below (its header only).")
-	}
-	w("")
-	for _, r := range rcpts {
-		w("<%s>: %s", r.Addr, r.Reply)
-	}
-	w("")
-	w("--%s", boundary)
-	w("Content-Type: message/delivery-status")
-	w("")
-	w("Reporting-MTA: dns; %s", q.Hostname)
-	w("X-Queue-ID: %s", env.ID)
-	w("Arrival-Date: %s", env.Created.Format(time.RFC1123Z))
-	for _, r := range rcpts {
-		w("")
-		w("Final-Recipient: rfc822; %s", r.Addr)
-		if delay {
-			w("Action: delayed")
-		} else {
-			w("Action: failed")
-		}
-		status := r.Status
-		if status == "" {
-			status = map[bool]string{true: "4.0.0", false: "5.0.0"}[delay]
-		}
-		w("Status: %s", status)
-		if r.Remote != "" && r.Remote != q.Hostname {
-			w("Remote-MTA: dns; %s", r.Remote)
-		}
-		if r.Reply != "" {
-			kind := "smtp"
-			if r.Remote == "" || r.Remote == q.Hostname {
-				kind = "x-mailhop"
-			}
-			w("Diagnostic-Code: %s; %s", kind, oneLine(r.Reply))
-		}
-		w("Last-Attempt-Date: %s", now.Format(time.RFC1123Z))
-		if delay {
-			w("Will-Retry-Until: %s", env.Created.Add(q.Lifetime).Format(time.RFC1123Z))
-		}
-	}
-	w("")
-	w("--%s", boundary)
-	w("Content-Type: text/rfc822-headers")
-	w("")
-	b.Write(headerOf(body))
-	w("--%s--", boundary)
-	return b.Bytes()
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
-// headerOf returns a message's header section, with CRLF line ends.
-func headerOf(body []byte) []byte {
-	end := bytes.Index(body, []byte("\r\n\r\n"))
-	if end < 0 {
-		if e := bytes.Index(body, []byte("\n\n")); e >= 0 {
-			end = e
-		} else {
-			end = len(body)
-		}
-	}
-	h := body[:end]
-	h = bytes.ReplaceAll(h, []byte("\r\n"), []byte("\n"))
-	h = bytes.ReplaceAll(h, []byte("\n"), []byte("\r\n"))
-	return append(append([]byte(nil), h...), "\r\n"...)
 }

@@ -416,6 +416,7 @@ type dsn struct {
 // returned message's header.
 func parseDSN(t *testing.T, raw []byte) dsn {
 	t.Helper()
+	checkCRLF(t, raw)
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatalf("the DSN is not a message: %v\n%s", err, raw)
@@ -477,4 +478,19 @@ func parseDSN(t *testing.T, raw []byte) dsn {
 		}
 	}
 	return d
+}
+
+// checkCRLF fails the test unless every line of a message ends in CRLF
+// (RFC 5322 §2.1): no LF without a CR before it, no CR without an LF
+// after it.
+func checkCRLF(t *testing.T, raw []byte) {
+	t.Helper()
+	for i, c := range raw {
+		if c == '\n' && (i == 0 || raw[i-1] != '\r') || c == '\r' && (i+1 == len(raw) || raw[i+1] != '\n') {
+			t.Fatalf("a bare %q at byte %d: %q", c, i, raw[max(0, i-60):min(len(raw), i+2)])
+		}
+	}
+	if !bytes.HasSuffix(raw, []byte("\r\n")) {
+		t.Fatalf("the last line does not end in CRLF: %q", raw[max(0, len(raw)-60):])
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
+	"github.com/mailhop/mailhop/sim/message"
 	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -392,10 +393,11 @@ func (se *session) Data(r io.Reader) error {
 	id := se.s.newID(now)
 	if se.s.Mode == Submission {
 		// RFC 6409 §8.3: the MSA adds Date and Message-ID when missing.
-		if !hasHeader(body, "Message-ID") {
+		h := message.ReadHeader(body)
+		if !h.Has("Message-ID") {
 			fmt.Fprintf(&head, "Message-ID: <%s@%s>\r\n", id, se.s.Hostname)
 		}
-		if !hasHeader(body, "Date") {
+		if !h.Has("Date") {
 			fmt.Fprintf(&head, "Date: %s\r\n", now.Format(time.RFC1123Z))
 		}
 	}
@@ -458,26 +460,6 @@ func (se *session) received(now time.Time, id string) []byte {
 	}
 	fmt.Fprintf(&b, "; %s\r\n", now.Format(time.RFC1123Z))
 	return b.Bytes()
-}
-
-func hasHeader(msg []byte, name string) bool {
-	for len(msg) > 0 {
-		i := bytes.IndexByte(msg, '\n')
-		line := msg
-		if i >= 0 {
-			line, msg = msg[:i], msg[i+1:]
-		} else {
-			msg = nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			return false
-		}
-		if n, _, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(bytes.TrimSpace(n), []byte(name)) {
-			return true
-		}
-	}
-	return false
 }
 
 // newID returns a session id for Received headers and generated

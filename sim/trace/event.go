@@ -58,6 +58,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/message"
 	"github.com/mailhop/mailhop/sim/service"
 )
 
@@ -138,38 +139,4 @@ func ProtoForPort(port int) string { return service.ProtoForPort(port) }
 // MsgKey returns the key that ties a message's events together: its
 // Message-ID without the angle brackets, read from the header section of a
 // raw RFC 5322 message ("" when it has none).
-func MsgKey(raw []byte) string {
-	rest := raw
-	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
-		line := rest
-		if i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			break // end of the header section
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || !bytes.EqualFold(bytes.TrimSpace(name), []byte("Message-ID")) {
-			continue
-		}
-		v := bytes.TrimSpace(value)
-		if len(v) == 0 && len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-			// folded onto the next line
-			j := bytes.IndexByte(rest, '\n')
-			if j < 0 {
-				j = len(rest)
-			}
-			v = bytes.TrimSpace(rest[:j])
-		}
-		v = bytes.TrimPrefix(v, []byte("<"))
-		if k := bytes.IndexByte(v, '>'); k >= 0 {
-			v = v[:k]
-		}
-		return string(v)
-	}
-	return ""
-}
+func MsgKey(raw []byte) string { return message.MessageID(raw) }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailhop/mailhop/sim/dns"
+	"github.com/mailhop/mailhop/sim/message"
 	"github.com/mailhop/mailhop/sim/queue"
 	"github.com/mailhop/mailhop/sim/service"
 	"github.com/mailhop/mailhop/sim/store"
@@ -150,8 +151,8 @@ func (w *World) mailbox(st store.Store, user, name string) (MailboxState, error)
 		w.summaryMu.Unlock()
 		if !ok {
 			if body, err := st.Read(user, name, m.UID); err == nil {
-				h := parseHeader(body)
-				sum = summary{from: h.get("From"), subject: h.get("Subject"), msg: trimAngles(h.get("Message-ID"))}
+				h := message.ReadHeader(body)
+				sum = summary{from: h.Text("From"), subject: h.Text("Subject"), msg: h.MessageID()}
 				w.summaryMu.Lock()
 				if w.summaries == nil {
 					w.summaries = map[summaryKey]summary{}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/message"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -96,12 +97,14 @@ func (p *Playground) Message(user, mailbox string, uid uint32) (MessageView, err
 	if err != nil {
 		return MessageView{}, fmt.Errorf("message %s/%s UID %d: %w", user, mailbox, uid, err)
 	}
+	h := message.ReadHeader(raw)
 	v := MessageView{User: user, Mailbox: mailbox, UID: uid, Size: len(raw), Raw: string(raw),
-		Msg: trace.MsgKey(raw), Header: []Field{}, Received: []Received{}, Hops: []Hop{}}
-	head, body := splitMessage(raw)
-	v.Header = parseFields(head)
-	v.Body = body
-	v.Text = decodeBody(v.Header, body)
+		Msg: h.MessageID(), Header: []Field{}, Received: []Received{}, Hops: []Hop{}}
+	for _, f := range h {
+		v.Header = append(v.Header, Field{Name: f.Name, Value: f.Value, Raw: f.Raw})
+	}
+	v.Body = string(message.Body(raw))
+	v.Text = decodeBody(v.Header, v.Body)
 	for _, f := range v.Header {
 		switch strings.ToLower(f.Name) {
 		case "return-path":
@@ -241,41 +244,6 @@ func hopOf(events []trace.Event, e trace.Event, opens map[string]trace.Event, tl
 // squash collapses runs of white space, so a folded field matches its
 // unfolded text.
 func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func splitMessage(raw []byte) (head, body string) {
-	s := string(raw)
-	for _, sep := range []string{"\r\n\r\n", "\n\n"} {
-		if i := strings.Index(s, sep); i >= 0 {
-			return s[:i+len(sep)/2], s[i+len(sep):]
-		}
-	}
-	return s, ""
-}
-
-func parseFields(head string) []Field {
-	var out []Field
-	for _, line := range strings.SplitAfter(head, "\n") {
-		trimmed := strings.TrimRight(line, "\r\n")
-		if trimmed == "" {
-			continue
-		}
-		if (trimmed[0] == ' ' || trimmed[0] == '\t') && len(out) > 0 {
-			f := &out[len(out)-1]
-			f.Raw += "\n" + trimmed
-			f.Value += " " + strings.TrimSpace(trimmed)
-			continue
-		}
-		name, value, ok := strings.Cut(trimmed, ":")
-		if !ok {
-			continue
-		}
-		out = append(out, Field{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value), Raw: trimmed})
-	}
-	if out == nil {
-		out = []Field{}
-	}
-	return out
-}
 
 func field(fs []Field, name string) string {
 	for _, f := range fs {

@@ -1,0 +1,201 @@
+// Package message reads and writes Internet messages (RFC 5322) for every
+// agent: header fields, Message-ID, and delivery status notifications.
+//
+// Reading is lenient, as an MTA's must be: a message may end its lines in
+// CRLF or LF alone, lack the empty line that ends the header section, or
+// carry lines that are no header field (they are skipped). Header fields
+// are unfolded (RFC 5322 §2.2.3) by github.com/emersion/go-message's
+// textproto; encoded words (RFC 2047) are left as written, except by
+// Header.Text. At most MaxHeaderBytes of a header section are read.
+//
+// Writing is strict: every line a DSN has ends in CRLF, and a field of
+// several lines is folded with CRLF and white space, never a bare LF.
+package message
+
+import (
+	"bufio"
+	"bytes"
+	"mime"
+	"strings"
+
+	"github.com/emersion/go-message/textproto"
+)
+
+// MaxHeaderBytes bounds the header section read from a message (line ends
+// counted as CRLF): what lies beyond, to the end of the line that crosses
+// it, is ignored. Real header sections are far smaller; Postfix keeps
+// 100 KiB of one (header_size_limit).
+const MaxHeaderBytes = 256 << 10
+
+// Field is one header field.
+type Field struct {
+	// Name is the field's name as written ("Message-ID"), without white
+	// space around it.
+	Name string
+	// Value is the field unfolded: each of its lines without the white
+	// space around it, joined by single spaces (RFC 5322 §2.2.3).
+	Value string
+	// Raw is the field as written, its lines joined by "\n".
+	Raw string
+}
+
+// Header is a header section's fields, in order, top first.
+type Header []Field
+
+// ReadHeader returns the header fields of raw, a whole message or its
+// header section alone (see HeaderSection for what the section is).
+// Lines that are no field (no colon, a name with white space or control
+// characters, a continuation line at the very top) are skipped.
+func ReadHeader(raw []byte) Header {
+	section := HeaderSection(raw)
+	br := bufio.NewReaderSize(bytes.NewReader(section), len(section)+1)
+	h := Header{}
+	for {
+		th, err := textproto.ReadHeader(br)
+		fields := th.Fields()
+		for fields.Next() {
+			b, rerr := fields.Raw()
+			if rerr != nil {
+				continue
+			}
+			raw := strings.ReplaceAll(strings.TrimSuffix(string(b), "\r\n"), "\r\n", "\n")
+			name, _, _ := strings.Cut(raw, ":")
+			h = append(h, Field{Name: strings.Trim(name, " \t"), Value: fields.Value(), Raw: raw})
+		}
+		if err == nil {
+			return h
+		}
+		// A malformed line: ReadHeader has consumed it (with its
+		// continuation lines); go on after it.
+		if _, perr := br.Peek(1); perr != nil {
+			return h
+		}
+	}
+}
+
+// Get returns the value of the first field named name (any case), or ""
+// when there is none.
+func (h Header) Get(name string) string {
+	for _, f := range h {
+		if strings.EqualFold(f.Name, name) {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// Has reports whether a field named name (any case) is present.
+func (h Header) Has(name string) bool {
+	for _, f := range h {
+		if strings.EqualFold(f.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Values returns the values of every field named name (any case), top
+// first.
+func (h Header) Values(name string) []string {
+	var out []string
+	for _, f := range h {
+		if strings.EqualFold(f.Name, name) {
+			out = append(out, f.Value)
+		}
+	}
+	return out
+}
+
+// Text returns the value of the first field named name with its encoded
+// words (RFC 2047) decoded; as written when they do not decode.
+func (h Header) Text(name string) string {
+	v := h.Get(name)
+	dec := new(mime.WordDecoder)
+	if s, err := dec.DecodeHeader(v); err == nil {
+		return s
+	}
+	return v
+}
+
+// MessageID returns the first Message-ID field's message identifier
+// without its angle brackets ("" when there is none): what is between
+// the first '<' and the next '>', or the whole value when it has no '<'.
+func (h Header) MessageID() string {
+	v := strings.TrimSpace(h.Get("Message-ID"))
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		v = v[i+1:]
+		if j := strings.IndexByte(v, '>'); j >= 0 {
+			v = v[:j]
+		}
+	}
+	return v
+}
+
+// MessageID returns the Message-ID of raw without its angle brackets, as
+// Header.MessageID: the key that ties a message's events together.
+func MessageID(raw []byte) string {
+	return ReadHeader(raw).MessageID()
+}
+
+// HeaderSection returns the header section of raw: its lines up to the
+// first empty one (all of them when there is none), the empty line left
+// out, each line ending in CRLF whether it ended in CRLF, LF alone or
+// nothing (the last line). A CR that ends no line becomes a space, so
+// that the section can go into a message as it is. It stops before the
+// line that would take it past MaxHeaderBytes. When raw's section is
+// like that already, the result shares raw's memory (and has no room to
+// append in place).
+func HeaderSection(raw []byte) []byte {
+	end, clean := 0, true
+	for rest := raw; len(rest) > 0; {
+		line, next, found := bytes.Cut(rest, []byte("\n"))
+		crlf := found && bytes.HasSuffix(line, []byte("\r"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 || end+len(line)+2 > MaxHeaderBytes {
+			break
+		}
+		if !crlf || bytes.IndexByte(line, '\r') >= 0 {
+			clean = false
+			break
+		}
+		end += len(line) + 2
+		rest = next
+	}
+	if clean {
+		return raw[:end:end]
+	}
+	out := make([]byte, 0, min(len(raw)+2, 4<<10))
+	for len(raw) > 0 {
+		line, rest, _ := bytes.Cut(raw, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 || len(out)+len(line)+2 > MaxHeaderBytes {
+			break
+		}
+		start := len(out)
+		out = append(out, line...)
+		for i := start; i < len(out); i++ {
+			if out[i] == '\r' {
+				out[i] = ' '
+			}
+		}
+		out = append(out, '\r', '\n')
+		raw = rest
+	}
+	return out
+}
+
+// Body returns what follows the empty line that ends raw's header
+// section, as it is; nil when there is no such line.
+func Body(raw []byte) []byte {
+	for len(raw) > 0 {
+		line, rest, found := bytes.Cut(raw, []byte("\n"))
+		if !found {
+			return nil
+		}
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return rest
+		}
+		raw = rest
+	}
+	return nil
+}
