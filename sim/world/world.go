@@ -1,6 +1,9 @@
 // Package world builds a mail world on the simulated network: every host
 // of a world file with its agents — MSA, MX, queue, DNS, MDA, LMTP, POP3,
-// IMAP — on a virtual clock, reporting to one trace. The default world is
+// IMAP — on a virtual clock, reporting to one trace. Each mail host is
+// built by sim/mailhost, as `mailhop serve` builds its own; the world adds
+// what only a simulation has: the network, its DNS servers and CA, the
+// seed, the faults. The default world is
 // design §3's: alice@example.org writes to bob@example.net.
 package world
 
