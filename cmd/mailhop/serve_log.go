@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -125,15 +126,26 @@ func (t *traceWriter) close() {
 // "***". It runs as the recorder's annotator, under the recorder's lock.
 type redactor struct {
 	sasl map[string]bool // conn → in a SASL exchange
+	// literal: conn → the tag of an IMAP LOGIN whose user name or
+	// password travels as a literal ({n}, RFC 9051 §4.3): what the
+	// client sends until the tagged answer is hidden.
+	literal map[string]string
 }
 
-func newRedactor() *redactor { return &redactor{sasl: map[string]bool{}} }
+func newRedactor() *redactor {
+	return &redactor{sasl: map[string]bool{}, literal: map[string]string{}}
+}
+
+// literalMarker matches the end of a line announcing a literal: {15},
+// {15+}, ~{15} (RFC 9051 §4.3, RFC 7888).
+var literalMarker = regexp.MustCompile(`~?\{[0-9]+\+?\}$`)
 
 func (r *redactor) annotate(e *trace.Event) {
 	switch e.Kind {
 	case trace.KindConn:
 		if e.Action == "close" {
 			delete(r.sasl, e.Conn)
+			delete(r.literal, e.Conn)
 		}
 		return
 	case trace.KindWire:
@@ -144,9 +156,21 @@ func (r *redactor) annotate(e *trace.Event) {
 		if r.sasl[e.Conn] && !strings.HasPrefix(e.Text, "334") && !strings.HasPrefix(e.Text, "+") {
 			delete(r.sasl, e.Conn)
 		}
+		if tag, ok := r.literal[e.Conn]; ok && strings.HasPrefix(e.Text, tag+" ") {
+			delete(r.literal, e.Conn)
+		}
 		return
 	}
 	if r.sasl[e.Conn] {
+		e.Text = "***"
+		return
+	}
+	if _, ok := r.literal[e.Conn]; ok {
+		// A literal's content, or the line that carries on after it:
+		// only the announcement of the next literal is kept.
+		if m := literalMarker.FindString(strings.TrimSpace(e.Text)); m != "" && strings.TrimSpace(e.Text) == m {
+			return
+		}
 		e.Text = "***"
 		return
 	}
@@ -166,6 +190,12 @@ func (r *redactor) annotate(e *trace.Event) {
 		keep = 1
 	case "LOGIN", "APOP":
 		keep = 2 // the user name
+		if e.Proto == "imap" && literalMarker.MatchString(e.Text) {
+			r.literal[e.Conn] = strings.Fields(e.Text)[0]
+			if len(words) == 2 {
+				return // "a1 LOGIN {15}": the user name comes as a literal
+			}
+		}
 	default:
 		return
 	}
