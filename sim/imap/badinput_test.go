@@ -1,8 +1,6 @@
 package imap
 
 import (
-	"bufio"
-	"crypto/tls"
 	"runtime"
 	"slices"
 	"strings"
@@ -14,9 +12,9 @@ import (
 // sessions, and nothing in any mailbox changes.
 func TestBadInput(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1), msg(2))
-	w.store.CreateMailbox(bob, "Work")
-	w.deliver(t, "Work", msg(3))
+	w.Deliver(t, "INBOX", msg(1), msg(2))
+	w.Store.CreateMailbox(bob, "Work")
+	w.Deliver(t, "Work", msg(3))
 	before := snapshot(t, w)
 
 	// Another session, open all along, must keep working.
@@ -35,8 +33,8 @@ func TestBadInput(t *testing.T) {
 	t.Run("unknown command before login", func(t *testing.T) {
 		// imapserver's defence against cross-protocol attacks: BYE.
 		r := w.raw(t)
-		r.write("GET / HTTP/1.1\r\n")
-		closed, lines := r.closed()
+		r.Write("GET / HTTP/1.1\r\n")
+		closed, lines := r.Drain()
 		if !closed || !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "* BYE") }) {
 			t.Errorf("closed %v, lines %q", closed, lines)
 		}
@@ -126,8 +124,8 @@ func TestBadInput(t *testing.T) {
 		// which fails and closes the connection.
 		r := w.raw(t)
 		r.expect("a1", "LOGIN bob bob", "OK")
-		r.write("a2 SELECT " + strings.Repeat("x", 200<<10) + "\r\n")
-		l := r.line()
+		r.Write("a2 SELECT " + strings.Repeat("x", 200<<10) + "\r\n")
+		l := r.Line()
 		if !strings.HasPrefix(l, "a2 BAD") && !strings.HasPrefix(l, "a2 NO") {
 			t.Errorf("overlong line: %q", l)
 		}
@@ -137,19 +135,19 @@ func TestBadInput(t *testing.T) {
 		// Announce 100 bytes, send 10 and hang up: nothing is appended.
 		r := w.raw(t)
 		r.expect("a1", "LOGIN bob bob", "OK")
-		r.write("a2 APPEND INBOX {100}\r\n")
-		if l := r.line(); !strings.HasPrefix(l, "+") {
+		r.Write("a2 APPEND INBOX {100}\r\n")
+		if l := r.Line(); !strings.HasPrefix(l, "+") {
 			t.Fatalf("no continuation: %q", l)
 		}
-		r.write("Subject: x")
-		r.c.Close()
+		r.Write("Subject: x")
+		r.Close()
 		time.Sleep(20 * time.Millisecond)
 		stillServing("a short literal")
 		// The same with a non-synchronising literal (LITERAL-).
 		r = w.raw(t)
 		r.expect("a1", "LOGIN bob bob", "OK")
-		r.write("a2 APPEND INBOX {100+}\r\nSubject: x")
-		r.c.Close()
+		r.Write("a2 APPEND INBOX {100+}\r\nSubject: x")
+		r.Close()
 		time.Sleep(20 * time.Millisecond)
 		stillServing("a short literal")
 	})
@@ -179,9 +177,9 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("CAPABILITY %q", u)
 		}
 		r.expect("a3", "APPEND INBOX {1001}", "NO [TOOBIG]")
-		r.write("a4 APPEND INBOX {1000}\r\n")
-		r.line()
-		r.write(strings.Repeat("x", 998) + "\r\n\r\n")
+		r.Write("a4 APPEND INBOX {1000}\r\n")
+		r.Line()
+		r.Write(strings.Repeat("x", 998) + "\r\n\r\n")
 		if _, got := r.until("a4"); !strings.HasPrefix(got, "a4 OK [APPENDUID") {
 			t.Errorf("APPEND of 1000 bytes: %q", got)
 		}
@@ -189,13 +187,13 @@ func TestBadInput(t *testing.T) {
 	t.Run("bad messages", func(t *testing.T) {
 		r := w.raw(t)
 		r.expect("a1", "LOGIN bob bob", "OK")
-		r.write("a2 APPEND INBOX {0}\r\n")
-		r.line()
-		r.write("\r\n")
+		r.Write("a2 APPEND INBOX {0}\r\n")
+		r.Line()
+		r.Write("\r\n")
 		if _, got := r.until("a2"); !strings.HasPrefix(got, "a2 BAD") {
 			t.Errorf("empty message: %q", got)
 		}
-		r.write("a3 APPEND INBOX {3+}\r\na\x00b\r\n")
+		r.Write("a3 APPEND INBOX {3+}\r\na\x00b\r\n")
 		if _, got := r.until("a3"); !strings.HasPrefix(got, "a3 BAD") {
 			t.Errorf("NUL in a message: %q", got)
 		}
@@ -210,13 +208,13 @@ func TestBadInput(t *testing.T) {
 // snapshot describes every mailbox of bob's: names, messages, flags.
 func snapshot(t *testing.T, w *world) []string {
 	t.Helper()
-	infos, err := w.store.Mailboxes(bob)
+	infos, err := w.Store.Mailboxes(bob)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, mi := range infos {
-		out = append(out, mi.Name+": "+strings.Join(w.flags(t, mi.Name), " "))
+		out = append(out, mi.Name+": "+strings.Join(w.Flags(t, mi.Name), " "))
 	}
 	return out
 }
@@ -225,15 +223,14 @@ func snapshot(t *testing.T, w *world) []string {
 // (RFC 9051 §11.1, the STARTTLS injection of CVE-2011-0411): imapserver
 // hands them to the TLS layer, where they are not a ClientHello.
 func TestStartTLSPipelining(t *testing.T) {
-	srvTLS, cliTLS := selfSigned(t, "store.example.net")
-	w := newWorld(t, with(func(s *Server) { s.TLSConfig = srvTLS; s.InsecureAuth = false }))
-	w.deliver(t, "INBOX", msg(1))
+	w := newWorld(t, withTLS(), with(func(s *Server) { s.InsecureAuth = false }))
+	w.Deliver(t, "INBOX", msg(1))
 	r := w.raw(t)
-	r.write("a1 STARTTLS\r\na2 LOGIN bob bob\r\na3 SELECT INBOX\r\na4 STORE 1 +FLAGS (\\Deleted)\r\na5 EXPUNGE\r\n")
-	if l := r.line(); !strings.HasPrefix(l, "a1 OK") {
+	r.Write("a1 STARTTLS\r\na2 LOGIN bob bob\r\na3 SELECT INBOX\r\na4 STORE 1 +FLAGS (\\Deleted)\r\na5 EXPUNGE\r\n")
+	if l := r.Line(); !strings.HasPrefix(l, "a1 OK") {
 		t.Fatalf("STARTTLS: %q", l)
 	}
-	closed, lines := r.closed()
+	closed, lines := r.Drain()
 	for _, l := range lines {
 		if strings.HasPrefix(l, "a2") || strings.Contains(l, "EXISTS") || strings.Contains(l, "EXPUNGE") {
 			t.Errorf("a pipelined command ran: %q", l)
@@ -242,22 +239,18 @@ func TestStartTLSPipelining(t *testing.T) {
 	if !closed {
 		t.Errorf("the connection stayed open")
 	}
-	if got := w.flags(t, "INBOX"); !slices.Equal(got, []string{"1:"}) {
+	if got := w.Flags(t, "INBOX"); !slices.Equal(got, []string{"1:"}) {
 		t.Errorf("INBOX changed: %q", got)
 	}
 
 	// Without the pipelined bytes, STARTTLS works and the session starts
 	// afresh inside TLS.
-	c := w.dialConn(t)
-	br := bufio.NewReader(c)
-	br.ReadString('\n')
-	c.Write([]byte("a1 STARTTLS\r\n"))
-	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "a1 OK") {
-		t.Fatalf("STARTTLS: %q", l)
-	}
-	tc := tls.Client(c, cliTLS)
-	tr := &raw{t: t, c: tc, r: bufio.NewReader(tc)}
-	tr.expect("b1", "STARTTLS", "BAD")
-	tr.expect("b2", "LOGIN bob bob", "OK")
-	tr.expect("b3", "SELECT INBOX", "OK")
+	r = w.raw(t)
+	r.Run(`
+		C: a1 STARTTLS
+		S: a1 OK *
+		T:`)
+	r.expect("b1", "STARTTLS", "BAD")
+	r.expect("b2", "LOGIN bob bob", "OK")
+	r.expect("b3", "SELECT INBOX", "OK")
 }

@@ -14,16 +14,16 @@ import (
 // onMaildir puts the world's mailboxes in a Maildir store (the one
 // `mailhop serve` uses) in a temporary directory.
 func onMaildir(w *world) {
-	md, err := maildir.Open(w.t.TempDir(), maildir.Options{Hostname: "bench", Now: w.clk.Now, PollInterval: -1})
+	md, err := maildir.Open(w.T.TempDir(), maildir.Options{Hostname: "bench", Now: w.Clock.Now, PollInterval: -1})
 	if err != nil {
-		w.t.Fatal(err)
+		w.T.Fatal(err)
 	}
 	for _, u := range []string{bob, "alice@example.net"} {
 		if err := md.AddUser(u); err != nil {
-			w.t.Fatal(err)
+			w.T.Fatal(err)
 		}
 	}
-	w.store, w.srv.Store = md, md
+	w.Store, w.srv.Store = md, md
 }
 
 // BenchmarkFetchMaildir is BenchmarkFetch (untraced) on the Maildir store.
@@ -32,7 +32,7 @@ func BenchmarkFetchMaildir(b *testing.B) {
 	w := newWorld(b, noTrace(), onMaildir)
 	w.srv.ErrorLog = nil
 	for i := 1; i <= n; i++ {
-		if _, err := w.store.Append(bob, store.Inbox, bigMsg(i, 4096), nil, start); err != nil {
+		if _, err := w.Store.Append(bob, store.Inbox, bigMsg(i, 4096), nil, start); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -34,14 +34,14 @@ func BenchmarkFetch(b *testing.B) {
 		opts []option
 	}{
 		{"trace=off", []option{noTrace()}},
-		{"trace=on", []option{func(w *world) { w.rec = trace.NewRecorder(w.clk.Now, 10000) }}},
+		{"trace=on", []option{func(w *world) { w.Trace = trace.NewRecorder(w.Clock.Now, 10000) }}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			const n = 1000
 			w := newWorld(b, tc.opts...)
 			w.srv.ErrorLog = nil
 			for i := 1; i <= n; i++ {
-				if _, err := w.store.Append(bob, "INBOX", bigMsg(i, 4096), nil, start); err != nil {
+				if _, err := w.Store.Append(bob, "INBOX", bigMsg(i, 4096), nil, start); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -82,7 +82,7 @@ func BenchmarkSearch(b *testing.B) {
 	w.srv.ErrorLog = nil
 	var seen []store.UID
 	for i := 1; i <= n; i++ {
-		uid, err := w.store.Append(bob, "INBOX", bigMsg(i, 1024), nil, start)
+		uid, err := w.Store.Append(bob, "INBOX", bigMsg(i, 1024), nil, start)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func BenchmarkSearch(b *testing.B) {
 			seen = append(seen, uid)
 		}
 	}
-	w.store.SetFlags(bob, "INBOX", seen, store.FlagsAdd, []string{store.FlagSeen})
+	w.Store.SetFlags(bob, "INBOX", seen, store.FlagsAdd, []string{store.FlagSeen})
 	c, _ := w.selectInbox(b, nil)
 	for _, tc := range []struct {
 		name     string

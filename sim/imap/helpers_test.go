@@ -1,19 +1,8 @@
 package imap
 
 import (
-	"bufio"
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -22,106 +11,55 @@ import (
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/mailhop/mailhop/sim/auth"
-	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 	"github.com/mailhop/mailhop/sim/netsim"
-	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
-var start = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+var start = transcripttest.Start
 
-const bob = "bob@example.net"
+const bob = transcripttest.Bob
 
-// wallLimit bounds how long (wall time) a test waits for something that
-// should happen at once; slow builds (race, wasm) get more.
-func wallLimit() time.Duration {
-	if runtime.GOOS == "js" {
-		return 30 * time.Second
-	}
-	return 10 * time.Second
-}
-
-// world is a simulated network with the IMAP server of store.example.net
-// and bob's machine as the client.
+// world is the shared test world (sim/internal/transcripttest) with the
+// IMAP server of store.example.net on port 143.
 type world struct {
-	t      testing.TB
-	clk    *clock.Virtual
-	net    *netsim.Network
-	host   *netsim.Host
-	client *netsim.Host
-	store  store.Store
-	users  *auth.Directory
-	rec    *trace.Recorder
+	*transcripttest.World
 	srv    *Server
-	addr   string
-	served chan error
+	served chan error // what Serve returned
 }
 
+// option changes a world before its server starts.
 type option func(*world)
 
 // with changes the server's fields before it starts.
 func with(f func(*Server)) option { return func(w *world) { f(w.srv) } }
 
-// noTrace runs the network without a trace (benchmarks).
-func noTrace() option { return func(w *world) { w.rec = nil } }
+// withTLS gives the server the world's certificate.
+func withTLS() option { return func(w *world) { w.srv.TLSConfig = w.ServerTLS } }
 
-// newWorld starts a server; bob (password "bob") and alice exist, the
-// network is cleartext and InsecureAuth is on, failed logins are not
-// delayed. opts change that.
+// noTrace runs the network without a trace (benchmarks).
+func noTrace() option { return func(w *world) { w.Trace = nil } }
+
+// newWorld starts a server for the world's users (bob, password "bob",
+// alice, carol; dave has no mailbox yet); the network is cleartext and
+// InsecureAuth is on, failed logins are not delayed. opts change that.
 func newWorld(t testing.TB, opts ...option) *world {
 	t.Helper()
-	clk := clock.NewVirtual(start)
-	w := &world{t: t, clk: clk, rec: trace.NewRecorder(clk.Now, 0)}
-	w.store = store.NewMemory(clk.Now)
-	w.users = auth.NewDirectory("example.net")
-	for _, u := range []struct{ addr, pass string }{{bob, "bob"}, {"alice@example.net", "alice"}} {
-		if err := w.users.Add(u.addr, u.pass); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.store.AddUser(u.addr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w := &world{World: transcripttest.NewWorld(t)}
 	w.srv = &Server{
 		Hostname:       "store.example.net",
-		Store:          w.store,
-		Users:          w.users,
+		Store:          w.Store,
+		Users:          w.Users,
 		InsecureAuth:   true,
-		Clock:          clk,
+		Clock:          w.Clock,
 		LoginFailDelay: -1,
 		ErrorLog:       testLogger{t},
 	}
 	for _, o := range opts {
 		o(w)
 	}
-	w.srv.Trace = w.rec
-	w.net = netsim.New(clk, w.rec)
-	var err error
-	if w.host, err = w.net.AddHost("store.example.net", "198.51.100.30"); err != nil {
-		t.Fatal(err)
-	}
-	if w.client, err = w.net.AddHost("bob-pc", "198.51.100.10"); err != nil {
-		t.Fatal(err)
-	}
-	l, err := w.host.Listen("tcp", ":143")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.addr = "198.51.100.30:143"
-	w.served = make(chan error, 1)
-	go func() { w.served <- w.srv.Serve(l) }()
-	t.Cleanup(func() {
-		w.srv.Close()
-		select {
-		case err := <-w.served:
-			if !errors.Is(err, ErrServerClosed) {
-				t.Errorf("Serve returned %v, want ErrServerClosed", err)
-			}
-		case <-time.After(wallLimit()):
-			t.Errorf("Serve did not return after Close")
-		}
-	})
+	w.srv.Trace = w.Trace
+	w.served = w.Start(143, w.srv, ErrServerClosed)
 	return w
 }
 
@@ -138,45 +76,6 @@ func msg(n int) []byte {
 		"Message-ID: <m%d@example.org>\r\n"+
 		"\r\n"+
 		"Hello Bob, this is message %d.\r\n", n, n, n)
-}
-
-// deliver appends messages to a mailbox of bob's as the MDA does.
-func (w *world) deliver(t testing.TB, mailbox string, msgs ...[]byte) []store.UID {
-	t.Helper()
-	var uids []store.UID
-	for _, m := range msgs {
-		uid, err := w.store.Append(bob, mailbox, m, nil, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		uids = append(uids, uid)
-	}
-	return uids
-}
-
-// flags lists a mailbox of bob's as "uid:flags" strings.
-func (w *world) flags(t testing.TB, mailbox string) []string {
-	t.Helper()
-	list, err := w.store.List(bob, mailbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, m := range list {
-		out = append(out, fmt.Sprintf("%d:%s", m.UID, strings.Join(m.Flags, ",")))
-	}
-	return out
-}
-
-// dialConn connects bob's machine to the server.
-func (w *world) dialConn(t testing.TB) net.Conn {
-	t.Helper()
-	c, err := w.client.DialContext(context.Background(), "tcp", w.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // updates collects a client's unsolicited responses.
@@ -226,7 +125,7 @@ func (u *updates) handler() *imapclient.UnilateralDataHandler {
 // wait waits until cond holds (checked under the lock after each update).
 func (u *updates) wait(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.After(wallLimit())
+	deadline := time.After(transcripttest.WallLimit())
 	for {
 		u.mu.Lock()
 		ok := cond()
@@ -252,7 +151,7 @@ func (w *world) connect(t testing.TB, u *updates) *imapclient.Client {
 	if u != nil {
 		opts.UnilateralDataHandler = u.handler()
 	}
-	c := imapclient.New(w.dialConn(t), opts)
+	c := imapclient.New(w.NetConn(t), opts)
 	t.Cleanup(func() { c.Close() })
 	if err := c.WaitGreeting(); err != nil {
 		t.Fatal(err)
@@ -290,67 +189,33 @@ func responseCode(err error) goimap.ResponseCode {
 	return ""
 }
 
-// raw is a hand-driven connection: lines in, lines out.
-type raw struct {
-	t testing.TB
-	c net.Conn
-	r *bufio.Reader
-}
+// raw is a hand-driven connection: lines in, lines out, and transcripts.
+type raw struct{ *transcripttest.Conn }
 
-func (w *world) raw(t testing.TB) *raw {
+// raw connects bob's machine and reads the greeting.
+func (w *world) raw(t testing.TB) raw { return w.rawFrom(t, w.Client) }
+
+// rawFrom is raw from another host of the network.
+func (w *world) rawFrom(t testing.TB, h *netsim.Host) raw {
 	t.Helper()
-	c := w.dialConn(t)
-	r := &raw{t: t, c: c, r: bufio.NewReader(c)}
-	if g := r.line(); !strings.HasPrefix(g, "* OK ") {
-		t.Fatalf("greeting %q", g)
-	}
+	r := raw{w.DialFrom(t, h)}
+	r.Run("S: * OK *")
 	return r
-}
-
-func (r *raw) write(s string) {
-	r.t.Helper()
-	if _, err := r.c.Write([]byte(s)); err != nil {
-		r.t.Fatalf("write: %v", err)
-	}
-}
-
-// line reads one line (without CRLF), failing the test after wallLimit.
-func (r *raw) line() string {
-	r.t.Helper()
-	type res struct {
-		s   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := r.r.ReadString('\n')
-		ch <- res{s, err}
-	}()
-	select {
-	case x := <-ch:
-		if x.err != nil {
-			r.t.Fatalf("read: %v (got %q)", x.err, x.s)
-		}
-		return strings.TrimRight(x.s, "\r\n")
-	case <-time.After(wallLimit()):
-		r.t.Fatalf("no answer within %v", wallLimit())
-	}
-	return ""
 }
 
 // cmd sends a tagged command and returns the untagged lines and the tagged
 // answer.
-func (r *raw) cmd(tag, command string) (untagged []string, tagged string) {
-	r.t.Helper()
-	r.write(tag + " " + command + "\r\n")
+func (r raw) cmd(tag, command string) (untagged []string, tagged string) {
+	r.T().Helper()
+	r.Send(tag + " " + command)
 	return r.until(tag)
 }
 
 // until reads up to the tagged answer of tag.
-func (r *raw) until(tag string) (untagged []string, tagged string) {
-	r.t.Helper()
+func (r raw) until(tag string) (untagged []string, tagged string) {
+	r.T().Helper()
 	for {
-		l := r.line()
+		l := r.Line()
 		if strings.HasPrefix(l, tag+" ") {
 			return untagged, l
 		}
@@ -359,78 +224,19 @@ func (r *raw) until(tag string) (untagged []string, tagged string) {
 }
 
 // expect sends a command and checks the start of its tagged answer.
-func (r *raw) expect(tag, command, want string) []string {
-	r.t.Helper()
+func (r raw) expect(tag, command, want string) []string {
+	r.T().Helper()
 	u, got := r.cmd(tag, command)
 	if !strings.HasPrefix(got, tag+" "+want) {
-		r.t.Fatalf("%s: got %q (untagged %q), want %q", command, got, u, tag+" "+want)
+		r.T().Fatalf("%s: got %q (untagged %q), want %q", command, got, u, tag+" "+want)
 	}
 	return u
-}
-
-// closed reports whether the server closed the connection (EOF) within
-// wallLimit, after reading any lines still buffered.
-func (r *raw) closed() (bool, []string) {
-	var lines []string
-	done := make(chan error, 1)
-	go func() {
-		for {
-			s, err := r.r.ReadString('\n')
-			if s != "" {
-				lines = append(lines, strings.TrimRight(s, "\r\n"))
-			}
-			if err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
-	select {
-	case <-done:
-		return true, lines
-	case <-time.After(wallLimit()):
-		return false, nil
-	}
-}
-
-// selfSigned returns a TLS server configuration with a fresh certificate
-// for the names given, and a client configuration that trusts it.
-func selfSigned(t testing.TB, names ...string) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: names[0]},
-		DNSNames:              names,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("198.51.100.30")},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}}
-	client = &tls.Config{RootCAs: pool, ServerName: names[0]}
-	return server, client
 }
 
 // fetchEvents returns the fetch events of the trace.
 func (w *world) fetchEvents() []trace.Event {
 	var out []trace.Event
-	for _, e := range w.rec.Events() {
+	for _, e := range w.Trace.Events() {
 		if e.Kind == trace.KindFetch {
 			out = append(out, e)
 		}

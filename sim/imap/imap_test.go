@@ -12,13 +12,13 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
+	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
 func TestCapabilities(t *testing.T) {
-	srvTLS, _ := selfSigned(t, "store.example.net")
-	w := newWorld(t, with(func(s *Server) { s.TLSConfig = srvTLS }))
+	w := newWorld(t, withTLS())
 	c := w.connect(t, nil)
 	caps, err := c.Capability().Wait()
 	if err != nil {
@@ -82,14 +82,14 @@ func TestLogin(t *testing.T) {
 		t.Errorf("AUTHENTICATE PLAIN as alice: %v, want NO [AUTHORIZATIONFAILED]", err)
 	}
 
-	// A user of the directory with no mailbox yet gets an empty INBOX.
-	w.users.Add("carol@example.net", "carol")
+	// A user of the directory with no mailbox yet (dave) gets an empty
+	// INBOX.
 	c = w.connect(t, nil)
-	if err := c.Login("carol", "carol").Wait(); err != nil {
+	if err := c.Login("dave", "dave").Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if data, err := c.Select("INBOX", nil).Wait(); err != nil || data.NumMessages != 0 {
-		t.Errorf("carol's INBOX: %+v, %v", data, err)
+		t.Errorf("dave's INBOX: %+v, %v", data, err)
 	}
 
 	// Malformed PLAIN responses get a BAD, not a server bug.
@@ -99,8 +99,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginNeedsTLSOffLoopback(t *testing.T) {
-	srvTLS, cliTLS := selfSigned(t, "store.example.net")
-	w := newWorld(t, with(func(s *Server) { s.InsecureAuth = false; s.TLSConfig = srvTLS }))
+	w := newWorld(t, withTLS(), with(func(s *Server) { s.InsecureAuth = false }))
 	c := w.connect(t, nil)
 	caps, err := c.Capability().Wait()
 	if err != nil {
@@ -117,7 +116,7 @@ func TestLoginNeedsTLSOffLoopback(t *testing.T) {
 	r.expect("a1", "AUTHENTICATE PLAIN AGJvYgBib2I=", "NO [PRIVACYREQUIRED]")
 
 	// After STARTTLS the same login works.
-	tc, err := imapclient.NewStartTLS(w.dialConn(t), &imapclient.Options{TLSConfig: cliTLS})
+	tc, err := imapclient.NewStartTLS(w.NetConn(t), &imapclient.Options{TLSConfig: w.ClientTLS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +151,7 @@ func TestFailedLoginsDelayedAndLimited(t *testing.T) {
 		t.Fatalf("answered before the delay: %q", got)
 	case <-time.After(50 * time.Millisecond):
 	}
-	w.clk.Advance(2 * time.Second)
+	w.Clock.Advance(2 * time.Second)
 	if got := <-answered; !strings.HasPrefix(got, "a1 NO [AUTHENTICATIONFAILED]") {
 		t.Fatalf("got %q", got)
 	}
@@ -162,13 +161,13 @@ func TestFailedLoginsDelayedAndLimited(t *testing.T) {
 		answered <- tagged
 	}()
 	waitTimers(t, w)
-	w.clk.Advance(2 * time.Second)
+	w.Clock.Advance(2 * time.Second)
 	select {
 	case got := <-answered:
 		t.Fatalf("second failure answered after 2s: %q", got)
 	case <-time.After(50 * time.Millisecond):
 	}
-	w.clk.Advance(2 * time.Second)
+	w.Clock.Advance(2 * time.Second)
 	<-answered
 	// The third failure ends the connection: the next attempt gets BYE.
 	go func() {
@@ -176,12 +175,12 @@ func TestFailedLoginsDelayedAndLimited(t *testing.T) {
 		answered <- tagged
 	}()
 	waitTimers(t, w)
-	w.clk.Advance(8 * time.Second)
+	w.Clock.Advance(8 * time.Second)
 	if got := <-answered; !strings.Contains(got, "no more logins") {
 		t.Fatalf("third failure: %q", got)
 	}
-	r.write("a4 LOGIN bob bob\r\n")
-	closed, lines := r.closed()
+	r.Write("a4 LOGIN bob bob\r\n")
+	closed, lines := r.Drain()
 	if !closed || len(lines) == 0 || !strings.HasPrefix(lines[0], "* BYE") {
 		t.Fatalf("after 3 failures: closed %v, lines %q", closed, lines)
 	}
@@ -195,12 +194,12 @@ func TestFailedLoginsDelayedAndLimited(t *testing.T) {
 // waitTimers waits until the server sleeps on the virtual clock.
 func waitTimers(t *testing.T, w *world) {
 	t.Helper()
-	deadline := time.Now().Add(wallLimit())
+	deadline := time.Now().Add(transcripttest.WallLimit())
 	for time.Now().Before(deadline) {
-		if _, ok := w.clk.Next(); ok {
+		if _, ok := w.Clock.Next(); ok {
 			// netsim deadlines are timers too: look for one due within
 			// the login delay range.
-			if next, _ := w.clk.Next(); next.Sub(w.clk.Now()) <= 16*time.Second {
+			if next, _ := w.Clock.Next(); next.Sub(w.Clock.Now()) <= 16*time.Second {
 				return
 			}
 		}
@@ -325,7 +324,7 @@ func TestMailboxes(t *testing.T) {
 	}
 
 	// LIST-STATUS.
-	w.deliver(t, "INBOX", msg(1), msg(2))
+	w.Deliver(t, "INBOX", msg(1), msg(2))
 	list, err = c.List("", "INBOX", &goimap.ListOptions{ReturnStatus: &goimap.StatusOptions{NumMessages: true, NumUnseen: true}}).Collect()
 	if err != nil || len(list) != 1 || list[0].Status == nil || *list[0].Status.NumMessages != 2 || *list[0].Status.NumUnseen != 2 {
 		t.Errorf("LIST RETURN (STATUS): %+v %v", list, err)
@@ -334,9 +333,9 @@ func TestMailboxes(t *testing.T) {
 
 func TestStatusNamespaceUnselect(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1), msg(2), msg(3))
-	w.store.SetFlags(bob, "INBOX", []store.UID{1}, store.FlagsAdd, []string{store.FlagSeen})
-	w.store.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagDeleted})
+	w.Deliver(t, "INBOX", msg(1), msg(2), msg(3))
+	w.Store.SetFlags(bob, "INBOX", []store.UID{1}, store.FlagsAdd, []string{store.FlagSeen})
+	w.Store.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagDeleted})
 	c := w.login(t, nil)
 	st, err := c.Status("INBOX", &goimap.StatusOptions{
 		NumMessages: true, UIDNext: true, UIDValidity: true, NumUnseen: true, NumDeleted: true, Size: true,
@@ -344,7 +343,7 @@ func TestStatusNamespaceUnselect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sst, _ := w.store.Status(bob, "INBOX")
+	sst, _ := w.Store.Status(bob, "INBOX")
 	if *st.NumMessages != 3 || st.UIDNext != 4 || st.UIDValidity != sst.UIDValidity || *st.NumUnseen != 2 ||
 		*st.NumDeleted != 1 || *st.Size != sst.Size {
 		t.Errorf("STATUS %+v", st)
@@ -373,7 +372,7 @@ func TestStatusNamespaceUnselect(t *testing.T) {
 	if c.State() != goimap.ConnStateAuthenticated {
 		t.Errorf("state after UNSELECT: %v", c.State())
 	}
-	if got := w.flags(t, "INBOX"); len(got) != 3 {
+	if got := w.Flags(t, "INBOX"); len(got) != 3 {
 		t.Errorf("UNSELECT expunged: %q", got)
 	}
 	// CLOSE expunges; CLOSE of an EXAMINEd mailbox does not.
@@ -383,7 +382,7 @@ func TestStatusNamespaceUnselect(t *testing.T) {
 	if err := c.UnselectAndExpunge().Wait(); err != nil {
 		t.Fatalf("CLOSE after EXAMINE: %v", err)
 	}
-	if got := w.flags(t, "INBOX"); len(got) != 3 {
+	if got := w.Flags(t, "INBOX"); len(got) != 3 {
 		t.Errorf("CLOSE after EXAMINE expunged: %q", got)
 	}
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
@@ -392,7 +391,7 @@ func TestStatusNamespaceUnselect(t *testing.T) {
 	if err := c.UnselectAndExpunge().Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if got := w.flags(t, "INBOX"); !slices.Equal(got, []string{`1:\Seen`, "3:"}) {
+	if got := w.Flags(t, "INBOX"); !slices.Equal(got, []string{`1:\Seen`, "3:"}) {
 		t.Errorf("after CLOSE: %q", got)
 	}
 	w.srv.mu.Lock()
@@ -425,7 +424,7 @@ const multipart = "From: Alice <alice@example.org>\r\n" +
 
 func TestFetch(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1), []byte(multipart))
+	w.Deliver(t, "INBOX", msg(1), []byte(multipart))
 	c, sel := w.selectInbox(t, nil)
 	if sel.NumMessages != 2 || sel.UIDNext != 3 {
 		t.Fatalf("SELECT %+v", sel)
@@ -485,7 +484,7 @@ func TestFetch(t *testing.T) {
 		t.Errorf("part 2: %+v", p)
 	}
 	// .PEEK left \Seen alone; no body was fetched without it.
-	if got := w.flags(t, "INBOX"); !slices.Equal(got, []string{"1:", "2:"}) {
+	if got := w.Flags(t, "INBOX"); !slices.Equal(got, []string{"1:", "2:"}) {
 		t.Errorf("after PEEK: %q", got)
 	}
 
@@ -494,7 +493,7 @@ func TestFetch(t *testing.T) {
 	if err != nil || len(msgs) != 1 || !slices.Equal(msgs[0].Flags, []goimap.Flag{goimap.FlagSeen}) {
 		t.Fatalf("FETCH BODY[]: %+v %v", msgs, err)
 	}
-	if got := w.flags(t, "INBOX"); !slices.Equal(got, []string{`1:\Seen`, "2:"}) {
+	if got := w.Flags(t, "INBOX"); !slices.Equal(got, []string{`1:\Seen`, "2:"}) {
 		t.Errorf("after BODY[]: %q", got)
 	}
 	// Once \Seen, a BODY[] fetch changes nothing and says no FLAGS.
@@ -524,7 +523,7 @@ func TestFetch(t *testing.T) {
 	if _, err := c.Fetch(goimap.SeqSetNum(2), &goimap.FetchOptions{BodySection: []*goimap.FetchItemBodySection{{}}}).Collect(); err != nil {
 		t.Fatal(err)
 	}
-	if got := w.flags(t, "INBOX"); !slices.Equal(got, []string{`1:\Seen`, "2:"}) {
+	if got := w.Flags(t, "INBOX"); !slices.Equal(got, []string{`1:\Seen`, "2:"}) {
 		t.Errorf("after BODY[] in EXAMINE: %q", got)
 	}
 	if err := c.Store(goimap.SeqSetNum(1), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: []goimap.Flag{goimap.FlagFlagged}}, nil).Close(); responseCode(err) != goimap.ResponseCodeCannot {
@@ -570,7 +569,7 @@ func TestFetch(t *testing.T) {
 
 func TestMalformedMultipartDoesNotDropTheConnection(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", []byte("From: a@example.org\r\nContent-Type: multipart/mixed\r\n\r\nno boundary at all\r\n"), msg(2),
+	w.Deliver(t, "INBOX", []byte("From: a@example.org\r\nContent-Type: multipart/mixed\r\n\r\nno boundary at all\r\n"), msg(2),
 		[]byte("Subject: a header and no body\r\nFrom: b@example.org"))
 	c, _ := w.selectInbox(t, nil)
 	msgs, err := c.Fetch(goimap.SeqSetNum(3), &goimap.FetchOptions{Envelope: true, BodyStructure: &goimap.FetchItemBodyStructure{Extended: true}}).Collect()
@@ -602,18 +601,18 @@ func TestAppend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := w.store.Status(bob, "INBOX")
+	st, _ := w.Store.Status(bob, "INBOX")
 	if data.UID != 1 || data.UIDValidity != st.UIDValidity {
 		t.Errorf("APPENDUID %+v, validity %d", data, st.UIDValidity)
 	}
 	if mb := c.Mailbox(); mb.NumMessages != 1 {
 		t.Errorf("no EXISTS after APPEND to the selected mailbox: %d", mb.NumMessages)
 	}
-	list, _ := w.store.List(bob, "INBOX")
+	list, _ := w.Store.List(bob, "INBOX")
 	if len(list) != 1 || !list[0].Date.Equal(date) || !slices.Equal(list[0].Flags, []string{"$Label1", `\Seen`}) {
 		t.Errorf("stored %+v", list)
 	}
-	got, _ := w.store.Read(bob, "INBOX", 1)
+	got, _ := w.Store.Read(bob, "INBOX", 1)
 	if !bytes.Equal(got, body) {
 		t.Errorf("stored %q", got)
 	}
@@ -626,11 +625,11 @@ func TestAppend(t *testing.T) {
 	if _, err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = w.store.Read(bob, "INBOX", 2)
+	got, _ = w.Store.Read(bob, "INBOX", 2)
 	if string(got) != "Subject: lf\r\n\r\nline\r\n" {
 		t.Errorf("bare LF stored as %q", got)
 	}
-	list, _ = w.store.List(bob, "INBOX")
+	list, _ = w.Store.List(bob, "INBOX")
 	if !list[1].Date.Equal(start) {
 		t.Errorf("internal date %v, want the server's clock %v", list[1].Date, start)
 	}
@@ -649,7 +648,7 @@ func TestAppend(t *testing.T) {
 	if _, err := cmd.Wait(); err == nil {
 		t.Errorf("APPEND with \\Bogus accepted")
 	}
-	if got := w.flags(t, "INBOX"); len(got) != 2 {
+	if got := w.Flags(t, "INBOX"); len(got) != 2 {
 		t.Errorf("INBOX %q", got)
 	}
 }
@@ -661,7 +660,7 @@ func TestStoreAndSearch(t *testing.T) {
 		msgs = append(msgs, msg(i))
 	}
 	msgs = append(msgs, []byte(multipart))
-	w.deliver(t, "INBOX", msgs...)
+	w.Deliver(t, "INBOX", msgs...)
 	c, _ := w.selectInbox(t, nil)
 
 	res, err := c.Store(goimap.SeqSetNum(1, 2), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: []goimap.Flag{goimap.FlagSeen, "$Work"}}, nil).Collect()
@@ -678,10 +677,10 @@ func TestStoreAndSearch(t *testing.T) {
 	if err != nil || len(res) != 0 {
 		t.Fatalf("STORE -FLAGS.SILENT: %+v %v", res, err)
 	}
-	if got := w.flags(t, "INBOX"); !slices.Equal(got[:3], []string{`1:$Work,\Seen`, `2:\Seen`, `3:\Deleted,\Flagged`}) {
+	if got := w.Flags(t, "INBOX"); !slices.Equal(got[:3], []string{`1:$Work,\Seen`, `2:\Seen`, `3:\Deleted,\Flagged`}) {
 		t.Errorf("flags %q", got)
 	}
-	w.store.SetFlags(bob, "INBOX", []store.UID{6}, store.FlagsAdd, []string{store.FlagAnswered})
+	w.Store.SetFlags(bob, "INBOX", []store.UID{6}, store.FlagsAdd, []string{store.FlagAnswered})
 
 	search := func(criteria *goimap.SearchCriteria) []uint32 {
 		t.Helper()
@@ -756,11 +755,11 @@ func TestStoreAndSearch(t *testing.T) {
 
 func TestCopyMoveExpunge(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1), msg(2), msg(3), msg(4), msg(5))
-	w.store.CreateMailbox(bob, "Archive")
-	w.deliver(t, "Archive", msg(100)) // Archive's UIDs start past 1
+	w.Deliver(t, "INBOX", msg(1), msg(2), msg(3), msg(4), msg(5))
+	w.Store.CreateMailbox(bob, "Archive")
+	w.Deliver(t, "Archive", msg(100)) // Archive's UIDs start past 1
 	c, _ := w.selectInbox(t, nil)
-	arch, _ := w.store.Status(bob, "Archive")
+	arch, _ := w.Store.Status(bob, "Archive")
 
 	data, err := c.Copy(goimap.SeqSetNum(1, 2), "Archive").Wait()
 	if err != nil {
@@ -794,7 +793,7 @@ func TestCopyMoveExpunge(t *testing.T) {
 		t.Errorf("MOVE COPYUID %+v", mv)
 	}
 	u.wait(t, "MOVE's expunges", func() bool { return slices.Equal(u.expunge, []uint32{2, 3}) })
-	if got := w.flags(t, "INBOX"); !slices.Equal(got, []string{"1:", "3:", "5:", "6:"}) {
+	if got := w.Flags(t, "INBOX"); !slices.Equal(got, []string{"1:", "3:", "5:", "6:"}) {
 		t.Errorf("INBOX after MOVE: %q", got)
 	}
 	if err := func() error { _, err := c2.Move(goimap.SeqSetNum(1), "INBOX").Wait(); return err }(); responseCode(err) != goimap.ResponseCodeCannot {
@@ -813,14 +812,14 @@ func TestCopyMoveExpunge(t *testing.T) {
 	if err != nil || !slices.Equal(seqs, []uint32{2, 1}) && !slices.Equal(seqs, []uint32{1, 1}) {
 		t.Errorf("EXPUNGE: %v %v", seqs, err)
 	}
-	if got := w.flags(t, "INBOX"); !slices.Equal(got, []string{"6:"}) {
+	if got := w.Flags(t, "INBOX"); !slices.Equal(got, []string{"6:"}) {
 		t.Errorf("INBOX after EXPUNGE: %q", got)
 	}
 	// The first session hears of it all at its next command.
 	if err := c.Noop().Wait(); err != nil || c.Mailbox().NumMessages != 1 {
 		t.Errorf("first session: %d messages, %v", c.Mailbox().NumMessages, err)
 	}
-	if got := w.flags(t, "Archive"); len(got) != 5 {
+	if got := w.Flags(t, "Archive"); len(got) != 5 {
 		t.Errorf("Archive %q", got)
 	}
 }

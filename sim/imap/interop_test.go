@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -31,7 +32,7 @@ func realServer(t *testing.T) (addr, tlsAddr string, st *store.Memory, rec *trac
 	users.Add(bob, "bob")
 	st.AddUser(bob)
 	rec = trace.NewRecorder(time.Now, 0)
-	srvTLS, _ := selfSigned(t, "localhost")
+	srvTLS, _ := transcripttest.TLS(t, "localhost")
 	srv := &Server{
 		Hostname:       "localhost",
 		Store:          st,
@@ -54,7 +55,7 @@ func realServer(t *testing.T) (addr, tlsAddr string, st *store.Memory, rec *trac
 	go func() { served <- srv.Serve(l) }()
 	go func() { served <- srv.Serve(tls.NewListener(tl, srvTLS)) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wallLimit())
+		ctx, cancel := context.WithTimeout(context.Background(), transcripttest.WallLimit())
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
@@ -225,11 +226,11 @@ func TestCurl(t *testing.T) {
 		t.Errorf("curl fetch UID 1:\n%q\nwant\n%q", out, msg(1))
 	}
 	run(t, curl, append(user, base+"/INBOX", "-X", `UID STORE 2 +FLAGS \Deleted`)...)
-	if got := flagsOf(t, st, "INBOX"); !slices.Equal(got, []string{`1:\Seen`, `2:\Deleted`}) {
+	if got := transcripttest.Flags(t, st, "INBOX"); !slices.Equal(got, []string{`1:\Seen`, `2:\Deleted`}) {
 		t.Errorf("after curl STORE: %q", got)
 	}
 	run(t, curl, append(user, base+"/INBOX", "-X", "EXPUNGE")...)
-	if got := flagsOf(t, st, "INBOX"); !slices.Equal(got, []string{`1:\Seen`}) {
+	if got := transcripttest.Flags(t, st, "INBOX"); !slices.Equal(got, []string{`1:\Seen`}) {
 		t.Errorf("after curl EXPUNGE: %q", got)
 	}
 	// STARTTLS, required by the client.
@@ -247,17 +248,4 @@ func TestCurl(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, curl, "-sS", "-u", "bob@example.net:nope", base+"/").CombinedOutput(); err == nil {
 		t.Errorf("curl with a wrong password succeeded: %s", out)
 	}
-}
-
-func flagsOf(t *testing.T, st store.Store, mailbox string) []string {
-	t.Helper()
-	list, err := st.List(bob, mailbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, m := range list {
-		out = append(out, fmt.Sprintf("%d:%s", m.UID, strings.Join(m.Flags, ",")))
-	}
-	return out
 }

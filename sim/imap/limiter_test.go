@@ -1,37 +1,14 @@
 package imap
 
 import (
-	"bufio"
-	"context"
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailhop/mailhop/sim/auth"
-	"github.com/mailhop/mailhop/sim/netsim"
+	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 )
-
-// rawFrom is a hand-driven connection from another host of the network.
-func (w *world) rawFrom(t testing.TB, h *netsim.Host) *raw {
-	t.Helper()
-	c, err := h.DialContext(context.Background(), "tcp", w.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	r := &raw{t: t, c: c, r: bufio.NewReader(c)}
-	if g := r.line(); !strings.HasPrefix(g, "* OK ") {
-		t.Fatalf("greeting %q", g)
-	}
-	return r
-}
-
-// plain is the initial response of AUTHENTICATE PLAIN (RFC 4616).
-func plain(user, pass string) string {
-	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
-}
 
 // withLimiter gives the server a Limiter on its clock, its delays off.
 func withLimiter() option {
@@ -45,78 +22,84 @@ func withLimiter() option {
 // have passed since the last failure. Another address logs in meanwhile.
 func TestLockoutTranscript(t *testing.T) {
 	w := newWorld(t, withLimiter())
-	const (
-		failed  = "NO [AUTHENTICATIONFAILED] Invalid user name or password"
-		last    = failed + "; too many failures, this connection accepts no more logins"
-		refused = "NO [UNAVAILABLE] Too many failed logins from your address; try again later"
-	)
-	type step struct{ send, want string } // want: the tagged answer, after the tag
-	run := func(r *raw, script []step) {
-		t.Helper()
-		for _, s := range script {
-			tag, cmd, _ := strings.Cut(s.send, " ")
-			untagged, got := r.cmd(tag, cmd)
-			if got != tag+" "+s.want || len(untagged) != 0 {
-				t.Fatalf("C: %s\nS: %q %s\nwant %s %s", s.send, untagged, got, tag, s.want)
-			}
+	// Every answer is tagged, with no untagged line before it.
+	vars := func(name string, args []string) (string, bool) {
+		switch name {
+		case "FAILED":
+			return "NO [AUTHENTICATIONFAILED] Invalid user name or password", true
+		case "LAST":
+			return "NO [AUTHENTICATIONFAILED] Invalid user name or password; too many failures, this connection accepts no more logins", true
+		case "REFUSED":
+			return "NO [UNAVAILABLE] Too many failed logins from your address; try again later", true
 		}
+		return "", false
+	}
+	run := func(r raw, script string) {
+		t.Helper()
+		r.Vars = vars
+		r.Run(script)
 	}
 	// Failures 1-3, by LOGIN: the third ends what the connection accepts.
-	r := w.raw(t)
-	run(r, []step{
-		{"a1 LOGIN bob wrong1", failed},
-		{"a2 LOGIN bob@example.net wrong2", failed},
-		{"a3 LOGIN bob wrong3", last},
-	})
+	run(w.raw(t), `
+		C: a1 LOGIN bob wrong1
+		S: a1 {FAILED}
+		C: a2 LOGIN bob@example.net wrong2
+		S: a2 {FAILED}
+		C: a3 LOGIN bob wrong3
+		S: a3 {LAST}`)
 	// 4-6, by AUTHENTICATE PLAIN with an initial response (RFC 4959).
-	run(w.raw(t), []step{
-		{"b1 AUTHENTICATE PLAIN " + plain("bob", "wrong4"), failed},
-		{"b2 AUTHENTICATE PLAIN " + plain("bob", "wrong5"), failed},
-		{"b3 AUTHENTICATE PLAIN " + plain("alice", "wrong6"), last},
-	})
+	run(w.raw(t), `
+		C: b1 AUTHENTICATE PLAIN {PLAIN bob wrong4}
+		S: b1 {FAILED}
+		C: b2 AUTHENTICATE PLAIN {PLAIN bob wrong5}
+		S: b2 {FAILED}
+		C: b3 AUTHENTICATE PLAIN {PLAIN alice wrong6}
+		S: b3 {LAST}`)
 	// 7-9, mixed; a user name that does not exist counts the same.
-	run(w.raw(t), []step{
-		{"c1 LOGIN nobody wrong7", failed},
-		{"c2 AUTHENTICATE PLAIN " + plain("bob", "wrong8"), failed},
-		{"c3 LOGIN bob wrong9", last},
-	})
-	// 10: the last guess; from the 11th on, refused, the right password too.
-	r = w.raw(t)
-	run(r, []step{
-		{"d1 LOGIN bob wrong10", failed},
-		{"d2 LOGIN bob wrong11", refused},
-		{"d3 AUTHENTICATE PLAIN " + plain("bob", "bob"), refused},
-	})
-	// The connection has had its three: the next attempt gets BYE.
-	r.write("d4 LOGIN bob bob\r\n")
-	if closed, lines := r.closed(); !closed || len(lines) == 0 || lines[0] != "* BYE Too many failed logins" {
-		t.Fatalf("a fourth attempt on one connection: closed %v, %q", closed, lines)
-	}
+	run(w.raw(t), `
+		C: c1 LOGIN nobody wrong7
+		S: c1 {FAILED}
+		C: c2 AUTHENTICATE PLAIN {PLAIN bob wrong8}
+		S: c2 {FAILED}
+		C: c3 LOGIN bob wrong9
+		S: c3 {LAST}`)
+	// 10: the last guess; from the 11th on, refused, the right password
+	// too. The connection has had its three: the next attempt gets BYE.
+	run(w.raw(t), `
+		C: d1 LOGIN bob wrong10
+		S: d1 {FAILED}
+		C: d2 LOGIN bob wrong11
+		S: d2 {REFUSED}
+		C: d3 AUTHENTICATE PLAIN {PLAIN bob bob}
+		S: d3 {REFUSED}
+		C: d4 LOGIN bob bob
+		S: * BYE Too many failed logins
+		S: <closed>`)
 	// A new connection from the same address: refused at once, the SASL
 	// exchange not even begun.
-	r = w.raw(t)
-	run(r, []step{
-		{"e1 LOGIN bob bob", refused},
-		{"e2 AUTHENTICATE PLAIN", refused},
-	})
-	// Another address is not concerned.
-	other, err := w.net.AddHost("alice-pc", "198.51.100.11")
+	run(w.raw(t), `
+		C: e1 LOGIN bob bob
+		S: e1 {REFUSED}
+		C: e2 AUTHENTICATE PLAIN
+		S: e2 {REFUSED}`)
+	// Another address is not concerned. The refusal ends 15 minutes after
+	// the last failure, on the server's clock; refused attempts did not
+	// lengthen it.
+	other, err := w.Net.AddHost("alice-pc", "198.51.100.11")
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := w.rawFrom(t, other)
-	if _, got := o.cmd("f1", "LOGIN bob bob"); !strings.HasPrefix(got, "f1 OK ") {
-		t.Fatalf("another address: %q", got)
-	}
-	// The refusal ends 15 minutes after the last failure, on the
-	// server's clock; refused attempts did not lengthen it.
-	w.clk.Advance(15*time.Minute - time.Second)
-	run(w.raw(t), []step{{"g1 LOGIN bob bob", refused}})
-	w.clk.Advance(time.Second)
-	r = w.raw(t)
-	if _, got := r.cmd("g2", "LOGIN bob bob"); !strings.HasPrefix(got, "g2 OK ") {
-		t.Fatalf("after 15 minutes: %q", got)
-	}
+	run(w.rawFrom(t, other), `
+		C: f1 LOGIN bob bob
+		S: f1 OK *
+		W: 14m59s`)
+	run(w.raw(t), `
+		C: g1 LOGIN bob bob
+		S: g1 {REFUSED}
+		W: 1s`)
+	run(w.raw(t), `
+		C: g2 LOGIN bob bob
+		S: g2 OK *`)
 }
 
 // Without a Limiter the server keeps one of its own: the lockout holds
@@ -144,8 +127,8 @@ func TestLockoutParallel(t *testing.T) {
 	for i := range 15 {
 		r := w.raw(t)
 		go func() {
-			r.write(fmt.Sprintf("a%d LOGIN bob wrong%d\r\n", i, i))
-			l, err := r.r.ReadString('\n')
+			r.Write(fmt.Sprintf("a%d LOGIN bob wrong%d\r\n", i, i))
+			l, err := r.Reader().ReadString('\n')
 			if err != nil {
 				l = err.Error()
 			}
@@ -158,7 +141,7 @@ func TestLockoutParallel(t *testing.T) {
 			if !strings.HasPrefix(got, "NO [UNAVAILABLE]") {
 				t.Fatalf("answered before the delay: %q", got)
 			}
-		case <-time.After(wallLimit()):
+		case <-time.After(transcripttest.WallLimit()):
 			t.Fatal("fewer than 5 refusals")
 		}
 	}
@@ -169,7 +152,7 @@ func TestLockoutParallel(t *testing.T) {
 	}
 	// Move the clock until the ten delayed answers are in (each delay
 	// starts once its password is checked).
-	deadline := time.After(wallLimit())
+	deadline := time.After(transcripttest.WallLimit())
 	for n := 0; n < 10; {
 		select {
 		case got := <-answers:
@@ -178,7 +161,7 @@ func TestLockoutParallel(t *testing.T) {
 			}
 			n++
 		case <-time.After(10 * time.Millisecond):
-			w.clk.Advance(30 * time.Second)
+			w.Clock.Advance(30 * time.Second)
 		case <-deadline:
 			t.Fatalf("%d delayed answers of 10", n)
 		}

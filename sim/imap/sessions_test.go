@@ -11,6 +11,7 @@ import (
 
 	goimap "github.com/emersion/go-imap/v2"
 
+	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 	"github.com/mailhop/mailhop/sim/store"
 )
 
@@ -18,20 +19,20 @@ import (
 // session waiting in IDLE.
 func TestIdleSeesDelivery(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1))
+	w.Deliver(t, "INBOX", msg(1))
 	u := newUpdates()
 	c, _ := w.selectInbox(t, u)
 	idle, err := c.Idle()
 	if err != nil {
 		t.Fatal(err)
 	}
-	go w.store.Append(bob, "INBOX", msg(2), nil, start)
+	go w.Store.Append(bob, "INBOX", msg(2), nil, start)
 	u.wait(t, "EXISTS 2 during IDLE", func() bool { return slices.Contains(u.exists, 2) })
 
 	// An expunge and a flag change by someone else arrive too.
-	w.store.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagFlagged})
+	w.Store.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagFlagged})
 	u.wait(t, "FETCH FLAGS during IDLE", func() bool { return slices.Contains(u.flags, `2:\Flagged`) })
-	w.store.Expunge(bob, "INBOX", []store.UID{1})
+	w.Store.Expunge(bob, "INBOX", []store.UID{1})
 	u.wait(t, "EXPUNGE 1 during IDLE", func() bool { return slices.Equal(u.expunge, []uint32{1}) })
 	if err := idle.Close(); err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestIdleSeesDelivery(t *testing.T) {
 // both, and stay so across sessions.
 func TestTwoSessions(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1), msg(2), msg(3), msg(4))
+	w.Deliver(t, "INBOX", msg(1), msg(2), msg(3), msg(4))
 	ua, ub := newUpdates(), newUpdates()
 	a, selA := w.selectInbox(t, ua)
 	b, selB := w.selectInbox(t, ub)
@@ -155,10 +156,10 @@ func TestTwoSessions(t *testing.T) {
 // session, with the session's sequence number.
 func TestExternalExpunge(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1), msg(2), msg(3))
+	w.Deliver(t, "INBOX", msg(1), msg(2), msg(3))
 	u := newUpdates()
 	c, _ := w.selectInbox(t, u)
-	if _, err := w.store.Expunge(bob, "INBOX", []store.UID{2, 3}); err != nil {
+	if _, err := w.Store.Expunge(bob, "INBOX", []store.UID{2, 3}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Noop().Wait(); err != nil {
@@ -174,8 +175,8 @@ func TestExternalExpunge(t *testing.T) {
 // created and selected again, with a new UIDVALIDITY.
 func TestSelectedMailboxDeleted(t *testing.T) {
 	w := newWorld(t)
-	w.store.CreateMailbox(bob, "Lists")
-	w.deliver(t, "Lists", msg(1), msg(2))
+	w.Store.CreateMailbox(bob, "Lists")
+	w.Deliver(t, "Lists", msg(1), msg(2))
 	u := newUpdates()
 	a := w.login(t, u)
 	selA, err := a.Select("Lists", nil).Wait()
@@ -212,7 +213,7 @@ func TestSelectedMailboxDeleted(t *testing.T) {
 // view as the store (run with -race).
 func TestConcurrentSessions(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(0))
+	w.Deliver(t, "INBOX", msg(0))
 	const sessions, rounds = 4, 10
 	var wg sync.WaitGroup
 	errs := make(chan error, sessions*rounds*4)
@@ -246,11 +247,11 @@ func TestConcurrentSessions(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for r := 0; r < rounds; r++ {
-				uid, err := w.store.Append(bob, "INBOX", msg(1000*i+r), nil, start)
+				uid, err := w.Store.Append(bob, "INBOX", msg(1000*i+r), nil, start)
 				if err != nil {
 					errs <- err
 				} else if r%2 == 0 {
-					w.store.Expunge(bob, "INBOX", []store.UID{uid})
+					w.Store.Expunge(bob, "INBOX", []store.UID{uid})
 				}
 			}
 		}()
@@ -261,7 +262,7 @@ func TestConcurrentSessions(t *testing.T) {
 		t.Error(err)
 	}
 	c, sel := w.selectInbox(t, nil)
-	list, _ := w.store.List(bob, "INBOX")
+	list, _ := w.Store.List(bob, "INBOX")
 	if int(sel.NumMessages) != len(list) {
 		t.Fatalf("SELECT says %d, store has %d", sel.NumMessages, len(list))
 	}
@@ -282,7 +283,7 @@ func TestConcurrentSessions(t *testing.T) {
 // and Serve returns ErrServerClosed.
 func TestShutdown(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1))
+	w.Deliver(t, "INBOX", msg(1))
 	idler, _ := w.selectInbox(t, nil)
 	idle, err := idler.Idle()
 	if err != nil {
@@ -290,18 +291,18 @@ func TestShutdown(t *testing.T) {
 	}
 	r := w.raw(t)
 	r.expect("a1", "LOGIN bob bob", "OK")
-	ctx, cancel := context.WithTimeout(context.Background(), wallLimit())
+	ctx, cancel := context.WithTimeout(context.Background(), transcripttest.WallLimit())
 	defer cancel()
 	if err := w.srv.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	closed, lines := r.closed()
+	closed, lines := r.Drain()
 	if !closed || !slices.Equal(lines, []string{"* BYE Server shutting down"}) {
 		t.Errorf("session at Shutdown: closed %v, %q", closed, lines)
 	}
 	select {
 	case <-idler.Closed():
-	case <-time.After(wallLimit()):
+	case <-time.After(transcripttest.WallLimit()):
 		t.Errorf("the IDLE session is still open")
 	}
 	idle.Close()
@@ -311,10 +312,10 @@ func TestShutdown(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 		w.served <- err // for the cleanup
-	case <-time.After(wallLimit()):
+	case <-time.After(transcripttest.WallLimit()):
 		t.Fatal("Serve did not return")
 	}
-	if _, err := w.client.DialContext(context.Background(), "tcp", w.addr); err == nil {
+	if _, err := w.Client.DialContext(context.Background(), "tcp", w.Addr); err == nil {
 		t.Errorf("dial after Shutdown succeeded")
 	}
 	if err := w.srv.Serve(nil); !errors.Is(err, ErrServerClosed) {

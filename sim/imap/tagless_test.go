@@ -14,42 +14,37 @@ import (
 func TestTaglessCommand(t *testing.T) {
 	w := newWorld(t)
 	r := w.raw(t)
-	r.write("LOGIN bob@example.net bob\r\n")
-	if l := r.line(); l != strings.TrimRight(taglessReply, "\r\n") {
-		t.Fatalf("S: %s\nwant the tag explained", l)
+	r.Vars = func(name string, args []string) (string, bool) {
+		return strings.TrimRight(taglessReply, "\r\n"), name == "TAGLESS" && len(args) == 0
 	}
-	r.write("CAPABILITY\r\n")
-	if l := r.line(); !strings.HasPrefix(l, "* BAD Every IMAP command starts with a tag") {
-		t.Fatalf("S: %s", l)
-	}
-	// Still open: the same command with a tag works.
-	if _, tagged := r.cmd("a1", "CAPABILITY"); !strings.HasPrefix(tagged, "a1 OK") {
-		t.Fatalf("after the BAD: %q", tagged)
-	}
-	// A tag that looks like a command is a tag.
-	if _, tagged := r.cmd("NOOP", "NOOP"); !strings.HasPrefix(tagged, "NOOP OK") {
-		t.Fatalf("NOOP NOOP: %q", tagged)
-	}
-	// A literal whose content looks like a tagless command is the
-	// literal: LOGIN with a password that reads "LOGIN bob".
-	r.write("a2 LOGIN bob@example.net {9}\r\n")
-	if l := r.line(); !strings.HasPrefix(l, "+ ") {
-		t.Fatalf("literal: %q", l)
-	}
-	r.write("LOGIN bob\r\n")
-	if _, tagged := r.until("a2"); !strings.HasPrefix(tagged, "a2 NO") {
-		t.Fatalf("a wrong password sent as a literal: %q, want NO", tagged)
-	}
-	if _, tagged := r.cmd("a3", "LOGOUT"); !strings.HasPrefix(tagged, "a3 OK") {
-		t.Fatalf("LOGOUT: %q", tagged)
-	}
+	// The connection stays open: the same command with a tag works, and a
+	// tag that looks like a command is a tag. A literal whose content looks
+	// like a tagless command is the literal: LOGIN with a password that
+	// reads "LOGIN bob".
+	r.Run(`
+		C: LOGIN bob@example.net bob
+		S: {TAGLESS}
+		C: CAPABILITY
+		S: * BAD Every IMAP command starts with a tag*
+		C: a1 CAPABILITY
+		S: * CAPABILITY *
+		S: a1 OK *
+		C: NOOP NOOP
+		S: NOOP OK *
+		C: a2 LOGIN bob@example.net {9}
+		S: + *
+		C: LOGIN bob
+		S: a2 NO *
+		C: a3 LOGOUT
+		S: * BYE *
+		S: a3 OK *`)
 
 	// Another protocol is still sent away at once, as go-imap does.
 	r = w.raw(t)
-	r.write("GET / HTTP/1.1\r\n")
+	r.Write("GET / HTTP/1.1\r\n")
 	var got []string
 	for {
-		l := r.line()
+		l := r.Line()
 		got = append(got, l)
 		if strings.HasPrefix(l, "* BYE") {
 			break

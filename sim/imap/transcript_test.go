@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,88 +14,82 @@ import (
 	"github.com/mailhop/mailhop/sim/store"
 )
 
-// A session as RFC 9051 §8 shows one, line by line.
+// A session as RFC 9051 §8 shows one, line by line. {UIDVALIDITY box} is
+// the UIDVALIDITY of a mailbox of bob's, {SIZE n} the size of msg(n).
 func TestTranscript(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1), msg(2), msg(3))
-	w.store.SetFlags(bob, "INBOX", []store.UID{1}, store.FlagsAdd, []string{store.FlagSeen})
-	w.store.CreateMailbox(bob, "Sent")
-	v := fmt.Sprint(mustStatus(t, w, "INBOX").UIDValidity)
+	w.Deliver(t, "INBOX", msg(1), msg(2), msg(3))
+	w.Store.SetFlags(bob, "INBOX", []store.UID{1}, store.FlagsAdd, []string{store.FlagSeen})
+	w.Store.CreateMailbox(bob, "Sent")
 	r := w.raw(t)
-	script := []struct {
-		send string
-		want []string // untagged lines, then the tagged one
-	}{
-		{"a001 LOGIN bob@example.net bob", []string{"a001 OK [CAPABILITY *] Logged in"}},
-		{"a002 SELECT INBOX", []string{
-			"* 3 EXISTS",
-			"* 0 RECENT",
-			"* OK [UNSEEN 2] First unseen message",
-			"* OK [UIDVALIDITY " + v + "] UIDs valid",
-			"* OK [UIDNEXT 4] Predicted next UID",
-			`* FLAGS (\Answered \Deleted \Draft \Flagged \Seen)`,
-			`* OK [PERMANENTFLAGS (\Answered \Deleted \Draft \Flagged \Seen \*)] Permanent flags`,
-			"a002 OK [READ-WRITE] SELECT completed",
-		}},
-		{"a003 FETCH 2:3 (UID FLAGS RFC822.SIZE)", []string{
-			fmt.Sprintf("* 2 FETCH (UID 2 FLAGS () RFC822.SIZE %d)", len(msg(2))),
-			fmt.Sprintf("* 3 FETCH (UID 3 FLAGS () RFC822.SIZE %d)", len(msg(3))),
-			"a003 OK FETCH completed",
-		}},
-		{"a004 FETCH 2 BODY[HEADER.FIELDS (SUBJECT)]", []string{
-			`* 2 FETCH (FLAGS (\Seen) BODY[HEADER.FIELDS ("SUBJECT")] {22}`,
-			"Subject: message 2",
-			"",
-			")",
-			"a004 OK FETCH completed",
-		}},
-		{`a005 STORE 3 +FLAGS (\Deleted)`, []string{`* 3 FETCH (FLAGS (\Deleted))`, "a005 OK STORE completed"}},
-		{"a006 EXPUNGE", []string{"* 3 EXPUNGE", "a006 OK EXPUNGE completed"}},
-		{"a007 UID SEARCH UNSEEN", []string{"* SEARCH", "a007 OK UID SEARCH completed"}},
-		{"a008 LIST \"\" %", []string{`* LIST (\HasNoChildren) "/" INBOX`, `* LIST (\HasNoChildren \Sent) "/" "Sent"`, "a008 OK LIST completed"}},
-		{`a008b UNSUBSCRIBE Sent`, []string{"a008b OK UNSUBSCRIBE completed"}},
-		{`a008c LSUB "" *`, []string{`* LSUB (\HasNoChildren \Subscribed) "/" INBOX`, "a008c OK LSUB completed"}},
-		{`a008d SUBSCRIBE Sent`, []string{"a008d OK SUBSCRIBE completed"}},
-		{"a009 UID COPY 1:2 Sent", []string{"a009 OK [COPYUID " + fmt.Sprint(mustStatus(t, w, "Sent").UIDValidity) + " 1:2 1:2] COPY completed"}},
-		{"a010 NAMESPACE", []string{`* NAMESPACE (("" "/")) NIL NIL`, "a010 OK NAMESPACE completed"}},
-		{"a011 LOGOUT", []string{"* BYE Logging out", "a011 OK LOGOUT completed"}},
-	}
-	for _, step := range script {
-		tag, _, _ := strings.Cut(step.send, " ")
-		untagged, tagged := r.cmd(tag, strings.TrimPrefix(step.send, tag+" "))
-		got := append(untagged, tagged)
-		if len(got) != len(step.want) {
-			t.Errorf("C: %s\ngot  %q\nwant %q", step.send, got, step.want)
-			continue
+	r.Vars = func(name string, args []string) (string, bool) {
+		switch {
+		case name == "UIDVALIDITY" && len(args) == 1:
+			return fmt.Sprint(w.Status(t, args[0]).UIDValidity), true
+		case name == "SIZE" && len(args) == 1:
+			n, err := strconv.Atoi(args[0])
+			return fmt.Sprint(len(msg(n))), err == nil
 		}
-		for i := range got {
-			if pre, ok := strings.CutSuffix(step.want[i], "*] Logged in"); ok {
-				if !strings.HasPrefix(got[i], pre) {
-					t.Errorf("C: %s\nS: %s\nwant %s", step.send, got[i], step.want[i])
-				}
-				continue
-			}
-			if got[i] != step.want[i] {
-				t.Errorf("C: %s\nS: %s\nwant %s", step.send, got[i], step.want[i])
-			}
-		}
+		return "", false
 	}
-}
-
-func mustStatus(t *testing.T, w *world, name string) store.Status {
-	t.Helper()
-	st, err := w.store.Status(bob, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	r.Run(`
+		C: a001 LOGIN bob@example.net bob
+		S~ a001 OK \[CAPABILITY [^]]*\] Logged in
+		C: a002 SELECT INBOX
+		S: * 3 EXISTS
+		S: * 0 RECENT
+		S: * OK [UNSEEN 2] First unseen message
+		S: * OK [UIDVALIDITY {UIDVALIDITY INBOX}] UIDs valid
+		S: * OK [UIDNEXT 4] Predicted next UID
+		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen)
+		S: * OK [PERMANENTFLAGS (\Answered \Deleted \Draft \Flagged \Seen \*)] Permanent flags
+		S: a002 OK [READ-WRITE] SELECT completed
+		C: a003 FETCH 2:3 (UID FLAGS RFC822.SIZE)
+		S: * 2 FETCH (UID 2 FLAGS () RFC822.SIZE {SIZE 2})
+		S: * 3 FETCH (UID 3 FLAGS () RFC822.SIZE {SIZE 3})
+		S: a003 OK FETCH completed
+		C: a004 FETCH 2 BODY[HEADER.FIELDS (SUBJECT)]
+		S: * 2 FETCH (FLAGS (\Seen) BODY[HEADER.FIELDS ("SUBJECT")] {22}
+		S: Subject: message 2
+		S:
+		S: )
+		S: a004 OK FETCH completed
+		C: a005 STORE 3 +FLAGS (\Deleted)
+		S: * 3 FETCH (FLAGS (\Deleted))
+		S: a005 OK STORE completed
+		C: a006 EXPUNGE
+		S: * 3 EXPUNGE
+		S: a006 OK EXPUNGE completed
+		C: a007 UID SEARCH UNSEEN
+		S: * SEARCH
+		S: a007 OK UID SEARCH completed
+		C: a008 LIST "" %
+		S: * LIST (\HasNoChildren) "/" INBOX
+		S: * LIST (\HasNoChildren \Sent) "/" "Sent"
+		S: a008 OK LIST completed
+		C: a008b UNSUBSCRIBE Sent
+		S: a008b OK UNSUBSCRIBE completed
+		C: a008c LSUB "" *
+		S: * LSUB (\HasNoChildren \Subscribed) "/" INBOX
+		S: a008c OK LSUB completed
+		C: a008d SUBSCRIBE Sent
+		S: a008d OK SUBSCRIBE completed
+		C: a009 UID COPY 1:2 Sent
+		S: a009 OK [COPYUID {UIDVALIDITY Sent} 1:2 1:2] COPY completed
+		C: a010 NAMESPACE
+		S: * NAMESPACE (("" "/")) NIL NIL
+		S: a010 OK NAMESPACE completed
+		C: a011 LOGOUT
+		S: * BYE Logging out
+		S: a011 OK LOGOUT completed
+		S: <closed>`)
 }
 
 // An IMAP4rev2 client (ENABLE IMAP4rev2) gets ESEARCH, no RECENT, and
 // UTF-8 mailbox names.
 func TestIMAP4rev2(t *testing.T) {
 	w := newWorld(t)
-	w.deliver(t, "INBOX", msg(1), msg(2))
+	w.Deliver(t, "INBOX", msg(1), msg(2))
 	r := w.raw(t)
 	r.expect("a1", "LOGIN bob bob", "OK")
 	if u := r.expect("a2", "ENABLE IMAP4rev2", "OK"); !slices.Equal(u, []string{"* ENABLED IMAP4rev2"}) {
@@ -113,7 +108,7 @@ func TestIMAP4rev2(t *testing.T) {
 	if u := r.expect("a6", `LIST "" "Caf*"`, "OK"); !slices.Equal(u, []string{`* LIST (\HasNoChildren) "/" "Café"`}) {
 		t.Errorf("LIST: %q", u)
 	}
-	if _, err := w.store.Status(bob, "Café"); err != nil {
+	if _, err := w.Store.Status(bob, "Café"); err != nil {
 		t.Errorf("the store has no Café: %v", err)
 	}
 }
@@ -121,18 +116,17 @@ func TestIMAP4rev2(t *testing.T) {
 // A TLS listener (port 993): passwords are accepted at once, and STARTTLS
 // is not offered.
 func TestImplicitTLS(t *testing.T) {
-	srvTLS, cliTLS := selfSigned(t, "store.example.net")
-	w := newWorld(t, with(func(s *Server) { s.InsecureAuth = false; s.TLSConfig = srvTLS }))
-	l, err := w.host.Listen("tcp", ":993")
+	w := newWorld(t, withTLS(), with(func(s *Server) { s.InsecureAuth = false }))
+	l, err := w.Host.Listen("tcp", ":993")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go w.srv.Serve(tls.NewListener(l, srvTLS))
-	conn, err := w.client.DialContext(t.Context(), "tcp", "198.51.100.30:993")
+	go w.srv.Serve(tls.NewListener(l, w.ServerTLS))
+	conn, err := w.Client.DialContext(t.Context(), "tcp", "198.51.100.30:993")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := imapclient.New(tls.Client(conn, cliTLS), nil)
+	c := imapclient.New(tls.Client(conn, w.ClientTLS), nil)
 	defer c.Close()
 	caps, err := c.Capability().Wait()
 	if err != nil {

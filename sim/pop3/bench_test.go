@@ -54,9 +54,9 @@ func BenchmarkRETR(b *testing.B) {
 
 func retrAll(b *testing.B, w *world, n int) {
 	c := w.login(b)
-	r := c.r
+	r := c.Reader()
 	for i := 1; i <= n; i++ {
-		fmt.Fprintf(c.c, "RETR %d\r\n", i)
+		fmt.Fprintf(c.Net(), "RETR %d\r\n", i)
 		status, err := r.ReadSlice('\n')
 		if err != nil || !bytes.HasPrefix(status, []byte("+OK 4096 octets")) {
 			b.Fatalf("RETR %d: %q, %v", i, status, err)
@@ -71,6 +71,6 @@ func retrAll(b *testing.B, w *world, n int) {
 			}
 		}
 	}
-	c.expectPrefix("QUIT", "+OK")
-	c.c.Close()
+	c.Expect("QUIT", "+OK")
+	c.Close()
 }

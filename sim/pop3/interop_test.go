@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailhop/mailhop/sim/auth"
+	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 	"github.com/mailhop/mailhop/sim/store"
 )
 
@@ -47,11 +48,12 @@ func startReal(t *testing.T, mod func(*Server)) *realServer {
 			t.Fatal(err)
 		}
 	}
+	srvTLS, _ := transcripttest.TLS(t, "localhost")
 	srv := &Server{
 		Hostname:  "localhost",
 		Store:     st,
 		Users:     users,
-		TLSConfig: selfSigned(t),
+		TLSConfig: srvTLS,
 		FailDelay: 10 * time.Millisecond,
 	}
 	if mod != nil {
@@ -72,18 +74,7 @@ func (r *realServer) inbox(t *testing.T) []store.UID {
 	t.Helper()
 	// The client's QUIT has been answered; the session may still be
 	// closing, so wait for the maildrop to be free.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		unlock, err := r.st.Lock(bob)
-		if err == nil {
-			unlock()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("maildrop still locked")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitUnlocked(t, r.st, bob)
 	list, _ := r.st.List(bob, store.Inbox)
 	var uids []store.UID
 	for _, m := range list {

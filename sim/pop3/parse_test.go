@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -181,15 +183,14 @@ func FuzzSession(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	cfg := selfSigned(f)
 	f.Fuzz(func(t *testing.T, input []byte) {
-		w := newWorld(t, twoMessages, with(func(s *Server) { s.TLSConfig = cfg }))
-		c, err := w.client.DialContext(context.Background(), "tcp", w.addr)
+		w := newWorld(t, twoMessages, withTLS())
+		c, err := w.Client.DialContext(context.Background(), "tcp", w.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		watchdog := time.AfterFunc(wallLimit(), func() { c.Close() })
+		watchdog := time.AfterFunc(transcripttest.WallLimit(), func() { c.Close() })
 		defer watchdog.Stop()
 		go func() {
 			c.Write(input)

@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 	"github.com/mailhop/mailhop/sim/netsim"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
@@ -26,15 +26,15 @@ import (
 func TestFetchTrace(t *testing.T) {
 	w := newWorld(t, twoMessages)
 	c := w.login(t)
-	c.expectPrefix("RETR 1", "+OK 120 octets")
-	c.multi()
-	c.expectPrefix("TOP 2 0", "+OK")
-	c.multi()
-	c.expectPrefix("QUIT", "+OK")
-	c.expectEOF()
+	c.Expect("RETR 1", "+OK 120 octets")
+	multi(c)
+	c.Expect("TOP 2 0", "+OK")
+	multi(c)
+	c.Expect("QUIT", "+OK")
+	c.ExpectEOF()
 
 	var fetches []trace.Event
-	for _, e := range w.rec.Events() {
+	for _, e := range w.Trace.Events() {
 		if e.Kind == trace.KindFetch {
 			fetches = append(fetches, e)
 		}
@@ -55,7 +55,7 @@ func TestFetchTrace(t *testing.T) {
 	}
 	// Each wire line appears once: the server adds none of its own.
 	n := 0
-	for _, e := range w.rec.Events() {
+	for _, e := range w.Trace.Events() {
 		if e.Kind == trace.KindWire && e.Text == "RETR 1" {
 			n++
 		}
@@ -71,7 +71,7 @@ func TestLockContention(t *testing.T) {
 	w := newWorld(t, twoMessages)
 	first := w.login(t)
 	second := w.connect(t)
-	second.run(w, `
+	second.Run(`
 		C: USER bob
 		S: +OK send PASS
 		C: PASS bob
@@ -80,18 +80,18 @@ func TestLockContention(t *testing.T) {
 		S: -ERR STAT is only valid after login *
 		C: AUTH PLAIN {PLAIN bob bob}
 		S: -ERR [IN-USE] *`)
-	first.expectPrefix("DELE 1", "+OK")
-	first.expectPrefix("QUIT", "+OK")
+	first.Expect("DELE 1", "+OK")
+	first.Expect("QUIT", "+OK")
 	// The lock is released before the answer to QUIT.
-	second.run(w, `
+	second.Run(`
 		C: USER bob
 		S: +OK send PASS
 		C: PASS bob
 		S: +OK bob@example.net's maildrop has 1 message (200 octets)`)
 	// Another user's maildrop is not affected.
 	third := w.connect(t)
-	third.expectPrefix("USER alice", "+OK")
-	third.expectPrefix("PASS alice", "+OK alice@example.net's maildrop has 0 messages")
+	third.Expect("USER alice", "+OK")
+	third.Expect("PASS alice", "+OK alice@example.net's maildrop has 0 messages")
 }
 
 // RFC 1939 §6: a session that ends without QUIT never enters the UPDATE
@@ -100,11 +100,11 @@ func TestDroppedSessionDeletesNothing(t *testing.T) {
 	w := newWorld(t, twoMessages)
 	before := w.inbox(t)
 	c := w.login(t)
-	c.expectPrefix("RETR 1", "+OK")
-	c.multi()
-	c.expectPrefix("DELE 1", "+OK message 1 deleted")
-	c.expectPrefix("DELE 2", "+OK message 2 deleted")
-	c.c.Close()
+	c.Expect("RETR 1", "+OK")
+	multi(c)
+	c.Expect("DELE 1", "+OK message 1 deleted")
+	c.Expect("DELE 2", "+OK message 2 deleted")
+	c.Close()
 	w.waitUnlocked(t, bob)
 	if got := w.inbox(t); !slices.Equal(got, before) {
 		t.Fatalf("INBOX %q after a dropped session, want %q", got, before)
@@ -116,15 +116,15 @@ func TestDroppedSessionDeletesNothing(t *testing.T) {
 func TestMaildropFixedAtLoginAndUIDLStable(t *testing.T) {
 	w := newWorld(t, twoMessages)
 	c := w.login(t)
-	c.send("UIDL")
-	if c.line() != "+OK unique-id listing follows" {
+	c.Send("UIDL")
+	if c.Line() != "+OK unique-id listing follows" {
 		t.Fatal("UIDL")
 	}
-	first := c.multi()
-	if _, err := w.store.Append(bob, store.Inbox, []byte(mkMessage("3@example.org", "third", 300)), nil, start); err != nil {
+	first := multi(c)
+	if _, err := w.Store.Append(bob, store.Inbox, []byte(mkMessage("3@example.org", "third", 300)), nil, start); err != nil {
 		t.Fatal(err)
 	}
-	c.run(w, `
+	c.Run(`
 		C: STAT
 		S: +OK 2 320
 		C: LIST 3
@@ -134,7 +134,7 @@ func TestMaildropFixedAtLoginAndUIDLStable(t *testing.T) {
 		C: QUIT
 		S: +OK store.example.net POP3 server signing off (1 message left)`)
 	c = w.login(t)
-	c.run(w, `
+	c.Run(`
 		C: STAT
 		S: +OK 2 500
 		C: UIDL
@@ -152,14 +152,14 @@ func TestMaildropFixedAtLoginAndUIDLStable(t *testing.T) {
 func TestMessageRemovedByAnotherSession(t *testing.T) {
 	w := newWorld(t, twoMessages)
 	c := w.login(t)
-	if _, err := w.store.Expunge(bob, store.Inbox, []store.UID{1}); err != nil {
+	if _, err := w.Store.Expunge(bob, store.Inbox, []store.UID{1}); err != nil {
 		t.Fatal(err)
 	}
-	c.run(w, `
+	c.Run(`
 		C: RETR 1
 		S: -ERR message 1 no longer exists: another session removed it
 		C: TOP 1 0
-		S: -ERR message 1 no longer exists *
+		S: -ERR message 1 no longer exists*
 		C: DELE 1
 		S: +OK message 1 deleted
 		C: DELE 2
@@ -179,10 +179,10 @@ func TestAPOPNeedsTheSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.users.AddHash("erin@example.net", string(h))
-	w.store.AddUser("erin@example.net")
+	w.Users.AddHash("erin@example.net", string(h))
+	w.Store.AddUser("erin@example.net")
 	c := w.connect(t)
-	c.run(w, `
+	c.Run(`
 		C: {APOP erin erin}
 		S: -ERR [AUTH] invalid user name or digest (APOP needs the password kept in clear text on the server)
 		C: {APOP nobody x}
@@ -199,48 +199,48 @@ func TestAPOPNeedsTheSecret(t *testing.T) {
 func TestFailedLoginDelayOnVirtualClock(t *testing.T) {
 	w := newWorld(t, twoMessages, with(func(s *Server) { s.FailDelay = 0 })) // the default: 2s
 	c := w.connect(t)
-	c.expectPrefix("USER bob", "+OK")
+	c.Expect("USER bob", "+OK")
 	began := time.Now()
-	vbegan := w.clk.Now()
-	c.send("PASS wrong")
+	vbegan := w.Clock.Now()
+	c.Send("PASS wrong")
 
 	// Wait for the server to start its delay: the next timer is 2s ahead.
-	waitForTimer(t, w.clk, DefaultFailDelay)
+	waitForTimer(t, w.Clock, DefaultFailDelay)
 	got := make(chan string, 1)
 	go func() {
-		s, _ := c.r.ReadString('\n')
+		s, _ := c.Reader().ReadString('\n')
 		got <- s
 	}()
-	w.clk.Advance(DefaultFailDelay - time.Millisecond)
+	w.Clock.Advance(DefaultFailDelay - time.Millisecond)
 	select {
 	case s := <-got:
 		t.Fatalf("answer %q before the delay had passed", s)
 	case <-time.After(20 * time.Millisecond):
 	}
-	w.clk.Advance(time.Millisecond)
+	w.Clock.Advance(time.Millisecond)
 	select {
 	case s := <-got:
 		if s != "-ERR [AUTH] invalid user name or password\r\n" {
 			t.Fatalf("got %q", s)
 		}
-	case <-time.After(wallLimit()):
+	case <-time.After(transcripttest.WallLimit()):
 		t.Fatal("no answer once the delay had passed")
 	}
-	if d := w.clk.Now().Sub(vbegan); d != DefaultFailDelay {
+	if d := w.Clock.Now().Sub(vbegan); d != DefaultFailDelay {
 		t.Fatalf("virtual time moved %v", d)
 	}
 	if d := time.Since(began); d > DefaultFailDelay {
 		t.Fatalf("the test took %v of real time: the delay was not virtual", d)
 	}
 	// The session goes on: the right password works at once.
-	c.expectPrefix("USER bob", "+OK")
-	c.expectPrefix("PASS bob", "+OK bob@example.net's maildrop has 2 messages")
+	c.Expect("USER bob", "+OK")
+	c.Expect("PASS bob", "+OK bob@example.net's maildrop has 2 messages")
 }
 
 // waitForTimer waits until the clock's next timer is d ahead of now.
 func waitForTimer(t *testing.T, clk *clock.Virtual, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(wallLimit())
+	deadline := time.Now().Add(transcripttest.WallLimit())
 	for {
 		if next, ok := clk.Next(); ok && next.Sub(clk.Now()) == d {
 			return
@@ -258,16 +258,16 @@ func waitForTimer(t *testing.T, clk *clock.Virtual, d time.Duration) {
 func TestIdleTimeout(t *testing.T) {
 	w := newWorld(t, twoMessages)
 	c := w.login(t)
-	c.expectPrefix("DELE 1", "+OK")
-	w.clk.Advance(DefaultIdleTimeout - time.Second)
-	c.expectPrefix("NOOP", "+OK") // still there, and the timer starts again
-	w.clk.Advance(DefaultIdleTimeout - time.Second)
-	c.send("STAT")
-	if got := c.line(); got != "+OK 1 200" {
+	c.Expect("DELE 1", "+OK")
+	w.Clock.Advance(DefaultIdleTimeout - time.Second)
+	c.Expect("NOOP", "+OK") // still there, and the timer starts again
+	w.Clock.Advance(DefaultIdleTimeout - time.Second)
+	c.Send("STAT")
+	if got := c.Line(); got != "+OK 1 200" {
 		t.Fatalf("STAT: %q", got)
 	}
-	w.clk.Advance(DefaultIdleTimeout)
-	c.expectEOF() // without a reply: RFC 1939 §3
+	w.Clock.Advance(DefaultIdleTimeout)
+	c.ExpectEOF() // without a reply: RFC 1939 §3
 	w.waitUnlocked(t, bob)
 	if got := w.inbox(t); len(got) != 2 {
 		t.Fatalf("INBOX %q: the autologout must not delete", got)
@@ -278,19 +278,19 @@ func TestIdleTimeout(t *testing.T) {
 func TestIdleTimeoutInAuth(t *testing.T) {
 	w := newWorld(t, nil, with(func(s *Server) { s.IdleTimeout = time.Minute }))
 	c := w.connect(t)
-	c.send("AUTH PLAIN")
-	if got := c.line(); got != "+ " {
+	c.Send("AUTH PLAIN")
+	if got := c.Line(); got != "+ " {
 		t.Fatalf("got %q", got)
 	}
-	w.clk.Advance(time.Minute - time.Second)
-	c.send("AGJvYgB3cm9uZw==") // wrong password: the exchange goes on
-	if got := c.line(); got != "-ERR [AUTH] invalid user name or password" {
+	w.Clock.Advance(time.Minute - time.Second)
+	c.Send("AGJvYgB3cm9uZw==") // wrong password: the exchange goes on
+	if got := c.Line(); got != "-ERR [AUTH] invalid user name or password" {
 		t.Fatalf("got %q", got)
 	}
-	c.send("AUTH PLAIN")
-	c.line()
-	w.clk.Advance(time.Minute)
-	c.expectEOF()
+	c.Send("AUTH PLAIN")
+	c.Line()
+	w.Clock.Advance(time.Minute)
+	c.ExpectEOF()
 }
 
 // A client that sends endless bytes without a line end is answered once
@@ -307,12 +307,12 @@ func TestBadInputKeepsServing(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 20; i++ {
-			c, err := w.client.DialContext(context.Background(), "tcp", w.addr)
+			c, err := w.Client.DialContext(context.Background(), "tcp", w.Addr)
 			if err != nil {
 				errc <- err
 				return
 			}
-			watchdog := time.AfterFunc(wallLimit(), func() { c.Close() })
+			watchdog := time.AfterFunc(transcripttest.WallLimit(), func() { c.Close() })
 			io.WriteString(c, "USER bob\r\nPASS bob\r\nSTAT\r\nTOP 2 1\r\nQUIT\r\n")
 			all, err := io.ReadAll(c)
 			watchdog.Stop()
@@ -338,26 +338,15 @@ func TestBadInputKeepsServing(t *testing.T) {
 	}
 	lines = append(lines, make([]byte, 100<<10), []byte("NOOP"), []byte("DELE 1"), []byte("QUIT\x00"))
 	for _, l := range lines {
-		if _, err := bad.c.Write(append(l, '\r', '\n')); err != nil {
+		if _, err := bad.Net().Write(append(l, '\r', '\n')); err != nil {
 			t.Fatal(err)
 		}
-		got := bad.line()
+		got := bad.Line()
 		if !strings.HasPrefix(got, "-ERR ") {
 			t.Fatalf("line %.40q: got %q, want -ERR", l, got)
 		}
 	}
-	bad.run(w, `
-		C: CAPA
-		S: +OK Capability list follows
-		S: TOP *
-		S: UIDL
-		S: USER
-		S: SASL PLAIN
-		S: RESP-CODES
-		S: PIPELINING
-		S: AUTH-RESP-CODE
-		S: IMPLEMENTATION mailhop
-		S: .`)
+	bad.Run(capa)
 	wg.Wait()
 	select {
 	case err := <-errc:
@@ -374,28 +363,13 @@ func TestBadInputKeepsServing(t *testing.T) {
 func TestSTLS(t *testing.T) {
 	w := newWorld(t, twoMessages, withTLS(), cleartextRefused())
 	c := w.connect(t)
-	c.run(w, `
+	c.Run(`
 		C: STLS x
 		S: -ERR STLS takes no arguments
 		C: STLS
-		S: +OK Begin TLS negotiation`)
-	tc := tls.Client(c.c, &tls.Config{InsecureSkipVerify: true, ServerName: "store.example.net"})
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	c.c, c.r = tc, bufio.NewReader(tc)
-	c.run(w, `
-		C: CAPA
-		S: +OK Capability list follows
-		S: TOP
-		S: UIDL
-		S: USER
-		S: SASL PLAIN
-		S: RESP-CODES
-		S: PIPELINING
-		S: AUTH-RESP-CODE
-		S: IMPLEMENTATION mailhop
-		S: .
+		S: +OK Begin TLS negotiation
+		T:
+		` + capa + `
 		C: STLS
 		S: -ERR command not permitted when TLS active
 		C: USER bob
@@ -403,13 +377,13 @@ func TestSTLS(t *testing.T) {
 		C: PASS bob
 		S: +OK bob@example.net's maildrop has 2 messages (320 octets)
 		C: RETR 2
-		S: +OK 200 octets *`)
-	c.multi()
-	c.run(w, `
+		S: +OK 200 octets`)
+	multi(c)
+	c.Run(`
 		C: QUIT
 		S: +OK *`)
 	var tlsEvents int
-	for _, e := range w.rec.Events() {
+	for _, e := range w.Trace.Events() {
 		if e.Kind == trace.KindTLS {
 			tlsEvents++
 		}
@@ -424,34 +398,22 @@ func TestSTLS(t *testing.T) {
 
 // CVE-2011-0411: commands sent after STLS in the same packet were in
 // cleartext and may have been injected; they must be thrown away, neither
-// answered in cleartext nor run inside TLS.
+// answered in cleartext nor run inside TLS. The first answer inside TLS
+// is to our NOOP, not to the injected CAPA or USER: the session is in
+// AUTHORIZATION still.
 func TestSTLSInjectionDiscarded(t *testing.T) {
 	w := newWorld(t, twoMessages, withTLS())
 	c := w.connect(t)
-	if _, err := io.WriteString(c.c, "STLS\r\nCAPA\r\nUSER bob\r\nPASS bob\r\nDELE 1\r\nQUIT\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.line(); got != "+OK Begin TLS negotiation" {
-		t.Fatalf("got %q", got)
-	}
-	if n := c.r.Buffered(); n != 0 {
-		b, _ := c.r.Peek(n)
-		t.Fatalf("cleartext after the STLS answer: %q", b)
-	}
-	tc := tls.Client(c.c, &tls.Config{InsecureSkipVerify: true, ServerName: "store.example.net"})
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("handshake (the server read cleartext as TLS?): %v", err)
-	}
-	c.c, c.r = tc, bufio.NewReader(tc)
-	// The first answer inside TLS is to our NOOP, not to the injected
-	// CAPA or USER: the session is in AUTHORIZATION still.
-	c.run(w, `
+	c.Run(`
+		B: "STLS\r\nCAPA\r\nUSER bob\r\nPASS bob\r\nDELE 1\r\nQUIT\r\n"
+		S: +OK Begin TLS negotiation
+		T:
 		C: NOOP
 		S: -ERR NOOP is only valid after login *
 		C: QUIT
 		S: +OK store.example.net POP3 server signing off
 		S: <closed>`)
-	for _, e := range w.rec.Events() {
+	for _, e := range w.Trace.Events() {
 		if e.Kind == trace.KindWire && e.Dir == trace.Recv && (strings.Contains(e.Text, "Capability") || strings.Contains(e.Text, "send PASS")) {
 			t.Fatalf("the injected command was answered in cleartext: %q", e.Text)
 		}
@@ -466,32 +428,18 @@ func TestSTLSInjectionDiscarded(t *testing.T) {
 // allowed and STLS is neither offered nor accepted.
 func TestImplicitTLS(t *testing.T) {
 	w := newWorld(t, twoMessages, cleartextRefused())
-	host := w.net.Host("store.example.net")
-	l, err := host.Listen("tcp", ":995")
+	l, err := w.Host.Listen("tcp", ":995")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go w.srv.Serve(tls.NewListener(l, selfSigned(t)))
-	raw, err := w.client.DialContext(context.Background(), "tcp", "198.51.100.30:995")
+	go w.srv.Serve(tls.NewListener(l, w.ServerTLS))
+	raw, err := w.Client.DialContext(context.Background(), "tcp", "198.51.100.30:995")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
-	defer tc.Close()
-	c := &client{t: t, c: tc, r: bufio.NewReader(tc)}
-	c.run(w, `
+	transcripttest.NewConn(t, tls.Client(raw, w.ClientTLS)).Run(`
 		S: +OK store.example.net POP3 server ready *
-		C: CAPA
-		S: +OK Capability list follows
-		S: TOP
-		S: UIDL
-		S: USER
-		S: SASL PLAIN
-		S: RESP-CODES
-		S: PIPELINING
-		S: AUTH-RESP-CODE
-		S: IMPLEMENTATION mailhop
-		S: .
+		` + capa + `
 		C: STLS
 		S: -ERR command not permitted when TLS active
 		C: AUTH PLAIN {PLAIN bob bob}
@@ -502,7 +450,7 @@ func TestImplicitTLS(t *testing.T) {
 // away, ends it without UPDATE, and makes Serve return ErrServerClosed.
 func TestShutdown(t *testing.T) {
 	w := newWorld(t, twoMessages)
-	host := w.net.Host("store.example.net")
+	host := w.Host
 	l, err := host.Listen("tcp", ":1110")
 	if err != nil {
 		t.Fatal(err)
@@ -510,20 +458,20 @@ func TestShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- w.srv.Serve(l) }()
 	c := w.login(t)
-	c.expectPrefix("DELE 1", "+OK")
-	ctx, cancel := context.WithTimeout(context.Background(), wallLimit())
+	c.Expect("DELE 1", "+OK")
+	ctx, cancel := context.WithTimeout(context.Background(), transcripttest.WallLimit())
 	defer cancel()
 	if err := w.srv.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if got := c.line(); got != "-ERR [SYS/TEMP] server shutting down, try again later" {
+	if got := c.Line(); got != "-ERR [SYS/TEMP] server shutting down, try again later" {
 		t.Fatalf("got %q", got)
 	}
-	c.expectEOF()
+	c.ExpectEOF()
 	if err := <-served; !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("Serve returned %v", err)
 	}
-	if _, err := w.client.DialContext(context.Background(), "tcp", w.addr); err == nil {
+	if _, err := w.Client.DialContext(context.Background(), "tcp", w.Addr); err == nil {
 		t.Fatal("dial after Shutdown succeeded")
 	}
 	if got := w.inbox(t); len(got) != 2 {
@@ -541,17 +489,17 @@ func TestCloseAndShutdownTimeout(t *testing.T) {
 	// A second session is in the middle of a failed login's delay, which
 	// only the virtual clock can end: Shutdown can not wait for it.
 	d := w.connect(t)
-	d.send("USER alice")
-	d.line()
-	d.send("PASS wrong")
-	waitForTimer(t, w.clk, DefaultFailDelay)
+	d.Send("USER alice")
+	d.Line()
+	d.Send("PASS wrong")
+	waitForTimer(t, w.Clock, DefaultFailDelay)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := w.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown: %v, want the context's error", err)
 	}
-	d.expectEOF()
-	if got := c.line(); !strings.HasPrefix(got, "-ERR [SYS/TEMP] server shutting down") {
+	d.ExpectEOF()
+	if got := c.Line(); !strings.HasPrefix(got, "-ERR [SYS/TEMP] server shutting down") {
 		t.Fatalf("got %q", got)
 	}
 	w.waitUnlocked(t, bob)
@@ -564,16 +512,16 @@ func TestMaxConnections(t *testing.T) {
 	w := newWorld(t, twoMessages, with(func(s *Server) { s.MaxConnections = 1 }))
 	first := w.connect(t)
 	over := w.dial(t)
-	if got := over.line(); got != "-ERR [SYS/TEMP] too many connections (1), try again later" {
+	if got := over.Line(); got != "-ERR [SYS/TEMP] too many connections (1), try again later" {
 		t.Fatalf("got %q", got)
 	}
-	over.expectEOF()
-	first.expectPrefix("QUIT", "+OK")
-	first.expectEOF()
-	deadline := time.Now().Add(wallLimit())
+	over.ExpectEOF()
+	first.Expect("QUIT", "+OK")
+	first.ExpectEOF()
+	deadline := time.Now().Add(transcripttest.WallLimit())
 	for {
 		c := w.dial(t)
-		if got := c.line(); strings.HasPrefix(got, "+OK") {
+		if got := c.Line(); strings.HasPrefix(got, "+OK") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -648,7 +596,7 @@ func TestStoreTrouble(t *testing.T) {
 	}))
 	fs.set("List", true)
 	c := w.connect(t)
-	c.run(w, `
+	c.Run(`
 		C: USER bob
 		S: +OK send PASS
 		C: PASS bob
@@ -657,7 +605,7 @@ func TestStoreTrouble(t *testing.T) {
 	fs.set("List", false)
 	fs.set("Read", true)
 	fs.set("Expunge", true)
-	c.run(w, `
+	c.Run(`
 		C: USER bob
 		S: +OK send PASS
 		C: PASS bob

@@ -10,6 +10,21 @@ import (
 // on the wire (RFC 1939 §3) and come back intact.
 const dotted = "From: alice@example.org\r\nSubject: dots\r\nMessage-ID: <dots@example.org>\r\n\r\n.\r\n..\r\n.hidden\r\nend\r\n"
 
+// capa is the answer to CAPA before login where USER and SASL are
+// allowed and STLS is not offered (no certificate, or TLS already on).
+const capa = `
+		C: CAPA
+		S: +OK Capability list follows
+		S: TOP
+		S: UIDL
+		S: USER
+		S: SASL PLAIN
+		S: RESP-CODES
+		S: PIPELINING
+		S: AUTH-RESP-CODE
+		S: IMPLEMENTATION mailhop
+		S: .`
+
 // Transcripts of every command and state rule, one fresh server each,
 // with bob's maildrop holding the two messages of RFC 1939 §10 (120 and
 // 200 octets).
@@ -87,17 +102,7 @@ var transcripts = []struct {
 		S: +OK *
 		C: USER bob
 		S: +OK send PASS
-		C: CAPA
-		S: +OK Capability list follows
-		S: TOP
-		S: UIDL
-		S: USER
-		S: SASL PLAIN
-		S: RESP-CODES
-		S: PIPELINING
-		S: AUTH-RESP-CODE
-		S: IMPLEMENTATION mailhop
-		S: .
+		` + capa + `
 		C: PASS bob
 		S: -ERR send USER first *`},
 	{name: "USER and PASS arguments", script: `
@@ -166,17 +171,7 @@ var transcripts = []struct {
 		S: -ERR [SYS/PERM] dave@example.net has no maildrop on this server`},
 	{name: "CAPA in both states", script: `
 		S: +OK *
-		C: CAPA
-		S: +OK Capability list follows
-		S: TOP
-		S: UIDL
-		S: USER
-		S: SASL PLAIN
-		S: RESP-CODES
-		S: PIPELINING
-		S: AUTH-RESP-CODE
-		S: IMPLEMENTATION mailhop
-		S: .
+		` + capa + `
 		C: USER bob
 		S: +OK *
 		C: PASS bob
@@ -218,7 +213,7 @@ var transcripts = []struct {
 		S: IMPLEMENTATION mailhop
 		S: .
 		C: USER bob
-		S: -ERR [AUTH] login refused on an unencrypted connection: send STLS first *
+		S: -ERR [AUTH] login refused on an unencrypted connection: send STLS first*
 		C: PASS bob
 		S: -ERR [AUTH] login refused *
 		C: {APOP bob bob}
@@ -235,7 +230,7 @@ var transcripts = []struct {
 	{name: "cleartext without TLS to offer", opts: []option{cleartextRefused()}, script: `
 		S: +OK *
 		C: USER bob
-		S: -ERR [AUTH] login refused on an unencrypted connection, and this server has no TLS to offer *
+		S: -ERR [AUTH] login refused on an unencrypted connection, and this server has no TLS to offer*
 		C: STLS
 		S: -ERR STLS is not offered: this server has no TLS certificate`},
 	{name: "cleartext from loopback is allowed", opts: []option{cleartextRefused(), fromLoopback()}, script: `
@@ -374,7 +369,7 @@ var transcripts = []struct {
 		S: Message-ID: *
 		S: 
 		S: Hello Bob.
-		S: zzzzzzzz *
+		S: zzzzzzzz*
 		S: .
 		C: TOP 1
 		S: -ERR TOP takes 2 arguments
@@ -493,17 +488,17 @@ var transcripts = []struct {
 		S: -ERR unknown command "LAST"
 		C: 
 		S: -ERR empty command line
-		C:    
+		C: {SP}{SP}{SP}
 		S: -ERR empty command line
-		C: NO\x00OP
+		B: "NO\x00OP\r\n"
 		S: -ERR the line holds a NUL byte
-		C: \x00
+		B: "\x00\r\n"
 		S: -ERR the line holds a NUL byte
-		C: NOOP\x1b[2J
+		B: "NOOP\x1b[2J\r\n"
 		S: -ERR the line holds a control character (0x1b)
 		C: 123
 		S: -ERR unknown command "123"
-		C: HELO\x80\xff
+		B: "HELO\x80\xff\r\n"
 		S: -ERR unknown command "HELO\x80\xff"
 		C: THISKEYWORDISFARTOOLONG
 		S: -ERR unknown command "THISKEYWORDISFARTOOLONG"
@@ -556,8 +551,8 @@ func TestTranscripts(t *testing.T) {
 			w := newWorld(t, msgs, tc.opts...)
 			before := w.inbox(t)
 			c := w.dial(t)
-			c.run(w, tc.script)
-			c.c.Close()
+			c.Run(tc.script)
+			c.Close()
 			w.waitUnlocked(t, bob)
 			want := tc.inbox
 			if want == nil {
@@ -576,7 +571,7 @@ func TestRepliesAreShort(t *testing.T) {
 	w := newWorld(t, twoMessages)
 	c := w.connect(t)
 	for _, cmd := range []string{"USER " + strings.Repeat("\xff", 400), "LIST " + strings.Repeat("9", 400), "AUTH " + strings.Repeat("A", 400)} {
-		if got := c.cmd(cmd); len(got) > 510 {
+		if got := c.Cmd(cmd); len(got) > 510 {
 			t.Fatalf("%d-octet reply to %.20q…", len(got), cmd)
 		}
 	}

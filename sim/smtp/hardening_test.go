@@ -10,8 +10,8 @@ import (
 )
 
 // What an attacker probing port 25 from outside tried, as transcripts
-// (runScript): each runs on a strict and on a tolerant server, which
-// must answer alike.
+// (sim/internal/transcripttest): each runs on a strict and on a tolerant
+// server, which must answer alike.
 
 // envQueue keeps the envelope of each message, and its text.
 type envQueue struct {
@@ -48,10 +48,6 @@ func bothModes(t *testing.T, run func(t *testing.T, strict bool)) {
 	}
 }
 
-// alicePlain is AUTH PLAIN's response for alice@example.org, password
-// alice.
-const alicePlain = "AGFsaWNlQGV4YW1wbGUub3JnAGFsaWNl"
-
 // mxWithAlice is example.org's MX, where alice may log in (AUTH on
 // cleartext, as --insecure-auth allows: TLS changes nothing here).
 func mxWithAlice(t *testing.T, strict bool, q Enqueuer) *Server {
@@ -70,10 +66,10 @@ func mxWithAlice(t *testing.T, strict bool, q Enqueuer) *Server {
 func TestAuthBindsSenderOnMX(t *testing.T) {
 	bothModes(t, func(t *testing.T, strict bool) {
 		q := &envQueue{}
-		runScript(t, mxWithAlice(t, strict, q), `
+		serve(t, mxWithAlice(t, strict, q), 25).Run(`
 			C: EHLO client.example.net
 			S: 250 *
-			C: AUTH PLAIN `+alicePlain+`
+			C: AUTH PLAIN {PLAIN alice@example.org alice}
 			S: 235 2.0.0 Authentication succeeded
 			C: MAIL FROM:<bob@example.net>
 			S: 550 5.7.1 Sender address rejected: not owned by the authenticated user
@@ -102,18 +98,18 @@ func TestAuthBindsSenderOnMX(t *testing.T) {
 // for that sender.
 func TestAuthInsideTransaction(t *testing.T) {
 	bothModes(t, func(t *testing.T, strict bool) {
-		runScript(t, mxWithAlice(t, strict, &envQueue{}), `
+		serve(t, mxWithAlice(t, strict, &envQueue{}), 25).Run(`
 			C: EHLO client.example.net
 			S: 250 *
 			C: MAIL FROM:<bob@example.net>
 			S: 250 2.1.0 *
-			C: AUTH PLAIN `+alicePlain+`
+			C: AUTH PLAIN {PLAIN alice@example.org alice}
 			S: 503 5.5.1 Bad sequence of commands: AUTH is not permitted during a mail transaction, send RSET first (RFC 4954 §4)
 			C: RCPT TO:<carol@elsewhere.example>
 			S: 550 5.7.1 Relaying denied
 			C: RSET
 			S: 250 *
-			C: AUTH PLAIN `+alicePlain+`
+			C: AUTH PLAIN {PLAIN alice@example.org alice}
 			S: 235 2.0.0 Authentication succeeded
 			C: MAIL FROM:<bob@example.net>
 			S: 550 5.7.1 *`)
@@ -185,7 +181,7 @@ func TestSmuggling(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bothModes(t, func(t *testing.T, strict bool) {
 				q := &envQueue{}
-				runScript(t, &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: q, Strict: strict}, tc.script)
+				serve(t, &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: q, Strict: strict}, 25).Run(tc.script)
 				msgs := q.all()
 				if len(msgs) != tc.queued {
 					t.Fatalf("%d messages queued, want %d", len(msgs), tc.queued)
@@ -206,20 +202,20 @@ func TestSmuggling(t *testing.T) {
 func TestBareLFCommands(t *testing.T) {
 	const lfOnly = "S: 500 5.5.2 Syntax error: the line ends in LF alone, commands must end with CRLF (RFC 5321 §2.3.8)"
 	bothModes(t, func(t *testing.T, strict bool) {
-		runScript(t, mxWithAlice(t, strict, &envQueue{}), `
+		serve(t, mxWithAlice(t, strict, &envQueue{}), 25).Run(`
 			B: "EHLO client.example.net\n"
-			`+lfOnly+`
+			` + lfOnly + `
 			C: EHLO client.example.net
 			S: 250 *
 			B: "MAIL FROM:<bob@example.net>\nRCPT TO:<alice@example.org>\r\n"
-			`+lfOnly+`
+			` + lfOnly + `
 			S: 503 5.5.1 Bad sequence of commands: MAIL FROM comes first
 			B: "NOOP\n"
-			`+lfOnly+`
+			` + lfOnly + `
 			C: AUTH LOGIN
 			S: 334 VXNlcm5hbWU6
 			B: "YWxpY2VAZXhhbXBsZS5vcmc=\n"
-			`+lfOnly+`
+			` + lfOnly + `
 			C: NOOP
 			S: 250 *`)
 	})
@@ -275,7 +271,7 @@ func TestHeloSyntax(t *testing.T) {
 						script += fmt.Sprintf("\nB: %q\nS: %s", "HELO "+tc.arg+"\r\n", strings.Replace(want, "EHLO", "HELO", 1))
 					}
 				}
-				runScript(t, &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: &envQueue{}, Strict: strict}, script)
+				serve(t, &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: &envQueue{}, Strict: strict}, 25).Run(script)
 			})
 		})
 	}
@@ -285,8 +281,7 @@ func TestHeloSyntax(t *testing.T) {
 		if strict {
 			want = "S: 501 5.5.4 Syntax: HELO hostname (RFC 5321 §4.1.1.1): HELO takes a domain name; an address literal needs EHLO"
 		}
-		runScript(t, &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: &envQueue{}, Strict: strict},
-			"C: HELO [192.0.2.1]\n"+want)
+		serve(t, &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: &envQueue{}, Strict: strict}, 25).Run("C: HELO [192.0.2.1]\n" + want)
 	})
 }
 
@@ -294,18 +289,10 @@ func TestHeloSyntax(t *testing.T) {
 // among them.
 func TestReceivedHasCleanHelo(t *testing.T) {
 	q := &envQueue{}
-	runScript(t, &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: q}, `
+	serve(t, &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: q}, 25).Run(`
 		B: "EHLO evil.example\r\tby trusted.example\r\n"
 		S: 501 5.5.4 Syntax: EHLO hostname (RFC 5321 §4.1.1.1): control character CR*
-		C: EHLO client.example.org
-		S: 250 *
-		C: MAIL FROM:<alice@example.org>
-		S: 250 *
-		C: RCPT TO:<bob@example.net>
-		S: 250 *
-		C: DATA
-		S: 354 *
-		B: "Subject: x\r\n\r\nhello\r\n.\r\n"
+		` + mailToBob + `
 		S: 250 *`)
 	if m := q.all(); len(m) != 1 || !strings.HasPrefix(m[0].body, "Received: from client.example.org ([192.0.2.99])\r\n\tby mx.example.net") {
 		t.Fatalf("queued %+v", m)
@@ -369,7 +356,7 @@ func TestPostmaster(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				q := &envQueue{}
-				runScript(t, mx(strict, q), head+"\n"+strings.TrimSpace(tc.rcpts)+data)
+				serve(t, mx(strict, q), 25).Run(head + "\n" + strings.TrimSpace(tc.rcpts) + data)
 				m := q.all()
 				if len(m) != 1 || strings.Join(m[0].to, ",") != strings.Join(tc.to, ",") {
 					t.Fatalf("queued %+v, want it for %v", m, tc.to)
@@ -385,7 +372,7 @@ func TestPostmaster(t *testing.T) {
 	users.Add("postmaster@example.net", "x")
 	t.Run("a user named postmaster", func(t *testing.T) {
 		q := &envQueue{}
-		runScript(t, mx(true, q), head+"\nC: RCPT TO:<Postmaster@example.net>\nS: 250 2.1.5 *"+data)
+		serve(t, mx(true, q), 25).Run(head + "\nC: RCPT TO:<Postmaster@example.net>\nS: 250 2.1.5 *" + data)
 		if m := q.all(); len(m) != 1 || !strings.EqualFold(m[0].to[0], "postmaster@example.net") {
 			t.Fatalf("queued %+v", m)
 		}
@@ -394,7 +381,7 @@ func TestPostmaster(t *testing.T) {
 		q := &envQueue{}
 		s := mx(true, q)
 		s.Postmaster = "bob@example.net"
-		runScript(t, s, head+"\nC: RCPT TO:<postmaster@example.com>\nS: 250 2.1.5 *\nC: RCPT TO:<postmaster>\nS: 250 2.1.5 *"+data)
+		serve(t, s, 25).Run(head + "\nC: RCPT TO:<postmaster@example.com>\nS: 250 2.1.5 *\nC: RCPT TO:<postmaster>\nS: 250 2.1.5 *" + data)
 		if m := q.all(); len(m) != 1 || strings.Join(m[0].to, ",") != "bob@example.net" {
 			t.Fatalf("queued %+v", m)
 		}
@@ -404,6 +391,6 @@ func TestPostmaster(t *testing.T) {
 	t.Run("nowhere to deliver", func(t *testing.T) {
 		s := mx(true, &envQueue{})
 		s.Users = nil
-		runScript(t, s, head+"\nC: RCPT TO:<postmaster@example.com>\nS: 451 4.3.0 *")
+		serve(t, s, 25).Run(head + "\nC: RCPT TO:<postmaster@example.com>\nS: 451 4.3.0 *")
 	})
 }
