@@ -1398,7 +1398,15 @@ func imapNo(code, text string) string {
 	case "UNAVAILABLE":
 		return "has a passing problem: try again later"
 	case "TOOBIG":
+		if containsFold(text, "literal") {
+			return "refuses: a literal is too big for this command"
+		}
 		return "refuses: the message is too big"
+	case "LIMIT":
+		if containsFold(text, "mailboxes") {
+			return "refuses: this user has as many mailboxes as allowed"
+		}
+		return "refuses: a limit of the server is reached"
 	case "SERVERBUG":
 		return "fails because of a bug of its own"
 	case "OVERQUOTA":

@@ -60,6 +60,20 @@
 // larger than MaxLiteralSize is refused before a byte of it is read, and
 // the literal is never allocated at its announced size.
 //
+// Work per command and per user is bounded. A command may have at most
+// 48 KiB outside its literals (RFC 7162 §4): a longer one is refused
+// whole, BAD, never cut into commands. A literal go-imap would buffer
+// (any argument but APPEND's message) may have at most 4096 bytes: a
+// larger synchronising one is answered NO [TOOBIG] in place of "+"
+// (RFC 9051 §7.5), a larger non-synchronising one BAD with its data
+// skipped (RFC 7888 §4). A SEARCH may have at most 1000 keys nested at
+// most 64 deep (each OR, NOT and parenthesised list is a level): more is
+// BAD. A user has at most MaxMailboxes mailboxes: a CREATE (or RENAME
+// INBOX) beyond is answered NO [LIMIT] (RFC 5530 §3). Where the refused
+// part follows a literal, go-imap already holds the command's start and
+// answers the refusal as a syntax error. These guards live in the
+// tagless conn, so they do not apply after STARTTLS nor on a TLS port.
+//
 // Wire lines are reported by the network's tap; the server itself emits one
 // trace.KindFetch event per message whose body a FETCH returns.
 //
@@ -68,10 +82,9 @@
 // imapserver parses commands before the session sees them, and answers some
 // malformed ones NO [SERVERBUG] "Internal server error" rather than BAD: a
 // mailbox name or LIST pattern that is not valid modified UTF-7, a
-// malformed sequence set or SEARCH key, an argument that makes the command
-// longer than 50 KiB (the rest of such a line is then read as a command,
-// and the connection ends). The session goes on (or ends) safely and the
-// real reason goes to ErrorLog. A non-synchronising literal it refuses is
-// not skipped: a client that sends one anyway has its data read as
-// commands.
+// malformed sequence set or SEARCH key. The session goes on safely and
+// the real reason goes to ErrorLog. Over TLS (after STARTTLS, or on a TLS
+// port) the guards above are missing: there a command over 50 KiB has the
+// rest of its line read as a command, and a literal go-imap refuses is
+// neither answered (synchronising) nor skipped (non-synchronising).
 package imap

@@ -3,6 +3,7 @@ package imap
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/mail"
@@ -18,12 +19,65 @@ import (
 	"github.com/mailhop/mailhop/sim/store"
 )
 
+// A SEARCH may have at most maxSearchKeys search keys and nest them at
+// most maxSearchDepth deep (each OR, NOT and parenthesised list is a
+// level); more is answered BAD, so that one command's work is bounded.
+const (
+	maxSearchKeys  = 1000
+	maxSearchDepth = 64
+)
+
+// searchTooComplex is the refusal of a SEARCH over those bounds.
+var searchTooComplex = fmt.Sprintf("Search too complex: at most %d keys, nested at most %d deep", maxSearchKeys, maxSearchDepth)
+
+// searchSize counts the keys of c, at the given depth; ok is false when
+// they nest deeper than maxSearchDepth or number more than maxSearchKeys
+// (it stops counting there).
+func searchSize(c *goimap.SearchCriteria, depth int) (keys int, ok bool) {
+	if depth > maxSearchDepth {
+		return 0, false
+	}
+	keys = len(c.SeqNum) + len(c.UID) + len(c.Header) + len(c.Body) + len(c.Text) + len(c.Flag) + len(c.NotFlag)
+	for _, t := range []time.Time{c.Since, c.Before, c.SentSince, c.SentBefore} {
+		if !t.IsZero() {
+			keys++
+		}
+	}
+	if c.Larger > 0 {
+		keys++
+	}
+	if c.Smaller > 0 {
+		keys++
+	}
+	sub := func(c *goimap.SearchCriteria) bool {
+		n, ok := searchSize(c, depth+1)
+		keys += n
+		return ok && keys <= maxSearchKeys
+	}
+	for i := range c.Not {
+		keys++
+		if !sub(&c.Not[i]) {
+			return keys, false
+		}
+	}
+	for i := range c.Or {
+		keys++
+		if !sub(&c.Or[i][0]) || !sub(&c.Or[i][1]) {
+			return keys, false
+		}
+	}
+	return keys, true
+}
+
 // Search is SEARCH and UID SEARCH (RFC 9051 §6.4.4, ESEARCH RFC 4731,
 // SEARCHRES RFC 5182). Flags, dates, sizes and numbers are matched from
 // the store's listing; a message is read only when a criterion needs its
 // header or text, and then only the header is parsed unless BODY or TEXT
 // asks for more.
 func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteria, options *goimap.SearchOptions) (*goimap.SearchData, error) {
+	if keys, ok := searchSize(criteria, 1); !ok || keys > maxSearchKeys {
+		return nil, errBad("%s", searchTooComplex)
+	}
 	view := s.view()
 	msgs, err := s.srv.Store.List(s.user, s.mb.key.name)
 	if err != nil {

@@ -24,6 +24,7 @@ const (
 	DefaultMaxLiteralSize   = 64 << 20 // bytes of an APPEND literal
 	DefaultLoginFailDelay   = 2 * time.Second
 	DefaultMaxLoginFailures = 3
+	DefaultMaxMailboxes     = 1000 // mailboxes of a user, INBOX included
 )
 
 // ErrServerClosed is returned by Serve after Close or Shutdown.
@@ -95,6 +96,11 @@ type Server struct {
 	ownLimiter      *auth.Limiter // when Limiter is nil
 	stopping        chan struct{} // closed by Close and Shutdown: failed logins wait no longer
 	stopOnce        sync.Once
+
+	// MaxMailboxes bounds the mailboxes of a user, INBOX included: a
+	// CREATE beyond it is answered NO [LIMIT] (RFC 5530 §3)
+	// (DefaultMaxMailboxes when 0, no bound when negative).
+	MaxMailboxes int
 }
 
 // capSet returns the capabilities given to imapserver; it adds SASL-IR,
@@ -189,6 +195,13 @@ func (s *Server) limiter() *auth.Limiter {
 }
 
 // loginDelay waits d on the server's clock, or until Close or Shutdown.
+func (s *Server) maxMailboxes() int {
+	if s.MaxMailboxes == 0 {
+		return DefaultMaxMailboxes
+	}
+	return s.MaxMailboxes
+}
+
 func (s *Server) loginDelay(d time.Duration) {
 	if d <= 0 {
 		return

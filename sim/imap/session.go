@@ -246,9 +246,41 @@ func (s *session) Create(name string, options *goimap.CreateOptions) error {
 			return errNo("USEATTR", "Special-use attributes follow from mailbox names here (%s is not %s)", oneLine(cn), use)
 		}
 	}
+	if err := s.roomFor(cn); err != nil {
+		return err
+	}
 	s.createParents(cn)
 	if err := s.srv.Store.CreateMailbox(s.user, cn); err != nil {
 		return s.storeError(err)
+	}
+	return nil
+}
+
+// roomFor refuses (NO [LIMIT], RFC 5530 §3) to add the mailbox cn, with
+// its missing superiors, to a user who would then have more than
+// Server.MaxMailboxes. Two sessions creating at the same moment may
+// both pass: the bound is loose by the number of sessions.
+func (s *session) roomFor(cn string) error {
+	limit := s.srv.maxMailboxes()
+	if limit < 0 {
+		return nil
+	}
+	boxes, err := s.srv.Store.Mailboxes(s.user)
+	if err != nil {
+		return s.storeError(err)
+	}
+	have := make(map[string]bool, len(boxes))
+	for _, b := range boxes {
+		have[b.Name] = true
+	}
+	n := len(boxes)
+	for i := 0; i <= len(cn); i++ {
+		if (i == len(cn) || cn[i] == delim) && !have[cn[:i]] {
+			n++
+		}
+	}
+	if n > len(boxes) && n > limit {
+		return errNo(goimap.ResponseCodeLimit, "Too many mailboxes: at most %d per user; delete some first", limit)
 	}
 	return nil
 }
@@ -285,6 +317,20 @@ func (s *session) Rename(from, to string, options *goimap.RenameOptions) error {
 	}
 	if dst == store.Inbox {
 		return errNo(goimap.ResponseCodeAlreadyExists, "INBOX always exists")
+	}
+	// The new name replaces the old, except for INBOX (which stays);
+	// missing superiors are new.
+	added := dst
+	if src != store.Inbox {
+		added = ""
+		if i := strings.LastIndexByte(dst, delim); i >= 0 {
+			added = dst[:i]
+		}
+	}
+	if added != "" {
+		if err := s.roomFor(added); err != nil {
+			return err
+		}
 	}
 	if err := s.rename(src, dst); err != nil {
 		return s.storeError(err)

@@ -17,14 +17,14 @@ import (
 // that says how a command is written (RFC 9051 §2.2.1), and the
 // connection stays open. Anything else, an HTTP request included, goes to
 // go-imap as it came. It reads only what precedes STARTTLS (what follows
-// is TLS), never looks inside a literal, and gives up on a line longer
-// than maxTaglessLine. On the implicit-TLS port it is not used: go-imap
+// is TLS), never looks inside a literal. It also keeps from go-imap what
+// go-imap mishandles (see sift): a command longer than maxCommandLine,
+// a literal go-imap would neither accept nor refuse, a SEARCH that
+// nests too deep to parse. On the implicit-TLS port it is not used: go-imap
 // learns that a connection is encrypted from its type (*tls.Conn).
 
 // taglessReply is the answer to a command without a tag.
 const taglessReply = "* BAD Every IMAP command starts with a tag of your choice, then the command: try \"a1 LOGIN user password\" (RFC 9051 §2.2.1)\r\n"
-
-const maxTaglessLine = 8 << 10
 
 // imapCommands are the names a tagless line may start with.
 var imapCommands = map[string]bool{
@@ -55,8 +55,21 @@ type taglessConn struct {
 	in      []byte // read from the client, not yet looked at
 	out     []byte // looked at, for go-imap to read
 	literal int    // bytes of a literal still to pass on
-	inCmd   bool   // within a command (after a literal)
-	off     bool   // STARTTLS seen, or a line too long: pass everything
+	skip    int    // bytes of a refused literal still to drop
+	off     bool   // STARTTLS seen: pass everything
+
+	// The command being read: inCmd after a literal of it went to
+	// go-imap (which then holds its beginning), tag and name from its
+	// first line, size its bytes outside literals, nest its SEARCH
+	// keys that nest (OR, NOT and parentheses).
+	inCmd bool
+	tag   string
+	name  string
+	size  int
+	nest  int
+
+	dropping bool // dropping the rest of a line too long
+	rest     bool // dropping the rest of a refused command (after a literal)
 }
 
 func newTaglessConn(c net.Conn) *taglessConn { return &taglessConn{Conn: c} }
@@ -79,7 +92,7 @@ func (c *taglessConn) Read(p []byte) (int, error) {
 		n, err := c.Conn.Read(buf)
 		c.in = append(c.in, buf[:n]...)
 		if n == 0 && err != nil {
-			if len(c.in) > 0 { // a last line without its end
+			if len(c.in) > 0 && !c.dropping { // a last line without its end
 				c.out, c.in = c.in, nil
 				break
 			}
@@ -91,8 +104,9 @@ func (c *taglessConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// sift moves what it can from in to out, answering tagless lines; it
-// reports whether it moved anything.
+// sift moves what it can from in to out, answering tagless lines and
+// refusing what go-imap would mishandle; it reports whether it moved
+// anything.
 func (c *taglessConn) sift() bool {
 	moved := false
 	for len(c.in) > 0 {
@@ -107,29 +121,80 @@ func (c *taglessConn) sift() bool {
 			moved = true
 			continue
 		}
+		if c.skip > 0 {
+			n := min(c.skip, len(c.in))
+			c.in = c.in[n:]
+			c.skip -= n
+			continue
+		}
 		i := bytes.IndexByte(c.in, '\n')
+		if c.rest {
+			if i < 0 {
+				if n := len(c.in); n > 64 {
+					c.in = append(c.in[:0], c.in[n-32:]...) // may hold a literal's {n+}
+				}
+				return moved
+			}
+			text := bytes.TrimRight(c.in[:i], "\r")
+			c.in = c.in[i+1:]
+			if n, nonSync, ok := literalAt(text); ok && nonSync {
+				c.skip = n
+			} else {
+				c.rest = false
+			}
+			continue
+		}
+		if c.dropping {
+			if i < 0 {
+				c.in = c.in[:0]
+				return moved
+			}
+			c.in = c.in[i+1:]
+			c.dropping = false
+			moved = c.refuse(tooLongReply) || moved
+			continue
+		}
 		if i < 0 {
-			if len(c.in) > maxTaglessLine {
-				c.off = true // go-imap judges a line that long
+			if c.size+len(c.in) > maxCommandLine {
+				c.begin(c.in)
+				c.in, c.dropping = c.in[:0], true
 				continue
 			}
 			return moved
 		}
 		line := c.in[:i+1]
 		c.in = c.in[i+1:]
-		moved = true
 		text := bytes.TrimRight(line, "\r\n")
 		if !c.inCmd && isTagless(text) {
-			c.wmu.Lock()
-			_, err := c.Conn.Write([]byte(taglessReply))
-			c.wmu.Unlock()
-			if err != nil {
-				c.off = true
+			c.reply(taglessReply)
+			continue
+		}
+		c.begin(text)
+		if c.size += len(line); c.size > maxCommandLine {
+			moved = c.refuse(tooLongReply) || moved
+			continue
+		}
+		if c.name == "SEARCH" || c.name == "UID SEARCH" {
+			if c.nest += nesting(text); c.nest > maxSearchKeys {
+				moved = c.refuse("BAD [CLIENTBUG] "+searchTooComplex) || moved
+				continue
+			}
+		}
+		n, nonSync, ok := literalAt(text)
+		if ok && n > maxBufferedLiteral && (nonSync || !c.appendMessage(text)) {
+			if nonSync {
+				// Sent anyway, with the rest of the command: not to be
+				// read as commands.
+				c.skip, c.rest = n, true
+				moved = c.refuse(nonSyncTooBigReply) || moved
+			} else {
+				moved = c.refuse(literalTooBigReply) || moved
 			}
 			continue
 		}
 		c.out = append(c.out, line...)
-		if n, ok := literalAt(text); ok {
+		moved = true
+		if ok {
 			c.literal, c.inCmd = n, true
 			continue
 		}
@@ -138,24 +203,144 @@ func (c *taglessConn) sift() bool {
 				c.off = true // TLS from here on
 			}
 		}
-		c.inCmd = false
+		c.end()
 	}
 	return moved
 }
 
+// Command lines are bounded: go-imap reads at most 50 KiB of a command
+// outside its literals and then takes the rest of the line for a new
+// command. A longer command is refused whole, before go-imap sees the
+// line that makes it too long (RFC 7162 §4: at least 8 KiB must be
+// accepted).
+const maxCommandLine = 48 << 10
+
+// go-imap takes literals up to this size in every argument but APPEND's
+// message; a larger synchronising literal it neither accepts ("+") nor
+// refuses, and a larger non-synchronising one (RFC 7888 LITERAL-) it
+// refuses without skipping its data.
+const maxBufferedLiteral = 4096
+
+// The refusals of the tagless conn, after the command's tag (RFC 9051
+// §7.1.3, §7.5; RFC 7888 §4; RFC 4469 TOOBIG).
+const (
+	tooLongReply       = "BAD Command line too long: at most 49152 bytes outside literals (RFC 7162 §4)"
+	literalTooBigReply = "NO [TOOBIG] Literals are limited to 4096 bytes for this command (RFC 9051 §7.5)"
+	nonSyncTooBigReply = "BAD Non-synchronizing literals are limited to 4096 bytes (RFC 7888 §4)"
+)
+
+// begin notes the tag and name of a command from its first line.
+func (c *taglessConn) begin(text []byte) {
+	if c.inCmd || c.tag != "" {
+		return
+	}
+	f := strings.Fields(string(text[:min(len(text), 200)]))
+	c.tag = "*"
+	if len(f) > 0 && validTag(f[0]) {
+		c.tag = f[0]
+	}
+	if len(f) > 1 {
+		c.name = strings.ToUpper(f[1])
+		if c.name == "UID" && len(f) > 2 {
+			c.name += " " + strings.ToUpper(f[2])
+		}
+	}
+}
+
+// end forgets the command.
+func (c *taglessConn) end() {
+	c.inCmd, c.tag, c.name, c.size, c.nest = false, "", "", 0, 0
+}
+
+// refuse refuses the command being read. When go-imap has none of it,
+// the line is dropped and the refusal said here; else go-imap gets a NUL
+// and CRLF in place of the line, which no command's syntax allows, and
+// answers BAD itself. It reports whether go-imap got something.
+func (c *taglessConn) refuse(why string) bool {
+	defer c.end()
+	if c.inCmd {
+		c.out = append(c.out, "\x00\r\n"...)
+		return true
+	}
+	c.reply(c.tag + " " + why + "\r\n")
+	return false
+}
+
+// reply writes a line of the server's, between go-imap's.
+func (c *taglessConn) reply(s string) {
+	c.wmu.Lock()
+	_, err := c.Conn.Write([]byte(s))
+	c.wmu.Unlock()
+	if err != nil {
+		c.off = true
+	}
+}
+
+// appendMessage reports whether the literal that ends text is APPEND's
+// message, which go-imap takes up to the APPENDLIMIT: any literal of
+// APPEND but its mailbox name ("a APPEND {5}").
+func (c *taglessConn) appendMessage(text []byte) bool {
+	if c.name != "APPEND" {
+		return false
+	}
+	return c.inCmd || len(strings.Fields(string(text))) > 3
+}
+
+// validTag reports whether s may be a tag (RFC 9051 §9: astring chars but
+// "+").
+func validTag(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b <= ' ' || b >= 0x7f || strings.IndexByte("(){%*\"\\+", b) >= 0 {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// nesting counts the SEARCH keys of a line that nest others (OR, NOT and
+// "("), outside quoted strings: more of them than maxSearchKeys make a
+// search too complex before go-imap parses it (recursively, a stack
+// frame per level).
+func nesting(text []byte) int {
+	n := 0
+	quoted := false
+	for i := 0; i < len(text); i++ {
+		b := text[i]
+		switch {
+		case quoted && b == '\\':
+			i++
+		case b == '"':
+			quoted = !quoted
+		case quoted:
+		case b == '(':
+			n++
+		case (b == 'O' || b == 'o' || b == 'N' || b == 'n') && (i == 0 || text[i-1] == ' ' || text[i-1] == '('):
+			w := text[i:]
+			if j := bytes.IndexAny(w, " ()"); j >= 0 {
+				w = w[:j]
+			}
+			if bytes.EqualFold(w, []byte("OR")) || bytes.EqualFold(w, []byte("NOT")) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // literalAt reads the literal that ends a line: "{12}" or "{12+}".
-func literalAt(line []byte) (int, bool) {
+func literalAt(line []byte) (n int, nonSync, ok bool) {
 	if len(line) < 3 || line[len(line)-1] != '}' {
-		return 0, false
+		return 0, false, false
 	}
 	i := bytes.LastIndexByte(line, '{')
 	if i < 0 {
-		return 0, false
+		return 0, false, false
 	}
-	num := strings.TrimSuffix(string(line[i+1:len(line)-1]), "+")
+	num, nonSync := strings.CutSuffix(string(line[i+1:len(line)-1]), "+")
 	n, err := strconv.Atoi(num)
 	if err != nil || n < 0 {
-		return 0, false
+		return 0, false, false
 	}
-	return n, true
+	return n, nonSync, true
 }
