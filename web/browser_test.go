@@ -196,7 +196,12 @@ func (p *page) waitJS(what, js string) {
 		p.mu.Lock()
 		errs := strings.Join(p.errors, "\n")
 		p.mu.Unlock()
-		p.t.Fatalf("waiting for %s (%s): %v\nconsole errors:\n%s", what, js, err, errs)
+		// Where the page was: its address tells the state a link would
+		// give (a fresh context: the test's own may have run out).
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 5*time.Second)
+		where, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+		cancel()
+		p.t.Fatalf("waiting for %s (%s): %v\nthe page was at %s\nconsole errors:\n%s", what, js, err, where, errs)
 	}
 }
 

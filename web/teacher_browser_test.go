@@ -126,6 +126,8 @@ func TestShareLink(t *testing.T) {
 	p.click(`#tab-lessons`)
 	p.click(`[data-lesson="first-mail"] button`)
 	p.waitJS("the lesson", `document.getElementById('lesson-h') !== null`)
+	// The lesson's world is loaded (its seed kept) before the speed moves.
+	p.waitJS("the address with the lesson at seed 7", `location.hash === '#lesson=first-mail&seed=7'`)
 	p.setSpeed("2")
 	p.waitJS("the address with the lesson", `location.hash === '#lesson=first-mail&seed=7&speed=2'`)
 	url := p.copyLink()
