@@ -25,6 +25,7 @@ import (
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/dns"
+	"github.com/mailhop/mailhop/sim/listen"
 	"github.com/mailhop/mailhop/sim/mailhost"
 	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/queue"
@@ -62,6 +63,7 @@ type serveConfig struct {
 	traceLog     string
 	shutdown     time.Duration
 	maxConns     int
+	maxPerAddr   int
 	maxMessage   int64
 	cpuProfile   string
 }
@@ -132,7 +134,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.logFormat, "log-format", "text", "log lines as text or json")
 	fs.StringVar(&c.traceLog, "trace-log", "", "append every trace event, protocol lines included, as JSON lines to FILE (\"-\": standard output)")
 	fs.DurationVar(&c.shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long sessions may take to finish")
-	fs.IntVar(&c.maxConns, "max-connections", 2000, "connections served at once on each SMTP port")
+	fs.IntVar(&c.maxConns, "max-connections", 2000, "connections served at once on each port; more are answered try-again-later (SMTP 421, POP3 -ERR [SYS/TEMP], IMAP BYE [UNAVAILABLE]) and closed; -1: no bound")
+	fs.IntVar(&c.maxPerAddr, "max-connections-per-address", listen.DefaultMaxConnsPerAddr, "connections served at once on each port to one client IP address; more are refused as over --max-connections; -1: no bound")
 	fs.Int64Var(&c.maxMessage, "max-message-size", 25<<20, "the largest message accepted, in bytes")
 	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile (go tool pprof) to FILE until the server stops")
 	fs.Usage = func() {
@@ -169,6 +172,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 			f.Close()
 		}()
 	}
+	// When a burst of connections ends (2,000 idle SMTP connections
+	// take some 60 MB), give the memory back to the OS at once: the Go
+	// runtime would keep it for minutes (see package listen).
+	listen.ReleaseAfterBurst(256)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -442,8 +449,8 @@ func (s *server) newHost() error {
 		// guess on one counts on the others (README: 10, then refused).
 		Limiter:      &auth.Limiter{Clock: clock.Wall{}},
 		InsecureAuth: c.insecureAuth, StrictAuth: true, Strict: c.strict,
-		MaxMessageBytes: c.maxMessage, MaxConnections: c.maxConns,
-		ErrorLog: log.New(&slogWriter{s.log, "imap"}, "", 0),
+		MaxMessageBytes: c.maxMessage, MaxConnections: c.maxConns, MaxConnectionsPerAddr: c.maxPerAddr,
+		ErrorLog: log.New(&slogWriter{log: s.log}, "", 0),
 	})
 	if err != nil {
 		return err
@@ -452,14 +459,22 @@ func (s *server) newHost() error {
 	return nil
 }
 
-// slogWriter turns a *log.Logger's lines into log events.
+// slogWriter turns a *log.Logger's lines into log events. A line led by
+// a service's name and a colon ("smtp: accept on ...", as sim/mailhost
+// and the IMAP server write them) is the service's.
 type slogWriter struct {
 	log     *slog.Logger
 	service string
 }
 
 func (w *slogWriter) Write(p []byte) (int, error) {
-	w.log.Warn(strings.TrimSpace(string(p)), "service", w.service)
+	msg, svc := strings.TrimSpace(string(p)), w.service
+	if name, rest, ok := strings.Cut(msg, ": "); ok {
+		if _, known := service.Named(name); known {
+			msg, svc = rest, name
+		}
+	}
+	w.log.Warn(msg, "service", svc)
 	return len(p), nil
 }
 

@@ -93,15 +93,17 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // mailServer is one `mailhop serve` process and its ports.
 type mailServer struct {
-	name   string // hostname
-	ip     string
-	data   string
-	ports  map[string]int // smtp, submission, submissions, imap, imaps, pop3, pop3s
-	args   []string
-	cmd    *exec.Cmd
-	doneCh chan struct{}
-	log    *logBuffer
-	t      *testing.T
+	name  string // hostname
+	ip    string
+	data  string
+	ports map[string]int // smtp, submission, submissions, imap, imaps, pop3, pop3s
+	args  []string
+	// fileLimit, when set, is the server's RLIMIT_NOFILE (ulimit -n).
+	fileLimit int
+	cmd       *exec.Cmd
+	doneCh    chan struct{}
+	log       *logBuffer
+	t         *testing.T
 }
 
 func (m *mailServer) addr(service string) string {
@@ -112,6 +114,9 @@ func (m *mailServer) addr(service string) string {
 func (m *mailServer) start() {
 	m.t.Helper()
 	m.cmd = exec.Command(bin, m.args...)
+	if m.fileLimit > 0 {
+		m.cmd = exec.Command("sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, m.fileLimit), bin}, m.args...)...)
+	}
 	m.log = &logBuffer{}
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	if err := m.cmd.Start(); err != nil {

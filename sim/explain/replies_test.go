@@ -105,6 +105,7 @@ var serverReplies = []struct {
 	{"pop3", "+OK store.example.net POP3 server ready <1.2@store.example.net>", []string{"succeeded", "RFC 1939 §3"}},
 	{"pop3", "-ERR [SYS/TEMP] server shutting down, try again later", []string{"temporary problem on the server", "RFC 3206 §4"}},
 	{"pop3", "-ERR [SYS/TEMP] too many connections (100), try again later", []string{"temporary problem on the server", "RFC 3206 §4"}},
+	{"pop3", "-ERR [SYS/TEMP] too many connections from your address, try again later", []string{"temporary problem on the server", "RFC 3206 §4"}},
 	{"pop3", "-ERR [SYS/TEMP] too many failed logins from your address; try again later", []string{"temporary problem on the server", "RFC 3206 §4"}},
 	{"pop3", "-ERR [SYS/TEMP] unable to lock the maildrop: busy", []string{"temporary problem", "RFC 3206 §4"}},
 	{"pop3", "-ERR [SYS/TEMP] unable to read the maildrop: broken", []string{"temporary problem", "RFC 3206 §4"}},
@@ -246,7 +247,7 @@ func TestServerRepliesListed(t *testing.T) {
 	// "==").
 	smtpLit := regexp.MustCompile(`(== )?"([2345]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?[^"%\\]*)(?:\\r\\n)?("\s*:)?`)
 	smtpErr := regexp.MustCompile(`smtpErr\((\d{3}), gosmtp\.EnhancedCode\{(\d), (\d+), (\d+)\}, "([^"%]*)`)
-	pop3Lit := regexp.MustCompile(`"((?:-ERR|\+OK) [^"%]*)`)
+	pop3Lit := regexp.MustCompile(`"((?:-ERR|\+OK) [^"%\\]*)`)
 	imapNo := regexp.MustCompile(`errNo\(goimap\.ResponseCode(\w+),\s*"([^"%]*)`)
 	imapBad := regexp.MustCompile(`errBad\("([^"%]*)`)
 	srcs := []src{

@@ -3,7 +3,7 @@ package imap
 import (
 	"context"
 	"crypto/tls"
-	"errors"
+	"io"
 	"math"
 	"net"
 	"net/netip"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/listen"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -27,8 +28,9 @@ const (
 	DefaultMaxMailboxes     = 1000 // mailboxes of a user, INBOX included
 )
 
-// ErrServerClosed is returned by Serve after Close or Shutdown.
-var ErrServerClosed = errors.New("imap: server closed")
+// ErrServerClosed is returned by Serve after Close or Shutdown: the one
+// listen.ErrServerClosed of every server.
+var ErrServerClosed = listen.ErrServerClosed
 
 // Logger receives the errors that can not be told to a client (a broken
 // connection, a failing store). *log.Logger is one.
@@ -77,6 +79,13 @@ type Server struct {
 	MaxLoginFailures int
 	// ErrorLog receives what can not be told to a client (nil: discarded).
 	ErrorLog Logger
+	// MaxConnections bounds the sessions served at once
+	// (0: listen.DefaultMaxConns; negative: no bound), and
+	// MaxConnectionsPerAddr those of one client address
+	// (0: listen.DefaultMaxConnsPerAddr; negative: no bound). A
+	// connection over either gets "* BYE [UNAVAILABLE]" and is closed.
+	MaxConnections        int
+	MaxConnectionsPerAddr int
 
 	initOnce sync.Once
 	// Two go-imap servers share the work: strict for cleartext peers that
@@ -87,11 +96,11 @@ type Server struct {
 	strict, lax     *imapserver.Server
 	strictIn, laxIn *handoff
 	imapDone        sync.WaitGroup // the imapserver Serve loops
+	loop            listen.Loop
 	mu              sync.Mutex
 	closed          bool
-	listeners       map[net.Listener]struct{}
-	sessions        map[*session]struct{}
-	sessionsWG      sync.WaitGroup
+	sessions        map[*session]func() // → frees its connection's slot
+	handed          map[net.Conn]func() // given to imapserver, no session yet
 	boxes           map[boxKey]*mailbox
 	ownLimiter      *auth.Limiter // when Limiter is nil
 	stopping        chan struct{} // closed by Close and Shutdown: failed logins wait no longer
@@ -126,8 +135,12 @@ func capSet() goimap.CapSet {
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
-		s.listeners = map[net.Listener]struct{}{}
-		s.sessions = map[*session]struct{}{}
+		s.sessions = map[*session]func(){}
+		s.handed = map[net.Conn]func(){}
+		s.loop = listen.Loop{
+			MaxConns: s.MaxConnections, MaxConnsPerAddr: s.MaxConnectionsPerAddr,
+			Handle: s.handle, Refuse: refuse, ErrorLog: logAdapter{s},
+		}
 		s.boxes = map[boxKey]*mailbox{}
 		s.stopping = make(chan struct{})
 		if s.Limiter == nil {
@@ -195,13 +208,6 @@ func (s *Server) limiter() *auth.Limiter {
 }
 
 // loginDelay waits d on the server's clock, or until Close or Shutdown.
-func (s *Server) maxMailboxes() int {
-	if s.MaxMailboxes == 0 {
-		return DefaultMaxMailboxes
-	}
-	return s.MaxMailboxes
-}
-
 func (s *Server) loginDelay(d time.Duration) {
 	if d <= 0 {
 		return
@@ -212,6 +218,13 @@ func (s *Server) loginDelay(d time.Duration) {
 	case <-t.C():
 	case <-s.stopping:
 	}
+}
+
+func (s *Server) maxMailboxes() int {
+	if s.MaxMailboxes == 0 {
+		return DefaultMaxMailboxes
+	}
+	return s.MaxMailboxes
 }
 
 func (s *Server) maxFailures() int {
@@ -233,59 +246,43 @@ func (l logAdapter) Printf(format string, v ...any) { l.s.logf("imap: "+format, 
 
 // Serve accepts connections on l and serves each in its own goroutine. It
 // returns ErrServerClosed after Close or Shutdown, or the error that made
-// Accept fail.
+// Accept fail for good (see listen.Loop.Serve).
 func (s *Server) Serve(l net.Listener) error {
 	s.init()
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
+	return s.loop.Serve(l)
+}
 
-	var delay time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if s.isClosed() {
-				return ErrServerClosed
-			}
-			var te interface{ Temporary() bool }
-			if errors.As(err, &te) && te.Temporary() {
-				// Resource exhaustion on a real socket: back off a little.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.logf("imap: accept: %v; retrying in %v", err, delay)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		in := s.strictIn
-		if s.InsecureAuth || isLoopback(c.RemoteAddr()) {
-			in = s.laxIn
-		}
-		// Implicit TLS stays a *tls.Conn: go-imap reads TLS from the type.
-		if _, ok := c.(*tls.Conn); !ok {
-			c = newTaglessConn(c)
-		}
-		if !in.give(c) {
-			c.Close()
-			return ErrServerClosed
-		}
+// handle gives a connection to the go-imap server that suits it; the
+// session's end (endSession) frees its slot.
+func (s *Server) handle(c net.Conn, done func()) {
+	in := s.strictIn
+	if s.InsecureAuth || isLoopback(c.RemoteAddr()) {
+		in = s.laxIn
+	}
+	// Implicit TLS stays a *tls.Conn: go-imap reads TLS from the type.
+	if _, ok := c.(*tls.Conn); !ok {
+		c = newTaglessConn(c)
+	}
+	s.mu.Lock()
+	s.handed[c] = done
+	s.mu.Unlock()
+	if !in.give(c) {
+		s.mu.Lock()
+		delete(s.handed, c)
+		s.mu.Unlock()
+		c.Close()
+		done()
 	}
 }
 
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+// refuse answers a connection over a cap (RFC 9051 §7.1.5: BYE as the
+// greeting; §7.1 UNAVAILABLE, try again later).
+func refuse(c net.Conn, why listen.Reason) {
+	from := ""
+	if why == listen.TooManyFromAddr {
+		from = " from your address"
+	}
+	io.WriteString(c, "* BYE [UNAVAILABLE] Too many connections"+from+", try again later\r\n")
 }
 
 // Close stops the listeners and closes every connection at once.
@@ -294,22 +291,13 @@ func (s *Server) Close() error {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	s.mu.Lock()
 	s.closed = true
-	ls := make([]net.Listener, 0, len(s.listeners))
-	for l := range s.listeners {
-		ls = append(ls, l)
-	}
 	var conns []net.Conn
 	for sess := range s.sessions {
 		conns = append(conns, sess.raw)
 	}
 	s.mu.Unlock()
 
-	var err error
-	for _, l := range ls {
-		if e := l.Close(); e != nil && err == nil && !errors.Is(e, net.ErrClosed) {
-			err = e
-		}
-	}
+	err := s.loop.Close()
 	s.strictIn.close()
 	s.laxIn.close()
 	for _, c := range conns {
@@ -331,34 +319,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	s.mu.Lock()
 	s.closed = true
-	ls := make([]net.Listener, 0, len(s.listeners))
-	for l := range s.listeners {
-		ls = append(ls, l)
-	}
 	var live []*session
 	for sess := range s.sessions {
 		live = append(live, sess)
 	}
 	s.mu.Unlock()
-	for _, l := range ls {
-		l.Close()
-	}
+	s.loop.Stop()
 	s.strictIn.close()
 	s.laxIn.close()
 	for _, sess := range live {
 		go sess.conn.Bye("Server shutting down")
 	}
-	done := make(chan struct{})
-	go func() {
-		s.sessionsWG.Wait()
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
+	err := s.loop.Wait(ctx)
 	if e := s.Close(); err == nil {
 		err = e
 	}
@@ -373,22 +345,30 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 		sess.peer = a.Addr()
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	done := s.handed[raw]
+	delete(s.handed, raw)
+	if done == nil {
+		done = func() {}
+	}
 	if s.closed {
+		s.mu.Unlock()
+		done() // imapserver says BYE and closes the connection
 		return nil, nil, &goimap.Error{Type: goimap.StatusResponseTypeBye, Text: "Server shutting down"}
 	}
-	s.sessions[sess] = struct{}{}
-	s.sessionsWG.Add(1)
+	s.sessions[sess] = done
+	s.mu.Unlock()
 	return sess, nil, nil
 }
 
+// endSession is the end of a session: imapserver closes its connection
+// right after.
 func (s *Server) endSession(sess *session) {
 	s.mu.Lock()
-	_, ok := s.sessions[sess]
+	done, ok := s.sessions[sess]
 	delete(s.sessions, sess)
 	s.mu.Unlock()
 	if ok {
-		s.sessionsWG.Done()
+		done()
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/imap"
+	"github.com/mailhop/mailhop/sim/listen"
 	"github.com/mailhop/mailhop/sim/mda"
 	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/pop3"
@@ -89,12 +90,17 @@ type Config struct {
 	InsecureAuth, StrictAuth, Strict bool
 	// MaxMessageBytes bounds a message (SMTP SIZE, IMAP APPEND); 0: 10 MiB.
 	MaxMessageBytes int64
-	// MaxConnections bounds each SMTP service's connections (0: its default).
-	MaxConnections int
+	// MaxConnections bounds each service's connections at once, and
+	// MaxConnectionsPerAddr those of one client address (0: the
+	// defaults of package listen; negative: no bound).
+	MaxConnections        int
+	MaxConnectionsPerAddr int
 	// Rand gives the random part of the ids the servers make: a seeded
 	// world repeats them. Nil: unseeded.
 	Rand func() uint32
-	// ErrorLog receives the IMAP server's errors (nil: the log package's).
+	// ErrorLog receives the IMAP server's errors (nil: the log package's)
+	// and every server's accept failures (out of file descriptors), each
+	// line led by the service's name.
 	ErrorLog *log.Logger
 }
 
@@ -244,6 +250,7 @@ func (h *Host) server(svc service.Service) running {
 		s := &smtp.Server{
 			Hostname: cfg.Hostname, IsLocal: cfg.IsLocal, Recipient: cfg.Exists, Clock: cfg.Clock, Trace: cfg.Trace,
 			Strict: cfg.Strict, Rand: cfg.Rand, MaxMessageBytes: cfg.MaxMessageBytes,
+			MaxConnections: cfg.MaxConnections, MaxConnectionsPerAddr: cfg.MaxConnectionsPerAddr, ErrorLog: h.serviceLog(svc),
 		}
 		switch svc.Name {
 		case "lmtp":
@@ -254,7 +261,7 @@ func (h *Host) server(svc service.Service) running {
 				s.Mode = smtp.MX
 			}
 			s.Users, s.Queue, s.TLSConfig, s.ImplicitTLS = cfg.Users, h.Queue, cfg.TLS, svc.ImplicitTLS
-			s.InsecureAuth, s.StrictAuth, s.Limiter, s.MaxConnections = cfg.InsecureAuth, cfg.StrictAuth, cfg.Limiter, cfg.MaxConnections
+			s.InsecureAuth, s.StrictAuth, s.Limiter = cfg.InsecureAuth, cfg.StrictAuth, cfg.Limiter
 		}
 		r.serve = s.Serve
 		r.shutdown = func(ctx context.Context) {
@@ -263,18 +270,37 @@ func (h *Host) server(svc service.Service) running {
 		}
 	case "pop3":
 		s := &pop3.Server{Hostname: cfg.Hostname, Store: cfg.Store, Users: cfg.Users, TLSConfig: starttls,
-			InsecureAuth: cfg.InsecureAuth, Clock: cfg.Clock, Trace: cfg.Trace, Limiter: cfg.Limiter, Rand: cfg.Rand}
+			InsecureAuth: cfg.InsecureAuth, Clock: cfg.Clock, Trace: cfg.Trace, Limiter: cfg.Limiter, Rand: cfg.Rand,
+			MaxConnections: cfg.MaxConnections, MaxConnectionsPerAddr: cfg.MaxConnectionsPerAddr, ErrorLog: h.serviceLog(svc)}
 		r.serve = h.tlsServe(svc, s.Serve)
 		r.shutdown = func(ctx context.Context) { s.Shutdown(ctx) }
 	case "imap":
 		s := &imap.Server{Hostname: cfg.Hostname, Store: cfg.Store, Users: cfg.Users, TLSConfig: starttls,
 			InsecureAuth: cfg.InsecureAuth, Clock: cfg.Clock, Trace: cfg.Trace, Limiter: cfg.Limiter,
-			ErrorLog: cfg.ErrorLog, MaxLiteralSize: cfg.MaxMessageBytes}
+			ErrorLog: h.serviceLog(svc), MaxLiteralSize: cfg.MaxMessageBytes,
+			MaxConnections: cfg.MaxConnections, MaxConnectionsPerAddr: cfg.MaxConnectionsPerAddr}
 		r.serve = h.tlsServe(svc, s.Serve)
 		r.shutdown = func(ctx context.Context) { s.Shutdown(ctx) }
 	}
 	return r
 }
+
+// serviceLog is where a service's server logs (accepting fails, out of
+// file descriptors, and works again; IMAP's errors): ErrorLog, each line
+// led by the service's name; nil without an ErrorLog.
+func (h *Host) serviceLog(svc service.Service) listen.Logger {
+	if h.cfg.ErrorLog == nil {
+		return nil
+	}
+	return prefixLog{h.cfg.ErrorLog, svc.Name + ": "}
+}
+
+type prefixLog struct {
+	l      *log.Logger
+	prefix string
+}
+
+func (p prefixLog) Printf(format string, v ...any) { p.l.Printf(p.prefix+format, v...) }
 
 // tlsServe wraps a listener in TLS for an implicit-TLS service (the SMTP
 // server does its own handshake, and reports it).

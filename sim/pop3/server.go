@@ -51,6 +51,7 @@ import (
 
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/listen"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -62,8 +63,9 @@ const (
 	DefaultMaxLineLength = 512              // RFC 2449 §4 allows clients 255 octets
 )
 
-// ErrServerClosed is returned by Serve after Close or Shutdown.
-var ErrServerClosed = errors.New("pop3: server closed")
+// ErrServerClosed is returned by Serve after Close or Shutdown: the one
+// listen.ErrServerClosed of every server.
+var ErrServerClosed = listen.ErrServerClosed
 
 // Server is a POP3 server. Set the fields, then call Serve with one or more
 // listeners; do not change the fields once Serve has been called.
@@ -105,18 +107,25 @@ type Server struct {
 	// failure's answer in place of FailDelay, and refuses logins from an
 	// address that failed too often. Its Clock should be the server's.
 	Limiter *auth.Limiter
-	// MaxConnections bounds the sessions served at once (0: no bound);
-	// a connection over the bound gets "-ERR [SYS/TEMP]" and is closed.
-	MaxConnections int
+	// MaxConnections bounds the sessions served at once
+	// (0: listen.DefaultMaxConns; negative: no bound), and
+	// MaxConnectionsPerAddr those of one client address
+	// (0: listen.DefaultMaxConnsPerAddr; negative: no bound). A
+	// connection over either gets "-ERR [SYS/TEMP]" and is closed.
+	MaxConnections        int
+	MaxConnectionsPerAddr int
+	// ErrorLog, when set, is told when accepting connections fails for
+	// a while (out of file descriptors) and when it works again.
+	ErrorLog listen.Logger
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	closed    bool
-	done      chan struct{} // closed by Close or a Shutdown that gives up
-	drained   chan struct{} // signalled when a session ends
-	shutting  atomic.Bool
-	connSeq   atomic.Uint64 // for the APOP timestamps
+	mu       sync.Mutex
+	loop     *listen.Loop
+	sessions map[*session]struct{}
+	closed   bool
+	done     chan struct{} // closed by Close or a Shutdown that gives up
+	drained  chan struct{} // signalled when a session ends
+	shutting atomic.Bool
+	connSeq  atomic.Uint64 // for the APOP timestamps
 }
 
 func (s *Server) hostname() string {
@@ -156,61 +165,51 @@ func (s *Server) maxLine() int {
 
 // init makes the server's bookkeeping; mu held.
 func (s *Server) initLocked() {
-	if s.listeners == nil {
-		s.listeners = map[net.Listener]struct{}{}
+	if s.loop == nil {
 		s.sessions = map[*session]struct{}{}
 		s.done = make(chan struct{})
 		s.drained = make(chan struct{}, 1)
+		s.loop = &listen.Loop{
+			MaxConns: s.MaxConnections, MaxConnsPerAddr: s.MaxConnectionsPerAddr,
+			Handle: func(c net.Conn, done func()) {
+				defer done()
+				s.serveConn(c)
+			},
+			Refuse: s.refuse, ErrorLog: s.ErrorLog,
+		}
 	}
 }
 
+// refuse answers a connection over a cap (RFC 3206 §4: SYS/TEMP, a
+// problem that should go away).
+func (s *Server) refuse(c net.Conn, why listen.Reason) {
+	if why == listen.TooManyFromAddr {
+		fmt.Fprintf(c, "-ERR [SYS/TEMP] too many connections from your address, try again later\r\n")
+		return
+	}
+	n := s.MaxConnections
+	if n == 0 {
+		n = listen.DefaultMaxConns
+	}
+	fmt.Fprintf(c, "-ERR [SYS/TEMP] too many connections (%d), try again later\r\n", n)
+}
+
+// lifecycle returns the listener loop.
+func (s *Server) lifecycle() *listen.Loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLocked()
+	return s.loop
+}
+
 // Serve accepts connections on l and serves each in its own goroutine. It
-// returns ErrServerClosed after Close or Shutdown, or the listener's error.
+// returns ErrServerClosed after Close or Shutdown, or the listener's error
+// (see listen.Loop.Serve).
 func (s *Server) Serve(l net.Listener) error {
 	if s.Store == nil || s.Users == nil {
 		return errors.New("pop3: Server needs a Store and Users")
 	}
-	s.mu.Lock()
-	s.initLocked()
-	if s.closed {
-		s.mu.Unlock()
-		l.Close()
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-
-	var backoff time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if s.isClosed() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: wait and retry,
-				// as net/http does. This is real trouble, so real time.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		go s.serveConn(c)
-	}
-}
-
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+	return s.lifecycle().Serve(l)
 }
 
 // serveConn runs one session.
@@ -218,13 +217,6 @@ func (s *Server) serveConn(c net.Conn) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		c.Close()
-		return
-	}
-	if s.MaxConnections > 0 && len(s.sessions) >= s.MaxConnections {
-		s.mu.Unlock()
-		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprintf(c, "-ERR [SYS/TEMP] too many connections (%d), try again later\r\n", s.MaxConnections)
 		c.Close()
 		return
 	}
@@ -254,21 +246,14 @@ func (s *Server) Close() error {
 	default:
 		close(s.done)
 	}
-	err := s.closeListenersLocked()
+	var conns []net.Conn
 	for sess := range s.sessions {
-		sess.conn().Close()
+		conns = append(conns, sess.conn())
 	}
 	s.mu.Unlock()
-	return err
-}
-
-func (s *Server) closeListenersLocked() error {
-	var err error
-	for l := range s.listeners {
-		if e := l.Close(); e != nil && err == nil && !errors.Is(e, net.ErrClosed) {
-			err = e
-		}
-		delete(s.listeners, l)
+	err := s.loop.Close()
+	for _, c := range conns {
+		c.Close()
 	}
 	return err
 }
@@ -281,9 +266,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutting.Store(true)
 	s.mu.Lock()
 	s.initLocked()
-	err := s.closeListenersLocked()
 	s.closed = true
 	s.mu.Unlock()
+	err := s.loop.Stop()
 	for {
 		s.mu.Lock()
 		n := len(s.sessions)

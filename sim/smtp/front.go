@@ -273,7 +273,9 @@ func (fs *frontSession) writer() {
 		fs.cond.Broadcast()
 		fs.mu.Unlock()
 	}()
-	r := bufio.NewReader(fs.outer)
+	// go-smtp's replies are short lines, and ReadString collects a
+	// longer one: a small buffer, as each idle connection holds it.
+	r := bufio.NewReaderSize(fs.outer, 512)
 	var reply []string
 	for {
 		line, err := r.ReadString('\n')

@@ -30,6 +30,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
+	"github.com/mailhop/mailhop/sim/listen"
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
@@ -116,28 +117,45 @@ type Server struct {
 	// MaxMessageBytes is announced by SIZE and enforced (552 5.3.4).
 	MaxMessageBytes int64
 	MaxRecipients   int
-	MaxConnections  int
+	// MaxConnections bounds the sessions served at once
+	// (0: listen.DefaultMaxConns; negative: no bound), and
+	// MaxConnectionsPerAddr those of one client address
+	// (0: listen.DefaultMaxConnsPerAddr; negative: no bound). A
+	// connection over either gets 421 4.7.0 and is closed.
+	MaxConnections        int
+	MaxConnectionsPerAddr int
+	// ErrorLog, when set, is told when accepting connections fails for
+	// a while (out of file descriptors) and when it works again.
+	ErrorLog listen.Logger
 	// Timeout is the idle timeout of a session, on Clock (RFC 5321
 	// §4.5.3.2.7: 5 minutes).
 	Timeout time.Duration
 	Clock   clock.Clock
 	Trace   *trace.Recorder
 
-	once   sync.Once
-	inner  *gosmtp.Server
-	lis    *pipeListener
-	mu     sync.Mutex
-	active int
-	outer  []net.Listener
-	closed bool
-	wg     sync.WaitGroup
+	once  sync.Once
+	inner *gosmtp.Server
+	lis   *pipeListener
+	loop  listen.Loop
 }
 
 const (
 	defaultMaxMessage    = 25 << 20
 	defaultMaxRecipients = 100
-	defaultMaxConns      = 1000
 )
+
+// ErrServerClosed is returned by Serve after Close or Shutdown. It is
+// listen.ErrServerClosed, and errors.Is takes it for go-smtp's
+// ErrServerClosed too, as callers of an earlier Serve tested.
+var ErrServerClosed error = closedError{}
+
+type closedError struct{}
+
+func (closedError) Error() string { return "smtp: " + listen.ErrServerClosed.Error() }
+
+func (closedError) Is(target error) bool {
+	return target == listen.ErrServerClosed || target == gosmtp.ErrServerClosed
+}
 
 func (s *Server) timeout() time.Duration {
 	if s.Timeout > 0 {
@@ -157,9 +175,6 @@ func (s *Server) init() {
 		if s.MaxRecipients == 0 {
 			s.MaxRecipients = defaultMaxRecipients
 		}
-		if s.MaxConnections == 0 {
-			s.MaxConnections = defaultMaxConns
-		}
 		in := gosmtp.NewServer(&backend{s: s})
 		in.Domain = s.Hostname
 		in.MaxMessageBytes = s.MaxMessageBytes
@@ -177,141 +192,91 @@ func (s *Server) init() {
 		}
 		s.inner = in
 		s.lis = newPipeListener(nil)
-		if s.Mode != LMTP {
-			go in.Serve(s.lis)
+		go in.Serve(s.lis)
+		s.loop = listen.Loop{
+			MaxConns: s.MaxConnections, MaxConnsPerAddr: s.MaxConnectionsPerAddr,
+			Handle: s.handle, Refuse: s.refuse, ErrorLog: s.ErrorLog,
 		}
 	})
 }
 
-// Serve accepts connections on l until Close.
+// Serve accepts connections on l until Close or Shutdown, and then
+// returns ErrServerClosed (see listen.Loop.Serve).
 func (s *Server) Serve(l net.Listener) error {
 	s.init()
+	if err := s.loop.Serve(l); !errors.Is(err, listen.ErrServerClosed) {
+		return err
+	}
+	return ErrServerClosed
+}
+
+// handle serves one connection: through the front, or for LMTP, which
+// runs between trusted hosts (no TLS, no AUTH), by go-smtp alone.
+func (s *Server) handle(c net.Conn, done func()) {
 	if s.Mode == LMTP {
-		// LMTP runs between trusted hosts (no TLS, no AUTH): go-smtp alone.
-		return s.inner.Serve(&countingListener{Listener: l, s: s})
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return gosmtp.ErrServerClosed
-	}
-	s.outer = append(s.outer, l)
-	s.mu.Unlock()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed || errors.Is(err, net.ErrClosed) {
-				return gosmtp.ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
+		if !s.lis.push(&leavingConn{Conn: c, done: done}) {
+			c.Close()
+			done()
 		}
-		if !s.admit() {
-			go func() {
-				c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				io.WriteString(c, "421 4.7.0 "+s.Hostname+" Too many connections, try again later\r\n")
-				c.Close()
-			}()
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.leave()
-			s.serveFront(c)
-		}()
+		return
 	}
+	defer done()
+	s.serveFront(c)
 }
 
-func (s *Server) admit() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.active >= s.MaxConnections {
-		return false
+// refuse answers a connection over a cap (RFC 5321 §3.1: 421 in place of
+// the greeting). On an implicit-TLS port the answer comes after the
+// handshake, where the client can read it.
+func (s *Server) refuse(c net.Conn, why listen.Reason) {
+	if s.ImplicitTLS && s.Mode != LMTP {
+		tc := tls.Server(c, s.TLSConfig)
+		if tc.Handshake() != nil {
+			return
+		}
+		c = tc
 	}
-	s.active++
-	return true
-}
-
-func (s *Server) leave() {
-	s.mu.Lock()
-	s.active--
-	s.mu.Unlock()
+	from := ""
+	if why == listen.TooManyFromAddr {
+		from = " from your address"
+	}
+	io.WriteString(c, "421 4.7.0 "+s.Hostname+" Too many connections"+from+", try again later\r\n")
 }
 
 // Close stops listening and closes every session.
 func (s *Server) Close() error {
 	s.init()
-	s.mu.Lock()
-	s.closed = true
-	ls := s.outer
-	s.outer = nil
-	s.mu.Unlock()
-	for _, l := range ls {
-		l.Close()
-	}
+	err := s.loop.Close()
 	s.lis.Close()
-	return s.inner.Close()
+	if e := s.inner.Close(); err == nil && !errors.Is(e, gosmtp.ErrServerClosed) {
+		err = e // go-smtp's own server is closed once, by Close or Shutdown
+	}
+	return err
 }
 
-// Shutdown stops listening and waits for sessions to end, until ctx ends.
+// Shutdown stops listening and waits for sessions to end, until ctx ends
+// (then it returns ctx's error); Close ends those left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
-	s.mu.Lock()
-	s.closed = true
-	ls := s.outer
-	s.outer = nil
-	s.mu.Unlock()
-	for _, l := range ls {
-		l.Close()
-	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	err := s.loop.Shutdown(ctx)
 	s.lis.Close()
-	return s.inner.Shutdown(ctx)
-}
-
-// countingListener enforces MaxConnections for LMTP.
-type countingListener struct {
-	net.Listener
-	s *Server
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		if l.s.admit() {
-			return &leavingConn{Conn: c, s: l.s}, nil
-		}
-		c.Close()
+	if e := s.inner.Shutdown(ctx); err == nil && e != ctx.Err() && !errors.Is(e, gosmtp.ErrServerClosed) {
+		err = e
 	}
+	return err
 }
 
+// leavingConn is an LMTP connection, served by go-smtp, which closes it
+// at the end of the session: that frees its slot.
 type leavingConn struct {
 	net.Conn
-	s    *Server
+	done func()
 	once sync.Once
 }
 
 func (c *leavingConn) Close() error {
-	c.once.Do(c.s.leave)
-	return c.Conn.Close()
+	err := c.Conn.Close()
+	c.once.Do(c.done)
+	return err
 }
 
 // authAllowed: AUTH only over TLS, from loopback (unless StrictAuth), or

@@ -1,0 +1,108 @@
+package imap
+
+import (
+	"bufio"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/auth"
+	"github.com/mailhop/mailhop/sim/listen"
+	"github.com/mailhop/mailhop/sim/listen/listentest"
+	"github.com/mailhop/mailhop/sim/store"
+)
+
+// runOn serves an IMAP server on a scripted listener until the test ends.
+func runOn(t *testing.T, s *Server, ln *listentest.Listener) <-chan error {
+	t.Helper()
+	s.Store, s.Users = store.NewMemory(time.Now), auth.NewDirectory("example.net")
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close()
+		select {
+		case err := <-served:
+			if !errors.Is(err, ErrServerClosed) || !errors.Is(err, listen.ErrServerClosed) {
+				t.Errorf("Serve after Close: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Serve did not return after Close")
+		}
+	})
+	return served
+}
+
+func firstLine(t *testing.T, ln *listentest.Listener, served <-chan error, ip string) string {
+	t.Helper()
+	_, line := dialIMAP(t, ln, served, ip)
+	return line
+}
+
+// dialIMAP connects from ip and returns the connection and its first line.
+func dialIMAP(t *testing.T, ln *listentest.Listener, served <-chan error, ip string) (*bufio.ReadWriter, string) {
+	t.Helper()
+	c, err := ln.Dial(ip)
+	if err != nil {
+		select {
+		case err := <-served:
+			t.Fatalf("the server no longer accepts: Serve returned %v after %d accept errors", err, ln.Failed())
+		default:
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	rw := bufio.NewReadWriter(bufio.NewReader(c), bufio.NewWriter(c))
+	line, err := rw.ReadString('\n')
+	if err != nil {
+		return rw, "ERR " + err.Error()
+	}
+	return rw, strings.TrimRight(line, "\r\n")
+}
+
+// Out of file descriptors, accept4 fails with EMFILE: the server pauses
+// and accepts again.
+func TestServeSurvivesEMFILE(t *testing.T) {
+	ln := listentest.New(listentest.EMFILE(), listentest.EMFILE(), listentest.EMFILE())
+	served := runOn(t, &Server{Hostname: "imap.example.net"}, ln)
+	if g := firstLine(t, ln, served, "192.0.2.1"); !strings.HasPrefix(g, "* OK ") {
+		t.Fatalf("greeting after EMFILE: %q", g)
+	}
+}
+
+// One address holding MaxConnectionsPerAddr sessions gets BYE
+// [UNAVAILABLE] for the next (RFC 9051 §7.1.5); another still gets in,
+// until MaxConnections. A session that ends frees its slot.
+func TestConnectionCaps(t *testing.T) {
+	ln := listentest.New()
+	s := &Server{Hostname: "imap.example.net", MaxConnections: 3, MaxConnectionsPerAddr: 2}
+	served := runOn(t, s, ln)
+	first, g := dialIMAP(t, ln, served, "192.0.2.1")
+	if !strings.HasPrefix(g, "* OK ") {
+		t.Fatalf("greeting: %q", g)
+	}
+	if g := firstLine(t, ln, served, "192.0.2.1"); !strings.HasPrefix(g, "* OK ") {
+		t.Fatalf("greeting: %q", g)
+	}
+	if g := firstLine(t, ln, served, "192.0.2.1"); g != "* BYE [UNAVAILABLE] Too many connections from your address, try again later" {
+		t.Fatalf("over the address's cap: %q", g)
+	}
+	if g := firstLine(t, ln, served, "192.0.2.2"); !strings.HasPrefix(g, "* OK ") {
+		t.Fatalf("another address: %q", g)
+	}
+	if g := firstLine(t, ln, served, "192.0.2.3"); g != "* BYE [UNAVAILABLE] Too many connections, try again later" {
+		t.Fatalf("over the server's cap: %q", g)
+	}
+	// A session that logs out frees its slot.
+	first.WriteString("a1 LOGOUT\r\n")
+	first.Flush()
+	for {
+		if _, err := first.ReadString('\n'); err != nil {
+			break
+		}
+	}
+	if g := firstLine(t, ln, served, "192.0.2.3"); !strings.HasPrefix(g, "* OK ") {
+		t.Fatalf("after a LOGOUT: %q", g)
+	}
+}

@@ -1,0 +1,87 @@
+package pop3
+
+import (
+	"bufio"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhop/mailhop/sim/auth"
+	"github.com/mailhop/mailhop/sim/listen"
+	"github.com/mailhop/mailhop/sim/listen/listentest"
+	"github.com/mailhop/mailhop/sim/store"
+)
+
+// runOn serves a POP3 server on a scripted listener until the test ends.
+func runOn(t *testing.T, s *Server, ln *listentest.Listener) <-chan error {
+	t.Helper()
+	s.Store, s.Users = store.NewMemory(time.Now), auth.NewDirectory("example.net")
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close()
+		select {
+		case err := <-served:
+			if !errors.Is(err, ErrServerClosed) || !errors.Is(err, listen.ErrServerClosed) {
+				t.Errorf("Serve after Close: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Serve did not return after Close")
+		}
+	})
+	return served
+}
+
+func firstLine(t *testing.T, ln *listentest.Listener, served <-chan error, ip string) string {
+	t.Helper()
+	c, err := ln.Dial(ip)
+	if err != nil {
+		select {
+		case err := <-served:
+			t.Fatalf("the server no longer accepts: Serve returned %v after %d accept errors", err, ln.Failed())
+		default:
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "ERR " + err.Error()
+	}
+	return strings.TrimRight(line, "\r\n")
+}
+
+// Out of file descriptors, accept4 fails with EMFILE: the server pauses
+// and accepts again. (It used to return from Serve: the port was dead
+// while the process lived on.)
+func TestServeSurvivesEMFILE(t *testing.T) {
+	ln := listentest.New(listentest.EMFILE(), listentest.EMFILE(), listentest.EMFILE())
+	served := runOn(t, &Server{Hostname: "pop.example.net"}, ln)
+	if g := firstLine(t, ln, served, "192.0.2.1"); !strings.HasPrefix(g, "+OK ") {
+		t.Fatalf("greeting after EMFILE: %q", g)
+	}
+}
+
+// One address holding MaxConnectionsPerAddr sessions gets -ERR
+// [SYS/TEMP] for the next (RFC 3206 §4); another still gets in, until
+// MaxConnections.
+func TestConnectionCaps(t *testing.T) {
+	ln := listentest.New()
+	served := runOn(t, &Server{Hostname: "pop.example.net", MaxConnections: 3, MaxConnectionsPerAddr: 2}, ln)
+	for range 2 {
+		if g := firstLine(t, ln, served, "192.0.2.1"); !strings.HasPrefix(g, "+OK ") {
+			t.Fatalf("greeting: %q", g)
+		}
+	}
+	if g := firstLine(t, ln, served, "192.0.2.1"); g != "-ERR [SYS/TEMP] too many connections from your address, try again later" {
+		t.Fatalf("over the address's cap: %q", g)
+	}
+	if g := firstLine(t, ln, served, "192.0.2.2"); !strings.HasPrefix(g, "+OK ") {
+		t.Fatalf("another address: %q", g)
+	}
+	if g := firstLine(t, ln, served, "192.0.2.3"); g != "-ERR [SYS/TEMP] too many connections (3), try again later" {
+		t.Fatalf("over the server's cap: %q", g)
+	}
+}
