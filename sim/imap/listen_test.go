@@ -1,8 +1,6 @@
 package imap
 
 import (
-	"bufio"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -17,48 +15,13 @@ import (
 func runOn(t *testing.T, s *Server, ln *listentest.Listener) <-chan error {
 	t.Helper()
 	s.Store, s.Users = store.NewMemory(time.Now), auth.NewDirectory("example.net")
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		s.Close()
-		select {
-		case err := <-served:
-			if !errors.Is(err, ErrServerClosed) || !errors.Is(err, listen.ErrServerClosed) {
-				t.Errorf("Serve after Close: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Serve did not return after Close")
-		}
-	})
-	return served
+	return listentest.Serve(t, ln, s.Serve, func() { s.Close() }, ErrServerClosed, listen.ErrServerClosed)
 }
 
 func firstLine(t *testing.T, ln *listentest.Listener, served <-chan error, ip string) string {
 	t.Helper()
-	_, line := dialIMAP(t, ln, served, ip)
+	_, _, line := listentest.Greet(t, ln, served, ip, nil)
 	return line
-}
-
-// dialIMAP connects from ip and returns the connection and its first line.
-func dialIMAP(t *testing.T, ln *listentest.Listener, served <-chan error, ip string) (*bufio.ReadWriter, string) {
-	t.Helper()
-	c, err := ln.Dial(ip)
-	if err != nil {
-		select {
-		case err := <-served:
-			t.Fatalf("the server no longer accepts: Serve returned %v after %d accept errors", err, ln.Failed())
-		default:
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	rw := bufio.NewReadWriter(bufio.NewReader(c), bufio.NewWriter(c))
-	line, err := rw.ReadString('\n')
-	if err != nil {
-		return rw, "ERR " + err.Error()
-	}
-	return rw, strings.TrimRight(line, "\r\n")
 }
 
 // Out of file descriptors, accept4 fails with EMFILE: the server pauses
@@ -78,7 +41,7 @@ func TestConnectionCaps(t *testing.T) {
 	ln := listentest.New()
 	s := &Server{Hostname: "imap.example.net", MaxConnections: 3, MaxConnectionsPerAddr: 2}
 	served := runOn(t, s, ln)
-	first, g := dialIMAP(t, ln, served, "192.0.2.1")
+	first, firstR, g := listentest.Greet(t, ln, served, "192.0.2.1", nil)
 	if !strings.HasPrefix(g, "* OK ") {
 		t.Fatalf("greeting: %q", g)
 	}
@@ -95,10 +58,9 @@ func TestConnectionCaps(t *testing.T) {
 		t.Fatalf("over the server's cap: %q", g)
 	}
 	// A session that logs out frees its slot.
-	first.WriteString("a1 LOGOUT\r\n")
-	first.Flush()
+	first.Write([]byte("a1 LOGOUT\r\n"))
 	for {
-		if _, err := first.ReadString('\n'); err != nil {
+		if _, err := firstR.ReadString('\n'); err != nil {
 			break
 		}
 	}

@@ -1,8 +1,6 @@
 package pop3
 
 import (
-	"bufio"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -17,40 +15,13 @@ import (
 func runOn(t *testing.T, s *Server, ln *listentest.Listener) <-chan error {
 	t.Helper()
 	s.Store, s.Users = store.NewMemory(time.Now), auth.NewDirectory("example.net")
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		s.Close()
-		select {
-		case err := <-served:
-			if !errors.Is(err, ErrServerClosed) || !errors.Is(err, listen.ErrServerClosed) {
-				t.Errorf("Serve after Close: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Serve did not return after Close")
-		}
-	})
-	return served
+	return listentest.Serve(t, ln, s.Serve, func() { s.Close() }, ErrServerClosed, listen.ErrServerClosed)
 }
 
 func firstLine(t *testing.T, ln *listentest.Listener, served <-chan error, ip string) string {
 	t.Helper()
-	c, err := ln.Dial(ip)
-	if err != nil {
-		select {
-		case err := <-served:
-			t.Fatalf("the server no longer accepts: Serve returned %v after %d accept errors", err, ln.Failed())
-		default:
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return "ERR " + err.Error()
-	}
-	return strings.TrimRight(line, "\r\n")
+	_, _, line := listentest.Greet(t, ln, served, ip, nil)
+	return line
 }
 
 // Out of file descriptors, accept4 fails with EMFILE: the server pauses

@@ -1,13 +1,10 @@
 package smtp
 
 import (
-	"bufio"
 	"crypto/tls"
-	"errors"
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/listen"
@@ -16,47 +13,17 @@ import (
 )
 
 // serveOn runs s on a scripted listener until the test ends, and checks
-// that Serve then returns the one closed error.
+// that Serve then returns the one closed error (listen's and go-smtp's).
 func serveOn(t *testing.T, s *Server, ln *listentest.Listener) <-chan error {
 	t.Helper()
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		s.Close()
-		select {
-		case err := <-served:
-			if !errors.Is(err, listen.ErrServerClosed) || !errors.Is(err, gosmtp.ErrServerClosed) || !errors.Is(err, ErrServerClosed) {
-				t.Errorf("Serve after Close: %v, want ErrServerClosed (listen's and go-smtp's)", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Serve did not return after Close")
-		}
-	})
-	return served
+	return listentest.Serve(t, ln, s.Serve, func() { s.Close() }, listen.ErrServerClosed, gosmtp.ErrServerClosed, ErrServerClosed)
 }
 
 // greeting connects from ip and returns the server's first line.
 func greeting(t *testing.T, ln *listentest.Listener, served <-chan error, ip string, wrap func(net.Conn) net.Conn) (net.Conn, string) {
 	t.Helper()
-	c, err := ln.Dial(ip)
-	if err != nil {
-		select {
-		case err := <-served:
-			t.Fatalf("the server no longer accepts: Serve returned %v after %d accept errors", err, ln.Failed())
-		default:
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if wrap != nil {
-		c = wrap(c)
-	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return c, "ERR " + err.Error()
-	}
-	return c, strings.TrimRight(line, "\r\n")
+	c, _, line := listentest.Greet(t, ln, served, ip, wrap)
+	return c, line
 }
 
 func listenServer(mode Mode) *Server {
