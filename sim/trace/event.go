@@ -44,7 +44,9 @@
 //	packet   (none)                        one datagram (UDP) crossing the network
 //	tls      handshake                     a TLS session started on conn
 //	dns      query, answer, error          a resolver's question and the answer it got
-//	queue    queued, attempt, deferred, delivered, bounced, expired
+//	queue    queued, attempt, deferred, delivered, failed (a recipient refused for good),
+//	         bounced, expired, discarded (a bounce nobody can take), recovered (from the spool
+//	         at start), error (the spool or a bounce could not be written)
 //	deliver  (none)                        a message filed in a mailbox
 //	fetch    (none)                        a message read by POP3 or IMAP
 //	hop      (none)                        a message moved from host to peer (the timeline's summary)
