@@ -21,8 +21,6 @@ import (
 	"sync"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
-
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/imap"
@@ -373,7 +371,8 @@ func (h *Host) CloseListeners() {
 	}
 }
 
+// closed reports a service stopped on purpose: every server's closed
+// error is listen's one ErrServerClosed.
 func closed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, pop3.ErrServerClosed) || errors.Is(err, imap.ErrServerClosed) ||
-		errors.Is(err, gosmtp.ErrServerClosed)
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, listen.ErrServerClosed)
 }
