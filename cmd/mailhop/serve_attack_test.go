@@ -104,9 +104,9 @@ func testSmuggling(t *testing.T, w *testWorld) {
 			t.Fatalf("after %s: %q (out of step)", tc.name, r)
 		}
 	}
-	// ". CR CR LF" then a true CRLF.CRLF: where the data ends for the
-	// server's front, it ends for go-smtp too. What follows is the
-	// client's own next transaction, answered as such.
+	// ". CR CR LF" then a true CRLF.CRLF: the data ends at the true
+	// one, refused. What follows is the client's own next transaction,
+	// answered as such.
 	begin()
 	s.c.Write([]byte("Subject: smuggle-5\r\n\r\nhello\r\n.\r\r\n.\r\n" +
 		"MAIL FROM:<x@example.com>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\nSubject: next-transaction\r\n\r\nmine\r\n.\r\n"))

@@ -507,6 +507,8 @@ func smtpReplyWhat(proto, c string, r replyLine) string {
 			return "forgets the message in progress: ready to start over"
 		case containsFold(t, "hello"):
 			return "says hello back"
+		case containsFold(t, "done nothing"):
+			return "answers NOOP: nothing done, the connection is alive"
 		}
 		return "says OK"
 	case "251":

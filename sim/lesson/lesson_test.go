@@ -219,7 +219,7 @@ func TestExpectTimeout(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	want := `solution action 3 (send "DATA", expect "^354 "): no line from mx.example.net matched "^354 " within 200ms; last lines: "220 mx.example.net ESMTP Service Ready", "250 2.0.0 Hello bob-pc", "503 5.5.1`
+	want := `solution action 3 (send "DATA", expect "^354 "): no line from mx.example.net matched "^354 " within 200ms; last lines: "220 mx.example.net ESMTP Service Ready", "250 mx.example.net Hello bob-pc", "503 5.5.1`
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("error:\n%v\nwant prefix\n%s", err, want)
 	}

@@ -1,34 +1,57 @@
 package smtp
 
 import (
+	"bufio"
 	"bytes"
+	"net"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
-// FuzzCheckLines: checkLines accepts exactly the messages made of CRLF
-// lines of at most 1000 octets (with CRLF) and nothing else; a bare CR or
-// LF is never accepted (SMTP smuggling).
-func FuzzCheckLines(f *testing.F) {
-	for _, s := range []string{"Subject: a\r\n\r\nbody\r\n", "a\nb\r\n", "a\rb\r\n", "x\r", string(bytes.Repeat([]byte("x"), 999)) + "\r\n", "\r\n.\n"} {
+// FuzzReadData: what readData accepts is exactly the data that was sent,
+// dot-stuffing undone: lines that end in CRLF, with no other CR or LF,
+// no NUL and at most 1000 octets; anything else is refused, and a bare
+// CR or LF never ends the data early (SMTP smuggling).
+func FuzzReadData(f *testing.F) {
+	for _, s := range []string{"Subject: a\r\n\r\nbody\r\n.\r\n", "a\nb\r\n.\r\n", "a\r\n.\rMAIL\r\n.\r\n", "..x\r\n.\r\n", string(bytes.Repeat([]byte("x"), 999)) + "\r\n.\r\n", "\r\n.\n.\r\n", "x\x00\r\n.\r\n"} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		err := checkLines(body)
-		ok := true
-		for _, line := range bytes.SplitAfter(body, []byte("\r\n")) {
-			content := bytes.TrimSuffix(line, []byte("\r\n"))
-			if bytes.ContainsAny(content, "\r\n") || len(line) > 1000 {
-				ok = false
-			}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := bytes.NewReader(in)
+		c := &conn{s: &Server{MaxMessageBytes: 1 << 20}, c: noDeadline{}, br: bufio.NewReaderSize(r, 4096)}
+		body, bad, err := c.readData()
+		if err != nil || bad != nil {
+			return
 		}
-		if ok != (err == nil) {
-			t.Fatalf("checkLines(%q) = %v, want ok=%v", body, err, ok)
+		read := in[:len(in)-r.Len()-c.br.Buffered()]
+		var want bytes.Buffer
+		for _, line := range bytes.SplitAfter(body, []byte("\r\n")) {
+			if len(line) == 0 {
+				continue
+			}
+			content := bytes.TrimSuffix(line, []byte("\r\n"))
+			if len(content) == len(line) || bytes.ContainsAny(content, "\r\n\x00") {
+				t.Fatalf("readData(%q) took the line %q", in, line)
+			}
+			if line[0] == '.' {
+				want.WriteByte('.')
+			}
+			want.Write(line)
+		}
+		want.WriteString(".\r\n")
+		if !bytes.Equal(read, want.Bytes()) {
+			t.Fatalf("readData read %q, but its body stuffed again is %q", read, want.Bytes())
 		}
 	})
 }
+
+// noDeadline stands for a connection whose deadlines do not matter.
+type noDeadline struct{ net.Conn }
+
+func (noDeadline) SetReadDeadline(time.Time) error { return nil }
 
 // FuzzSplitCommand: the verb is one upper-case word, the line end is gone.
 func FuzzSplitCommand(f *testing.F) {

@@ -146,9 +146,9 @@ func TestSmuggling(t *testing.T) {
 			` + bare + `
 			C: NOOP
 			S: 250 *`, 0},
-		// The dot line after ". CR CR LF" ends the data for the front:
-		// go-smtp must end there too, not read the commands after it
-		// as more of the message (and queue that with a 250).
+		// The dot line after ". CR CR LF" ends the data: the commands
+		// after it are commands, never more of the message (queued
+		// with a 250).
 		{"CR LF . CR CR LF . CR LF, then a transaction of its own", begin + `
 			B: "Subject: first\r\n\r\nhello\r\n.\r\r\n.\r\n` + smuggled + `.\r\n"
 			` + bare + `

@@ -6,17 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/listen"
 	"github.com/mailhop/mailhop/sim/listen/listentest"
 	"github.com/mailhop/mailhop/sim/pki"
 )
 
 // serveOn runs s on a scripted listener until the test ends, and checks
-// that Serve then returns the one closed error (listen's and go-smtp's).
+// that Serve then returns the one closed error (listen's).
 func serveOn(t *testing.T, s *Server, ln *listentest.Listener) <-chan error {
 	t.Helper()
-	return listentest.Serve(t, ln, s.Serve, func() { s.Close() }, listen.ErrServerClosed, gosmtp.ErrServerClosed, ErrServerClosed)
+	return listentest.Serve(t, ln, s.Serve, func() { s.Close() }, listen.ErrServerClosed, ErrServerClosed)
 }
 
 // greeting connects from ip and returns the server's first line.

@@ -24,13 +24,17 @@ var sessionScripts = map[string][]string{
 	"mx": {
 		"NOOP", "MAIL FROM:<a@example.org>", "EHLO", "HELO", "EHLO client.example.org",
 		"HELO client.example.org", "RCPT TO:<bob@example.net>", "DATA",
-		"MAIL FROM: <a@example.org>", "MAIL FROM:a@example.org", "MAIL FROM:<a@example.org",
+		// RSET after each MAIL a tolerant server may take.
+		"MAIL FROM: <a@example.org>", "RSET", "MAIL FROM:a@example.org", "RSET", "MAIL FROM:<a@example.org",
 		"MAIL FROM:<a@example.org> SIZE=999999999", "MAIL FROM:<a@example.org> FROB=1",
-		"MAIL FROM:<a@example.org>", "MAIL FROM:<b@example.org>",
+		"MAIL FROM:<a@example.org> BODY=BINARYMIME", "MAIL FROM:<a@example.org> SIZE=12x",
+		"MAIL FROM:<> SMTPUTF8", "RSET", "MAIL FROM:<a b@example.org>", "MAIL FROM:<@example.org>",
+		"LHLO client.example.org", "MAIL FROM:<a@example.org>", "MAIL FROM:<b@example.org>",
+		"RCPT TO:<bob@example.net> NOTIFY=NEVER", "RCPT TO:<>",
 		"RCPT TO:<bob@example.org>", "RCPT TO:<bob%example.net@example.net>", "RCPT TO:<@relay:bob@example.net>",
 		"RCPT TO:<nobody@example.net>", "RCPT TO:bob@example.net", "RCPT TO:<bob@example.net>",
 		"RCPT TO:<postmaster>", "VRFY bob", "EXPN staff", "HELP", "FROB", "BDAT 0 LAST",
-		"AUTH PLAIN", "STARTTLS now", "RSET", "DATA", "NOOP now", "QUIT",
+		"AUTH PLAIN", "STARTTLS now", "RSET", "DATA", "NOOP now", "\x01\x02", "QUIT",
 	},
 	"submission": {
 		"EHLO client.example.org", "MAIL FROM:<alice@example.org>",

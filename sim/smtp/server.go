@@ -1,10 +1,11 @@
-// Package smtp holds mailhop's SMTP agents, built on go-smtp: the message
-// submission agent (MSA, RFC 6409: ports 587 and 465), the inbound MTA of a
+// Package smtp holds mailhop's SMTP agents: the message submission agent (MSA, RFC 6409: ports 587 and 465), the inbound MTA of a
 // domain's MX (port 25: mail for its own domains only, never an open
 // relay), and the LMTP server of a mail delivery agent (RFC 2033).
 //
 // Each agent is a Server with a Mode; Serve(l) runs it on any listener, of
-// the simulated network or of real sockets.
+// the simulated network or of real sockets. The server's state machine is
+// written here (conn.go says why); go-smtp is the client (Dial, and the
+// queue's deliveries).
 //
 // Strict mode (Server.Strict) answers every deviation from RFC 5321 with
 // the reply code, enhanced status code and a text naming the rule; the
@@ -18,16 +19,14 @@ package smtp
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"io"
-	"log"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/listen"
@@ -133,10 +132,11 @@ type Server struct {
 	Clock   clock.Clock
 	Trace   *trace.Recorder
 
-	once  sync.Once
-	inner *gosmtp.Server
-	lis   *pipeListener
-	loop  listen.Loop
+	once     sync.Once
+	loop     listen.Loop
+	shutting atomic.Bool // Shutdown has begun
+	mu       sync.Mutex
+	conns    map[*conn]struct{} // sessions past the greeting
 }
 
 const (
@@ -144,18 +144,9 @@ const (
 	defaultMaxRecipients = 100
 )
 
-// ErrServerClosed is returned by Serve after Close or Shutdown. It is
-// listen.ErrServerClosed, and errors.Is takes it for go-smtp's
-// ErrServerClosed too, as callers of an earlier Serve tested.
-var ErrServerClosed error = closedError{}
-
-type closedError struct{}
-
-func (closedError) Error() string { return "smtp: " + listen.ErrServerClosed.Error() }
-
-func (closedError) Is(target error) bool {
-	return target == listen.ErrServerClosed || target == gosmtp.ErrServerClosed
-}
+// ErrServerClosed is returned by Serve after Close or Shutdown: it is
+// listen.ErrServerClosed, the one error of every mailhop server.
+var ErrServerClosed = listen.ErrServerClosed
 
 func (s *Server) timeout() time.Duration {
 	if s.Timeout > 0 {
@@ -175,24 +166,6 @@ func (s *Server) init() {
 		if s.MaxRecipients == 0 {
 			s.MaxRecipients = defaultMaxRecipients
 		}
-		in := gosmtp.NewServer(&backend{s: s})
-		in.Domain = s.Hostname
-		in.MaxMessageBytes = s.MaxMessageBytes
-		in.MaxRecipients = s.MaxRecipients
-		in.MaxLineLength = maxCommandLine
-		in.EnableSMTPUTF8 = true
-		in.ErrorLog = log.New(io.Discard, "", 0)
-		if s.Mode == LMTP {
-			in.LMTP = true
-			in.ReadTimeout = s.timeout()
-			in.WriteTimeout = s.timeout()
-		} else {
-			// The front decides when AUTH is allowed and does TLS.
-			in.AllowInsecureAuth = true
-		}
-		s.inner = in
-		s.lis = newPipeListener(nil)
-		go in.Serve(s.lis)
 		s.loop = listen.Loop{
 			MaxConns: s.MaxConnections, MaxConnsPerAddr: s.MaxConnectionsPerAddr,
 			Handle: s.handle, Refuse: s.refuse, ErrorLog: s.ErrorLog,
@@ -204,24 +177,27 @@ func (s *Server) init() {
 // returns ErrServerClosed (see listen.Loop.Serve).
 func (s *Server) Serve(l net.Listener) error {
 	s.init()
-	if err := s.loop.Serve(l); !errors.Is(err, listen.ErrServerClosed) {
-		return err
-	}
-	return ErrServerClosed
+	return s.loop.Serve(l)
 }
 
-// handle serves one connection: through the front, or for LMTP, which
-// runs between trusted hosts (no TLS, no AUTH), by go-smtp alone.
+// handle serves one connection.
 func (s *Server) handle(c net.Conn, done func()) {
-	if s.Mode == LMTP {
-		if !s.lis.push(&leavingConn{Conn: c, done: done}) {
-			c.Close()
-			done()
-		}
+	defer done()
+	s.serveConn(c)
+}
+
+// track adds a session to those Shutdown may interrupt, or removes it.
+func (s *Server) track(c *conn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.conns, c)
 		return
 	}
-	defer done()
-	s.serveFront(c)
+	if s.conns == nil {
+		s.conns = map[*conn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
 }
 
 // refuse answers a connection over a cap (RFC 5321 §3.1: 421 in place of
@@ -245,44 +221,41 @@ func (s *Server) refuse(c net.Conn, why listen.Reason) {
 // Close stops listening and closes every session.
 func (s *Server) Close() error {
 	s.init()
-	err := s.loop.Close()
-	s.lis.Close()
-	if e := s.inner.Close(); err == nil && !errors.Is(e, gosmtp.ErrServerClosed) {
-		err = e // go-smtp's own server is closed once, by Close or Shutdown
-	}
-	return err
+	return s.loop.Close()
 }
 
-// Shutdown stops listening and waits for sessions to end, until ctx ends
-// (then it returns ctx's error); Close ends those left.
+// Shutdown stops listening, tells each session waiting for a command that
+// the server is going away (421 4.3.2), lets a session in the middle of
+// a command finish it, and waits for every session to end, until ctx
+// ends: then Close ends those left and Shutdown returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
-	err := s.loop.Shutdown(ctx)
-	s.lis.Close()
-	if e := s.inner.Shutdown(ctx); err == nil && e != ctx.Err() && !errors.Is(e, gosmtp.ErrServerClosed) {
-		err = e
+	s.shutting.Store(true)
+	err := s.loop.Stop()
+	for {
+		s.mu.Lock()
+		for c := range s.conns {
+			c.interruptIfIdle()
+		}
+		s.mu.Unlock()
+		// A session may turn idle after the look: look again soon.
+		wait, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		e := s.loop.Wait(wait)
+		cancel()
+		if e == nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			s.loop.Close()
+			return ctx.Err()
+		}
 	}
-	return err
-}
-
-// leavingConn is an LMTP connection, served by go-smtp, which closes it
-// at the end of the session: that frees its slot.
-type leavingConn struct {
-	net.Conn
-	done func()
-	once sync.Once
-}
-
-func (c *leavingConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.done)
-	return err
 }
 
 // authAllowed: AUTH only over TLS, from loopback (unless StrictAuth), or
 // when insecure auth is allowed (RFC 4954 §4 and §14).
-func (s *Server) authAllowed(st *connState) bool {
-	return s.Users != nil && (st.isTLS() || s.InsecureAuth || (!s.StrictAuth && isLoopback(st.remote)))
+func (s *Server) authAllowed(c *conn) bool {
+	return s.Users != nil && (c.isTLS() || s.InsecureAuth || (!s.StrictAuth && isLoopback(c.remote)))
 }
 
 func isLoopback(a net.Addr) bool {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/internal/transcripttest"
@@ -139,5 +140,74 @@ func TestSTARTTLSInjectionDiscarded(t *testing.T) {
 		S: 503 5.5.1 *`)
 	if len(q.got) != 0 {
 		t.Fatalf("queued %q", q.got)
+	}
+}
+
+// Shutdown tells a session waiting for a command that the server goes
+// away (421 4.3.2, RFC 5321 §3.8), lets a session in the middle of a
+// message finish it and have its 250, and returns once both are gone.
+func TestShutdownDrainsSessions(t *testing.T) {
+	n := netsim.New(clock.Wall{}, nil)
+	srv, _ := n.AddHost("mx.example.net", "198.51.100.25")
+	cli, _ := n.AddHost("client", "192.0.2.99")
+	l, err := srv.Listen("tcp", ":25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &okQueue{}
+	s := &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Recipient: func(string) bool { return true }, Queue: q}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	t.Cleanup(func() { s.Close() })
+	dial := func() *transcripttest.Conn {
+		nc, err := cli.DialContext(context.Background(), "tcp", "198.51.100.25:25")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := transcripttest.NewConn(t, nc)
+		c.Continued = continued
+		c.Reply()
+		return c
+	}
+	idle, busy := dial(), dial()
+	idle.Run(`
+		C: EHLO idle.example.org
+		S: 250 *`)
+	busy.Run(`
+		C: EHLO busy.example.org
+		S: 250 *
+		C: MAIL FROM:<a@example.org>
+		S: 250 *
+		C: RCPT TO:<bob@example.net>
+		S: 250 *
+		C: DATA
+		S: 354 *
+		B: "Subject: half\r\n\r\n"`)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	idle.Run(`
+		S: 421 4.3.2 mx.example.net Service shutting down, try again later`)
+	idle.ExpectEOF()
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v while a message was half sent", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	busy.Run(`
+		B: "the rest\r\n.\r\n"
+		S: 250 2.0.0 Ok: queued as *
+		S: 421 4.3.2 *`)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if len(q.got) != 1 {
+		t.Fatalf("%d messages queued, want the one finished during Shutdown", len(q.got))
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
 	}
 }

@@ -6,77 +6,62 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/message"
-	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
-type backend struct{ s *Server }
+// What the server does with each command of a mail transaction: who may
+// send, to whom, and what becomes of the message.
 
-func (b *backend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
-	st := &connState{remote: c.Conn().RemoteAddr()}
-	switch conn := c.Conn().(type) {
-	case *innerConn:
-		st = conn.st
-	case *leavingConn: // LMTP, served by go-smtp alone
-		if t := netx.TapOf(conn.Conn); t != nil {
-			st.id = t.ConnID()
-		}
+// response is one SMTP reply: a code, an enhanced status code (RFC 3463;
+// "" for none) and a text. It is an error too, for the SASL mechanisms.
+type response struct {
+	code int
+	enh  string
+	text string
+}
+
+func reply(code int, enh, text string) *response {
+	return &response{code: code, enh: enh, text: text}
+}
+
+func (r *response) Error() string { return strings.TrimSuffix(r.wire(), "\r\n") }
+
+// wire is the reply as the client reads it.
+func (r *response) wire() string {
+	if r.enh == "" {
+		return fmt.Sprintf("%d %s\r\n", r.code, r.text)
 	}
-	return &session{s: b.s, c: c, st: st}, nil
-}
-
-// session is one SMTP (or LMTP) session's transaction state.
-type session struct {
-	s    *Server
-	c    *gosmtp.Conn
-	st   *connState
-	user string // authenticated user's address
-
-	from    string
-	hasFrom bool
-	utf8    bool // MAIL had SMTPUTF8 (RFC 6531 §3.4)
-	// authFrom: MAIL was checked against the authenticated user, and
-	// only such a transaction may relay (an AUTH after MAIL grants
-	// nothing; the front refuses it anyway, RFC 4954 §4).
-	authFrom bool
-	to       []rcpt
-}
-
-// rcpt is an accepted recipient: the address the client gave, and the
-// mailbox the message goes to. They differ only for postmaster.
-type rcpt struct{ addr, box string }
-
-func smtpErr(code int, ec gosmtp.EnhancedCode, msg string) *gosmtp.SMTPError {
-	return &gosmtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
+	return fmt.Sprintf("%d %s %s\r\n", r.code, r.enh, r.text)
 }
 
 var (
-	errAuthRequired = smtpErr(530, gosmtp.EnhancedCode{5, 7, 0}, "Authentication required: log in with AUTH first")
-	errNotOwner     = smtpErr(550, gosmtp.EnhancedCode{5, 7, 1}, "Sender address rejected: not owned by the authenticated user")
-	errRelayDenied  = smtpErr(550, gosmtp.EnhancedCode{5, 7, 1}, "Relaying denied")
-	errUserUnknown  = smtpErr(550, gosmtp.EnhancedCode{5, 1, 1}, "Recipient address rejected: user unknown")
-	errBareNewline  = smtpErr(500, gosmtp.EnhancedCode{5, 5, 2}, "Message contains a bare CR or LF: lines must end with CRLF (RFC 5321 2.3.8)")
-	errLongLine     = smtpErr(500, gosmtp.EnhancedCode{5, 5, 2}, "Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)")
-	errNUL          = smtpErr(554, gosmtp.EnhancedCode{5, 6, 0}, "Message content rejected: it contains a NUL byte, which mail text may not carry (RFC 5322 §2.3, RFC 2045 §2.8)")
-	errNoPostmaster = smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Local error in processing: no mailbox takes postmaster's mail here yet, try again later (RFC 5321 §4.5.1)")
-	errTooBig       = smtpErr(552, gosmtp.EnhancedCode{5, 3, 4}, "Message too big")
-	errNestedMail   = smtpErr(503, gosmtp.EnhancedCode{5, 5, 1}, "Error: nested MAIL command: a transaction is already open, send RSET first (RFC 5321 §4.1.1.2)")
+	errNoHello      = reply(503, "5.5.1", "Bad sequence of commands: send EHLO or HELO first")
+	errAuthRequired = reply(530, "5.7.0", "Authentication required: log in with AUTH first")
+	errNotOwner     = reply(550, "5.7.1", "Sender address rejected: not owned by the authenticated user")
+	errRelayDenied  = reply(550, "5.7.1", "Relaying denied")
+	errUserUnknown  = reply(550, "5.1.1", "Recipient address rejected: user unknown")
+	errBareNewline  = reply(500, "5.5.2", "Message contains a bare CR or LF: lines must end with CRLF (RFC 5321 2.3.8)")
+	errLongLine     = reply(500, "5.5.2", "Message has a line longer than 1000 octets (RFC 5321 4.5.3.1.6)")
+	errNUL          = reply(554, "5.6.0", "Message content rejected: it contains a NUL byte, which mail text may not carry (RFC 5322 §2.3, RFC 2045 §2.8)")
+	errNoPostmaster = reply(451, "4.3.0", "Local error in processing: no mailbox takes postmaster's mail here yet, try again later (RFC 5321 §4.5.1)")
+	errTooBig       = reply(552, "5.3.4", "Message too big")
+	errNestedMail   = reply(503, "5.5.1", "Error: nested MAIL command: a transaction is already open, send RSET first (RFC 5321 §4.1.1.2)")
+	// errLFOnly answers a command line (or SASL response) that ends in
+	// a bare LF. It names no "bare" message: the line is a command.
+	errLFOnly = reply(500, "5.5.2", "Syntax error: the line ends in LF alone, commands must end with CRLF (RFC 5321 §2.3.8)")
 )
 
 // errNeedUTF8 refuses a non-ASCII address in a transaction that MAIL did
 // not open with SMTPUTF8 (RFC 6531 §3.5; this server offers SMTPUTF8).
-func errNeedUTF8(who string) *gosmtp.SMTPError {
-	return smtpErr(553, gosmtp.EnhancedCode{5, 6, 7}, "Non-ASCII "+who+" address not permitted without SMTPUTF8: send MAIL FROM:<address> SMTPUTF8 (RFC 6531 §3.5)")
+func errNeedUTF8(who string) *response {
+	return reply(553, "5.6.7", "Non-ASCII "+who+" address not permitted without SMTPUTF8: send MAIL FROM:<address> SMTPUTF8 (RFC 6531 §3.5)")
 }
 
 func isASCII(s string) bool {
@@ -89,115 +74,127 @@ func isASCII(s string) bool {
 }
 
 // localFailure is a failure on our side while accepting: always 4xx, so
-// the client keeps the message and tries again (go-smtp would turn a plain
-// error into a permanent 554).
-func localFailure(what string, err error) *gosmtp.SMTPError {
-	return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, fmt.Sprintf("Local error in processing (%s): try again later", what))
+// the client keeps the message and tries again.
+func localFailure(what string) *response {
+	return reply(451, "4.3.0", fmt.Sprintf("Local error in processing (%s): try again later", what))
 }
 
-func (se *session) Reset() {
-	se.from, se.hasFrom, se.utf8, se.authFrom, se.to = "", false, false, false, nil
-	se.st.setInMail(false)
-}
-
-func (se *session) Logout() error { return nil }
-
-func (se *session) AuthMechanisms() []string {
-	if se.s.Users == nil || se.s.Mode == LMTP {
-		return nil
+// login checks a user's password for AUTH: the SASL mechanisms call it.
+func (c *conn) login(identity, username, password string) error {
+	if identity != "" && !strings.EqualFold(identity, username) {
+		return reply(535, "5.7.8", "Authorization identity must match the user")
 	}
-	return []string{sasl.Plain, sasl.Login}
+	try, ok := c.s.Limiter.Begin(c.remote)
+	if !ok {
+		return reply(454, "4.7.0", "Too many failed logins from your address: try again later")
+	}
+	defer try.Done()
+	addr, err := c.s.Users.Authenticate(username, password)
+	if err != nil {
+		// A failed login costs time (on the world's clock), more with
+		// each failure from the same address.
+		delay := time.Second
+		if c.s.Limiter != nil {
+			delay = try.Failed()
+		}
+		c.s.Clock.Sleep(delay)
+		return reply(535, "5.7.8", "Authentication credentials invalid")
+	}
+	c.user = addr
+	return nil
 }
 
-func (se *session) Auth(mech string) (sasl.Server, error) {
-	check := func(identity, username, password string) error {
-		if identity != "" && !strings.EqualFold(identity, username) {
-			return smtpErr(535, gosmtp.EnhancedCode{5, 7, 8}, "Authorization identity must match the user")
-		}
-		try, ok := se.s.Limiter.Begin(se.st.remote)
-		if !ok {
-			return smtpErr(454, gosmtp.EnhancedCode{4, 7, 0}, "Too many failed logins from your address: try again later")
-		}
-		defer try.Done()
-		addr, err := se.s.Users.Authenticate(username, password)
-		if err != nil {
-			// A failed login costs time (on the world's clock), more
-			// with each failure from the same address.
-			delay := time.Second
-			if se.s.Limiter != nil {
-				delay = try.Failed()
+// mail answers MAIL FROM (RFC 5321 §4.1.1.2).
+func (c *conn) mail(arg string) *response {
+	if c.helo == "" {
+		return errNoHello
+	}
+	if c.tx.open {
+		// RFC 5321 §4.1.1.2 allows MAIL only when no transaction is
+		// open, in either mode.
+		return errNestedMail
+	}
+	rest, ok := cutPrefixFold(arg, "FROM:")
+	if !ok {
+		return reply(501, "5.5.4", "Syntax: MAIL FROM:<address> (RFC 5321 §4.1.2)")
+	}
+	from, params, why := parsePath(strings.TrimLeft(rest, " "), true)
+	if why != "" {
+		return reply(501, "5.1.7", "Bad sender address syntax: "+why+" (RFC 5321 §4.1.2)")
+	}
+	utf8 := false
+	for _, p := range params {
+		key, value, hasValue := strings.Cut(p, "=")
+		switch strings.ToUpper(key) {
+		case "SIZE": // RFC 1870
+			n, err := parseSize(value)
+			if err != nil {
+				return reply(501, "5.5.4", "SIZE takes the message's size in octets (RFC 1870 §6)")
 			}
-			se.s.Clock.Sleep(delay)
-			return smtpErr(535, gosmtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
+			if n > c.s.MaxMessageBytes {
+				return reply(552, "5.3.4", "Max message size exceeded")
+			}
+		case "BODY": // RFC 6152
+			if v := strings.ToUpper(value); v != "7BIT" && v != "8BITMIME" {
+				return reply(501, "5.5.4", "BODY is 7BIT or 8BITMIME here (RFC 6152)")
+			}
+		case "SMTPUTF8": // RFC 6531 §3.4
+			if hasValue {
+				return reply(501, "5.5.4", "SMTPUTF8 takes no value (RFC 6531 §3.4)")
+			}
+			utf8 = true
+		case "AUTH": // RFC 4954 §5: who submitted it; taken, not trusted
+		default:
+			return reply(555, "5.5.4", "Unsupported MAIL FROM parameter "+quoteParam(key)+" (RFC 5321 §4.1.1.11)")
 		}
-		se.user = addr
-		se.st.mu.Lock()
-		se.st.user = addr
-		se.st.mu.Unlock()
-		return nil
 	}
-	switch mech {
-	case sasl.Plain:
-		return malformedIs501{sasl.NewPlainServer(check)}, nil
-	case sasl.Login:
-		return malformedIs501{&loginServer{check: func(u, p string) error { return check("", u, p) }}}, nil
-	}
-	return nil, gosmtp.ErrAuthUnknownMechanism
-}
-
-// malformedIs501 reports a SASL response the mechanism can not parse (a
-// PLAIN message without its two NULs) as the client's syntax error, 501
-// (RFC 4954 §4), not as the temporary failure 454 go-smtp makes of a
-// plain error. Errors of the login check are SMTP errors already.
-type malformedIs501 struct{ sasl.Server }
-
-func (m malformedIs501) Next(response []byte) ([]byte, bool, error) {
-	challenge, done, err := m.Server.Next(response)
-	var se *gosmtp.SMTPError
-	if err != nil && !errors.As(err, &se) {
-		err = smtpErr(501, gosmtp.EnhancedCode{5, 5, 2}, "Malformed authentication response: "+err.Error()+" (RFC 4954 §4)")
-	}
-	return challenge, done, err
-}
-
-func (se *session) Mail(from string, opts *gosmtp.MailOptions) error {
-	utf8 := opts != nil && opts.UTF8
-	if se.s.Strict {
-		// go-smtp lets a second MAIL replace the sender (and keeps the
-		// recipients): RFC 5321 §4.1.1.2 allows MAIL only when no
-		// transaction is open.
-		if se.hasFrom {
-			return errNestedMail
-		}
-		if !utf8 && !isASCII(from) {
-			return errNeedUTF8("sender")
-		}
+	if c.s.Strict && !utf8 && !isASCII(from) {
+		return errNeedUTF8("sender")
 	}
 	if hasControl(from) {
-		return smtpErr(501, gosmtp.EnhancedCode{5, 1, 7}, "Bad sender address syntax: control characters")
+		return reply(501, "5.1.7", "Bad sender address syntax: control characters")
 	}
 	switch {
-	case se.user != "":
+	case c.user != "":
 		// An authenticated session is bound to its user's address on
 		// every port, not only on submission. RFC 6409 §6.1 lets the
 		// MSA refuse a MAIL FROM the authentication used does not
 		// authorize; a login on port 25 grants relaying as on
 		// submission, so it is bound the same way: else any user could
 		// send as anyone, or as <>, and aim bounces at third parties.
-		// Same reply as submission (Postfix's sender login mismatch
-		// says 553 5.7.1).
-		if !strings.EqualFold(from, se.user) {
+		if !strings.EqualFold(from, c.user) {
 			return errNotOwner
 		}
-	case se.s.Mode == Submission:
+	case c.s.Mode == Submission:
 		return errAuthRequired
 	}
-	if opts != nil && opts.Size > se.s.MaxMessageBytes {
-		return errTooBig
+	c.tx = transaction{open: true, from: from, utf8: utf8, authFrom: c.user != ""}
+	return reply(250, "2.1.0", "Roger, accepting mail from <"+from+">")
+}
+
+func parseSize(v string) (int64, error) {
+	if v == "" || len(v) > 20 {
+		return 0, errors.New("bad size")
 	}
-	se.from, se.hasFrom, se.utf8, se.authFrom = from, true, utf8, se.user != ""
-	se.st.setInMail(true)
-	return nil
+	var n int64
+	for _, d := range []byte(v) {
+		if d < '0' || d > '9' {
+			return 0, errors.New("bad size")
+		}
+		if n > (1<<62)/10 {
+			return 1 << 62, nil // more than anyone takes
+		}
+		n = n*10 + int64(d-'0')
+	}
+	return n, nil
+}
+
+// quoteParam repeats a parameter's name in a reply when it is safe to.
+func quoteParam(key string) string {
+	if key == "" || len(key) > 20 || !printable(key) {
+		return "(unreadable)"
+	}
+	return strings.ToUpper(key)
 }
 
 // suspiciousLocal reports local parts that route mail onwards by the old
@@ -211,7 +208,7 @@ func suspiciousLocal(addr string) bool {
 }
 
 // hasControl reports whether an address holds a control character (NUL
-// included): go-smtp passes them on, no mail system should see them.
+// included): no mail system should see them.
 func hasControl(addr string) bool {
 	for i := 0; i < len(addr); i++ {
 		if addr[i] < 0x20 || addr[i] == 0x7f {
@@ -220,60 +217,6 @@ func hasControl(addr string) bool {
 	}
 	return false
 }
-
-func (se *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
-	if hasControl(to) {
-		return smtpErr(501, gosmtp.EnhancedCode{5, 1, 3}, "Bad recipient address syntax: control characters")
-	}
-	if se.s.Strict && !se.utf8 && !isASCII(to) {
-		return errNeedUTF8("recipient")
-	}
-	if len(se.to) >= se.s.MaxRecipients {
-		return smtpErr(452, gosmtp.EnhancedCode{4, 5, 3}, "Too many recipients")
-	}
-	domain := domainOf(to)
-	local := se.s.IsLocal != nil && se.s.IsLocal(domain)
-	if se.s.Mode != LMTP && (to == barePostmaster || local && isPostmaster(to)) {
-		// RFC 5321 §4.5.1: postmaster@ every local domain, and
-		// <postmaster> alone, MUST be accepted, whether or not a user
-		// of that name exists; the message goes to a real mailbox.
-		// (An LMTP server holds mailboxes only: the MX before it has
-		// made postmaster a mailbox already.)
-		if to == barePostmaster {
-			to, domain = "postmaster", ""
-		}
-		box := se.s.postmasterBox(domain)
-		if box == "" {
-			return errNoPostmaster
-		}
-		se.to = append(se.to, rcpt{addr: to, box: box})
-		return nil
-	}
-	switch {
-	case suspiciousLocal(to):
-		// RFC 5321 §3.6.1 and §C: source routes, %-hacks and quoted
-		// addresses are not relayed.
-		return smtpErr(550, gosmtp.EnhancedCode{5, 7, 1}, "Relaying denied: no source routes, %-hacks or quoted addresses")
-	case local:
-		if se.s.Recipient != nil && !se.s.Recipient(to) {
-			return errUserUnknown
-		}
-	case se.s.Mode == LMTP:
-		return smtpErr(550, gosmtp.EnhancedCode{5, 1, 2}, "This delivery agent does not hold mailboxes for "+domain)
-	case se.authFrom:
-		// An authenticated user may send anywhere (as themselves).
-	default:
-		return errRelayDenied
-	}
-	se.to = append(se.to, rcpt{addr: to, box: to})
-	return nil
-}
-
-// barePostmaster is what the front relays for RCPT TO:<postmaster>, the
-// one address without a domain that RFC 5321 §4.5.1 requires (go-smtp
-// wants a domain). .invalid is reserved (RFC 6761 §6.4): no real address
-// looks like it.
-const barePostmaster = "postmaster@postmaster.invalid"
 
 // isPostmaster reports whether addr is postmaster@ some domain; the local
 // part is case-insensitive (RFC 5321 §4.5.1).
@@ -322,9 +265,78 @@ func (s *Server) postmasterBox(domain string) string {
 }
 
 // boxes returns the mailboxes of the recipients, each once.
-func (se *session) boxes() []string {
+// rcpt answers RCPT TO (RFC 5321 §4.1.1.3).
+func (c *conn) rcpt(arg string) *response {
+	switch {
+	case c.helo == "":
+		return errNoHello
+	case !c.tx.open:
+		return reply(503, "5.5.1", "Bad sequence of commands: MAIL FROM comes first")
+	}
+	rest, ok := cutPrefixFold(arg, "TO:")
+	if !ok {
+		return reply(501, "5.5.4", "Syntax: RCPT TO:<address> (RFC 5321 §4.1.2)")
+	}
+	rest = strings.TrimLeft(rest, " ")
+	var to string
+	var params []string
+	if p, ok := cutPrefixFold(rest, "<postmaster>"); ok && paramsStart(p) == "" {
+		// RFC 5321 §4.5.1: <postmaster> with no domain MUST be accepted.
+		to, params = "postmaster", strings.Fields(p)
+	} else {
+		var why string
+		if to, params, why = parsePath(rest, false); why != "" {
+			return reply(501, "5.1.3", "Bad recipient address syntax: "+why+" (RFC 5321 §4.1.2)")
+		}
+	}
+	if len(params) > 0 {
+		key, _, _ := strings.Cut(params[0], "=")
+		return reply(555, "5.5.4", "Unsupported RCPT TO parameter "+quoteParam(key)+" (RFC 5321 §4.1.1.11)")
+	}
+	if hasControl(to) {
+		return reply(501, "5.1.3", "Bad recipient address syntax: control characters")
+	}
+	if c.s.Strict && !c.tx.utf8 && !isASCII(to) {
+		return errNeedUTF8("recipient")
+	}
+	if len(c.tx.to) >= c.s.MaxRecipients {
+		return reply(452, "4.5.3", "Too many recipients")
+	}
+	domain := domainOf(to)
+	local := c.s.IsLocal != nil && c.s.IsLocal(domain)
+	box := to
+	switch {
+	case c.s.Mode != LMTP && (to == "postmaster" || local && isPostmaster(to)):
+		// RFC 5321 §4.5.1: postmaster@ every local domain, and
+		// <postmaster> alone, MUST be accepted, whether or not a user
+		// of that name exists; the message goes to a real mailbox.
+		// (An LMTP server holds mailboxes only: the MX before it has
+		// made postmaster a mailbox already.)
+		if box = c.s.postmasterBox(domain); box == "" {
+			return errNoPostmaster
+		}
+	case suspiciousLocal(to):
+		// RFC 5321 §3.6.1 and §C: source routes, %-hacks and quoted
+		// addresses are not relayed.
+		return reply(550, "5.7.1", "Relaying denied: no source routes, %-hacks or quoted addresses")
+	case local:
+		if c.s.Recipient != nil && !c.s.Recipient(to) {
+			return errUserUnknown
+		}
+	case c.s.Mode == LMTP:
+		return reply(550, "5.1.2", "This delivery agent does not hold mailboxes for "+domain)
+	case c.tx.authFrom:
+		// An authenticated user may send anywhere (as themselves).
+	default:
+		return errRelayDenied
+	}
+	c.tx.to = append(c.tx.to, rcpt{addr: to, box: box})
+	return reply(250, "2.1.5", "I'll make sure <"+to+"> gets this")
+}
+
+func (c *conn) boxes() []string {
 	var out []string
-	for _, r := range se.to {
+	for _, r := range c.tx.to {
 		if !slices.ContainsFunc(out, func(b string) bool { return strings.EqualFold(b, r.box) }) {
 			out = append(out, r.box)
 		}
@@ -332,96 +344,67 @@ func (se *session) boxes() []string {
 	return out
 }
 
-// readMessage reads DATA and checks it: no bare CR or LF (SMTP
-// smuggling), no NUL, no line over 1000 octets, not over the size limit.
-//
-// On SMTP the front has checked each line already and relayed only the
-// good ones: what it refused, it says here (go-smtp's own reader drops
-// "." CR from a line before the checks could see the bare CR). LMTP has
-// no front: the checks below are all there is.
-func (se *session) readMessage(r io.Reader) ([]byte, error) {
-	body, err := io.ReadAll(r)
-	if ferr := se.st.takeDataErr(); ferr != nil {
-		return nil, ferr
-	}
-	if err != nil {
-		var smtpE *gosmtp.SMTPError
-		if errors.As(err, &smtpE) {
-			return nil, smtpE
-		}
-		return nil, err
-	}
-	if err := checkLines(body); err != nil {
-		return nil, err
-	}
-	if bytes.IndexByte(body, 0) >= 0 {
-		return nil, errNUL
-	}
-	return body, nil
-}
-
-func checkLines(body []byte) error {
-	start := 0
-	for i := 0; i < len(body); i++ {
-		switch body[i] {
-		case '\r':
-			if i+1 >= len(body) || body[i+1] != '\n' {
-				return errBareNewline
-			}
-			if i+2-start > 1000 {
-				return errLongLine
-			}
-			i++
-			start = i + 1
-		case '\n':
-			return errBareNewline
-		}
-	}
-	if len(body)-start > 1000 {
-		return errLongLine
-	}
-	return nil
-}
-
-func (se *session) Data(r io.Reader) error {
-	body, err := se.readMessage(r)
-	if err != nil {
-		return err
-	}
-	now := se.s.Clock.Now()
+// accept takes the message for the queue (MX, Submission): the reply to
+// the final dot.
+func (c *conn) accept(body []byte) *response {
+	now := c.s.Clock.Now()
 	var head bytes.Buffer
-	id := se.s.newID(now)
-	if se.s.Mode == Submission {
+	id := c.s.newID(now)
+	if c.s.Mode == Submission {
 		// RFC 6409 §8.3: the MSA adds Date and Message-ID when missing.
 		h := message.ReadHeader(body)
 		if !h.Has("Message-ID") {
-			fmt.Fprintf(&head, "Message-ID: <%s@%s>\r\n", id, se.s.Hostname)
+			fmt.Fprintf(&head, "Message-ID: <%s@%s>\r\n", id, c.s.Hostname)
 		}
 		if !h.Has("Date") {
 			fmt.Fprintf(&head, "Date: %s\r\n", now.Format(time.RFC1123Z))
 		}
 	}
-	received := se.received(now, id)
+	received := c.received(now, id)
 	msg := make([]byte, 0, len(received)+head.Len()+len(body))
 	msg = append(msg, received...)
 	msg = append(msg, head.Bytes()...)
 	msg = append(msg, body...)
-
-	key := trace.MsgKey(msg)
-	se.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: se.s.Hostname, Peer: peerName(se), Conn: se.st.id, Msg: key,
-		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
-	qid, err := se.s.Queue.Enqueue(se.from, se.boxes(), msg)
+	c.emitReceived(received, msg)
+	qid, err := c.s.Queue.Enqueue(c.tx.from, c.boxes(), msg)
 	if err != nil {
-		return localFailure("queue", err)
+		return localFailure("queue")
 	}
-	return &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + qid}
+	return reply(250, "2.0.0", "Ok: queued as "+qid)
 }
 
-func peerName(se *session) string {
-	if h := se.c.Hostname(); h != "" {
-		return h
+// deliver files the message for each recipient (LMTP) and returns one
+// reply for each, in the order of RCPT (RFC 2033 §4.2).
+func (c *conn) deliver(body []byte) []*response {
+	now := c.s.Clock.Now()
+	received := c.received(now, c.s.newID(now))
+	msg := append(received, body...)
+	c.emitReceived(received, msg)
+	out := make([]*response, len(c.tx.to))
+	for i, r := range c.tx.to {
+		err := c.s.Deliver.Deliver(context.Background(), c.tx.from, r.box, msg)
+		switch {
+		case err == nil:
+			out[i] = reply(250, "2.0.0", "Ok: delivered to <"+r.addr+">")
+		case isPermanent(err):
+			out[i] = reply(550, "5.1.1", "<"+r.addr+"> "+err.Error())
+		default:
+			out[i] = reply(451, "4.3.0", "<"+r.addr+"> Local error in processing (mailbox): try again later")
+		}
 	}
-	return addrHost(se.st.remote)
+	return out
+}
+
+func (c *conn) emitReceived(received, msg []byte) {
+	c.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: c.s.Hostname, Peer: c.peerName(), Conn: c.id, Msg: trace.MsgKey(msg),
+		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
+}
+
+func (c *conn) peerName() string {
+	if c.helo != "" {
+		return c.helo
+	}
+	return addrHost(c.remote)
 }
 
 func addrHost(a net.Addr) string {
@@ -437,26 +420,26 @@ func addrHost(a net.Addr) string {
 
 // received builds the trace header this server adds (RFC 5321 §4.4), with
 // the protocol keyword of RFC 3848.
-func (se *session) received(now time.Time, id string) []byte {
+func (c *conn) received(now time.Time, id string) []byte {
 	with := "ESMTP"
-	if se.s.Mode == LMTP {
+	if c.s.Mode == LMTP {
 		with = "LMTP"
 	}
-	if se.st.isTLS() {
+	if c.isTLS() {
 		with += "S"
 	}
-	if se.user != "" {
+	if c.user != "" {
 		with += "A"
 	}
-	helo := se.c.Hostname()
-	ip := addrHost(se.st.remote)
+	helo := c.helo
+	ip := addrHost(c.remote)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (mailhop) with %s id %s", helo, "["+ip+"]", se.s.Hostname, with, id)
-	if se.st.isTLS() {
-		fmt.Fprintf(&b, "\r\n\t(using %s)", tls.VersionName(se.st.tls.Version))
+	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (mailhop) with %s id %s", helo, "["+ip+"]", c.s.Hostname, with, id)
+	if c.isTLS() {
+		fmt.Fprintf(&b, "\r\n\t(using %s)", tls.VersionName(c.tls.Version))
 	}
-	if len(se.to) == 1 {
-		fmt.Fprintf(&b, "\r\n\tfor <%s>", se.to[0].addr)
+	if len(c.tx.to) == 1 {
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", c.tx.to[0].addr)
 	}
 	fmt.Fprintf(&b, "; %s\r\n", now.Format(time.RFC1123Z))
 	return b.Bytes()
@@ -473,33 +456,6 @@ func (s *Server) newID(now time.Time) string {
 		r = rand.Uint32
 	}
 	return fmt.Sprintf("%X.%08X", now.Unix(), r())
-}
-
-// LMTPData files the message for each recipient and reports each
-// outcome (RFC 2033 §4.2).
-func (se *session) LMTPData(r io.Reader, status gosmtp.StatusCollector) error {
-	body, err := se.readMessage(r)
-	if err != nil {
-		return err
-	}
-	now := se.s.Clock.Now()
-	received := se.received(now, se.s.newID(now))
-	msg := append(received, body...)
-	se.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: se.s.Hostname, Peer: peerName(se), Conn: se.st.id, Msg: trace.MsgKey(msg),
-		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
-	for _, r := range se.to {
-		err := se.s.Deliver.Deliver(context.Background(), se.from, r.box, msg)
-		// go-smtp knows the recipients by the address given.
-		switch {
-		case err == nil:
-			status.SetStatus(r.addr, &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0}, Message: "Ok: delivered to " + r.addr})
-		case isPermanent(err):
-			status.SetStatus(r.addr, smtpErr(550, gosmtp.EnhancedCode{5, 1, 1}, err.Error()))
-		default:
-			status.SetStatus(r.addr, localFailure("mailbox", err))
-		}
-	}
-	return nil
 }
 
 func isPermanent(err error) bool {

@@ -35,9 +35,10 @@ var smtpTranscripts = []struct {
 		S: 501 5.5.4 Syntax: HELO hostname (RFC 5321 §4.1.1.1)*
 		C: EHLO client.example.org
 		S: 250 *`,
+		// The same in both modes (RFC 5321 §4.1.1.1).
 		tolerant: `
 		C: EHLO
-		S: 501 5.5.2 Domain/address argument required for HELO
+		S: 501 5.5.4 Syntax: EHLO hostname (RFC 5321 §4.1.1.1)*
 		C: EHLO client.example.org
 		S: 250 *`},
 	{name: "MAIL FROM needs angle brackets, no space after the colon",
@@ -106,7 +107,7 @@ var smtpTranscripts = []struct {
 		C: MAIL FROM:<alice@example.org>
 		S: 250 2.1.0 Roger, accepting mail from <*
 		C: MAIL FROM:<carol@example.org>
-		S: 250 2.1.0 Roger, accepting mail from <*`},
+		S: 503 5.5.1 Error: nested MAIL command*`},
 	{name: "RCPT before MAIL, DATA before RCPT",
 		strict: `
 		C: EHLO client.example.org
@@ -191,7 +192,7 @@ var authTranscripts = []struct{ name, script string }{
 		C: AUTH LOGIN
 		S: 334 VXNlcm5hbWU6
 		C: *
-		S: 501 5.0.0 Negotiation cancelled`},
+		S: 501 5.0.0 Authentication cancelled (RFC 4954 §4)`},
 	{"right password", `
 		C: EHLO client.example.org
 		S: 250 *
