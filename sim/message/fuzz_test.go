@@ -99,3 +99,20 @@ func FuzzDSN(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMessageID: the quick scan MessageID does agrees with the whole
+// header read by ReadHeader, on any input.
+func FuzzMessageID(f *testing.F) {
+	for _, s := range []string{
+		"Message-ID: <a@b>\r\n\r\nbody", "Subject: x\r\nMessage-Id:\r\n <a@b>\r\n", "bad line\r\nMessage-ID: <c@d>\r\n",
+		" top\r\nMessage-ID: <e@f>\r\n", "X y: z\r\nMessage-ID: <g@h>\r\n", "Message-ID : <i@j> (c)\n", "message-id:<k@l>\rx\r\n",
+		":\r\nMessage-ID: <m@n>\r\n", "Subject: a\r\n\tb\r\nMessage-ID: o\r\n\r\nMessage-ID: <p@q>\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if got, want := MessageID(raw), ReadHeader(raw).MessageID(); got != want {
+			t.Fatalf("MessageID(%q) = %q, ReadHeader says %q", raw, got, want)
+		}
+	})
+}

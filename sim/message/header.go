@@ -120,8 +120,10 @@ func (h Header) Text(name string) string {
 // MessageID returns the first Message-ID field's message identifier
 // without its angle brackets ("" when there is none): what is between
 // the first '<' and the next '>', or the whole value when it has no '<'.
-func (h Header) MessageID() string {
-	v := strings.TrimSpace(h.Get("Message-ID"))
+func (h Header) MessageID() string { return idOf(h.Get("Message-ID")) }
+
+func idOf(v string) string {
+	v = strings.TrimSpace(v)
 	if i := strings.IndexByte(v, '<'); i >= 0 {
 		v = v[i+1:]
 		if j := strings.IndexByte(v, '>'); j >= 0 {
@@ -133,9 +135,85 @@ func (h Header) MessageID() string {
 
 // MessageID returns the Message-ID of raw without its angle brackets, as
 // Header.MessageID: the key that ties a message's events together.
+//
+// Every hop asks for it, so it does not parse the whole header when it
+// need not: it scans the lines up to the field (firstField), and reads
+// the header as ReadHeader does only when a line before the field is one
+// ReadHeader would have to skip. FuzzMessageID checks that both ways
+// always agree.
 func MessageID(raw []byte) string {
+	if v, ok := firstField(HeaderSection(raw), "Message-ID"); ok {
+		return idOf(v)
+	}
 	return ReadHeader(raw).MessageID()
 }
+
+// firstField returns the unfolded value of the first field named name
+// (any case) in section, a header section as HeaderSection returns it,
+// and true; "" and true when there is no such field. It returns false
+// when a line before the field is not a well-formed field.
+func firstField(section []byte, name string) (string, bool) {
+	if len(section) > 0 && isWSP(section[0]) {
+		return "", false // a continuation line at the very top
+	}
+	rest := section
+	for len(rest) > 0 {
+		line, next := nextLine(rest)
+		rest = next
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return "", false
+		}
+		key := bytes.Trim(line[:colon], " \t")
+		if len(key) == 0 {
+			return "", false
+		}
+		for _, c := range key {
+			if c < 33 || c > 126 {
+				return "", false
+			}
+		}
+		match := len(key) == len(name) && strings.EqualFold(string(key), name)
+		var b strings.Builder
+		if match {
+			unfold(&b, line[colon+1:])
+		}
+		for len(rest) > 0 && isWSP(rest[0]) {
+			line, rest = nextLine(rest)
+			if match {
+				unfold(&b, line)
+			}
+		}
+		if match {
+			return b.String(), true
+		}
+	}
+	return "", true
+}
+
+// nextLine cuts the first line of a header section (each ends in CRLF).
+func nextLine(s []byte) (line, rest []byte) {
+	i := bytes.IndexByte(s, '\n')
+	if i < 0 {
+		return s, nil
+	}
+	return bytes.TrimSuffix(s[:i], []byte("\r")), s[i+1:]
+}
+
+// unfold adds a line of a field's value to b, as RFC 5322 §2.2.3 has
+// it: without the white space around it, after a single space.
+func unfold(b *strings.Builder, line []byte) {
+	line = bytes.Trim(line, " \t")
+	if len(line) == 0 {
+		return
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	b.Write(line)
+}
+
+func isWSP(c byte) bool { return c == ' ' || c == '\t' }
 
 // HeaderSection returns the header section of raw: its lines up to the
 // first empty one (all of them when there is none), the empty line left
