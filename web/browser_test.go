@@ -447,7 +447,7 @@ func TestCompose(t *testing.T) {
 	// A hop opens its connection's transcript.
 	p.eval(`mailhopUI.timeline.selectSeq(mailhopUI.timeline.rows.find(e => e.kind === 'hop' && e.peer === 'store.example.net').seq), true`)
 	tr := p.text(`#tl-detail .transcript`)
-	for _, want := range []string{"LHLO mx.example.net", "RCPT TO:<bob@example.net>", "250 2.0.0 <bob@example.net>"} {
+	for _, want := range []string{"LHLO mx.example.net", "RCPT TO:<bob@example.net>", "250 2.0.0 Ok: delivered to <bob@example.net>"} {
 		if !strings.Contains(tr, want) {
 			t.Errorf("LMTP transcript lacks %q", want)
 		}
