@@ -52,6 +52,28 @@ func (m Mode) String() string {
 	return [...]string{"MX", "submission", "LMTP"}[m]
 }
 
+// Arrival is a message the MX has read, for Server.Check: the client's
+// address, what it said in EHLO and MAIL FROM, and the message (with the
+// Received field this server adds).
+type Arrival struct {
+	IP       netip.Addr
+	Helo     string
+	MailFrom string
+	Msg      []byte
+}
+
+// Verdict is Server.Check's judgment of an Arrival.
+type Verdict struct {
+	// Header is added on top of the message (each field ending in CRLF).
+	Header []byte
+	// Code, when not 0, refuses the message at the final dot with this
+	// reply code (550 or 451), enhanced status code (5.7.1, 4.7.0...)
+	// and text, which says why.
+	Code int
+	Enh  string
+	Text string
+}
+
 // Enqueuer takes accepted messages: a queue. Enqueue returns only once the
 // message is safe (durable when the queue's spool is).
 type Enqueuer interface {
@@ -89,6 +111,16 @@ type Server struct {
 	Queue Enqueuer
 	// Deliver files messages (LMTP).
 	Deliver Deliverer
+	// Sign, when set, signs each message the MSA accepts (DKIM, RFC
+	// 6376): given the sender and the message as it will be queued, less
+	// this server's Received field, it returns the header fields to put
+	// on top of it. An error leaves the message unsigned and refuses it
+	// for now (451 4.7.0): mail that would go out unsigned is not sent.
+	Sign func(ctx context.Context, from string, msg []byte) ([]byte, error)
+	// Check, when set, judges each message the MX receives from another
+	// host before it is queued (SPF, DKIM, DMARC): it may refuse it, and
+	// gives the header fields to put on top (Authentication-Results).
+	Check func(ctx context.Context, a Arrival) Verdict
 
 	TLSConfig    *tls.Config
 	ImplicitTLS  bool // TLS from the first byte (465)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -362,15 +363,46 @@ func (c *conn) accept(body []byte) *response {
 	}
 	received := c.received(now, id)
 	msg := make([]byte, 0, len(received)+head.Len()+len(body))
-	msg = append(msg, received...)
 	msg = append(msg, head.Bytes()...)
 	msg = append(msg, body...)
+	ctx := trace.WithMsg(context.Background(), trace.MsgKey(msg))
+	var extra []byte
+	switch {
+	case c.s.Mode == Submission && c.s.Sign != nil:
+		sig, err := c.s.Sign(ctx, c.tx.from, msg)
+		if err != nil {
+			return reply(451, "4.7.0", "Local error in processing (signing): try again later")
+		}
+		extra = sig
+	case c.s.Mode == MX && c.s.Check != nil && !c.tx.authFrom:
+		// A user who logged in sends as themselves; what comes from
+		// other hosts is checked.
+		ip, _ := addrPort(c.remote)
+		v := c.s.Check(ctx, Arrival{IP: ip, Helo: c.helo, MailFrom: c.tx.from, Msg: append(received[:len(received):len(received)], msg...)})
+		if v.Code != 0 {
+			return reply(v.Code, v.Enh, v.Text)
+		}
+		extra = v.Header
+	}
+	msg = append(append(received[:len(received):len(received)], extra...), msg...)
 	c.emitReceived(received, msg)
 	qid, err := c.s.Queue.Enqueue(c.tx.from, c.boxes(), msg)
 	if err != nil {
 		return localFailure("queue")
 	}
 	return reply(250, "2.0.0", "Ok: queued as "+qid)
+}
+
+// addrPort is the IP address of a peer (the zero Addr when it has none).
+func addrPort(a net.Addr) (netip.Addr, bool) {
+	if a == nil {
+		return netip.Addr{}, false
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
 }
 
 // deliver files the message for each recipient (LMTP) and returns one
