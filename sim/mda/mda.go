@@ -22,6 +22,12 @@ type MDA struct {
 	// Exists reports whether a recipient has a mailbox here; nil: every
 	// user of the store.
 	Exists func(addr string) bool
+	// Folder, when set, names the mailbox a message is filed into ("":
+	// INBOX), from the message as it arrives: quarantined mail goes to
+	// Junk (RFC 7489 §6.3, p=quarantine), as the MX that checked it said
+	// in its Authentication-Results field. A mailbox that does not exist
+	// yet is created.
+	Folder func(msg []byte) string
 	Clock  clock.Clock
 	Trace  *trace.Recorder
 }
@@ -67,7 +73,8 @@ func DeliveryKeyFrom(ctx context.Context) string {
 	return k
 }
 
-// Deliver files body for rcpt, sent by from, into rcpt's INBOX.
+// Deliver files body for rcpt, sent by from, into rcpt's INBOX (or the
+// mailbox Folder names).
 //
 // A delivery may be repeated: a queue that died after the message was
 // filed and before it journalled that delivers it again when it recovers
@@ -96,13 +103,22 @@ func (m *MDA) Deliver(ctx context.Context, from, rcpt string, body []byte) error
 	if m.Clock != nil {
 		now = m.Clock.Now()
 	}
+	box := store.Inbox
+	if m.Folder != nil {
+		if f := m.Folder(body); f != "" {
+			box = f
+			if _, err := m.Store.Status(rcpt, box); errors.Is(err, store.ErrNoMailbox) {
+				m.Store.CreateMailbox(rcpt, box) // a race with the user's own CREATE is no failure
+			}
+		}
+	}
 	var uid store.UID
 	filed := true
 	var err error
 	if once, ok := m.Store.(OnceStore); ok && key != "" {
-		uid, filed, err = once.AppendOnce(rcpt, store.Inbox, key, msg, nil, now)
+		uid, filed, err = once.AppendOnce(rcpt, box, key, msg, nil, now)
 	} else {
-		uid, err = m.Store.Append(rcpt, store.Inbox, msg, nil, now)
+		uid, err = m.Store.Append(rcpt, box, msg, nil, now)
 	}
 	if err != nil {
 		if errors.Is(err, store.ErrNoUser) {
@@ -115,6 +131,6 @@ func (m *MDA) Deliver(ctx context.Context, from, rcpt string, body []byte) error
 		text = fmt.Sprintf("filed already as UID %d by an earlier attempt (the queue had not recorded it): not filed twice", uid)
 	}
 	m.Trace.Emit(trace.Event{Kind: trace.KindDeliver, Host: m.Hostname, Msg: trace.MsgKey(msg),
-		Mailbox: rcpt + "/" + store.Inbox, Text: text})
+		Mailbox: rcpt + "/" + box, Text: text})
 	return nil
 }

@@ -200,3 +200,37 @@ func TestDeliverOnce(t *testing.T) {
 		t.Fatalf("DeliveryKeyFrom = %q", got)
 	}
 }
+
+// Folder files a message elsewhere than the INBOX (quarantine into Junk),
+// creating the mailbox on first use; the trace names it.
+func TestDeliverFolder(t *testing.T) {
+	m, st, rec := newMDA(t)
+	m.Folder = func(b []byte) string {
+		if strings.Contains(string(b), "Subject: hi") {
+			return "Junk"
+		}
+		return ""
+	}
+	if err := m.Deliver(context.Background(), "alice@example.org", "bob@example.net", []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Deliver(context.Background(), "alice@example.org", "bob@example.net", []byte("Subject: fine\r\n\r\nok\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	junk, err := st.List("bob@example.net", "Junk")
+	if err != nil || len(junk) != 1 {
+		t.Fatalf("Junk: %v, %v", junk, err)
+	}
+	if in := inbox(t, st, "bob@example.net"); len(in) != 1 || !strings.Contains(string(in[0]), "Subject: fine") {
+		t.Fatalf("INBOX: %q", in)
+	}
+	var boxes []string
+	for _, e := range rec.Events() {
+		if e.Kind == trace.KindDeliver {
+			boxes = append(boxes, e.Mailbox)
+		}
+	}
+	if strings.Join(boxes, " ") != "bob@example.net/Junk bob@example.net/INBOX" {
+		t.Fatalf("deliver events name %q", boxes)
+	}
+}
