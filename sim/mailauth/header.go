@@ -1,0 +1,136 @@
+package mailauth
+
+import (
+	"bytes"
+	"strings"
+)
+
+// hfield is one header field of a raw message.
+type hfield struct {
+	name string // the name as written, without surrounding space
+	raw  string // the whole field, continuation lines and line breaks included
+}
+
+// value is the field's body after the colon, unfolded and trimmed.
+func (f hfield) value() string {
+	_, v, _ := strings.Cut(f.raw, ":")
+	v = strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(v)
+	return strings.TrimSpace(v)
+}
+
+// splitHeader cuts a raw message (RFC 5322) into its header fields and
+// its body. A line beginning with a space or tab continues the field
+// above it. ok is false when no empty line ends the header section.
+func splitHeader(msg []byte) (fields []hfield, body []byte, ok bool) {
+	rest := msg
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			// The last line has no line break: no end of header.
+			return fields, nil, false
+		}
+		line := rest[:i+1]
+		rest = rest[i+1:]
+		content := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
+		if content == "" {
+			return fields, rest, true
+		}
+		if len(fields) > 0 && (content[0] == ' ' || content[0] == '\t') {
+			fields[len(fields)-1].raw += string(line)
+			continue
+		}
+		name, _, _ := strings.Cut(content, ":")
+		fields = append(fields, hfield{name: strings.TrimSpace(name), raw: string(line)})
+	}
+	return fields, nil, false
+}
+
+// pickFields returns the fields to sign or verify for the names of h=,
+// in that order: a name listed again takes the next instance from the
+// bottom of the header; a name with no instance left adds nothing (RFC
+// 6376 §5.4.2).
+func pickFields(fields []hfield, names []string) []hfield {
+	used := map[int]bool{}
+	var out []hfield
+	for _, n := range names {
+		for i := len(fields) - 1; i >= 0; i-- {
+			if !used[i] && strings.EqualFold(fields[i].name, n) {
+				used[i] = true
+				out = append(out, fields[i])
+				break
+			}
+		}
+	}
+	return out
+}
+
+// relaxedHeader canonicalises a header field by the "relaxed" algorithm
+// (RFC 6376 §3.4.2): name in lower case, the value unfolded, runs of
+// spaces made one, no space around the colon or at the end.
+func relaxedHeader(raw string) string {
+	name, value, _ := strings.Cut(raw, ":")
+	return strings.ToLower(strings.TrimSpace(name)) + ":" + strings.Join(strings.FieldsFunc(value, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\r' || r == '\n'
+	}), " ") + "\r\n"
+}
+
+// bodyLines splits a body into lines on CRLF or a bare LF.
+func bodyLines(body []byte) []string {
+	s := string(body)
+	if s == "" {
+		return nil
+	}
+	s = strings.TrimSuffix(s, "\n")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSuffix(l, "\r")
+	}
+	return lines
+}
+
+// canonicalBody canonicalises a body by the "simple" (RFC 6376 §3.4.3) or
+// "relaxed" (§3.4.4) algorithm: lines end in CRLF, empty lines at the
+// end are dropped; relaxed also makes every run of spaces one and drops
+// spaces at the end of lines. A simple empty body is one CRLF, a relaxed
+// one is empty.
+func canonicalBody(body []byte, relaxed bool) []byte {
+	lines := bodyLines(body)
+	if relaxed {
+		for i, l := range lines {
+			lines[i] = collapseSpace(l)
+		}
+	}
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if len(lines) == 0 {
+		if relaxed {
+			return nil
+		}
+		return []byte("\r\n")
+	}
+	return []byte(strings.Join(lines, "\r\n") + "\r\n")
+}
+
+// collapseSpace makes each run of spaces and tabs one space and drops
+// the run at the end.
+func collapseSpace(l string) string {
+	if !strings.ContainsAny(l, " \t") {
+		return l
+	}
+	var b strings.Builder
+	space := false
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if c == ' ' || c == '\t' {
+			space = true
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
