@@ -62,6 +62,8 @@ func Narrate(e trace.Event) string {
 		return sayFault(e)
 	case trace.KindLesson:
 		return sayLesson(e)
+	case trace.KindAuth:
+		return sayAuth(e)
 	}
 	if e.Host != "" {
 		return clip(e.Host) + " reports an event of kind " + clip(string(e.Kind))
@@ -1867,6 +1869,34 @@ func mailboxParts(mb string) (user, box string) {
 		box = "mailbox"
 	}
 	return clip(user), clip(box)
+}
+
+// sayAuth tells a mail authentication step: a DKIM signature made, an
+// SPF, DKIM or DMARC check, the verdict on the message.
+func sayAuth(e trace.Event) string {
+	h := name(e.Host, "The server")
+	// The text leads with the method and result ("SPF pass: why").
+	head, why, _ := strings.Cut(e.Text, ": ")
+	f := strings.Fields(head)
+	result := ""
+	if len(f) >= 2 {
+		result = f[1]
+	}
+	switch e.Action {
+	case "dkim-sign":
+		signed, _, _ := strings.Cut(e.Text, " with the key")
+		return h + " signs the message with DKIM: " + clip(strings.TrimPrefix(signed, "signed "))
+	case "spf":
+		return h + " checks SPF: " + result + ", " + clip(why)
+	case "dkim":
+		return h + " checks the DKIM signature: " + result + ", " + clip(why)
+	case "dmarc":
+		return h + " checks DMARC: " + result + ", " + clip(why)
+	case "verdict":
+		verdict, _, _ := strings.Cut(e.Text, ": ")
+		return h + " decides: " + clip(verdict)
+	}
+	return h + " checks the message's authentication: " + clip(e.Text)
 }
 
 func sayFetch(e trace.Event) string {

@@ -65,6 +65,7 @@ var serverReplies = []struct {
 	{"smtp", "501 5.5.4 SMTPUTF8 takes no value (RFC 6531 §3.4)", []string{"invalid command arguments", "RFC 3463 §3.6"}},
 	{"smtp", "555 5.5.4 Unsupported MAIL FROM parameter FROB (RFC 5321 §4.1.1.11)", []string{"parameters not recognized", "RFC 5321 §4.2.3"}},
 	{"smtp", "555 5.5.4 Unsupported RCPT TO parameter NOTIFY (RFC 5321 §4.1.1.11)", []string{"parameters not recognized", "RFC 5321 §4.2.3"}},
+	{"smtp", "451 4.7.0 Local error in processing (signing): try again later", []string{"local error", "RFC 3463"}},
 	{"smtp", "421 4.3.2 mx.example.net Service shutting down, try again later", []string{"shutting down", "RFC 3463 §3.4"}},
 	{"smtp", "354 Go ahead. End your data with <CR><LF>.<CR><LF>", []string{"single dot", "RFC 5321 §4.2.3"}},
 	{"smtp", "250 2.0.0 I have successfully done nothing", []string{"okay", "RFC 5321 §4.2.3"}},

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	mrand "math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/imap"
 	"github.com/mailhop/mailhop/sim/listen"
+	"github.com/mailhop/mailhop/sim/mailauth"
 	"github.com/mailhop/mailhop/sim/mda"
 	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/pop3"
@@ -96,6 +98,18 @@ type Config struct {
 	// Rand gives the random part of the ids the servers make: a seeded
 	// world repeats them. Nil: unseeded.
 	Rand func() uint32
+	// DKIM are the keys the MSA signs its domains' mail with (none: it
+	// signs nothing).
+	DKIM []DKIMKey
+	// AuthResolver, when set, makes the MX check SPF, DKIM and DMARC on
+	// mail from other hosts, asking it every DNS question; AuthRand
+	// samples DMARC's pct= (nil: a fixed sequence).
+	AuthResolver mailauth.Resolver
+	AuthRand     *mrand.Rand
+	// TrustedAuthServIDs are the hosts whose Authentication-Results the
+	// MDA believes when it files quarantined mail into Junk (nil: this
+	// host alone).
+	TrustedAuthServIDs []string
 	// ErrorLog receives the IMAP server's errors (nil: the log package's)
 	// and every server's accept failures (out of file descriptors), each
 	// line led by the service's name.
@@ -183,7 +197,7 @@ func New(cfg Config) (_ *Host, err error) {
 		return nil, errors.New("mailhost: roles mda, lmtp, pop3 and imap need a store")
 	}
 	if cfg.Has(RoleMDA) || cfg.Has(RoleLMTP) {
-		h.MDA = &mda.MDA{Hostname: cfg.Hostname, Store: cfg.Store, Clock: cfg.Clock, Trace: cfg.Trace, Exists: cfg.Exists}
+		h.MDA = &mda.MDA{Hostname: cfg.Hostname, Store: cfg.Store, Clock: cfg.Clock, Trace: cfg.Trace, Exists: cfg.Exists, Folder: h.folder}
 	}
 	if cfg.Has(RoleMSA) || cfg.Has(RoleMX) {
 		h.Queue = h.newQueue()
@@ -201,6 +215,19 @@ func New(cfg Config) (_ *Host, err error) {
 		h.services = append(h.services, r)
 	}
 	return h, nil
+}
+
+// folder is the MDA's choice of mailbox: Junk for what DMARC quarantines
+// (RFC 7489 §6.3), as a trusted MX recorded it; else the INBOX.
+func (h *Host) folder(msg []byte) string {
+	trusted := h.cfg.TrustedAuthServIDs
+	if trusted == nil {
+		trusted = []string{h.cfg.Hostname}
+	}
+	if Quarantined(msg, func(id string) bool { return containsFold(trusted, id) }) {
+		return "Junk"
+	}
+	return ""
 }
 
 // newQueue wires the outbound queue: local domains go to the MDA (or by
@@ -260,6 +287,12 @@ func (h *Host) server(svc service.Service) running {
 			}
 			s.Users, s.Queue, s.TLSConfig, s.ImplicitTLS = cfg.Users, h.Queue, cfg.TLS, svc.ImplicitTLS
 			s.InsecureAuth, s.StrictAuth, s.Limiter = cfg.InsecureAuth, cfg.StrictAuth, cfg.Limiter
+			if s.Mode == smtp.Submission && len(cfg.DKIM) > 0 {
+				s.Sign = h.signer()
+			}
+			if s.Mode == smtp.MX && cfg.AuthResolver != nil {
+				s.Check = h.checker()
+			}
 		}
 		r.serve = s.Serve
 		r.shutdown = func(ctx context.Context) {

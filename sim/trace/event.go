@@ -53,6 +53,8 @@
 //	fault    (none)                        a fault was injected or cleared
 //	lesson   started, progress, done       a lesson began; what its checks say changed
 //	                                       (text: how many hold; note: what is still missing)
+//	auth     dkim-sign, spf, dkim, dmarc,  the MSA signed msg; the MX checked it (text: the result
+//	         verdict                       and its reason) and decided to accept, defer or refuse
 package trace
 
 import (
@@ -82,6 +84,7 @@ const (
 	KindHop     Kind = "hop"
 	KindFault   Kind = "fault"
 	KindLesson  Kind = "lesson"
+	KindAuth    Kind = "auth"
 )
 
 // Dir is the direction of a wire event.

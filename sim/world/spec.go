@@ -58,6 +58,10 @@ type HostSpec struct {
 	User      string `json:"user,omitempty"`
 	MSA       string `json:"msa,omitempty"`
 	Mailstore string `json:"mailstore,omitempty"`
+	// DKIM: false stops an msa host from signing its domains' mail (a
+	// world without DKIM); unset or true, it signs with a key made from
+	// the world's seed, published in the zone of each domain.
+	DKIM *bool `json:"dkim,omitempty"`
 }
 
 // IsStrict reports whether the world's SMTP servers are strict: true
@@ -198,3 +202,6 @@ func (s *Spec) Check() error {
 	}
 	return nil
 }
+
+// Signs reports whether an msa host signs its domains' mail with DKIM.
+func (h HostSpec) Signs() bool { return h.Has("msa") && (h.DKIM == nil || *h.DKIM) }

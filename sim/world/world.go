@@ -25,6 +25,7 @@ import (
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/dns"
 	"github.com/mailhop/mailhop/sim/explain"
+	"github.com/mailhop/mailhop/sim/mailauth"
 	"github.com/mailhop/mailhop/sim/mailhost"
 	"github.com/mailhop/mailhop/sim/mda"
 	"github.com/mailhop/mailhop/sim/mua"
@@ -61,6 +62,7 @@ type World struct {
 	Hosts map[string]*Host
 
 	firstDelay time.Duration
+	dkim       []mailhost.DKIMKey // every msa host's signing keys, from the seed
 
 	summaryMu sync.Mutex
 	summaries map[summaryKey]summary // header summaries of stored messages, for State
@@ -142,6 +144,7 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 		w.Hosts[hs.Name] = &Host{Spec: hs, Net: nh, rand: seededRand(w.Seed(), hs.Name),
 			clientRand: seededRand(w.Seed(), "mua\x00"+hs.Name)}
 	}
+	w.dkim = w.dkimKeys()
 	// DNS first: the queues need it.
 	for _, h := range w.hostsWith("dns") {
 		if err := w.startDNS(h); err != nil {
@@ -195,7 +198,7 @@ func (w *World) Close() {
 func (w *World) startDNS(h *Host) error {
 	srv := &dns.Server{Name: h.Spec.Name, ClosedWorld: true}
 	for _, name := range h.Spec.Zones {
-		z, err := dns.LoadZone(strings.NewReader(w.Spec.Zones[name]), name, "zone "+name)
+		z, err := dns.LoadZone(strings.NewReader(w.Spec.Zones[name]+w.dkimRecords(name)), name, "zone "+name)
 		if err != nil {
 			return fmt.Errorf("host %s: %w", h.Spec.Name, err)
 		}
@@ -283,6 +286,7 @@ func (w *World) startMail(h *Host) error {
 		Net: h.Net, Clock: w.Clock, Trace: w.Trace, Users: users,
 		MXPort: portOf("smtp"), TLS: tlsCfg, ClientTLS: w.CA.ClientConfig,
 		InsecureAuth: w.Spec.InsecureAuth, Strict: w.Spec.IsStrict(), Rand: h.rand,
+		DKIM: w.hostKeys(hs), TrustedAuthServIDs: w.mxHostsOf(hs.Domains),
 	}
 	if hs.Has("mda") || hs.Has("lmtp") {
 		st := store.NewMemory(w.Clock.Now)
@@ -298,6 +302,10 @@ func (w *World) startMail(h *Host) error {
 			ServerNames: map[string]string{server: serverName},
 		}
 		cfg.Spool, cfg.Resolver = queue.NewMemorySpool(), queue.DNS(h.Resolver)
+		if hs.Has("mx") {
+			cfg.AuthResolver = mailauth.FromExchanger(h.Resolver)
+			cfg.AuthRand = rand.New(rand.NewPCG(w.Seed(), 7489))
+		}
 		cfg.Queue.FirstDelay = w.firstDelay
 		if err := w.Spec.Queue.apply(&cfg.Queue); err != nil {
 			return err
@@ -538,4 +546,70 @@ func seededRand(seed uint64, host string) func() uint32 {
 		defer mu.Unlock()
 		return uint32(r.Uint64())
 	}
+}
+
+// dkimSelector is the selector of the simulation's DKIM keys.
+const dkimSelector = "mailhop"
+
+// dkimKeys makes a DKIM key for each domain of each host that signs: an
+// Ed25519 key from the world's seed and the domain (ed25519-sha256, RFC
+// 8463), quick to make in the browser, the same on every run.
+func (w *World) dkimKeys() []mailhost.DKIMKey {
+	var keys []mailhost.DKIMKey
+	for _, hs := range w.Spec.Hosts {
+		if !hs.Signs() {
+			continue
+		}
+		for _, d := range hs.Domains {
+			var b [8]byte
+			binary.BigEndian.PutUint64(b[:], w.Seed())
+			keys = append(keys, mailhost.DKIMKey{Domain: d, Selector: dkimSelector,
+				Key: mailauth.Ed25519FromSeed(append(b[:], strings.ToLower(d)...))})
+		}
+	}
+	return keys
+}
+
+// dkimRecords returns the zone file lines that publish the DKIM keys of
+// the domains at or below a zone's origin.
+func (w *World) dkimRecords(origin string) string {
+	var b strings.Builder
+	for _, k := range w.dkim {
+		d := strings.ToLower(k.Domain)
+		o := strings.ToLower(strings.TrimSuffix(origin, "."))
+		if d != o && !strings.HasSuffix(d, "."+o) {
+			continue
+		}
+		rec, err := mailauth.DKIMRecord(k.Key)
+		if err != nil {
+			continue
+		}
+		b.WriteString("\n" + mailauth.ZoneTXT(mailauth.DKIMRecordName(k.Selector, k.Domain), rec) + "\n")
+	}
+	return b.String()
+}
+
+// hostKeys returns the DKIM keys of one host's domains.
+func (w *World) hostKeys(hs HostSpec) []mailhost.DKIMKey {
+	var out []mailhost.DKIMKey
+	for _, k := range w.dkim {
+		if hs.Signs() && slices.ContainsFunc(hs.Domains, func(d string) bool { return strings.EqualFold(d, k.Domain) }) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// mxHostsOf returns the names of the mx hosts of any of these domains:
+// whose Authentication-Results a mailbox host of the domains believes.
+func (w *World) mxHostsOf(domains []string) []string {
+	var out []string
+	for _, hs := range w.Spec.Hosts {
+		if hs.Has("mx") && slices.ContainsFunc(hs.Domains, func(d string) bool {
+			return slices.ContainsFunc(domains, func(e string) bool { return strings.EqualFold(d, e) })
+		}) {
+			out = append(out, hs.Name)
+		}
+	}
+	return out
 }
