@@ -16,16 +16,40 @@
 //     LSUB, NAMESPACE, STATUS, APPEND, IDLE, CLOSE, UNSELECT, EXPUNGE,
 //     SEARCH, FETCH, STORE, COPY, MOVE and their UID forms. \Seen is set by
 //     BODY[...] and BINARY[...] fetches, never by the .PEEK forms (RFC 9051
-//     §6.4.5); an EXAMINEd mailbox is never changed.
+//     §6.4.5); an EXAMINEd mailbox is never changed. For an IMAP4rev2
+//     client SELECT also returns the mailbox's LIST response (§6.3.2).
+//     MOVE into the selected mailbox itself gives the messages new UIDs
+//     (COPYUID) and expunges the old, as Dovecot does.
+//   - \Recent (RFC 3501 §2.3.2) for IMAP4rev1 clients: a message is
+//     recent in the first session that selects its mailbox after it
+//     arrived or is told of it while selecting it; EXAMINE shows but does
+//     not take it. SELECT's and STATUS's RECENT, an untagged RECENT with
+//     new mail, FETCH FLAGS and SEARCH RECENT, NEW and OLD follow it (kept by
+//     the Server; not kept across restarts).
+//   - Keywords: SELECT's FLAGS and PERMANENTFLAGS (with \*) list those in
+//     use; one that STORE, APPEND or COPY brings into a mailbox is
+//     announced by an untagged FLAGS to every session that has it selected,
+//     before a FETCH shows it.
+//   - ENVELOPE addresses are parsed by the server: groups as RFC 3501
+//     §7.4.2 marks them, obsolete routes and comments read; SEARCH FROM,
+//     TO, CC and BCC match the addresses too.
+//   - Subscriptions: a subscribed mailbox that is deleted stays
+//     subscribed (RFC 3501 §6.3.6), as does a name subscribed before it
+//     exists (the server keeps those while it runs); LSUB shows a hidden
+//     subscription's superior \Noselect (§6.3.9); LIST (SUBSCRIBED) marks
+//     them \NonExistent, and with RECURSIVEMATCH gives CHILDINFO (RFC 5258
+//     §3.5).
 //   - Extensions, for IMAP4rev1 clients (all are part of IMAP4rev2):
 //     NAMESPACE (RFC 2342), UIDPLUS (RFC 4315: APPENDUID and COPYUID from
 //     the store's own UIDs), MOVE (RFC 6851), IDLE (RFC 2177), UNSELECT
 //     (RFC 3691), ENABLE (RFC 5161), ESEARCH (RFC 4731), SEARCHRES
 //     (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
 //     CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154, the attribute the store
-//     gives each mailbox), STATUS=SIZE (RFC 8438), BINARY (RFC 3516),
-//     SASL-IR (RFC 4959), LITERAL- (RFC 7888), APPENDLIMIT (RFC 7889) and
-//     AUTH=PLAIN (RFC 4616).
+//     gives each mailbox), STATUS=SIZE (RFC 8438), BINARY (RFC 3516: APPEND
+//     takes a literal8 that may hold NUL, and a partial BINARY[...]<n.m>
+//     is answered with its origin), SASL-IR (RFC 4959), LITERAL+ and
+//     LITERAL- (RFC 7888), APPENDLIMIT (RFC 7889), ID (RFC 2971, before
+//     login too) and AUTH=PLAIN (RFC 4616).
 //
 // # Sequence numbers and other sessions
 //
@@ -41,7 +65,7 @@
 //
 // # Policy beyond the RFCs
 //
-// Passwords are accepted only over TLS (STARTTLS, or a TLS listener for
+// Passwords are accepted only over TLS (STARTTLS, or implicit TLS for
 // port 993), from a loopback peer, or with InsecureAuth (the teaching world,
 // where the simulated network carries no secrets); other cleartext
 // connections are told LOGINDISABLED and answered NO [PRIVACYREQUIRED].
@@ -71,20 +95,56 @@
 // BAD. A user has at most MaxMailboxes mailboxes: a CREATE (or RENAME
 // INBOX) beyond is answered NO [LIMIT] (RFC 5530 §3). Where the refused
 // part follows a literal, go-imap already holds the command's start and
-// answers the refusal as a syntax error. These guards live in the
-// tagless conn, so they do not apply after STARTTLS nor on a TLS port.
+// answers the refusal as a syntax error. These guards read the
+// decrypted commands, so they hold on every transport (see below).
+//
+// The guard also answers, in order with go-imap's answers, what go-imap
+// can not: ID, and a mailbox name or LIST pattern that is not valid
+// modified UTF-7 (NO [CANNOT], RFC 3501 §5.1.3); and it skips the data of
+// a non-synchronising APPEND literal over APPENDLIMIT, which go-imap
+// refuses without reading. It follows go-imap's answers too: the data of
+// a synchronising literal is passed on only if go-imap said "+".
 //
 // Wire lines are reported by the network's tap; the server itself emits one
 // trace.KindFetch event per message whose body a FETCH returns.
+//
+// # Transport
+//
+// The server owns each connection's transport, and go-imap only sees a
+// view of it: the stream of commands after the guards, over cleartext or
+// over TLS the server runs itself. With ImplicitTLS, or on a listener of
+// tls.NewListener (port 993), the handshake comes first, bounded in
+// time. STARTTLS on a cleartext port never reaches go-imap: the guard
+// takes the command once go-imap has answered those before it, refuses
+// it (BAD) with an argument, over TLS, without a TLSConfig or after
+// login, and otherwise answers OK, drops whatever the client sent after
+// the command line (RFC 9051 §6.2.1; the injection of RFC 3207 §4.2),
+// runs the handshake and gives the decrypted stream to go-imap as a new
+// connection, without its greeting. So the line, literal and SEARCH
+// guards read decrypted commands on every port, and the trace shows the
+// lines inside TLS, marked as such. Before login a session holds nothing
+// a client needs after STARTTLS; the connection's count of failed logins
+// carries over.
+//
+// go-imap grants logins and offers STARTTLS per server (its Options),
+// and learns that a connection is encrypted only from its type
+// (*tls.Conn), which a view is not. So three go-imap servers share the
+// connections: a cleartext one from a peer that may not send passwords
+// in clear is told STARTTLS and LOGINDISABLED; a cleartext one from a
+// loopback peer, or with InsecureAuth, AUTH=PLAIN and STARTTLS; and one
+// inside TLS AUTH=PLAIN alone.
 //
 // # Limits inherited from go-imap v2.0.0-beta.8
 //
 // imapserver parses commands before the session sees them, and answers some
 // malformed ones NO [SERVERBUG] "Internal server error" rather than BAD: a
-// mailbox name or LIST pattern that is not valid modified UTF-7, a
-// malformed sequence set or SEARCH key. The session goes on safely and
-// the real reason goes to ErrorLog. Over TLS (after STARTTLS, or on a TLS
-// port) the guards above are missing: there a command over 50 KiB has the
-// rest of its line read as a command, and a literal go-imap refuses is
-// neither answered (synchronising) nor skipped (non-synchronising).
+// malformed sequence set or SEARCH key, and a mailbox name in modified
+// UTF-7 that only a literal carries (the guard reads names outside
+// literals). The session goes on safely and the real reason goes to
+// ErrorLog. Its capability lists can hold only the capabilities it knows,
+// so the views add ID, and LITERAL+ before login, to the lines it writes.
+// It writes an ENVELOPE address's route (at-domain-list) as NIL, so a
+// route is dropped though its address is kept. The FETCH responses that
+// tell a session of another's flag change come from its MailboxTracker,
+// alike for every session, so they do not show \Recent.
 package imap

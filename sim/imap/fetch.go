@@ -59,6 +59,10 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 	needBody := options.Envelope || options.BodyStructure != nil ||
 		len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
 	bodyItems := bodyItemNames(options)
+	var recent []store.UID
+	if !s.rev2() {
+		recent = s.sel.recentSet()
+	}
 
 	for _, r := range refs {
 		var m *store.Message
@@ -79,7 +83,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 				return s.storeError(err)
 			}
 		}
-		if err := s.fetchOne(w, r, m, raw, seen, options); err != nil {
+		if err := s.fetchOne(w, r, m, raw, seen, recent, options); err != nil {
 			return err
 		}
 		if bodyItems != "" && s.srv.Trace != nil {
@@ -96,19 +100,64 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 	return nil
 }
 
-func (s *session) fetchOne(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, seen []store.Message, options *goimap.FetchOptions) error {
-	mw := w.CreateMessage(r.seq)
-	if options.UID {
-		mw.WriteUID(goimap.UID(r.uid))
-	}
+func (s *session) fetchOne(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, seen []store.Message, recent []store.UID, options *goimap.FetchOptions) error {
 	flags, flagsChanged := []string(nil), false
 	if i, ok := slices.BinarySearchFunc(seen, r.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) }); ok {
 		flags, flagsChanged = seen[i].Flags, true
 	} else if m != nil {
 		flags = m.Flags
 	}
-	if options.Flags || flagsChanged {
-		mw.WriteFlags(imapFlags(flags))
+	// A partial BINARY answer names its origin, BINARY[1]<0> (RFC 3516
+	// §4.2, as BODY[]<0> in RFC 9051 §7.5.2), which imapserver's writer
+	// leaves out: those items go in a FETCH response of their own
+	// (several FETCH responses for one message are allowed, RFC 9051
+	// §7.5.2).
+	var partial, whole []*goimap.FetchItemBinarySection
+	for _, bs := range options.BinarySection {
+		if bs.Partial != nil {
+			partial = append(partial, bs)
+		} else {
+			whole = append(whole, bs)
+		}
+	}
+	others := options.UID || options.Flags || flagsChanged || options.InternalDate || options.RFC822Size ||
+		options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 || len(whole) > 0 ||
+		len(options.BinarySectionSize) > 0
+	if others {
+		if err := s.fetchItems(w, r, m, raw, withRecent(flags, r.uid, recent), options.Flags || flagsChanged, whole, options); err != nil {
+			return err
+		}
+	}
+	if len(partial) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "* %d FETCH (", r.seq)
+	if options.UID {
+		fmt.Fprintf(&b, "UID %d ", r.uid)
+	}
+	for i, bs := range partial {
+		data := imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "BINARY[%s]<%d> ~{%d}\r\n", partString(bs.Part), bs.Partial.Offset, len(data))
+		b.Write(data)
+	}
+	b.WriteString(")\r\n")
+	_, err := s.gv.Write(b.Bytes())
+	return err
+}
+
+// fetchItems writes the FETCH response of one message through imapserver:
+// every item but the partial BINARY sections.
+func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, flags []goimap.Flag, writeFlags bool, binary []*goimap.FetchItemBinarySection, options *goimap.FetchOptions) error {
+	mw := w.CreateMessage(r.seq)
+	if options.UID {
+		mw.WriteUID(goimap.UID(r.uid))
+	}
+	if writeFlags {
+		mw.WriteFlags(flags)
 	}
 	if options.InternalDate && m != nil {
 		mw.WriteInternalDate(m.Date)
@@ -133,7 +182,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, r ref, m *store.Message, r
 			return werr
 		}
 	}
-	for _, bs := range options.BinarySection {
+	for _, bs := range binary {
 		data := imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
 		wc := mw.WriteBinarySection(bs, int64(len(data)))
 		_, werr := wc.Write(data)
@@ -203,7 +252,9 @@ func envelope(raw []byte) *goimap.Envelope {
 	if err != nil {
 		return nil
 	}
-	return imapserver.ExtractEnvelope(h)
+	env := imapserver.ExtractEnvelope(h)
+	envelopeAddresses(env, h.Get)
+	return env
 }
 
 // bodyStructure is imapserver.ExtractBodyStructure made safe to write: a

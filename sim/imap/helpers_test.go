@@ -1,8 +1,11 @@
 package imap
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +29,55 @@ type world struct {
 	*transcripttest.World
 	srv    *Server
 	served chan error // what Serve returned
+	tr     transport  // how raw connections reach the server
+}
+
+// transport is how a client reaches the server: in cleartext, with
+// STARTTLS, or with TLS from the first byte.
+type transport int
+
+const (
+	cleartext transport = iota
+	startTLS
+	implicitTLS
+)
+
+func (tr transport) String() string {
+	return [...]string{"cleartext", "STARTTLS", "implicit TLS"}[tr]
+}
+
+// overTransports runs a test over each transport. The world of the TLS
+// ones accepts passwords only over TLS (InsecureAuth off).
+func overTransports(t *testing.T, test func(t *testing.T, tr transport)) {
+	for _, tr := range []transport{cleartext, startTLS, implicitTLS} {
+		t.Run(tr.String(), func(t *testing.T) { test(t, tr) })
+	}
+}
+
+// over makes a world's server and raw connections use a transport.
+// Implicit TLS is served on a listener of tls.NewListener, as
+// sim/mailhost serves port 993 (TestImplicitTLSField covers
+// Server.ImplicitTLS).
+func over(tr transport) option {
+	return func(w *world) {
+		w.tr = tr
+		switch tr {
+		case startTLS:
+			w.srv.TLSConfig, w.srv.InsecureAuth = w.ServerTLS, false
+		case implicitTLS:
+			w.srv.InsecureAuth = false
+		}
+	}
+}
+
+// tlsListening serves a Server on TLS listeners.
+type tlsListening struct {
+	*Server
+	config *tls.Config
+}
+
+func (s tlsListening) Serve(l net.Listener) error {
+	return s.Server.Serve(tls.NewListener(l, s.config))
 }
 
 // option changes a world before its server starts.
@@ -59,7 +111,11 @@ func newWorld(t testing.TB, opts ...option) *world {
 		o(w)
 	}
 	w.srv.Trace = w.Trace
-	w.served = w.Start(143, w.srv, ErrServerClosed)
+	var srv transcripttest.Server = w.srv
+	if w.tr == implicitTLS {
+		srv = tlsListening{w.srv, w.ServerTLS}
+	}
+	w.served = w.Start(143, srv, ErrServerClosed)
 	return w
 }
 
@@ -192,14 +248,29 @@ func responseCode(err error) goimap.ResponseCode {
 // raw is a hand-driven connection: lines in, lines out, and transcripts.
 type raw struct{ *transcripttest.Conn }
 
-// raw connects bob's machine and reads the greeting.
+// raw connects bob's machine and reads the greeting; over STARTTLS it
+// starts TLS too.
 func (w *world) raw(t testing.TB) raw { return w.rawFrom(t, w.Client) }
 
 // rawFrom is raw from another host of the network.
 func (w *world) rawFrom(t testing.TB, h *netsim.Host) raw {
 	t.Helper()
-	r := raw{w.DialFrom(t, h)}
+	nc, err := h.DialContext(context.Background(), "tcp", w.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.tr == implicitTLS {
+		nc = tls.Client(nc, w.ClientTLS)
+	}
+	r := raw{transcripttest.NewConn(t, nc)}
+	r.Clock, r.TLS = w.Clock, w.ClientTLS
 	r.Run("S: * OK *")
+	if w.tr == startTLS {
+		r.Run(`
+			C: tls0 STARTTLS
+			S: tls0 OK Begin TLS negotiation now
+			T:`)
+	}
 	return r
 }
 

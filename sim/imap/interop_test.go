@@ -167,7 +167,9 @@ func TestPythonImaplib(t *testing.T) {
 		"search-flagged 4",
 		fmt.Sprintf("fetch OK %d True", len(msg(1))),
 		"uid-fetch OK Subject: message 2",
-		`store OK 1 (FLAGS (\Deleted \Seen))`,
+		// The session that selected INBOX first sees its messages
+		// \Recent (RFC 3501 §2.3.2).
+		`store OK 1 (FLAGS (\Deleted \Seen \Recent))`,
 		"expunge OK 1",
 		"close OK",
 		"logout BYE",

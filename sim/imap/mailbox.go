@@ -3,6 +3,7 @@ package imap
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	goimap "github.com/emersion/go-imap/v2"
@@ -37,6 +38,9 @@ type mailbox struct {
 	loading bool                       // init is between Watch and List
 	pending []store.Change             // changes heard while loading
 	idlers  map[chan struct{}]struct{} // sessions in IDLE, woken by each change
+	// keywords are the keywords the mailbox's messages have had since
+	// it was loaded, by lower case, as first seen: its FLAGS.
+	keywords map[string]string
 
 	// opMu serialises the flag changes of sessions, so that the change
 	// reports of one STORE are known to come from it (source): the session
@@ -119,8 +123,10 @@ func (mb *mailbox) init() error {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	mb.uids = make([]store.UID, len(msgs))
+	mb.keywords = map[string]string{}
 	for i, m := range msgs {
 		mb.uids[i] = m.UID
+		mb.addKeywords(m.Flags)
 	}
 	for _, c := range mb.pending {
 		mb.apply(c, false)
@@ -171,6 +177,11 @@ func (mb *mailbox) apply(c store.Change, live bool) {
 	if mb.gone {
 		return
 	}
+	if (c.Kind == store.Appended || c.Kind == store.FlagsChanged) && mb.addKeywords(c.Flags) && live {
+		// A keyword new to the mailbox: every session learns it from
+		// FLAGS before a FETCH shows it (RFC 9051 §7.3.5).
+		mb.tracker.QueueMailboxFlags(mb.flagList())
+	}
 	switch c.Kind {
 	case store.Appended:
 		if n := len(mb.uids); n > 0 && c.UID <= mb.uids[n-1] {
@@ -212,6 +223,49 @@ func (mb *mailbox) apply(c store.Change, live bool) {
 		mb.uids = nil
 		mb.gone = true
 	}
+}
+
+// addKeywords notes the keywords of flags; it reports whether one was
+// new. mu held (or init's).
+func (mb *mailbox) addKeywords(flags []string) bool {
+	added := false
+	for _, f := range flags {
+		if f == "" || f[0] == '\\' {
+			continue
+		}
+		k := strings.ToLower(f)
+		if _, ok := mb.keywords[k]; !ok {
+			mb.keywords[k] = f
+			added = true
+		}
+	}
+	return added
+}
+
+// hasNewKeyword reports whether flags hold a keyword the mailbox has not
+// had; mu held.
+func (mb *mailbox) hasNewKeyword(flags []string) bool {
+	for _, f := range flags {
+		if f == "" || f[0] == '\\' {
+			continue
+		}
+		if _, ok := mb.keywords[strings.ToLower(f)]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// flagList is the mailbox's FLAGS: the system flags and its keywords,
+// sorted; mu held.
+func (mb *mailbox) flagList() []goimap.Flag {
+	flags := systemFlags()
+	n := len(flags)
+	for _, k := range mb.keywords {
+		flags = append(flags, goimap.Flag(k))
+	}
+	slices.Sort(flags[n:])
+	return flags
 }
 
 // imapFlags converts store flags to IMAP flags.

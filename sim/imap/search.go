@@ -88,6 +88,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		maxSeq, maxUID = view[n-1].seq, uint32(view[n-1].uid)
 	}
 	c := s.staticCriteria(criteria, maxSeq, maxUID)
+	recent := s.sel.recentSet()
 
 	data := &goimap.SearchData{}
 	var seqs goimap.SeqSet
@@ -100,7 +101,8 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		if j == len(msgs) || msgs[j].UID != r.uid {
 			continue // expunged meanwhile
 		}
-		m := searchMsg{ref: r, meta: &msgs[j], sess: s}
+		_, isRecent := slices.BinarySearch(recent, r.uid)
+		m := searchMsg{ref: r, meta: &msgs[j], sess: s, recent: isRecent}
 		ok, err := m.match(c)
 		if err != nil {
 			return nil, err
@@ -180,11 +182,12 @@ func (s *session) staticCriteria(c *goimap.SearchCriteria, maxSeq, maxUID uint32
 // when a criterion first needs them.
 type searchMsg struct {
 	ref
-	meta *store.Message
-	sess *session
-	raw  []byte
-	read bool
-	gone bool
+	meta   *store.Message
+	sess   *session
+	recent bool // \Recent in this session
+	raw    []byte
+	read   bool
+	gone   bool
 }
 
 func (m *searchMsg) body() ([]byte, error) {
@@ -217,13 +220,15 @@ func (m *searchMsg) match(c *goimap.SearchCriteria) (bool, error) {
 	if !inDates(m.meta.Date, c.Since, c.Before) {
 		return false, nil
 	}
+	// RECENT, NEW (RECENT UNSEEN) and OLD (NOT RECENT) are \Recent
+	// flags of the session's (RFC 3501 §6.4.4).
 	for _, f := range c.Flag {
-		if !store.HasFlag(m.meta.Flags, string(f)) {
-			return false, nil // \Recent is never set
+		if isRecentFlag(f) && !m.recent || !isRecentFlag(f) && !store.HasFlag(m.meta.Flags, string(f)) {
+			return false, nil
 		}
 	}
 	for _, f := range c.NotFlag {
-		if store.HasFlag(m.meta.Flags, string(f)) {
+		if isRecentFlag(f) && m.recent || !isRecentFlag(f) && store.HasFlag(m.meta.Flags, string(f)) {
 			return false, nil
 		}
 	}
@@ -353,6 +358,11 @@ func headerMatch(hdr []byte, key, pattern string) bool {
 		} else if bytes.Contains(v, []byte("=?")) {
 			dec, err := new(mime.WordDecoder).DecodeHeader(string(v))
 			found = err == nil && containsFold([]byte(dec), pattern)
+		}
+		if !found && isAddressField(key) {
+			// The envelope's addresses, without comments or quoting:
+			// "alice@example.org" matches "alice (Alice) @ example.org".
+			found = addressMatch(string(v), pattern)
 		}
 		return found
 	})

@@ -41,23 +41,41 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 	}
 	st := mb.tracker.NewSession()
 	uids := slices.Clone(mb.uids) // this session's view, for now
+	flags := mb.flagList()
+	sel := &selection{s: s, mb: mb, st: st, readOnly: options.ReadOnly}
+	if n := len(uids); n > 0 {
+		sel.seen = uids[n-1]
+	}
 	mb.mu.Unlock()
 	s.mb, s.st, s.readOnly, s.searchRes = mb, st, options.ReadOnly, nil
-	s.idling.Store(&idleTarget{mb: mb, st: st})
+	s.sel = sel
+	s.idling.Store(sel)
 
 	status, err := s.srv.Store.Status(s.user, cn)
 	if err == nil {
 		var msgs []store.Message
 		msgs, err = s.srv.Store.List(s.user, cn)
 		if err == nil {
-			return selectData(status, uids, msgs, options.ReadOnly), nil
+			// The messages no selecting session was given are recent
+			// here; SELECT takes them, EXAMINE leaves them (RFC 3501
+			// §2.3.2, §6.3.2).
+			mb.mu.Lock()
+			sel.validity = status.UIDValidity
+			sel.recent = s.srv.claimRecent(mb.key, status.UIDValidity, uids, !options.ReadOnly)
+			mb.mu.Unlock()
+			data := selectData(status, uids, msgs, flags, options.ReadOnly)
+			data.NumRecent = uint32(len(sel.recent))
+			if s.rev2() {
+				data.List = s.listData(cn)
+			}
+			return data, nil
 		}
 	}
 	s.unselect()
 	return nil, s.storeError(err)
 }
 
-func selectData(status store.Status, uids []store.UID, msgs []store.Message, readOnly bool) *goimap.SelectData {
+func selectData(status store.Status, uids []store.UID, msgs []store.Message, flags []goimap.Flag, readOnly bool) *goimap.SelectData {
 	data := &goimap.SelectData{
 		NumMessages: uint32(len(uids)),
 		UIDNext:     goimap.UID(status.UIDNext),
@@ -67,20 +85,7 @@ func selectData(status store.Status, uids []store.UID, msgs []store.Message, rea
 		data.UIDNext = goimap.UID(uids[n-1] + 1)
 	}
 	// FLAGS: the system flags and the keywords in use.
-	keywords := map[string]bool{}
-	for _, m := range msgs {
-		for _, f := range m.Flags {
-			if len(f) > 0 && f[0] != '\\' {
-				keywords[f] = true
-			}
-		}
-	}
-	data.Flags = systemFlags()
-	n := len(data.Flags)
-	for k := range keywords {
-		data.Flags = append(data.Flags, goimap.Flag(k))
-	}
-	slices.Sort(data.Flags[n:])
+	data.Flags = flags
 	if !readOnly {
 		data.PermanentFlags = append(slices.Clone(data.Flags), goimap.FlagWildcard)
 	}
@@ -111,8 +116,9 @@ func (s *session) unselect() {
 	}
 	mb.mu.Lock()
 	s.st.Close()
+	s.sel.closed = true
 	mb.mu.Unlock()
-	s.mb, s.st, s.searchRes = nil, nil, nil
+	s.mb, s.st, s.sel, s.searchRes = nil, nil, nil, nil
 	s.idling.Store(nil)
 	s.srv.release(mb)
 }
@@ -282,6 +288,12 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 	if len(refs) == 0 {
 		return nil
 	}
+	// A keyword new to the mailbox is announced by FLAGS first (RFC 9051
+	// §7.3.5), in the poll that follows: this session's FETCH responses
+	// wait for it.
+	s.mb.mu.Lock()
+	fresh := flags.Op != goimap.StoreFlagsDel && s.mb.hasNewKeyword(fl)
+	s.mb.mu.Unlock()
 	op := map[goimap.StoreFlagsOp]store.FlagOp{
 		goimap.StoreFlagsSet: store.FlagsSet,
 		goimap.StoreFlagsAdd: store.FlagsAdd,
@@ -295,16 +307,29 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 		return nil
 	}
 	_, byUID := numSet.(goimap.UIDSet)
+	var recent []store.UID
+	if !s.rev2() {
+		recent = s.sel.recentSet()
+	}
 	for _, r := range refs {
 		i, ok := slices.BinarySearchFunc(msgs, r.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) })
 		if !ok {
 			continue // expunged meanwhile
 		}
+		fl := withRecent(msgs[i].Flags, r.uid, recent)
+		if fresh {
+			var uid store.UID
+			if byUID {
+				uid = r.uid
+			}
+			s.sel.later(r.seq, uid, fl)
+			continue
+		}
 		mw := w.CreateMessage(r.seq)
 		if byUID {
 			mw.WriteUID(goimap.UID(r.uid))
 		}
-		mw.WriteFlags(imapFlags(msgs[i].Flags))
+		mw.WriteFlags(fl)
 		if err := mw.Close(); err != nil {
 			return err
 		}
@@ -371,10 +396,24 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, dest stri
 	if err != nil {
 		return err
 	}
-	if dst == s.mb.key.name {
-		return errNo(goimap.ResponseCodeCannot, "Source and destination are the same mailbox")
-	}
 	refs := s.resolve(numSet)
+	if dst == s.mb.key.name && len(refs) > 0 {
+		// Into the mailbox itself, as Dovecot does: the messages get
+		// new UIDs (COPYUID says which) and the old ones are expunged.
+		src, dstUIDs, validity, err := s.srv.Store.Copy(s.user, dst, refUIDs(refs), dst)
+		if err != nil {
+			return s.destError(err)
+		}
+		if data := copyData(src, dstUIDs, validity); data != nil {
+			if err := w.WriteCopyData(data); err != nil {
+				return err
+			}
+		}
+		if _, err := s.srv.Store.Expunge(s.user, dst, src); err != nil {
+			return s.storeError(err)
+		}
+		return nil
+	}
 	if len(refs) == 0 {
 		if _, err := s.srv.Store.Status(s.user, dst); err != nil {
 			return s.destError(err)

@@ -48,8 +48,14 @@ type Server struct {
 	// Users checks logins; the canonical address it returns is the store
 	// user.
 	Users auth.Users
-	// TLSConfig, when set, enables STARTTLS (RFC 9051 §6.2.1).
+	// TLSConfig, when set, enables STARTTLS (RFC 9051 §6.2.1), or is
+	// the configuration of ImplicitTLS.
 	TLSConfig *tls.Config
+	// ImplicitTLS runs TLS from a connection's first byte, with
+	// TLSConfig (port 993, RFC 8314); STARTTLS is then refused. A
+	// listener of tls.NewListener serves implicit TLS too, with its own
+	// configuration.
+	ImplicitTLS bool
 	// InsecureAuth allows logins over cleartext connections from peers
 	// that are not loopback.
 	InsecureAuth bool
@@ -88,23 +94,23 @@ type Server struct {
 	MaxConnectionsPerAddr int
 
 	initOnce sync.Once
-	// Two go-imap servers share the work: strict for cleartext peers that
-	// may only log in after STARTTLS, lax for the others (TLS listeners
-	// pass through strict too: imapserver sees their *tls.Conn). go-imap
-	// only knows InsecureAuth for a whole server, and this way each
-	// connection is offered what it may do (LOGINDISABLED or AUTH=PLAIN).
-	strict, lax     *imapserver.Server
-	strictIn, laxIn *handoff
-	imapDone        sync.WaitGroup // the imapserver Serve loops
-	loop            listen.Loop
-	mu              sync.Mutex
-	closed          bool
-	sessions        map[*session]func() // → frees its connection's slot
-	handed          map[net.Conn]func() // given to imapserver, no session yet
-	boxes           map[boxKey]*mailbox
-	ownLimiter      *auth.Limiter // when Limiter is nil
-	stopping        chan struct{} // closed by Close and Shutdown: failed logins wait no longer
-	stopOnce        sync.Once
+	// Three go-imap servers share the work, one per kind of transport
+	// (see transport.go and pick): go-imap only knows InsecureAuth and
+	// STARTTLS for a whole server, and this way each connection is
+	// offered what it may do.
+	imaps      [numKinds]*imapserver.Server
+	ins        [numKinds]*handoff
+	imapDone   sync.WaitGroup // the imapserver Serve loops
+	loop       listen.Loop
+	mu         sync.Mutex
+	closed     bool
+	sessions   map[*session]struct{}
+	boxes      map[boxKey]*mailbox
+	recent     map[boxKey]recentMark      // see recent.go
+	gone       map[string]map[string]bool // subscribed names without a mailbox, by user
+	ownLimiter *auth.Limiter              // when Limiter is nil
+	stopping   chan struct{}              // closed by Close and Shutdown: failed logins wait no longer
+	stopOnce   sync.Once
 
 	// MaxMailboxes bounds the mailboxes of a user, INBOX included: a
 	// CREATE beyond it is answered NO [LIMIT] (RFC 5530 §3)
@@ -114,7 +120,8 @@ type Server struct {
 
 // capSet returns the capabilities given to imapserver; it adds SASL-IR,
 // LITERAL-, STARTTLS, AUTH=, LOGINDISABLED, IDLE, UNSELECT, ENABLE,
-// UTF8=ACCEPT and APPENDLIMIT as they apply.
+// UTF8=ACCEPT and APPENDLIMIT as they apply, and the views add LITERAL+
+// before login and ID (see patchCapabilities).
 func capSet() goimap.CapSet {
 	return goimap.CapSet{
 		goimap.CapIMAP4rev1:    {},
@@ -130,18 +137,20 @@ func capSet() goimap.CapSet {
 		goimap.CapChildren:     {},
 		goimap.CapSpecialUse:   {},
 		goimap.CapBinary:       {},
+		goimap.CapLiteralPlus:  {},
 	}
 }
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
-		s.sessions = map[*session]func(){}
-		s.handed = map[net.Conn]func(){}
+		s.sessions = map[*session]struct{}{}
 		s.loop = listen.Loop{
 			MaxConns: s.MaxConnections, MaxConnsPerAddr: s.MaxConnectionsPerAddr,
 			Handle: s.handle, Refuse: refuse, ErrorLog: logAdapter{s},
 		}
 		s.boxes = map[boxKey]*mailbox{}
+		s.recent = map[boxKey]recentMark{}
+		s.gone = map[string]map[string]bool{}
 		s.stopping = make(chan struct{})
 		if s.Limiter == nil {
 			d := s.LoginFailDelay
@@ -150,30 +159,28 @@ func (s *Server) init() {
 			}
 			s.ownLimiter = &auth.Limiter{Delay: d, MaxDelay: max(d<<4, 0), Clock: s.clock()}
 		}
-		opts := func(insecure bool) *imapserver.Options {
-			return &imapserver.Options{
+		for k := range numKinds {
+			opts := &imapserver.Options{
 				NewSession:   s.newSession,
 				Caps:         capSet(),
 				Logger:       logAdapter{s},
-				TLSConfig:    s.TLSConfig,
-				InsecureAuth: insecure,
+				InsecureAuth: k != strictKind,
 			}
-		}
-		s.strict, s.lax = imapserver.New(opts(false)), imapserver.New(opts(true))
-		s.strictIn, s.laxIn = newHandoff(), newHandoff()
-		for _, p := range []struct {
-			srv *imapserver.Server
-			in  *handoff
-		}{{s.strict, s.strictIn}, {s.lax, s.laxIn}} {
+			if k != secureKind {
+				// Offered as STARTTLS; the guard answers it.
+				opts.TLSConfig = s.TLSConfig
+			}
+			srv, in := imapserver.New(opts), newHandoff()
+			s.imaps[k], s.ins[k] = srv, in
 			s.imapDone.Add(1)
 			go func() {
 				defer s.imapDone.Done()
-				p.srv.Serve(p.in)
+				srv.Serve(in)
 			}()
 			// imapserver's Serve registers itself with a WaitGroup.Add
 			// after releasing its lock, which races with its Close: only
 			// go on once it is accepting.
-			<-p.in.accepting
+			<-in.accepting
 		}
 	})
 }
@@ -252,27 +259,58 @@ func (s *Server) Serve(l net.Listener) error {
 	return s.loop.Serve(l)
 }
 
-// handle gives a connection to the go-imap server that suits it; the
-// session's end (endSession) frees its slot.
-func (s *Server) handle(c net.Conn, done func()) {
-	in := s.strictIn
-	if s.InsecureAuth || isLoopback(c.RemoteAddr()) {
-		in = s.laxIn
+// The kinds of transport, each served by a go-imap server of its own.
+const (
+	strictKind = iota // cleartext, no password may be sent
+	plainKind         // cleartext, passwords accepted (loopback, InsecureAuth)
+	secureKind        // TLS, run by the server
+	numKinds
+)
+
+// pick returns the go-imap server for a connection's transport: TLS (run
+// by the server), a cleartext connection that may log in (a loopback
+// peer, or InsecureAuth), or one that must start TLS first.
+func (s *Server) pick(c *clientConn) *handoff {
+	switch {
+	case c.tls:
+		return s.ins[secureKind]
+	case s.InsecureAuth || isLoopback(c.raw.RemoteAddr()):
+		return s.ins[plainKind]
 	}
-	// Implicit TLS stays a *tls.Conn: go-imap reads TLS from the type.
-	if _, ok := c.(*tls.Conn); !ok {
-		c = newTaglessConn(c)
+	return s.ins[strictKind]
+}
+
+// handle serves a connection: the TLS handshake first for implicit TLS,
+// then a view of it goes to the go-imap server that suits it. Closing the
+// connection frees its slot.
+func (s *Server) handle(nc net.Conn, done func()) {
+	c := newClientConn(s, nc, done)
+	var tc *tls.Conn
+	switch {
+	case isTLSConn(nc):
+		// From a TLS listener: the handshake is still to run.
+		tc = nc.(*tls.Conn)
+		c.raw, c.conn = tc.NetConn(), tc
+	case s.ImplicitTLS:
+		if s.TLSConfig == nil {
+			s.logf("imap: ImplicitTLS without a TLSConfig")
+			c.close()
+			return
+		}
+		tc = tls.Server(nc, s.TLSConfig)
 	}
-	s.mu.Lock()
-	s.handed[c] = done
-	s.mu.Unlock()
-	if !in.give(c) {
-		s.mu.Lock()
-		delete(s.handed, c)
-		s.mu.Unlock()
-		c.Close()
-		done()
+	if tc != nil {
+		if err := c.handshake(tc); err != nil {
+			c.close()
+			return
+		}
 	}
+	c.hand(&view{c: c})
+}
+
+func isTLSConn(c net.Conn) bool {
+	_, ok := c.(*tls.Conn)
+	return ok
 }
 
 // refuse answers a connection over a cap (RFC 9051 §7.1.5: BYE as the
@@ -293,20 +331,22 @@ func (s *Server) Close() error {
 	s.closed = true
 	var conns []net.Conn
 	for sess := range s.sessions {
-		conns = append(conns, sess.raw)
+		conns = append(conns, sess.cc.raw)
 	}
 	s.mu.Unlock()
 
 	err := s.loop.Close()
-	s.strictIn.close()
-	s.laxIn.close()
+	for _, in := range s.ins {
+		in.close()
+	}
 	for _, c := range conns {
 		c.Close()
 	}
-	// imapserver's Close closes the connections it knows; both have
+	// imapserver's Close closes the connections it knows; all have
 	// stopped accepting (their listeners are closed), so this only waits.
-	s.strict.Close()
-	s.lax.Close()
+	for _, srv := range s.imaps {
+		srv.Close()
+	}
 	s.imapDone.Wait()
 	return err
 }
@@ -325,8 +365,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.loop.Stop()
-	s.strictIn.close()
-	s.laxIn.close()
+	for _, in := range s.ins {
+		in.close()
+	}
 	for _, sess := range live {
 		go sess.conn.Bye("Server shutting down")
 	}
@@ -337,38 +378,37 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// newSession is imapserver's NewSession for both go-imap servers.
+// newSession is imapserver's NewSession for every go-imap server; the
+// connection is a view of a clientConn.
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	raw := c.NetConn()
-	sess := &session{srv: s, conn: c, raw: raw}
-	if a, ok := addrPort(raw.RemoteAddr()); ok {
+	v, ok := c.NetConn().(*view)
+	if !ok {
+		return nil, nil, &goimap.Error{Type: goimap.StatusResponseTypeBye, Text: "Connection not served here"}
+	}
+	sess := &session{srv: s, conn: c, cc: v.c, gv: v}
+	if a, ok := addrPort(v.RemoteAddr()); ok {
 		sess.peer = a.Addr()
 	}
 	s.mu.Lock()
-	done := s.handed[raw]
-	delete(s.handed, raw)
-	if done == nil {
-		done = func() {}
-	}
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
-		done() // imapserver says BYE and closes the connection
+		// imapserver says BYE and closes the connection.
+		v.c.done()
 		return nil, nil, &goimap.Error{Type: goimap.StatusResponseTypeBye, Text: "Server shutting down"}
 	}
-	s.sessions[sess] = done
-	s.mu.Unlock()
+	s.sessions[sess] = struct{}{}
 	return sess, nil, nil
 }
 
 // endSession is the end of a session: imapserver closes its connection
-// right after.
+// (the view) right after. Unless a session after STARTTLS goes on with
+// the connection, this is its end.
 func (s *Server) endSession(sess *session) {
 	s.mu.Lock()
-	done, ok := s.sessions[sess]
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	if ok {
-		done()
+	if !sess.gv.retired.Load() {
+		sess.cc.close()
 	}
 }
 

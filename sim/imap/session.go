@@ -2,11 +2,9 @@ package imap
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -29,16 +27,17 @@ const delim = '/'
 type session struct {
 	srv  *Server
 	conn *imapserver.Conn
-	raw  net.Conn // the connection as accepted, before any STARTTLS
+	cc   *clientConn // the connection, across STARTTLS
+	gv   *view       // the connection as this session's go-imap sees it
 	peer netip.Addr
 
-	failures int
-	user     string // canonical address once logged in
+	user string // canonical address once logged in
 
 	// selected state
 	mb        *mailbox
 	st        *imapserver.SessionTracker
-	idling    atomic.Pointer[idleTarget] // mb and st, for Idle's goroutine
+	sel       *selection
+	idling    atomic.Pointer[selection] // sel, for Idle's goroutine
 	readOnly  bool
 	searchRes goimap.UIDSet // RFC 5182 "$"
 }
@@ -120,18 +119,17 @@ func (s *session) loginAllowed() bool {
 	if s.srv.InsecureAuth || s.peer.Unmap().IsLoopback() {
 		return true
 	}
-	_, isTLS := s.conn.NetConn().(*tls.Conn)
-	return isTLS
+	return s.cc.tls
 }
 
-func (s *session) tooManyFailures() bool { return s.failures >= s.srv.maxFailures() }
+func (s *session) tooManyFailures() bool { return s.cc.failures >= s.srv.maxFailures() }
 
 // refused is the answer to a login from an address the Limiter refuses:
 // UNAVAILABLE (RFC 5530), a temporary failure that says nothing of the
 // password, which was not checked. It counts as a failure of the
 // connection.
 func (s *session) refused() error {
-	s.failures++
+	s.cc.failures++
 	return errNo(goimap.ResponseCodeUnavailable, "Too many failed logins from your address; try again later")
 }
 
@@ -151,7 +149,7 @@ func (s *session) login(username, password string) error {
 	if s.srv.Users == nil || s.srv.Store == nil {
 		return errNo(goimap.ResponseCodeUnavailable, "No users on this server")
 	}
-	try, ok := s.srv.limiter().Begin(s.raw.RemoteAddr())
+	try, ok := s.srv.limiter().Begin(s.cc.raw.RemoteAddr())
 	if !ok {
 		return s.refused()
 	}
@@ -161,7 +159,7 @@ func (s *session) login(username, password string) error {
 		if !errors.Is(err, auth.ErrInvalid) {
 			s.srv.logf("imap: login %q: %v", username, err)
 		}
-		s.failures++
+		s.cc.failures++
 		s.srv.loginDelay(try.Failed())
 		if s.tooManyFailures() {
 			return errNo(goimap.ResponseCodeAuthenticationFailed,
@@ -173,6 +171,7 @@ func (s *session) login(username, password string) error {
 		return s.storeError(err)
 	}
 	s.user = addr
+	s.cc.authed.Store(true)
 	return nil
 }
 
@@ -187,7 +186,7 @@ func (s *session) Authenticate(mech string) (sasl.Server, error) {
 		s.conn.Bye("Too many failed logins")
 		return nil, errNo(goimap.ResponseCodeAuthenticationFailed, "Too many failed logins")
 	}
-	if s.srv.limiter().Blocked(s.raw.RemoteAddr()) {
+	if s.srv.limiter().Blocked(s.cc.raw.RemoteAddr()) {
 		// Refused before the client sends its password.
 		return nil, s.refused()
 	}
@@ -253,6 +252,7 @@ func (s *session) Create(name string, options *goimap.CreateOptions) error {
 	if err := s.srv.Store.CreateMailbox(s.user, cn); err != nil {
 		return s.storeError(err)
 	}
+	s.srv.setOrphan(s.user, cn, false) // the store subscribes it
 	return nil
 }
 
@@ -300,8 +300,17 @@ func (s *session) Delete(name string) error {
 	if err != nil {
 		return err
 	}
+	subscribed := false
+	if infos, err := s.srv.Store.Mailboxes(s.user); err == nil {
+		for _, mi := range infos {
+			subscribed = subscribed || mi.Name == cn && mi.Subscribed
+		}
+	}
 	if err := s.srv.Store.DeleteMailbox(s.user, cn); err != nil {
 		return s.storeError(err)
+	}
+	if subscribed {
+		s.srv.setOrphan(s.user, cn, true)
 	}
 	return nil
 }
@@ -384,15 +393,63 @@ func (s *session) rename(src, dst string) error {
 func (s *session) Subscribe(name string) error   { return s.subscribe(name, true) }
 func (s *session) Unsubscribe(name string) error { return s.subscribe(name, false) }
 
+// subscribe is SUBSCRIBE and UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8). The
+// store keeps the subscriptions of its mailboxes; the server keeps those
+// of names without one (a mailbox deleted while subscribed, or a name
+// subscribed before it exists), for as long as it runs.
 func (s *session) subscribe(name string, on bool) error {
 	cn, err := mailboxName(name)
 	if err != nil {
 		return err
 	}
-	if err := s.srv.Store.SetSubscribed(s.user, cn, on); err != nil {
+	orphan := s.srv.isOrphan(s.user, cn)
+	err = s.srv.Store.SetSubscribed(s.user, cn, on)
+	switch {
+	case errors.Is(err, store.ErrNoMailbox) && (on || orphan):
+		s.srv.setOrphan(s.user, cn, on)
+		return nil
+	case err != nil:
 		return s.storeError(err)
 	}
+	if orphan {
+		s.srv.setOrphan(s.user, cn, false)
+	}
 	return nil
+}
+
+// orphans returns the subscribed names of a user that have no mailbox
+// (as far as the server knows).
+func (s *Server) orphans(user string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for name := range s.gone[user] {
+		out = append(out, name)
+	}
+	return out
+}
+
+func (s *Server) isOrphan(user, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gone[user][name]
+}
+
+// setOrphan notes or forgets a subscribed name without a mailbox.
+func (s *Server) setOrphan(user, name string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.gone[user]
+	switch {
+	case on && m == nil:
+		m = map[string]bool{}
+		s.gone[user] = m
+		fallthrough
+	case on:
+		m[name] = true
+	default:
+		delete(m, name)
+	}
 }
 
 func (s *session) Status(name string, options *goimap.StatusOptions) (*goimap.StatusData, error) {
@@ -418,7 +475,16 @@ func (s *session) status(cn string, options *goimap.StatusOptions) (*goimap.Stat
 		NumUnseen:   &st.Unseen,
 		NumDeleted:  &st.Deleted,
 		Size:        &st.Size,
-		NumRecent:   new(uint32), // RFC 9051 has no \Recent
+		NumRecent:   new(uint32),
+	}
+	if options.NumRecent {
+		// The selected mailbox: its recent messages are this
+		// session's; another: those no session selected yet.
+		if sel := s.sel; sel != nil && sel.mb.key.name == cn {
+			*data.NumRecent = uint32(len(sel.recentSet()))
+		} else if n, err := s.srv.recentCount(boxKey{s.user, cn}, st); err == nil {
+			*data.NumRecent = n
+		}
 	}
 	limit := s.AppendLimit()
 	data.AppendLimit = &limit
@@ -461,13 +527,19 @@ func (s *session) Append(name string, r goimap.LiteralReader, options *goimap.Ap
 		return nil, errBad("Message literal ended after %d of %d bytes", n, r.Size())
 	}
 	msg := buf.Bytes()
+	// A literal8 (BINARY, RFC 3516 §4.4) may hold any byte, NUL
+	// included, and is kept as it came; a literal may not hold NUL
+	// (RFC 9051 §4.3), and its bare line ends become CRLF.
+	binary := s.cc.appendBinary(r.Size())
 	switch {
 	case len(msg) == 0:
 		return nil, errBad("Empty message")
-	case bytes.IndexByte(msg, 0) >= 0:
+	case !binary && bytes.IndexByte(msg, 0) >= 0:
 		return nil, errBad("Message contains a NUL byte")
 	}
-	msg = crlf(msg)
+	if !binary {
+		msg = crlf(msg)
+	}
 	flags, err := storeFlags(options.Flags)
 	if err != nil {
 		return nil, err
@@ -534,16 +606,10 @@ func storeFlags(flags []goimap.Flag) ([]string, error) {
 }
 
 func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
-	if s.st == nil {
+	if s.sel == nil {
 		return nil
 	}
-	return s.st.Poll(w, allowExpunge)
-}
-
-// idleTarget is what Idle's goroutine needs of the selected state.
-type idleTarget struct {
-	mb *mailbox
-	st *imapserver.SessionTracker
+	return s.sel.poll(w, allowExpunge)
 }
 
 // Idle is IDLE (RFC 2177, RFC 9051 §6.3.13). It does not use
@@ -572,7 +638,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		t.mb.mu.Unlock()
 	}()
 	for {
-		if err := t.st.Poll(w, true); err != nil {
+		if err := t.poll(w, true); err != nil {
 			return err
 		}
 		select {

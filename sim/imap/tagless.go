@@ -2,26 +2,26 @@ package imap
 
 import (
 	"bytes"
-	"net"
+	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 )
 
-// A learner's first IMAP command is often typed without a tag: "LOGIN bob
-// bob". go-imap takes "LOGIN" for the tag and "bob" for an unknown
+// A learner's first IMAP command is often typed without a tag: "LOGIN
+// bob bob". go-imap takes "LOGIN" for the tag and "bob" for an unknown
 // command, and before login it then says BYE and closes (its defence
 // against cross-protocol attacks: an HTTP request sent to port 143). The
-// tagless conn sits between the client and go-imap: a command line that
-// starts with an IMAP command's name and has no tag gets an untagged BAD
-// that says how a command is written (RFC 9051 §2.2.1), and the
-// connection stays open. Anything else, an HTTP request included, goes to
-// go-imap as it came. It reads only what precedes STARTTLS (what follows
-// is TLS), never looks inside a literal. It also keeps from go-imap what
-// go-imap mishandles (see sift): a command longer than maxCommandLine,
-// a literal go-imap would neither accept nor refuse, a SEARCH that
-// nests too deep to parse. On the implicit-TLS port it is not used: go-imap
-// learns that a connection is encrypted from its type (*tls.Conn).
+// guard reads the client's (decrypted) bytes before go-imap does: a
+// command line that starts with an IMAP command's name and has no tag
+// gets an untagged BAD that says how a command is written (RFC 9051
+// §2.2.1), and the connection stays open. Anything else, an HTTP request
+// included, goes to go-imap as it came; a literal's content is never
+// looked inside. It also keeps from go-imap what go-imap mishandles (see
+// sift): a command longer than maxCommandLine, a literal go-imap would
+// neither accept nor refuse, an APPEND literal over APPENDLIMIT sent
+// without waiting, a SEARCH that nests too deep to parse; and it answers
+// itself, in turn with go-imap, STARTTLS (see transport.go), ID and a
+// mailbox name go-imap can not decode (see held.go).
 
 // taglessReply is the answer to a command without a tag.
 const taglessReply = "* BAD Every IMAP command starts with a tag of your choice, then the command: try \"a1 LOGIN user password\" (RFC 9051 §2.2.1)\r\n"
@@ -47,16 +47,30 @@ func isTagless(line []byte) bool {
 	return len(f) == 1 || !imapCommands[strings.ToUpper(f[1])]
 }
 
-// taglessConn is the client's connection as go-imap sees it.
-type taglessConn struct {
-	net.Conn
-	wmu sync.Mutex // go-imap's writes and ours, one at a time
+// guard is the state of the reading of one connection's commands.
+type guard struct {
+	say func(string) error // writes a line to the client
+	err error              // say failed: the connection is broken
+
+	appendLimit int // APPENDLIMIT (0: none)
+
+	// appends are the APPEND message literals passed to go-imap, which
+	// tells the session the size of each but not whether it was a
+	// literal8 (RFC 3516 §4.4: "~{n}", which may hold NUL); the session
+	// takes them in order (clientConn.appendBinary).
+	appends []appendLiteral
 
 	in      []byte // read from the client, not yet looked at
 	out     []byte // looked at, for go-imap to read
 	literal int    // bytes of a literal still to pass on
 	skip    int    // bytes of a refused literal still to drop
-	off     bool   // STARTTLS seen: pass everything
+
+	// held: in starts with a command line the guard answers itself
+	// (STARTTLS, ID, a mailbox name go-imap could not decode), once
+	// go-imap has read all that came before; why is the refusal of a
+	// bad name.
+	held    heldKind
+	heldWhy string
 
 	// The command being read: inCmd after a literal of it went to
 	// go-imap (which then holds its beginning), tag and name from its
@@ -68,52 +82,22 @@ type taglessConn struct {
 	size  int
 	nest  int
 
+	// awaitPlus: a synchronising literal of pending bytes was announced;
+	// its data comes only if go-imap answered "+" (else the command is
+	// over).
+	awaitPlus bool
+	pending   int
+
 	dropping bool // dropping the rest of a line too long
 	rest     bool // dropping the rest of a refused command (after a literal)
-}
-
-func newTaglessConn(c net.Conn) *taglessConn { return &taglessConn{Conn: c} }
-
-func (c *taglessConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.Conn.Write(p)
-}
-
-func (c *taglessConn) Read(p []byte) (int, error) {
-	for len(c.out) == 0 {
-		if c.off && len(c.in) == 0 {
-			return c.Conn.Read(p)
-		}
-		if c.sift() {
-			continue
-		}
-		buf := make([]byte, 4096)
-		n, err := c.Conn.Read(buf)
-		c.in = append(c.in, buf[:n]...)
-		if n == 0 && err != nil {
-			if len(c.in) > 0 && !c.dropping { // a last line without its end
-				c.out, c.in = c.in, nil
-				break
-			}
-			return 0, err
-		}
-	}
-	n := copy(p, c.out)
-	c.out = c.out[n:]
-	return n, nil
 }
 
 // sift moves what it can from in to out, answering tagless lines and
 // refusing what go-imap would mishandle; it reports whether it moved
 // anything.
-func (c *taglessConn) sift() bool {
+func (c *guard) sift() bool {
 	moved := false
-	for len(c.in) > 0 {
-		if c.off {
-			c.out, c.in = append(c.out, c.in...), nil
-			return true
-		}
+	for len(c.in) > 0 && c.held == heldNone && !c.awaitPlus {
 		if c.literal > 0 {
 			n := min(c.literal, len(c.in))
 			c.out, c.in = append(c.out, c.in[:n]...), c.in[n:]
@@ -163,8 +147,13 @@ func (c *taglessConn) sift() bool {
 			return moved
 		}
 		line := c.in[:i+1]
-		c.in = c.in[i+1:]
 		text := bytes.TrimRight(line, "\r\n")
+		if !c.inCmd {
+			if c.held, c.heldWhy = heldCommand(text); c.held != heldNone {
+				return moved // left in in, for the transport
+			}
+		}
+		c.in = c.in[i+1:]
 		if !c.inCmd && isTagless(text) {
 			c.reply(taglessReply)
 			continue
@@ -181,7 +170,13 @@ func (c *taglessConn) sift() bool {
 			}
 		}
 		n, nonSync, ok := literalAt(text)
-		if ok && n > maxBufferedLiteral && (nonSync || !c.appendMessage(text)) {
+		if ok && nonSync && c.appendLimit > 0 && n > c.appendLimit && c.appendMessage(text) {
+			// go-imap refuses it, and would read its data as commands.
+			c.skip, c.rest = n, true
+			moved = c.refuse(fmt.Sprintf("NO [TOOBIG] Messages are limited to %d bytes", c.appendLimit)) || moved
+			continue
+		}
+		if ok && n > maxBufferedLiteral && !c.appendMessage(text) {
 			if nonSync {
 				// Sent anyway, with the rest of the command: not to be
 				// read as commands.
@@ -194,14 +189,22 @@ func (c *taglessConn) sift() bool {
 		}
 		c.out = append(c.out, line...)
 		moved = true
-		if ok {
+		if ok && c.appendMessage(text) {
+			if len(c.appends) == maxAppends {
+				c.appends = c.appends[1:]
+			}
+			i := bytes.LastIndexByte(text, '{')
+			c.appends = append(c.appends, appendLiteral{size: int64(n), binary: i > 0 && text[i-1] == '~'})
+		}
+		if ok && nonSync {
 			c.literal, c.inCmd = n, true
 			continue
 		}
-		if !c.inCmd {
-			if f := strings.Fields(string(text)); len(f) == 2 && strings.EqualFold(f[1], "STARTTLS") {
-				c.off = true // TLS from here on
-			}
+		if ok {
+			// Its data comes only if go-imap says "+"; the transport
+			// asks once go-imap has read the line.
+			c.inCmd, c.pending, c.awaitPlus = true, n, true
+			return moved
 		}
 		c.end()
 	}
@@ -217,8 +220,8 @@ const maxCommandLine = 48 << 10
 
 // go-imap takes literals up to this size in every argument but APPEND's
 // message; a larger synchronising literal it neither accepts ("+") nor
-// refuses, and a larger non-synchronising one (RFC 7888 LITERAL-) it
-// refuses without skipping its data.
+// refuses, and a larger non-synchronising one (RFC 7888) it refuses
+// without skipping its data.
 const maxBufferedLiteral = 4096
 
 // The refusals of the tagless conn, after the command's tag (RFC 9051
@@ -226,11 +229,21 @@ const maxBufferedLiteral = 4096
 const (
 	tooLongReply       = "BAD Command line too long: at most 49152 bytes outside literals (RFC 7162 §4)"
 	literalTooBigReply = "NO [TOOBIG] Literals are limited to 4096 bytes for this command (RFC 9051 §7.5)"
-	nonSyncTooBigReply = "BAD Non-synchronizing literals are limited to 4096 bytes (RFC 7888 §4)"
+	nonSyncTooBigReply = "BAD Literals are limited to 4096 bytes for this command; its data was skipped (RFC 7888 §4)"
 )
 
+// appendLiteral is an APPEND message literal: its size, and whether it
+// was a literal8.
+type appendLiteral struct {
+	size   int64
+	binary bool
+}
+
+// maxAppends bounds the APPEND literals remembered.
+const maxAppends = 64
+
 // begin notes the tag and name of a command from its first line.
-func (c *taglessConn) begin(text []byte) {
+func (c *guard) begin(text []byte) {
 	if c.inCmd || c.tag != "" {
 		return
 	}
@@ -248,7 +261,7 @@ func (c *taglessConn) begin(text []byte) {
 }
 
 // end forgets the command.
-func (c *taglessConn) end() {
+func (c *guard) end() {
 	c.inCmd, c.tag, c.name, c.size, c.nest = false, "", "", 0, 0
 }
 
@@ -256,7 +269,7 @@ func (c *taglessConn) end() {
 // the line is dropped and the refusal said here; else go-imap gets a NUL
 // and CRLF in place of the line, which no command's syntax allows, and
 // answers BAD itself. It reports whether go-imap got something.
-func (c *taglessConn) refuse(why string) bool {
+func (c *guard) refuse(why string) bool {
 	defer c.end()
 	if c.inCmd {
 		c.out = append(c.out, "\x00\r\n"...)
@@ -267,19 +280,25 @@ func (c *taglessConn) refuse(why string) bool {
 }
 
 // reply writes a line of the server's, between go-imap's.
-func (c *taglessConn) reply(s string) {
-	c.wmu.Lock()
-	_, err := c.Conn.Write([]byte(s))
-	c.wmu.Unlock()
-	if err != nil {
-		c.off = true
+func (c *guard) reply(s string) {
+	if c.err != nil {
+		return
 	}
+	c.err = c.say(s)
+}
+
+// reset forgets what the client sent and the command being read: the
+// transport starts TLS.
+func (c *guard) reset() {
+	c.end()
+	c.in, c.out, c.literal, c.skip = nil, nil, 0, 0
+	c.dropping, c.rest, c.held, c.awaitPlus = false, false, heldNone, false
 }
 
 // appendMessage reports whether the literal that ends text is APPEND's
 // message, which go-imap takes up to the APPENDLIMIT: any literal of
 // APPEND but its mailbox name ("a APPEND {5}").
-func (c *taglessConn) appendMessage(text []byte) bool {
+func (c *guard) appendMessage(text []byte) bool {
 	if c.name != "APPEND" {
 		return false
 	}

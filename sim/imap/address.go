@@ -1,0 +1,303 @@
+package imap
+
+import (
+	"mime"
+	"strings"
+
+	goimap "github.com/emersion/go-imap/v2"
+	gomessage "github.com/emersion/go-message"
+)
+
+// The addresses of an ENVELOPE (RFC 3501 §7.4.2, RFC 9051 §7.5.2), read
+// from a header field by this parser rather than by net/mail (through
+// imapserver.ExtractEnvelope), which gives up on a whole list that holds
+// a group or a route: RFC 5322 §3.4 groups ("Team: a@x, b@y;") become a
+// start marker (the group's name as mailbox, NIL host) and an end marker
+// (all NIL); the obsolete routes of RFC 5322 §4.4 ("<@relay:a@x>") are
+// read, the address kept; comments and folding are skipped anywhere.
+// imapserver writes the address structure's at-domain-list (the route)
+// as NIL whatever it is given, so the route itself is not returned. A
+// mailbox without a domain gets "MISSING_DOMAIN", so that it is not
+// taken for a group marker.
+
+// missingDomain is the host of an address that has none.
+const missingDomain = "MISSING_DOMAIN"
+
+// addrToken is a lexical token of an address header: a word (an atom,
+// dots included, or a quoted string, unquoted), a domain literal, or one
+// of the specials < > : ; @ ,.
+type addrToken struct {
+	text    string
+	special byte
+	quoted  bool
+	space   bool // whitespace or a comment came before it
+}
+
+func lexAddresses(v string) []addrToken {
+	var out []addrToken
+	space := false
+	for i := 0; i < len(v); {
+		c := v[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			space = true
+			i++
+		case c == '(':
+			depth := 0
+			for ; i < len(v); i++ {
+				switch v[i] {
+				case '\\':
+					i++
+				case '(':
+					depth++
+				case ')':
+					depth--
+				}
+				if depth == 0 {
+					break
+				}
+			}
+			i++
+			space = true
+		case c == '"':
+			var b strings.Builder
+			for i++; i < len(v) && v[i] != '"'; i++ {
+				if v[i] == '\\' && i+1 < len(v) {
+					i++
+				}
+				b.WriteByte(v[i])
+			}
+			i++
+			out = append(out, addrToken{text: b.String(), quoted: true, space: space})
+			space = false
+		case c == '[':
+			j := strings.IndexByte(v[i:], ']')
+			if j < 0 {
+				j = len(v) - i - 1
+			}
+			out = append(out, addrToken{text: v[i : i+j+1], space: space})
+			i += j + 1
+			space = false
+		case strings.IndexByte("<>:;@,", c) >= 0:
+			out = append(out, addrToken{special: c, space: space})
+			i++
+			space = false
+		default:
+			j := i
+			for j < len(v) && strings.IndexByte(" \t\r\n()\"[<>:;@,", v[j]) < 0 {
+				j++
+			}
+			if j == i { // a stray ')' or ']'
+				j++
+			}
+			out = append(out, addrToken{text: v[i:j], space: space})
+			i = j
+			space = false
+		}
+	}
+	return out
+}
+
+// addrParser reads an address list from its tokens.
+type addrParser struct {
+	toks []addrToken
+	out  []goimap.Address
+}
+
+// addressList parses the value of an address header field (From, To,
+// ...) into ENVELOPE address structures.
+func addressList(v string) []goimap.Address {
+	p := &addrParser{toks: lexAddresses(v)}
+	p.list(false)
+	return p.out
+}
+
+func (p *addrParser) peek() byte {
+	if len(p.toks) == 0 {
+		return 0
+	}
+	return p.toks[0].special
+}
+
+// list reads addresses up to the end, or in a group up to its ";".
+func (p *addrParser) list(inGroup bool) {
+	for len(p.toks) > 0 {
+		switch p.peek() {
+		case ',':
+			p.toks = p.toks[1:]
+			continue
+		case ';':
+			if inGroup {
+				return
+			}
+			p.toks = p.toks[1:]
+			continue
+		}
+		p.address(inGroup)
+	}
+}
+
+// words takes the words up to the next special: a display name, a group
+// name or a local part.
+func (p *addrParser) words() []addrToken {
+	i := 0
+	for i < len(p.toks) && p.toks[i].special == 0 {
+		i++
+	}
+	w := p.toks[:i]
+	p.toks = p.toks[i:]
+	return w
+}
+
+// address reads a mailbox or a group.
+func (p *addrParser) address(inGroup bool) {
+	phrase := p.words()
+	switch p.peek() {
+	case '<':
+		p.toks = p.toks[1:]
+		p.angle(displayName(phrase))
+	case ':':
+		p.toks = p.toks[1:]
+		if inGroup { // groups do not nest: read on as a list
+			return
+		}
+		p.out = append(p.out, goimap.Address{Mailbox: displayName(phrase)})
+		p.list(true)
+		if p.peek() == ';' {
+			p.toks = p.toks[1:]
+		}
+		p.out = append(p.out, goimap.Address{})
+	case '@':
+		p.toks = p.toks[1:]
+		p.mailbox("", localPart(phrase), domain(p.words()))
+	default: // a local part alone, or a stray special
+		if len(phrase) == 0 {
+			if len(p.toks) > 0 {
+				p.toks = p.toks[1:]
+			}
+			return
+		}
+		p.mailbox("", localPart(phrase), "")
+	}
+}
+
+// angle reads an angle address after its "<": an optional route, the
+// address, ">".
+func (p *addrParser) angle(name string) {
+	if p.peek() == '@' { // obs-route: "@a,@b:" before the address
+		i := 0
+		for i < len(p.toks) && p.toks[i].special != ':' && p.toks[i].special != '>' {
+			i++
+		}
+		if i < len(p.toks) && p.toks[i].special == ':' {
+			p.toks = p.toks[i+1:]
+		}
+	}
+	local := localPart(p.words())
+	host := ""
+	if p.peek() == '@' {
+		p.toks = p.toks[1:]
+		host = domain(p.words())
+	}
+	for len(p.toks) > 0 && p.peek() != '>' && p.peek() != ',' && p.peek() != ';' {
+		p.toks = p.toks[1:]
+	}
+	if p.peek() == '>' {
+		p.toks = p.toks[1:]
+	}
+	if local == "" && host == "" {
+		return // "<>"
+	}
+	p.mailbox(name, local, host)
+}
+
+func (p *addrParser) mailbox(name, local, host string) {
+	if local == "" {
+		return
+	}
+	if host == "" {
+		host = missingDomain
+	}
+	p.out = append(p.out, goimap.Address{Name: name, Mailbox: local, Host: host})
+}
+
+// displayName joins a phrase's words, decoding RFC 2047 encoded words.
+func displayName(words []addrToken) string {
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w.text)
+	}
+	s := b.String()
+	if strings.Contains(s, "=?") {
+		dec := mime.WordDecoder{CharsetReader: gomessage.CharsetReader}
+		if d, err := dec.DecodeHeader(s); err == nil {
+			s = d
+		}
+	}
+	return s
+}
+
+// localPart joins the words of a local part as written, quoted strings
+// quoted again.
+func localPart(words []addrToken) string {
+	var b strings.Builder
+	for _, w := range words {
+		if w.quoted {
+			b.WriteString(`"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(w.text) + `"`)
+		} else {
+			b.WriteString(w.text)
+		}
+	}
+	return b.String()
+}
+
+// domain joins the words of a domain.
+func domain(words []addrToken) string {
+	var b strings.Builder
+	for _, w := range words {
+		b.WriteString(w.text)
+	}
+	return b.String()
+}
+
+// envelopeAddresses puts the header's address fields, read by
+// addressList, into an envelope.
+func envelopeAddresses(env *goimap.Envelope, get func(key string) string) {
+	for _, f := range []struct {
+		key string
+		to  *[]goimap.Address
+	}{
+		{"From", &env.From}, {"Sender", &env.Sender}, {"Reply-To", &env.ReplyTo},
+		{"To", &env.To}, {"Cc", &env.Cc}, {"Bcc", &env.Bcc},
+	} {
+		*f.to = addressList(get(f.key))
+	}
+}
+
+// isAddressField reports whether SEARCH matches a header field against
+// its addresses too (RFC 9051 §6.4.4: FROM, TO, CC and BCC search the
+// envelope's fields).
+func isAddressField(key string) bool {
+	switch strings.ToLower(key) {
+	case "from", "to", "cc", "bcc":
+		return true
+	}
+	return false
+}
+
+// addressMatch reports whether one of the addresses of a field value
+// holds pattern, in its name or in mailbox@host.
+func addressMatch(v, pattern string) bool {
+	for _, a := range addressList(v) {
+		if a.Host == "" {
+			continue // group markers
+		}
+		if containsFold([]byte(a.Name), pattern) || containsFold([]byte(a.Mailbox+"@"+a.Host), pattern) {
+			return true
+		}
+	}
+	return false
+}

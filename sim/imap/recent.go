@@ -1,0 +1,180 @@
+package imap
+
+import (
+	"slices"
+	"strings"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/mailhop/mailhop/sim/store"
+)
+
+// \Recent (RFC 3501 §2.3.2): a message is recent in the first session
+// that selects its mailbox after it arrived, or that is told of it while
+// it has the mailbox selected; a session that EXAMINEs sees it recent
+// too, but leaves it recent for the next (§6.3.2). The server keeps, per
+// user and mailbox, the highest UID a selecting session has been given
+// (recentMark); it is not kept across restarts, so after one every
+// message is recent again, as RFC 3501 allows. IMAP4rev2 has no \Recent
+// (RFC 9051 appendix E): a session that enabled it is not shown the flag.
+
+// recentMark is the highest UID given to a selecting session, for one
+// UIDVALIDITY of a mailbox.
+type recentMark struct {
+	validity uint32
+	uid      store.UID
+}
+
+// claimRecent returns the UIDs of uids (ascending) that no selecting
+// session has been given yet; when claim is set they are this session's
+// from now on.
+func (s *Server) claimRecent(key boxKey, validity uint32, uids []store.UID, claim bool) []store.UID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.recent[key]
+	if m.validity != validity {
+		m = recentMark{validity: validity}
+	}
+	i, _ := slices.BinarySearch(uids, m.uid+1)
+	out := slices.Clone(uids[i:])
+	if claim && len(out) > 0 {
+		m.uid = out[len(out)-1]
+		s.recent[key] = m
+	}
+	return out
+}
+
+// recentCount is the number of recent messages of a mailbox no session
+// has selected since they arrived (STATUS RECENT).
+func (s *Server) recentCount(key boxKey, st store.Status) (uint32, error) {
+	s.mu.Lock()
+	m := s.recent[key]
+	s.mu.Unlock()
+	if m.validity != st.UIDValidity || m.uid == 0 {
+		return st.Messages, nil
+	}
+	if st.UIDNext <= m.uid+1 {
+		return 0, nil
+	}
+	msgs, err := s.Store.List(key.user, key.name)
+	if err != nil {
+		return 0, err
+	}
+	i, _ := slices.BinarySearchFunc(msgs, m.uid+1, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) })
+	return uint32(len(msgs) - i), nil
+}
+
+// selection is the selected state of a session that Idle's goroutine
+// shares.
+type selection struct {
+	s        *session
+	mb       *mailbox
+	st       *imapserver.SessionTracker
+	validity uint32
+	readOnly bool
+
+	// Under mb.mu.
+	closed   bool        // unselected: st is closed
+	recent   []store.UID // the messages recent in this session, ascending
+	seen     store.UID   // the highest UID the session was told of
+	deferred []deferredFetch
+}
+
+// poll writes the session's pending updates: the tracker's (EXPUNGE,
+// EXISTS, FLAGS, FETCH), then RECENT when new messages are recent here.
+func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if err := t.st.Poll(w, allowExpunge); err != nil {
+		return err
+	}
+	t.mb.mu.Lock()
+	later := t.deferred
+	t.deferred = nil
+	t.mb.mu.Unlock()
+	for _, f := range later {
+		if err := w.WriteMessageFlags(f.seq, goimap.UID(f.uid), f.flags); err != nil {
+			return err
+		}
+	}
+	n, changed := t.claim()
+	if !changed {
+		return nil
+	}
+	return w.WriteNumRecent(uint32(n))
+}
+
+// deferredFetch is a FETCH response of the session's own STORE that
+// waits for the next poll, behind the FLAGS response that announces a
+// new keyword.
+type deferredFetch struct {
+	seq   uint32
+	uid   store.UID // 0: not a UID command
+	flags []goimap.Flag
+}
+
+// later defers a FETCH response to the next poll.
+func (t *selection) later(seq uint32, uid store.UID, flags []goimap.Flag) {
+	t.mb.mu.Lock()
+	t.deferred = append(t.deferred, deferredFetch{seq, uid, flags})
+	t.mb.mu.Unlock()
+}
+
+// claim takes the messages the session has now been told of and no
+// session was given before as recent here, and returns the count of
+// recent messages, and whether it changed.
+func (t *selection) claim() (int, bool) {
+	mb := t.mb
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if t.closed {
+		return 0, false
+	}
+	i := len(mb.uids)
+	for i > 0 && mb.uids[i-1] > t.seen {
+		i--
+	}
+	var known []store.UID
+	for j := i; j < len(mb.uids); j++ {
+		if t.st.EncodeSeqNum(uint32(j+1)) != 0 {
+			known = append(known, mb.uids[j])
+		}
+	}
+	var added []store.UID
+	if len(known) > 0 {
+		t.seen = known[len(known)-1]
+		added = t.s.srv.claimRecent(mb.key, t.validity, known, !t.readOnly)
+		t.recent = append(t.recent, added...)
+	}
+	t.recent = slices.DeleteFunc(t.recent, func(u store.UID) bool { return mb.index(u) < 0 })
+	return len(t.recent), len(added) > 0
+}
+
+// recentSet returns the session's recent messages.
+func (t *selection) recentSet() []store.UID {
+	t.mb.mu.Lock()
+	defer t.mb.mu.Unlock()
+	return slices.Clone(t.recent)
+}
+
+// rev2 reports whether the client enabled IMAP4rev2, which has no
+// \Recent.
+func (s *session) rev2() bool {
+	return s.conn.EnabledCaps().Has(goimap.CapIMAP4rev2)
+}
+
+// withRecent returns the flags of a message as the session shows them,
+// \Recent added when it is recent here (recent: the session's recent
+// set, nil for an IMAP4rev2 client).
+func withRecent(flags []string, uid store.UID, recent []store.UID) []goimap.Flag {
+	out := imapFlags(flags)
+	if _, ok := slices.BinarySearch(recent, uid); ok {
+		out = append(out, flagRecent)
+	}
+	return out
+}
+
+// flagRecent is \Recent, a flag only the server sets.
+const flagRecent goimap.Flag = `\Recent`
+
+// isRecentFlag reports whether a search flag is \Recent.
+func isRecentFlag(f goimap.Flag) bool { return strings.EqualFold(string(f), string(flagRecent)) }
