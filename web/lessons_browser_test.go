@@ -295,9 +295,14 @@ func TestPageFixes(t *testing.T) {
 	p.do(chromedp.SetValue(chromedp.CSS(`#f-proto`), "dns"))
 	p.eval(`document.getElementById('f-proto').dispatchEvent(new Event('change')), true`)
 	p.waitJS("a DNS answer row", `[...document.querySelectorAll('#tl-list [role=option]')].some(r => /dns answer/i.test(r.querySelector('.c-kind').textContent))`)
-	ends := p.eval(`[...document.querySelectorAll('#tl-list [role=option]')].find(r => /dns answer/i.test(r.querySelector('.c-kind').textContent)).querySelector('.c-ends').textContent`)
-	if ends != "ns.example → mail.example.org" {
-		t.Errorf("a DNS answer row reads %q, want ns.example → mail.example.org", ends)
+	// An answer goes from the server to the host that asked:
+	// mail.example.org for the MX, mx.example.net for SPF, DKIM and
+	// DMARC.
+	ends := p.eval(`[...document.querySelectorAll('#tl-list [role=option]')].filter(r => /dns answer/i.test(r.querySelector('.c-kind').textContent)).map(r => r.querySelector('.c-ends').textContent).join(' | ')`)
+	for _, row := range strings.Split(ends, " | ") {
+		if row != "ns.example → mail.example.org" && row != "ns.example → mx.example.net" {
+			t.Errorf("a DNS answer row reads %q, want ns.example → the host that asked", row)
+		}
 	}
 
 	// A world file with a mistake: the reason stays beside the text.
