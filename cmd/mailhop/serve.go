@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
@@ -26,6 +27,7 @@ import (
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/dns"
 	"github.com/mailhop/mailhop/sim/listen"
+	"github.com/mailhop/mailhop/sim/mailauth"
 	"github.com/mailhop/mailhop/sim/mailhost"
 	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/queue"
@@ -66,6 +68,8 @@ type serveConfig struct {
 	maxPerAddr   int
 	maxMessage   int64
 	cpuProfile   string
+	noAuthChecks bool // the MX checks no SPF, DKIM or DMARC
+	printDNS     bool // print the DNS records to publish and exit
 }
 
 // The listening flags, in the order they are started and logged.
@@ -118,7 +122,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	for _, l := range listenFlags {
 		c.listen[l.name] = fs.String(l.name, l.def, l.usage+" (\"\" to turn off)")
 	}
-	fs.StringVar(&c.resolver, "resolver", "", "the DNS server asked for MX records, HOST[:PORT] (default: the first nameserver of /etc/resolv.conf)")
+	fs.StringVar(&c.resolver, "resolver", "", "the DNS server asked for MX records and by the SPF, DKIM and DMARC checks, HOST[:PORT] (default: the nameservers of /etc/resolv.conf)")
 	fs.IntVar(&c.mxPort, "mx-port", 25, "the port dialled on remote mail exchangers")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate chain (PEM); without it a self-signed certificate for --hostname is made once in DIR/tls")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
@@ -137,11 +141,15 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.IntVar(&c.maxConns, "max-connections", 2000, "connections served at once on each port; more are answered try-again-later (SMTP 421, POP3 -ERR [SYS/TEMP], IMAP BYE [UNAVAILABLE]) and closed; -1: no bound")
 	fs.IntVar(&c.maxPerAddr, "max-connections-per-address", listen.DefaultMaxConnsPerAddr, "connections served at once on each port to one client IP address; more are refused as over --max-connections; -1: no bound")
 	fs.Int64Var(&c.maxMessage, "max-message-size", 25<<20, "the largest message accepted, in bytes")
+	fs.BoolVar(&c.noAuthChecks, "no-auth-checks", false, "the MX checks no SPF, DKIM or DMARC on mail from other hosts (for closed test setups without DNS); the submission ports still sign with DKIM")
+	fs.BoolVar(&c.printDNS, "print-dns", false, "print the DNS records to publish for each --domain (MX, SPF, DKIM, DMARC) in zone-file syntax and exit; makes the DKIM keys in DIR/dkim if missing")
 	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile (go tool pprof) to FILE until the server stops")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mailhop serve --hostname NAME --domain DOMAIN [--domain ...] --data DIR")
 		fmt.Fprintln(stderr, "         [--user EMAIL:PASSWORD ...] [--users FILE] [--smtp ADDR] [--submission ADDR] ...")
+		fmt.Fprintln(stderr, "       mailhop serve --hostname NAME --domain DOMAIN [--domain ...] --data DIR --print-dns")
 		fmt.Fprintln(stderr, "Runs a real mail server: inbound MX, submission, outbound queue, Maildir mailboxes, IMAP and POP3.")
+		fmt.Fprintln(stderr, "The MSA signs with DKIM (keys in DIR/dkim), the MX checks SPF, DKIM and DMARC.")
 		fs.PrintDefaults()
 	}
 	return fs, c
@@ -155,6 +163,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := c.check(); err != nil {
 		fmt.Fprintf(stderr, "mailhop serve: %v (see mailhop serve -h)\n", err)
 		return errUsage
+	}
+	if c.printDNS {
+		return printDNS(c, stdout, newLogger(c, stderr))
 	}
 	srv, err := newServer(c, stdout, stderr)
 	if err != nil {
@@ -254,8 +265,12 @@ type server struct {
 	tls   *tls.Config
 	net   *netx.Real
 	host  *mailhost.Host
-	// resolvers are the DNS servers asked for MX records.
+	// resolvers are the DNS servers asked for MX records, and by the
+	// MX's SPF, DKIM and DMARC checks.
 	resolvers []string
+	// dkim are the keys the MSA signs with, read from dkimFiles.
+	dkim      []mailhost.DKIMKey
+	dkimFiles []dkimFile
 	// traceOut writes every event to --trace-log.
 	traceOut *traceWriter
 	closes   []func() // after the host stopped
@@ -271,11 +286,7 @@ func newServer(c *serveConfig, stdout, stderr io.Writer) (_ *server, err error) 
 			s.closeAll()
 		}
 	}()
-	var h slog.Handler = slog.NewTextHandler(stderr, nil)
-	if c.logFormat == "json" {
-		h = slog.NewJSONHandler(stderr, nil)
-	}
-	s.log = slog.New(h)
+	s.log = newLogger(c, stderr)
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return nil, fmt.Errorf("--data %s: %w", c.data, err)
 	}
@@ -297,6 +308,14 @@ func newServer(c *serveConfig, stdout, stderr io.Writer) (_ *server, err error) 
 	}
 	if s.tls, err = loadTLS(c); err != nil {
 		return nil, err
+	}
+	keys, err := loadDKIMKeys(c.data, c.domains)
+	if err != nil {
+		return nil, err
+	}
+	s.dkimFiles = keys
+	for _, k := range keys {
+		s.dkim = append(s.dkim, k.DKIMKey)
 	}
 	// Protocol lines reach the trace only when someone reads them.
 	s.net = &netx.Real{Hostname: c.hostname, Describe: func(_ string, msg []byte) string { return dns.DescribePacket(msg) }}
@@ -322,6 +341,14 @@ func newServer(c *serveConfig, stdout, stderr io.Writer) (_ *server, err error) 
 		}
 	}
 	return s, nil
+}
+
+// newLogger makes the log of --log-format on stderr.
+func newLogger(c *serveConfig, stderr io.Writer) *slog.Logger {
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(stderr, nil))
 }
 
 func unwrapOpError(err error) error {
@@ -355,6 +382,8 @@ func (s *server) run(ctx context.Context) error {
 		s.closeAll()
 		return err
 	}
+	// Said once the server starts: a start that fails says one thing.
+	logDKIMKeys(s.log, s.dkimFiles, "DKIM key created: publish its record (mailhop serve --print-dns)")
 	if n := s.host.Queue.Len(); n > 0 {
 		s.log.Info("queue recovered", "messages", n)
 	}
@@ -375,7 +404,8 @@ func (s *server) run(ctx context.Context) error {
 		}
 	}
 	s.log.Info("serving", "hostname", c.hostname, "domains", strings.Join(c.domains, ","), "data", c.data,
-		"users", len(s.users.get().Addresses()), "resolver", strings.Join(s.resolvers, ","))
+		"users", len(s.users.get().Addresses()), "resolver", strings.Join(s.resolvers, ","),
+		"dkim_keys", len(s.dkim), "auth_checks", !c.noAuthChecks)
 
 	<-ctx.Done()
 	s.log.Info("stopping: no new connections; sessions may finish", "within", c.shutdown)
@@ -416,8 +446,9 @@ func (s *server) newHost() error {
 			s.net.Speaks(port, "dns")
 		}
 	}
+	res := &dns.Resolver{Net: s.net, Servers: s.resolvers, Trace: s.rec, Host: c.hostname, UDPSize: 1232}
 	roles := []string{mailhost.RoleMSA, mailhost.RoleMX, mailhost.RoleMDA, mailhost.RoleLMTP, mailhost.RolePOP3, mailhost.RoleIMAP}
-	h, err := mailhost.New(mailhost.Config{
+	cfg := mailhost.Config{
 		Hostname: c.hostname, Domains: c.domains, Roles: roles,
 		Listen: func(svc service.Service) (net.Listener, error) {
 			addr := *c.listen[svc.Name]
@@ -435,8 +466,9 @@ func (s *server) newHost() error {
 			return l, nil
 		},
 		Net: s.net, Clock: clock.Wall{}, Trace: s.rec, Users: s.users, Store: s.store, Spool: s.spool,
-		Resolver: queue.DNS(&dns.Resolver{Net: s.net, Servers: s.resolvers, Trace: s.rec, Host: c.hostname, UDPSize: 1232}),
+		Resolver: queue.DNS(res),
 		MXPort:   c.mxPort,
+		DKIM:     s.dkim,
 		Queue:    mailhost.QueueSettings{Schedule: c.schedule, Lifetime: c.lifetime},
 		TLS:      s.tls,
 		// RFC 3207 §4 and RFC 7435: opportunistic TLS between MTAs, the
@@ -451,7 +483,14 @@ func (s *server) newHost() error {
 		InsecureAuth: c.insecureAuth, StrictAuth: true, Strict: c.strict,
 		MaxMessageBytes: c.maxMessage, MaxConnections: c.maxConns, MaxConnectionsPerAddr: c.maxPerAddr,
 		ErrorLog: log.New(&slogWriter{log: s.log}, "", 0),
-	})
+	}
+	if !c.noAuthChecks {
+		// The MX asks the queue's DNS servers for SPF, DKIM and DMARC
+		// records: one resolver, every question in the trace.
+		cfg.AuthResolver = mailauth.FromExchanger(res)
+		cfg.AuthRand = mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
+	}
+	h, err := mailhost.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func connServer(t *testing.T, ip string, extra ...string) *mailServer {
 	t.Helper()
 	m := &mailServer{name: "mx.example.net", ip: ip, data: filepath.Join(t.TempDir(), "mx"), ports: map[string]int{}, t: t}
 	m.args = []string{"serve", "--hostname", m.name, "--domain", "example.net", "--data", m.data,
-		"--user", "bob@example.net:bob", "--resolver", "127.0.0.1:1", "--shutdown-timeout", "2s", "--lmtp", ""}
+		"--user", "bob@example.net:bob", "--resolver", "127.0.0.1:1", "--no-auth-checks", "--shutdown-timeout", "2s", "--lmtp", ""}
 	for _, s := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"} {
 		m.ports[s] = freePortOn(t, ip, false)
 		m.args = append(m.args, "--"+s, m.addr(s))

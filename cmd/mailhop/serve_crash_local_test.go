@@ -50,7 +50,7 @@ func (s *crashLocalServer) start(deadline time.Time, withUI bool) {
 	t.Helper()
 	args := []string{"serve", "--hostname", "mx.example.net", "--domain", "example.net", "--data", s.data,
 		"--user", "bob@example.net:bob", "--user", "carol@example.net:carol",
-		"--resolver", "127.0.0.1:9", "--retry-schedule", "1s", "--shutdown-timeout", "5s",
+		"--resolver", "127.0.0.1:9", "--no-auth-checks", "--retry-schedule", "1s", "--shutdown-timeout", "5s",
 		"--smtp", s.smtp, "--submission", "", "--submissions", "", "--imap", "", "--imaps", "",
 		"--pop3", "", "--pop3s", "", "--lmtp", ""}
 	if withUI {

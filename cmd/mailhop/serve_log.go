@@ -18,9 +18,10 @@ import (
 
 // startLogging makes the trace's sink write every event to --trace-log
 // (if set) and the events an operator wants — queue, delivery, fetch,
-// hop, DNS errors — as one log line each. A sink, not a follower of the
-// bounded trace: no line is ever lost, however busy the server. The
-// returned function stops it and flushes the trace log.
+// hop, DNS errors, the MX's verdict on SPF, DKIM and DMARC — as one log
+// line each. A sink, not a follower of the bounded trace: no line is ever
+// lost, however busy the server. The returned function stops it and
+// flushes the trace log.
 func (s *server) startLogging() (stop func()) {
 	s.rec.SetSink(func(e trace.Event) {
 		if s.traceOut != nil {
@@ -45,6 +46,10 @@ func (s *server) logEvent(e trace.Event) {
 		if e.Action != "error" {
 			return
 		}
+	case trace.KindAuth:
+		if e.Action != "verdict" {
+			return
+		}
 	default:
 		return
 	}
@@ -63,6 +68,10 @@ func (s *server) logEvent(e trace.Event) {
 		level = slog.LevelError
 	case "deferred", "bounced", "failed", "expired":
 		level = slog.LevelWarn
+	case "verdict":
+		if !strings.HasPrefix(e.Text, "accepted") {
+			level = slog.LevelWarn // refused or deferred
+		}
 	}
 	s.log.Log(context.Background(), level, e.Text, attrs...)
 }

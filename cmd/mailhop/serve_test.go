@@ -213,8 +213,12 @@ func newWorld(t *testing.T) *testWorld {
 		return path
 	}
 	zo, zn := zone("example.org", "mail", ipA), zone("example.net", "mx", ipB)
+	// example.com, a sender of the attack tests, exists but publishes no
+	// SPF or DMARC record: B's checks of its mail find none.
+	zc := filepath.Join(w.dir, "example.com.zone")
+	os.WriteFile(zc, []byte("$ORIGIN example.com.\n$TTL 300\n@ IN SOA ns.example. hostmaster.example.com. 1 7200 3600 1209600 300\n"), 0o644)
 	w.dnsPort = freePortOn(t, "127.0.0.1", true)
-	w.dns = exec.Command(bin, "dns", "--listen", fmt.Sprintf("127.0.0.1:%d", w.dnsPort), "--zone", zo, "--zone", zn)
+	w.dns = exec.Command(bin, "dns", "--listen", fmt.Sprintf("127.0.0.1:%d", w.dnsPort), "--zone", zo, "--zone", zn, "--zone", zc)
 	dnsLog := &logBuffer{}
 	w.dns.Stderr = dnsLog
 	if err := w.dns.Start(); err != nil {

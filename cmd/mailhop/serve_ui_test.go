@@ -132,7 +132,7 @@ func TestServeUI(t *testing.T) {
 		m.ports[s] = freePortOn(t, ip, false)
 	}
 	m.args = []string{"serve", "--hostname", "mail.example.org", "--domain", "example.org", "--data", m.data,
-		"--user", "alice@example.org:alice", "--user", "carol@example.org:carol", "--resolver", "127.0.0.1:1",
+		"--user", "alice@example.org:alice", "--user", "carol@example.org:carol", "--resolver", "127.0.0.1:1", "--no-auth-checks",
 		"--smtp", m.addr("smtp"), "--submission", m.addr("submission"), "--submissions", "", "--imap", m.addr("imap"),
 		"--imaps", "", "--pop3", "", "--pop3s", "", "--shutdown-timeout", "2s",
 		"--ui", m.addr("ui"), "--ui-origin", "http://127.0.0.1:8080"}
@@ -400,7 +400,7 @@ func TestServeUIFollowers(t *testing.T) {
 		m.ports[s] = freePortOn(t, ip, false)
 	}
 	m.args = []string{"serve", "--hostname", "mail.example.org", "--domain", "example.org", "--data", m.data,
-		"--user", "alice@example.org:alice", "--resolver", "127.0.0.1:1",
+		"--user", "alice@example.org:alice", "--resolver", "127.0.0.1:1", "--no-auth-checks",
 		"--smtp", m.addr("smtp"), "--submission", "", "--submissions", "", "--imap", "", "--imaps", "", "--pop3", "", "--pop3s", "",
 		"--shutdown-timeout", "2s", "--ui", m.addr("ui"), "--ui-max-followers", "2", "--ui-write-timeout", "500ms"}
 	m.start()
@@ -474,7 +474,7 @@ func TestServeTraceLogComplete(t *testing.T) {
 	m := &mailServer{name: "mail.example.org", ip: ip, data: filepath.Join(dir, "a"), ports: map[string]int{}, t: t}
 	m.ports["smtp"] = freePortOn(t, ip, false)
 	m.args = []string{"serve", "--hostname", "mail.example.org", "--domain", "example.org", "--data", m.data,
-		"--user", "alice@example.org:alice", "--resolver", "127.0.0.1:1", "--smtp", m.addr("smtp"),
+		"--user", "alice@example.org:alice", "--resolver", "127.0.0.1:1", "--no-auth-checks", "--smtp", m.addr("smtp"),
 		"--submission", "", "--submissions", "", "--imap", "", "--imaps", "", "--pop3", "", "--pop3s", "",
 		"--shutdown-timeout", "2s", "--trace-log", logFile}
 	m.start()
