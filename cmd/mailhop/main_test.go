@@ -175,6 +175,46 @@ func TestSimPcap(t *testing.T) {
 	}
 }
 
+// The worlds of SPF, DKIM and DMARC tell their own story without flags.
+// A refused message is the outcome, not a failure of the run: the
+// session and the reply are printed, the exit status is 0.
+func TestSimWorldsOfAuthentication(t *testing.T) {
+	out, errOut, code := mailhop(t, nil, "sim", "--world", "spoof")
+	if code != 0 {
+		t.Fatalf("spoof: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"dns  mallory-pc → ns.example: query example.net. IN MX",
+		"mallory-pc → mx.example.net:25 smtp: open",
+		"auth mx.example.net: spf", "SPF fail: 203.0.113.66",
+		"auth mx.example.net: verdict",
+		"S: 550 5.7.1 Message rejected by the DMARC policy of example.org",
+		"C: QUIT",
+		"\n== alice@example.org → bob@example.net: refused by mx.example.net, nothing was delivered:\n550 5.7.1 ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("spoof: the output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "bob@example.net/INBOX") {
+		t.Error("spoof: a mailbox is shown for the refused message")
+	}
+	_, errOut, code = mailhop(t, nil, "sim", "--world", "spoof", "--json")
+	if code != 0 || !strings.Contains(errOut, "refused by mx.example.net") {
+		t.Errorf("spoof --json: exit %d, stderr %q", code, errOut)
+	}
+	for _, c := range []struct{ world, want string }{
+		{"no-dmarc", "== bob@example.net/INBOX, UID 1: the header as delivered\nReturn-Path: <alice@example.org>"},
+		{"forwarded", "== carol@example.com/INBOX, UID 1: the header as delivered"},
+		{"mailing-list", "== bob@example.net/Junk, UID 1: the header as delivered (DMARC quarantine)\nReturn-Path: <list-bounces@lists.example.net>"},
+	} {
+		out, errOut, code := mailhop(t, nil, "sim", "--world", c.world)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d (%s); the output lacks %q", c.world, code, errOut, c.want)
+		}
+	}
+}
+
 func TestSimBadFlags(t *testing.T) {
 	cases := [][]string{
 		{"sim", "--world", "/no/such/file"},

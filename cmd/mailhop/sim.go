@@ -8,11 +8,12 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/mailhost"
 	"github.com/mailhop/mailhop/sim/message"
-	"github.com/mailhop/mailhop/sim/mua"
 	"github.com/mailhop/mailhop/sim/pcap"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
@@ -83,29 +84,40 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if len(sends) == 0 {
-		if len(spec.Users) < 2 {
-			return errors.New("the world has fewer than two users: say who sends with --send FROM:TO")
-		}
-		sends = listFlag{spec.Users[0].Address + ":" + spec.Users[1].Address}
-	}
 	ctx := context.Background()
 	j := world.Journey{Read: *read, Until: *until}
-	var rcpts []string
-	for _, s := range sends {
-		from, to, ok := strings.Cut(s, ":")
-		if !ok || !strings.Contains(from, "@") || !strings.Contains(to, "@") {
-			fmt.Fprintf(stderr, "mailhop sim: --send %q: want FROM:TO, two addresses\n", s)
-			return errUsage
+	switch {
+	case len(sends) > 0:
+		for _, s := range sends {
+			from, to, ok := strings.Cut(s, ":")
+			if !ok || !strings.Contains(from, "@") || !strings.Contains(to, "@") {
+				fmt.Fprintf(stderr, "mailhop sim: --send %q: want FROM:TO, two addresses\n", s)
+				return errUsage
+			}
+			j.Mails = append(j.Mails, world.MailSpec{From: from, To: []string{to}, Subject: *subject, Body: *body})
 		}
-		j.Mails = append(j.Mails, mua.Mail{From: from, To: []string{to}, Subject: *subject, Body: *body})
-		rcpts = append(rcpts, to)
+	case len(spec.Send) > 0:
+		// The world's own story; --subject and --body fill in what it
+		// leaves out.
+		for _, m := range spec.Send {
+			if m.Subject == "" {
+				m.Subject = *subject
+			}
+			if m.Body == "" {
+				m.Body = *body
+			}
+			j.Mails = append(j.Mails, m)
+		}
+	case len(spec.Users) < 2:
+		return errors.New("the world has fewer than two users: say who sends with --send FROM:TO")
+	default:
+		j.Mails = []world.MailSpec{{From: spec.Users[0].Address, To: []string{spec.Users[1].Address}, Subject: *subject, Body: *body}}
 	}
-	readErrs, err := w.Run(ctx, j)
+	out, err := w.Run(ctx, j)
 	if err != nil {
 		return err
 	}
-	for _, err := range readErrs {
+	for _, err := range out.ReadErrs {
 		fmt.Fprintf(stderr, "mailhop sim: %v\n", err)
 	}
 	events := w.Trace.Events()
@@ -120,33 +132,79 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "mailhop sim: --pcap: the capture was full; the last %d packets are not in %s\n", n, *pcapOut)
 		}
 	}
+	// A refused message is an outcome of the run, as a delivery is: it
+	// is told, and the run succeeds.
 	if *jsonOut {
+		for _, r := range out.Refused {
+			fmt.Fprintf(stderr, "mailhop sim: %s\n", refusal(r))
+		}
 		return trace.WriteJSON(stdout, events...)
 	}
 	if err := trace.WriteText(stdout, events...); err != nil {
 		return err
 	}
+	for _, r := range out.Refused {
+		fmt.Fprintf(stdout, "\n== %s\n", refusal(r))
+	}
 	// The headers of what arrived: the Received lines tell the journey
-	// backwards, newest first.
-	for _, to := range rcpts {
-		st, err := w.StoreOf(to)
-		if err != nil {
+	// backwards, newest first. Mail for a forwarded address or a list is
+	// looked for where it went.
+	var rcpts []string
+	for _, m := range j.Mails {
+		if slices.ContainsFunc(out.Refused, func(r *world.SendError) bool { return r.From == m.From && slices.Equal(r.To, m.To) }) {
 			continue
 		}
-		list, err := st.List(to, store.Inbox)
+		for _, to := range m.To {
+			for _, r := range w.FinalRecipients(to) {
+				if !slices.Contains(rcpts, r) {
+					rcpts = append(rcpts, r)
+				}
+			}
+		}
+	}
+	for _, to := range rcpts {
+		printArrival(stdout, w, to)
+	}
+	return nil
+}
+
+// refusal tells a message that did not get into the mail system.
+func refusal(r *world.SendError) string {
+	if reply := r.Reply(); reply != "" {
+		return fmt.Sprintf("%s → %s: refused by %s, nothing was delivered:\n%s", r.From, strings.Join(r.To, ", "), r.Server, reply)
+	}
+	return fmt.Sprintf("%s → %s: not sent: %v", r.From, strings.Join(r.To, ", "), r.Err)
+}
+
+// printArrival prints the header of the newest message in a user's
+// INBOX, and in their Junk when DMARC quarantined mail there.
+func printArrival(stdout io.Writer, w *world.World, to string) {
+	st, err := w.StoreOf(to)
+	if err != nil {
+		return
+	}
+	shown := false
+	for _, box := range []string{store.Inbox, mailhost.Junk} {
+		list, err := st.List(to, box)
 		if err != nil || len(list) == 0 {
-			fmt.Fprintf(stdout, "\n== %s/INBOX is empty\n", to)
 			continue
 		}
 		last := list[len(list)-1]
-		msg, err := st.Read(to, store.Inbox, last.UID)
+		msg, err := st.Read(to, box, last.UID)
 		if err != nil {
 			continue
 		}
-		fmt.Fprintf(stdout, "\n== %s/INBOX, UID %d: the header as delivered\n", to, last.UID)
+		why := ""
+		if box == mailhost.Junk {
+			why = " (DMARC quarantine)"
+		}
+		fmt.Fprintf(stdout, "\n== %s/%s, UID %d: the header as delivered%s\n", to, box, last.UID, why)
 		fmt.Fprint(stdout, strings.ReplaceAll(string(message.HeaderSection(msg)), "\r\n", "\n"))
+		shown = true
 	}
-	return nil
+	if !shown {
+		fmt.Fprintf(stdout, "\n== %s/INBOX is empty\n", to)
+	}
 }
 
 // writeExports writes the files asked for with --out-transcript and

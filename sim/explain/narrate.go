@@ -1783,6 +1783,25 @@ func sayQueue(e trace.Event) string {
 		return h + " starts again and finds the message still in its queue" + idParen
 	case "discarded":
 		return h + " drops a bounce that can not be delivered: a bounce never bounces" + idParen
+	case "forwarded":
+		// "bob@example.net is forwarded to carol@example.com: ..."
+		addr, rest, _ := strings.Cut(t, " is forwarded to ")
+		to, _, _ := strings.Cut(rest, ": ")
+		return h + " forwards the message for " + clip(addr) + " to " + clip(to) + ", unchanged and still from the original sender"
+	case "list":
+		// "list@lists.example.net is a mailing list: a copy goes to its 2 members (...)"
+		addr, rest, _ := strings.Cut(t, " is a mailing list: ")
+		n := ""
+		if _, after, ok := strings.Cut(rest, " to its "); ok {
+			n, _, _ = strings.Cut(after, " member")
+		}
+		members := "the members"
+		if n != "" {
+			members = "the " + clip(n) + " members"
+		}
+		return h + " copies the message to " + members + " of " + clip(addr) + ", with a Subject tag and a footer"
+	case "loop":
+		return h + " refuses the message: it has crossed too many servers, so it is caught in a mail loop"
 	case "error":
 		if strings.HasPrefix(t, "queueing the bounce") {
 			return h + " can not queue the bounce"

@@ -62,6 +62,8 @@ func TestNarrateJourneys(t *testing.T) {
 		{"dns-broken", "dns-broken", "alice@example.org", "bob@example.net", ""},
 		{"null-mx", "null-mx", "alice@example.org", "anyone@example.com", ""},
 		{"backup-mx", "backup-mx", "alice@example.org", "bob@example.net", "imap"},
+		{"forwarded", "forwarded", "alice@example.org", "bob@example.net", ""},
+		{"mailing-list", "mailing-list", "alice@example.org", "list@lists.example.net", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t, c.world)

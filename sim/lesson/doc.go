@@ -45,7 +45,8 @@
 //	title     required  one line
 //	goal      required  two sentences: what the student will do, and what they will see
 //	world     required  a built-in world's name (default, mx-down, dns-broken, backup-mx,
-//	                    null-mx) or a whole world file's text, as a YAML block (world: |)
+//	                    null-mx, spoof, no-dmarc, forwarded, mailing-list) or a whole world
+//	                    file's text, as a YAML block (world: |)
 //	setup     optional  actions done when the lesson starts, not by the student: only
 //	                    mail, advance and fault
 //	steps     required  a list of {text, hint}: what to do, and a hint shown when stuck
@@ -115,10 +116,12 @@
 //	event: {kind: dns, action: answer, records: "IN\\s+MX\\s+10 mx\\.example\\.net\\.$"}
 //	event: {kind: queue, action: deferred, host: mail.example.org}
 //	event: {kind: wire, dir: send, peer: store.example.net, port: 110, text: "^QUIT$", tls: true}
+//	event: {kind: auth, action: dmarc, host: mx.example.net, text: "^DMARC fail .*p=reject"}
 //
-//	kind     host, link, conn, wire, packet, tls, dns, queue, deliver, fetch, hop, fault, lesson
+//	kind     host, link, conn, wire, packet, tls, dns, queue, deliver, fetch, hop, fault, lesson,
+//	         auth (SPF, DKIM and DMARC: actions dkim-sign, spf, dkim, dmarc, verdict)
 //	action   the step within the kind (query, answer; queued, attempt, deferred,
-//	         delivered, failed, bounced; open, close, refused; ...)
+//	         delivered, failed, bounced, forwarded, list; open, close, refused; ...)
 //	host     the host the event is about; for conn, wire and tls the client
 //	peer     the other host; for conn, wire and tls the server
 //	port     the server's port
@@ -164,6 +167,7 @@
 //	  header: ["^Received: from .* by store\\.example\\.net .* with LMTP"]
 //
 //	user        required: whose INBOX
+//	mailbox     Junk to look there instead (what DMARC's p=quarantine filed)
 //	subject     pattern over the Subject (the message must have one)
 //	from, to    patterns over the From and To headers (which must be there)
 //	header      patterns that must each match some header line ("Name: value")

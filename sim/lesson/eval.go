@@ -249,14 +249,15 @@ type parsedMsg struct {
 
 type msgKey struct {
 	user string
+	box  string
 	uid  uint32
 	size int64
 	date time.Time
 	msg  string
 }
 
-func (l *Lesson) message(w WorldView, user string, m world.MessageState) *parsedMsg {
-	k := msgKey{strings.ToLower(user), m.UID, m.Size, m.Date, m.Msg}
+func (l *Lesson) message(w WorldView, user, box string, m world.MessageState) *parsedMsg {
+	k := msgKey{strings.ToLower(user), box, m.UID, m.Size, m.Date, m.Msg}
 	l.cacheMu.Lock()
 	if l.cacheOf != w {
 		l.cache, l.cacheOf = nil, w
@@ -266,7 +267,7 @@ func (l *Lesson) message(w WorldView, user string, m world.MessageState) *parsed
 	if p != nil {
 		return p
 	}
-	raw, err := w.Message(user, store.Inbox, m.UID)
+	raw, err := w.Message(user, box, m.UID)
 	if err != nil {
 		return nil
 	}
@@ -361,8 +362,9 @@ func (m *MailboxMatch) why(p *parsedMsg, flags []string) string {
 	return ""
 }
 
-// countMailbox returns how many messages of the user's INBOX match, and
-// when none does, why the newest does not.
+// countMailbox returns how many messages of the user's INBOX (or the
+// mailbox the check names) match, and when none does, why the newest
+// does not.
 //
 // A message counts once the trace has shown it filed (a deliver event for
 // the mailbox): the state may be a moment ahead of the events, and a
@@ -371,36 +373,48 @@ func (l *Lesson) countMailbox(m *MailboxMatch, st *world.State, w WorldView, eve
 	if st == nil {
 		return 0, "no world to look into"
 	}
+	box := store.Inbox
+	if m.Mailbox != "" && !strings.EqualFold(m.Mailbox, store.Inbox) {
+		box = m.Mailbox
+	}
 	var mb *world.MailboxState
+	kept := false
 	for i := range st.Hosts {
 		for j := range st.Hosts[i].Mailboxes {
-			if strings.EqualFold(st.Hosts[i].Mailboxes[j].User, m.User) {
-				mb = &st.Hosts[i].Mailboxes[j]
+			b := &st.Hosts[i].Mailboxes[j]
+			if strings.EqualFold(b.User, m.User) {
+				kept = true
+				if b.Mailbox == box {
+					mb = b
+				}
 			}
 		}
 	}
-	if mb == nil {
-		return 0, fmt.Sprintf("no host of the world keeps %s's INBOX", m.User)
+	switch {
+	case mb == nil && kept:
+		return 0, fmt.Sprintf("%s has no %s: nothing has been filed there", m.User, box)
+	case mb == nil:
+		return 0, fmt.Sprintf("no host of the world keeps %s's %s", m.User, box)
 	}
 	filed := 0
 	for i := range events {
-		if events[i].Kind == trace.KindDeliver && strings.EqualFold(events[i].Mailbox, mb.User+"/"+store.Inbox) {
+		if events[i].Kind == trace.KindDeliver && strings.EqualFold(events[i].Mailbox, mb.User+"/"+box) {
 			filed++
 		}
 	}
 	msgs := mb.Messages[:min(filed, len(mb.Messages))] // in the order they were filed
 	if len(msgs) == 0 {
-		return 0, fmt.Sprintf("%s's INBOX is empty", m.User)
+		return 0, fmt.Sprintf("%s's %s is empty", m.User, box)
 	}
 	n := 0
 	why := ""
 	for _, ms := range msgs {
-		p := l.message(w, m.User, ms)
+		p := l.message(w, m.User, box, ms)
 		if p == nil {
 			continue
 		}
 		if y := m.why(p, ms.Flags); y != "" {
-			why = fmt.Sprintf("message %d of %s's INBOX (%s): %s", ms.UID, m.User, describe(p), y)
+			why = fmt.Sprintf("message %d of %s's %s (%s): %s", ms.UID, m.User, box, describe(p), y)
 			continue
 		}
 		n++

@@ -14,6 +14,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/mailhop/mailhop/sim/mailhost"
+	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/world"
 )
 
@@ -127,9 +129,12 @@ type ReplyMatch struct {
 	send, reply *regexp.Regexp
 }
 
-// MailboxMatch matches the messages of a user's INBOX.
+// MailboxMatch matches the messages of a user's INBOX (or of Mailbox).
 type MailboxMatch struct {
-	User      string   `json:"user"`
+	User string `json:"user"`
+	// Mailbox is the mailbox looked into: INBOX unless said; Junk holds
+	// what DMARC quarantined.
+	Mailbox   string   `json:"mailbox,omitempty"`
 	Subject   string   `json:"subject,omitempty"`
 	From      string   `json:"from,omitempty"`
 	To        string   `json:"to,omitempty"`
@@ -143,7 +148,7 @@ type MailboxMatch struct {
 }
 
 // The kinds of trace event a check may name.
-var kinds = []string{"host", "link", "conn", "wire", "packet", "tls", "dns", "queue", "deliver", "fetch", "hop", "fault", "lesson"}
+var kinds = []string{"host", "link", "conn", "wire", "packet", "tls", "dns", "queue", "deliver", "fetch", "hop", "fault", "lesson", "auth"}
 
 //go:embed lessons/*.yaml
 var builtinFS embed.FS
@@ -511,6 +516,9 @@ func (l *Lesson) checkCheck(c *Check) error {
 	if m := c.Mailbox; m != nil {
 		if !l.hasUser(m.User) {
 			return fmt.Errorf("mailbox of %q: not a user of the world", m.User)
+		}
+		if m.Mailbox != "" && !strings.EqualFold(m.Mailbox, store.Inbox) && m.Mailbox != mailhost.Junk {
+			return fmt.Errorf("mailbox %q: INBOX or %s (the mailboxes the world files mail into)", m.Mailbox, mailhost.Junk)
 		}
 		if m.subject, err = compile("mailbox subject", m.Subject); err != nil {
 			return err

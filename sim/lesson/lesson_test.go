@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/mua"
 	"github.com/mailhop/mailhop/sim/trace"
 	"github.com/mailhop/mailhop/sim/world"
 )
 
 // The course, in order.
 var course = []string{"first-mail", "submission", "envelope", "recipients", "mx", "no-mx", "bounce",
-	"retry", "relay", "pop3", "imap", "lmtp", "smuggling"}
+	"retry", "relay", "pop3", "imap", "lmtp", "smuggling", "spoof", "no-dmarc", "forwarding", "mailing-list"}
 
 func TestBuiltinOrder(t *testing.T) {
 	var ids []string
@@ -254,6 +255,7 @@ func TestParseErrors(t *testing.T) {
 		{head + "checks: [{name: c1, reply: {send: '(?i)^mail', reply: '250'}}]\n", `flags like (?i) or (?s) are not allowed`},
 		{head + "checks: [{name: c1, reply: {send: '^MAIL'}}]\n", `needs send (the command) and reply (the answer)`},
 		{head + "checks: [{name: c1, mailbox: {user: eve@example.com}}]\n", `mailbox of "eve@example.com": not a user of the world`},
+		{head + "checks: [{name: c1, mailbox: {user: bob@example.net, mailbox: Spam}}]\n", `mailbox "Spam": INBOX or Junk`},
 		{head + "checks: [{name: c1, event: {host: mx.example.com}}]\n", `event host "mx.example.com": not a host of the world (hosts: alice-pc, mail.example.org,`},
 		{head + ok + "solution: [{send: HELO x, advance: 1m}]\n", `solution action 1: say exactly one of connect, send, expect, close, advance, mail, fault`},
 		{head + ok + "solution: [{advance: soon}]\n", `solution action 1: advance "soon": say a duration like 90s or 1h, or retry`},
@@ -340,5 +342,34 @@ checks:
 	rs = l.Evaluate(events, fw)
 	if !rs[1].OK || !rs[2].OK || rs[3].OK || rs[3].Detail != "found 1" {
 		t.Fatalf("%+v", rs)
+	}
+}
+
+// A check of a Junk folder says precisely why it does not hold yet: no
+// Junk at all, then an empty one. The auth events a lesson names exist
+// as a kind.
+func TestJunkCheckDetail(t *testing.T) {
+	l, err := Load("mailing-list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, l)
+	start := w.Trace.Last()
+	r := result(t, l.Evaluate(w.Trace.Since(start), w), "bob's Junk")
+	if r.OK || r.Detail != "bob@example.net has no Junk: nothing has been filed there" {
+		t.Fatalf("before anything: %+v", r)
+	}
+	// A message that is not the list's, delivered in the INBOX: the
+	// Junk check still does not hold.
+	if _, err := w.Send(context.Background(), mua.Mail{From: "alice@example.org", To: []string{"bob@example.net"}, Subject: "Direct", Body: "Not through the list."}); err != nil {
+		t.Fatal(err)
+	}
+	w.RunUntilQuiet(SettleLimit)
+	rs := l.Evaluate(w.Trace.Since(start), w)
+	if r := result(t, rs, "bob's Junk"); r.OK {
+		t.Fatalf("after a direct message: %+v", r)
+	}
+	if r := result(t, rs, "nothing from the list"); !r.OK {
+		t.Fatalf("a message without List-Id counts as the list's: %+v", r)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 
@@ -149,6 +150,11 @@ func (h *Host) checker() func(ctx context.Context, a smtp.Arrival) smtp.Verdict 
 			return smtp.Verdict{Code: 451, Enh: "4.7.0", Text: "Temporary authentication failure: a DNS lookup for SPF or DMARC failed, try again later"}
 		}
 		ar := mailauth.NewAuthResults(cfg.Hostname, spf, dkim, dmarc)
+		if len(dkim) == 0 {
+			// Said, not left out: the reader learns the message was not
+			// signed (RFC 8601 §2.7.1).
+			ar.Methods = slices.Insert(ar.Methods, min(1, len(ar.Methods)), mailauth.ARMethod{Method: "dkim", Result: mailauth.None})
+		}
 		verdict := "accepted"
 		if dmarc != nil && dmarc.Result == mailauth.Fail && dmarc.Disposition == mailauth.DispositionQuarantine {
 			for i := range ar.Methods {

@@ -110,6 +110,11 @@ type Config struct {
 	// MDA believes when it files quarantined mail into Junk (nil: this
 	// host alone).
 	TrustedAuthServIDs []string
+	// Aliases are the local addresses whose mail is sent on instead of
+	// filed, by address (any case): forwarded as it is, or copied to a
+	// mailing list's members (see Alias). The MX and the MSA expand them
+	// as they accept a message; an alias exists as a recipient.
+	Aliases map[string]Alias
 	// ErrorLog receives the IMAP server's errors (nil: the log package's)
 	// and every server's accept failures (out of file descriptors), each
 	// line led by the service's name.
@@ -152,8 +157,11 @@ func (c *Config) IsLocal(domain string) bool {
 }
 
 // Exists reports whether an address is a user of one of the host's
-// domains.
+// domains, or one of its aliases.
 func (c *Config) Exists(addr string) bool {
+	if _, ok := c.aliasOf(addr); ok {
+		return true
+	}
 	a, ok := c.Users.Lookup(addr)
 	if !ok {
 		return false
@@ -217,6 +225,9 @@ func New(cfg Config) (_ *Host, err error) {
 	return h, nil
 }
 
+// Junk is the mailbox the MDA files quarantined mail into.
+const Junk = "Junk"
+
 // folder is the MDA's choice of mailbox: Junk for what DMARC quarantines
 // (RFC 7489 §6.3), as a trusted MX recorded it; else the INBOX.
 func (h *Host) folder(msg []byte) string {
@@ -225,7 +236,7 @@ func (h *Host) folder(msg []byte) string {
 		trusted = []string{h.cfg.Hostname}
 	}
 	if Quarantined(msg, func(id string) bool { return containsFold(trusted, id) }) {
-		return "Junk"
+		return Junk
 	}
 	return ""
 }
@@ -285,7 +296,7 @@ func (h *Host) server(svc service.Service) running {
 			if svc.Role == RoleMX {
 				s.Mode = smtp.MX
 			}
-			s.Users, s.Queue, s.TLSConfig, s.ImplicitTLS = cfg.Users, h.Queue, cfg.TLS, svc.ImplicitTLS
+			s.Users, s.Queue, s.TLSConfig, s.ImplicitTLS = cfg.Users, h.enqueuer(), cfg.TLS, svc.ImplicitTLS
 			s.InsecureAuth, s.StrictAuth, s.Limiter = cfg.InsecureAuth, cfg.StrictAuth, cfg.Limiter
 			if s.Mode == smtp.Submission && len(cfg.DKIM) > 0 {
 				s.Sign = h.signer()

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/netx"
 	"github.com/mailhop/mailhop/sim/smtp"
 )
@@ -110,9 +111,13 @@ type Submitter struct {
 	TLS    *tls.Config
 	// ImplicitTLS connects with TLS from the first byte (port 465).
 	ImplicitTLS bool
-	User        string
-	Password    string
-	Timeout     time.Duration
+	// OpportunisticTLS uses STARTTLS when the server offers it and goes
+	// on in cleartext when not, as an MTA does (RFC 3207 §4); otherwise,
+	// with TLS set, a server without STARTTLS is an error.
+	OpportunisticTLS bool
+	User             string
+	Password         string
+	Timeout          time.Duration
 }
 
 // Submit sends one message and returns the MSA's queue id (from its
@@ -143,35 +148,43 @@ func (s *Submitter) Submit(ctx context.Context, from string, to []string, msg []
 		raw = netx.PlainTap(conn, tc, true)
 		cfg = nil
 	}
-	c, _, err := smtp.Start(raw, s.Hostname, cfg, cfg != nil)
+	c, _, err := smtp.Start(raw, s.Hostname, cfg, cfg != nil && !s.OpportunisticTLS)
 	if err != nil {
 		conn.Close()
 		return "", fmt.Errorf("mua: %s: %w", s.Server, err)
 	}
 	defer c.Close()
+	// A refusal ends the session politely: QUIT, as mail clients do.
+	refused := func(err error, format string, a ...any) (string, error) {
+		var se *gosmtp.SMTPError
+		if errors.As(err, &se) {
+			c.Quit()
+		}
+		return "", fmt.Errorf(format+": %w", append(a, err)...)
+	}
 	if s.User != "" {
 		if err := c.Auth(sasl.NewPlainClient("", s.User, s.Password)); err != nil {
-			return "", fmt.Errorf("mua: AUTH as %s: %w", s.User, err)
+			return refused(err, "mua: AUTH as %s", s.User)
 		}
 	}
 	if err := c.Mail(from, nil); err != nil {
-		return "", fmt.Errorf("mua: MAIL FROM:<%s>: %w", from, err)
+		return refused(err, "mua: MAIL FROM:<%s>", from)
 	}
 	for _, r := range to {
 		if err := c.Rcpt(r, nil); err != nil {
-			return "", fmt.Errorf("mua: RCPT TO:<%s>: %w", r, err)
+			return refused(err, "mua: RCPT TO:<%s>", r)
 		}
 	}
 	w, err := c.Data()
 	if err != nil {
-		return "", fmt.Errorf("mua: DATA: %w", err)
+		return refused(err, "mua: DATA")
 	}
 	if _, err := w.Write(msg); err != nil {
 		return "", fmt.Errorf("mua: sending the message: %w", err)
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		return "", fmt.Errorf("mua: end of DATA: %w", err)
+		return refused(err, "mua: end of DATA")
 	}
 	c.Quit()
 	id := ""

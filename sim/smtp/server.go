@@ -19,6 +19,7 @@ package smtp
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -75,10 +76,22 @@ type Verdict struct {
 }
 
 // Enqueuer takes accepted messages: a queue. Enqueue returns only once the
-// message is safe (durable when the queue's spool is).
+// message is safe (durable when the queue's spool is). An error is a
+// local failure (451 4.3.0), unless it is a *Refusal.
 type Enqueuer interface {
 	Enqueue(from string, to []string, body []byte) (id string, err error)
 }
+
+// Refusal is an error an Enqueuer returns to refuse a message with a
+// reply of its own rather than a local failure's 451: 554 5.4.6 for a
+// message that has crossed too many hops (a mail loop, RFC 5321 §6.3).
+type Refusal struct {
+	Code int
+	Enh  string
+	Text string
+}
+
+func (r *Refusal) Error() string { return fmt.Sprintf("%d %s %s", r.Code, r.Enh, r.Text) }
 
 // Deliverer files a message into a mailbox, for LMTP. It returns an error
 // with a Permanent() bool method when the failure is permanent.

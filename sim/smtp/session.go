@@ -388,6 +388,10 @@ func (c *conn) accept(body []byte) *response {
 	c.emitReceived(received, msg)
 	qid, err := c.s.Queue.Enqueue(c.tx.from, c.boxes(), msg)
 	if err != nil {
+		var r *Refusal
+		if errors.As(err, &r) {
+			return reply(r.Code, r.Enh, r.Text)
+		}
 		return localFailure("queue")
 	}
 	return reply(250, "2.0.0", "Ok: queued as "+qid)

@@ -2,45 +2,84 @@ package world
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
-
-	"github.com/mailhop/mailhop/sim/mua"
 )
 
 // Journey is a headless run of a world, as `mailhop sim` makes it: mail
 // sent, the clock run until every queue is empty, then each recipient
 // reading their INBOX.
 type Journey struct {
-	Mails []mua.Mail
+	Mails []MailSpec
 	// Read is how recipients read at the end: "imap", "pop3" or "" (not).
 	Read string
 	// Until bounds the virtual time the queues may take.
 	Until time.Duration
 }
 
-// Run performs the journey. A mail that cannot be submitted stops it; a
-// recipient who cannot read is reported in the returned list and the
-// others still read.
-func (w *World) Run(ctx context.Context, j Journey) (readErrs []error, err error) {
+// Outcome is what a journey came to.
+type Outcome struct {
+	// Sent are the mails the mail system took (whatever became of them
+	// later: the trace and the mailboxes tell).
+	Sent []Sent
+	// Refused are the mails a server refused as they were sent (a DMARC
+	// policy, an unknown recipient, a login refused), or that reached
+	// no server: part of the story, not a failure of the run.
+	Refused []*SendError
+	// ReadErrs are the recipients who could not read their mail.
+	ReadErrs []error
+}
+
+// Run performs the journey. A mail refused on the way in is reported in
+// the outcome and the others are still sent; an error is a mail the world
+// has no way to send (no machine for its sender). The recipients of the
+// mails sent read where their mail ends up (FinalRecipients).
+func (w *World) Run(ctx context.Context, j Journey) (Outcome, error) {
+	var out Outcome
+	var sent []MailSpec
 	for _, m := range j.Mails {
-		if _, err := w.Send(ctx, m); err != nil {
-			return nil, err
+		s, err := w.SendFrom(ctx, m.Host, m.Mail())
+		var se *SendError
+		switch {
+		case errors.As(err, &se):
+			out.Refused = append(out.Refused, se)
+			continue
+		case err != nil:
+			return out, err
 		}
+		out.Sent = append(out.Sent, s)
+		sent = append(sent, m)
 	}
 	w.RunUntilQuiet(j.Until)
 	if j.Read == "" {
-		return nil, nil
+		return out, nil
 	}
-	for _, m := range j.Mails {
-		for _, to := range m.To {
-			if err := w.read(ctx, to, j.Read); err != nil {
-				readErrs = append(readErrs, fmt.Errorf("%s reading by %s: %w", to, j.Read, err))
-			}
+	for _, to := range w.recipientsOf(sent) {
+		if err := w.read(ctx, to, j.Read); err != nil {
+			out.ReadErrs = append(out.ReadErrs, fmt.Errorf("%s reading by %s: %w", to, j.Read, err))
 		}
 	}
 	w.Settle()
-	return readErrs, nil
+	return out, nil
+}
+
+// recipientsOf lists, once each and in order, whose mailboxes the mails
+// end in.
+func (w *World) recipientsOf(mails []MailSpec) []string {
+	var out []string
+	for _, m := range mails {
+		for _, to := range m.To {
+			for _, r := range w.FinalRecipients(to) {
+				if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, r) }) {
+					out = append(out, r)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // read lets user read their INBOX by proto, the clock held meanwhile so

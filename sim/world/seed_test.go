@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailhop/mailhop/sim/mua"
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
@@ -31,12 +30,12 @@ func seededJourney(t *testing.T, seed uint64) []byte {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	readErrs, err := w.Run(context.Background(), Journey{
-		Mails: []mua.Mail{{From: "alice@example.org", To: []string{"bob@example.net"}, Subject: "Seeded", Body: "Same again."}},
+	out, err := w.Run(context.Background(), Journey{
+		Mails: []MailSpec{{From: "alice@example.org", To: []string{"bob@example.net"}, Subject: "Seeded", Body: "Same again."}},
 		Read:  "imap", Until: time.Hour,
 	})
-	if err != nil || len(readErrs) > 0 {
-		t.Fatal(err, readErrs)
+	if err != nil || len(out.ReadErrs) > 0 || len(out.Refused) > 0 {
+		t.Fatal(err, out.ReadErrs, out.Refused)
 	}
 	var b bytes.Buffer
 	if err := trace.WriteJSON(&b, w.Trace.Events()...); err != nil {

@@ -2,6 +2,7 @@ package world
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/mailhop/mailhop/sim/mua"
 )
 
 // Spec describes a world: its hosts, DNS zones, users and faults. It is
@@ -35,6 +38,27 @@ type Spec struct {
 	Users  []UserSpec        `json:"users,omitempty"`
 	Faults []Fault           `json:"faults,omitempty"`
 	Queue  QueueSpec         `json:"queue,omitzero"`
+	// Send are the messages `mailhop sim` sends when it is not told
+	// (--send): the world's own story. None: its first user writes to
+	// its second.
+	Send []MailSpec `json:"send,omitempty"`
+}
+
+// MailSpec is a message a world sends (Spec.Send).
+type MailSpec struct {
+	From    string   `json:"from"`
+	To      []string `json:"to"`
+	Subject string   `json:"subject,omitempty"`
+	Body    string   `json:"body,omitempty"`
+	// Host is the machine it is sent from: the sender's own (the mua
+	// host whose user is From) unless said. A direct host hands it to
+	// the recipients' MX itself, whatever From says.
+	Host string `json:"host,omitempty"`
+}
+
+// Mail is the message as the mail client writes it.
+func (m MailSpec) Mail() mua.Mail {
+	return mua.Mail{From: m.From, To: m.To, Subject: m.Subject, Body: m.Body}
 }
 
 // HostSpec is one machine of the world.
@@ -62,6 +86,11 @@ type HostSpec struct {
 	// world without DKIM); unset or true, it signs with a key made from
 	// the world's seed, published in the zone of each domain.
 	DKIM *bool `json:"dkim,omitempty"`
+	// Direct makes a mua host send without an MSA: it looks up each
+	// recipient domain's MX and hands the message over on port 25,
+	// without logging in, whatever the From (a spammer's script, a
+	// forger, a program that carries its own mail).
+	Direct bool `json:"direct,omitempty"`
 }
 
 // IsStrict reports whether the world's SMTP servers are strict: true
@@ -75,6 +104,26 @@ func (h *HostSpec) Has(role string) bool { return slices.Contains(h.Roles, role)
 type UserSpec struct {
 	Address  string `json:"address"`
 	Password string `json:"password"`
+	// ForwardTo sends the address's mail on to these addresses instead
+	// of its mailbox, unchanged and from the same envelope sender (an
+	// alias, a .forward file), as the MX of its domain accepts it.
+	ForwardTo []string `json:"forward_to,omitempty"`
+	// List makes the address a mailing list: each message is sent on to
+	// the members, tagged and with a footer.
+	List *ListSpec `json:"list,omitempty"`
+}
+
+// ListSpec is a mailing list (UserSpec.List).
+type ListSpec struct {
+	Members []string `json:"members"`
+	// SubjectTag goes in front of the Subject ("[LOCAL]" unless said).
+	SubjectTag string `json:"subject_tag,omitempty"`
+	// Footer goes below the body (the list's name and address unless
+	// said).
+	Footer string `json:"footer,omitempty"`
+	// Bounces is the envelope sender of the copies (LOCAL-bounces@DOMAIN
+	// unless said): where the members' servers send bounces.
+	Bounces string `json:"bounces,omitempty"`
 }
 
 // QueueSpec tunes every queue of the world.
@@ -180,11 +229,28 @@ func (s *Spec) Check() error {
 				return fmt.Errorf("host %s: %s %q is not a host of the world", h.Name, ref.field, ref.name)
 			}
 		}
+		if h.Direct && !h.Has("mua") {
+			return fmt.Errorf("host %s: direct is for a mua host (a machine that sends mail)", h.Name)
+		}
+		if h.Direct && h.MSA != "" {
+			return fmt.Errorf("host %s: direct and msa: a mua host either submits to its MSA or sends straight to the MX, say one", h.Name)
+		}
+		if h.Direct && h.Resolver == "" && !slices.ContainsFunc(s.Hosts, func(o HostSpec) bool { return o.Has("dns") }) {
+			return fmt.Errorf("host %s: direct needs DNS to find the MX: a host with role dns, or resolver", h.Name)
+		}
 	}
 	for _, u := range s.Users {
 		local, domain, ok := strings.Cut(u.Address, "@")
 		if !ok || local == "" || domain == "" {
 			return fmt.Errorf("user %q: not an address", u.Address)
+		}
+		if err := s.checkAlias(u); err != nil {
+			return fmt.Errorf("user %s: %w", u.Address, err)
+		}
+	}
+	for i, m := range s.Send {
+		if err := s.checkMail(m); err != nil {
+			return fmt.Errorf("send %d: %w", i+1, err)
 		}
 	}
 	for _, d := range append(append([]string(nil), s.Queue.Retry...), s.Queue.Lifetime, s.Queue.WarnAfter) {
@@ -205,3 +271,74 @@ func (s *Spec) Check() error {
 
 // Signs reports whether an msa host signs its domains' mail with DKIM.
 func (h HostSpec) Signs() bool { return h.Has("msa") && (h.DKIM == nil || *h.DKIM) }
+
+func isAddress(a string) bool {
+	local, domain, ok := strings.Cut(a, "@")
+	return ok && local != "" && domain != "" && !strings.ContainsAny(a, " \t\r\n<>,;")
+}
+
+// checkAlias checks a user's forward_to and list.
+func (s *Spec) checkAlias(u UserSpec) error {
+	if len(u.ForwardTo) == 0 && u.List == nil {
+		return nil
+	}
+	if len(u.ForwardTo) > 0 && u.List != nil {
+		return errors.New("forward_to and list: an address is forwarded or a list, not both")
+	}
+	targets, field := u.ForwardTo, "forward_to"
+	if u.List != nil {
+		targets, field = u.List.Members, "list members"
+		if len(targets) == 0 {
+			return errors.New("the list has no members")
+		}
+		if b := u.List.Bounces; b != "" && !isAddress(b) {
+			return fmt.Errorf("list bounces %q: not an address", b)
+		}
+	}
+	for _, t := range targets {
+		if !isAddress(t) {
+			return fmt.Errorf("%s: %q is not an address", field, t)
+		}
+	}
+	d := domainOf(u.Address)
+	if !slices.ContainsFunc(s.Hosts, func(h HostSpec) bool {
+		return (h.Has("mx") || h.Has("msa")) && slices.ContainsFunc(h.Domains, func(x string) bool { return strings.EqualFold(x, d) })
+	}) {
+		return fmt.Errorf("%s needs a host with role mx for %s: it is done there, as the message is accepted", field, d)
+	}
+	return nil
+}
+
+// checkMail checks one of the world's own messages (Spec.Send).
+func (s *Spec) checkMail(m MailSpec) error {
+	if !isAddress(m.From) {
+		return fmt.Errorf("from %q: not an address", m.From)
+	}
+	if len(m.To) == 0 {
+		return errors.New("no recipient (to)")
+	}
+	for _, t := range m.To {
+		if !isAddress(t) {
+			return fmt.Errorf("to %q: not an address", t)
+		}
+	}
+	var h *HostSpec
+	for i := range s.Hosts {
+		hs := &s.Hosts[i]
+		if m.Host != "" && hs.Name == m.Host || m.Host == "" && hs.Has("mua") && strings.EqualFold(hs.User, m.From) {
+			h = hs
+			break
+		}
+	}
+	switch {
+	case h == nil && m.Host != "":
+		return fmt.Errorf("host %q is not a host of the world", m.Host)
+	case h == nil:
+		return fmt.Errorf("no mua host is %s's machine: say which host sends it (host)", m.From)
+	case !h.Has("mua"):
+		return fmt.Errorf("host %s is no mua: it can not send a message", h.Name)
+	case !h.Direct && h.MSA == "":
+		return fmt.Errorf("host %s has neither an msa to submit to nor direct: true", h.Name)
+	}
+	return nil
+}

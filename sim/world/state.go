@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailhop/mailhop/sim/dns"
+	"github.com/mailhop/mailhop/sim/mailhost"
 	"github.com/mailhop/mailhop/sim/message"
 	"github.com/mailhop/mailhop/sim/queue"
 	"github.com/mailhop/mailhop/sim/service"
@@ -47,7 +48,8 @@ type HostState struct {
 	Resolver  string   `json:"resolver,omitempty"`
 	// Queue lists the messages waiting in the host's queue.
 	Queue []QueuedState `json:"queue,omitempty"`
-	// Mailboxes lists the INBOX of each user whose mail the host keeps.
+	// Mailboxes lists the INBOX of each user whose mail the host keeps,
+	// and their Junk once mail has been filed there (DMARC quarantine).
 	Mailboxes []MailboxState `json:"mailboxes,omitempty"`
 	// DNSFaults are the names a DNS host answers badly now (a name ""
 	// is every name).
@@ -110,6 +112,11 @@ func (w *World) State() State {
 		if h.Store != nil {
 			for _, u := range h.Store.Users() {
 				if mb, err := w.mailbox(h.Store, u, store.Inbox); err == nil {
+					s.Mailboxes = append(s.Mailboxes, mb)
+				}
+			}
+			for _, u := range h.Store.Users() {
+				if mb, err := w.mailbox(h.Store, u, mailhost.Junk); err == nil {
 					s.Mailboxes = append(s.Mailboxes, mb)
 				}
 			}

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	gosmtp "github.com/emersion/go-smtp"
 	"github.com/mailhop/mailhop/sim/auth"
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/dns"
@@ -287,6 +288,7 @@ func (w *World) startMail(h *Host) error {
 		MXPort: portOf("smtp"), TLS: tlsCfg, ClientTLS: w.CA.ClientConfig,
 		InsecureAuth: w.Spec.InsecureAuth, Strict: w.Spec.IsStrict(), Rand: h.rand,
 		DKIM: w.hostKeys(hs), TrustedAuthServIDs: w.mxHostsOf(hs.Domains),
+		Aliases: w.aliases(hs.Domains),
 	}
 	if hs.Has("mda") || hs.Has("lmtp") {
 		st := store.NewMemory(w.Clock.Now)
@@ -384,6 +386,165 @@ func (w *World) Submitter(from string) (*mua.Submitter, error) {
 	if err != nil {
 		return nil, err
 	}
+	return w.submitterOn(h, from)
+}
+
+// Sent is what a submission gave.
+type Sent struct {
+	// QueueID is the MSA's queue id for the message.
+	QueueID string
+	// MessageID is the message's Message-ID without <>: the msg of its
+	// trace events.
+	MessageID string
+	// MSA is the host the message was submitted to (for a direct host,
+	// the first MX that took it).
+	MSA string
+}
+
+// SendError is a message that did not get into the mail system: a
+// server refused it (Reply says how), or none could be reached. It is
+// something that happened in the world, not a mistake of the caller:
+// the trace tells the session.
+type SendError struct {
+	From string
+	To   []string
+	// Server is the host that refused the message, or the last one tried.
+	Server string
+	Err    error
+}
+
+func (e *SendError) Error() string {
+	if r := e.Reply(); r != "" {
+		return fmt.Sprintf("%s refused the message from %s to %s: %s", e.Server, e.From, strings.Join(e.To, ", "), r)
+	}
+	return fmt.Sprintf("the message from %s to %s was not sent: %v", e.From, strings.Join(e.To, ", "), e.Err)
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Reply returns the server's refusal as it was on the wire ("550 5.7.1
+// Message rejected ..."), or "" when no server refused the message.
+func (e *SendError) Reply() string {
+	var se *gosmtp.SMTPError
+	if !errors.As(e.Err, &se) {
+		return ""
+	}
+	c := se.EnhancedCode
+	if c == gosmtp.NoEnhancedCode || c == gosmtp.EnhancedCodeNotSet {
+		return fmt.Sprintf("%d %s", se.Code, se.Message)
+	}
+	return fmt.Sprintf("%d %d.%d.%d %s", se.Code, c[0], c[1], c[2], se.Message)
+}
+
+// Send composes and submits a message from a user, as their mail client
+// would: the client gives the message its Message-ID (unless m has one),
+// from the world's seed. A message the MSA refuses, or that can not reach
+// it, is a *SendError.
+func (w *World) Send(ctx context.Context, m mua.Mail) (Sent, error) {
+	return w.SendFrom(ctx, "", m)
+}
+
+// SendFrom sends a message from a host of the world ("": the sender's
+// own machine). A host with an MSA submits it there, logged in as the
+// sender; a direct host hands it to each recipient domain's MX on port
+// 25, as it is. A refusal is a *SendError.
+func (w *World) SendFrom(ctx context.Context, host string, m mua.Mail) (Sent, error) {
+	var h *Host
+	if host == "" {
+		var err error
+		if h, err = w.MUA(m.From); err != nil {
+			return Sent{}, err
+		}
+	} else if h = w.Hosts[host]; h == nil || !h.Spec.Has("mua") {
+		return Sent{}, fmt.Errorf("no mua host %q in this world", host)
+	}
+	var s *mua.Submitter
+	if !h.Spec.Direct {
+		var err error
+		if s, err = w.submitterOn(h, m.From); err != nil {
+			return Sent{}, err
+		}
+	}
+	release := w.Clock.Hold()
+	defer release()
+	if m.MessageID == "" && !hasField(m.Header, "Message-ID") {
+		m.MessageID = mua.NewMessageID(w.Clock.Now(), h.clientRand(), domainOf(m.From))
+	}
+	msg := mua.Compose(m)
+	if h.Spec.Direct {
+		return w.sendDirect(ctx, h, m, msg)
+	}
+	id, err := s.Submit(ctx, m.From, m.To, msg)
+	if err != nil {
+		return Sent{}, &SendError{From: m.From, To: m.To, Server: s.Server, Err: err}
+	}
+	return Sent{QueueID: id, MessageID: trace.MsgKey(msg), MSA: s.Server}, nil
+}
+
+// sendDirect hands a message to the MX of each recipient domain, in
+// turn, as an MTA would: MX lookup through the host's resolver, the
+// exchangers in order until one answers, STARTTLS when offered, no login.
+func (w *World) sendDirect(ctx context.Context, h *Host, m mua.Mail, msg []byte) (Sent, error) {
+	server, serverName := w.resolverFor(h)
+	res := &dns.Resolver{Net: h.Net, Servers: []string{server}, Trace: w.Trace, Host: h.Spec.Name,
+		ServerNames: map[string]string{server: serverName}}
+	var domains []string
+	byDomain := map[string][]string{}
+	for _, to := range m.To {
+		d := domainOf(to)
+		if byDomain[d] == nil {
+			domains = append(domains, d)
+		}
+		byDomain[d] = append(byDomain[d], to)
+	}
+	sent := Sent{MessageID: trace.MsgKey(msg)}
+	for _, d := range domains {
+		fail := func(server string, err error) (Sent, error) {
+			return sent, &SendError{From: m.From, To: byDomain[d], Server: server, Err: err}
+		}
+		mxs, err := res.LookupMX(ctx, d)
+		if err != nil {
+			return fail(serverName, fmt.Errorf("looking up the MX of %s: %w", d, err))
+		}
+		var lastErr error
+		last := ""
+		done := false
+		for _, mx := range mxs {
+			for _, a := range mx.Addrs {
+				s := &mua.Submitter{Net: h.Net, Hostname: h.Spec.Name, Server: mx.Host,
+					Addr: net.JoinHostPort(a.String(), strconv.Itoa(portOf("smtp"))), TLS: w.CA.ClientConfig(mx.Host), OpportunisticTLS: true}
+				id, err := s.Submit(ctx, m.From, byDomain[d], msg)
+				last = mx.Host
+				if err == nil {
+					if sent.QueueID == "" {
+						sent.QueueID, sent.MSA = id, mx.Host
+					}
+					done = true
+					break
+				}
+				lastErr = err
+				var se *gosmtp.SMTPError
+				if errors.As(err, &se) {
+					return fail(mx.Host, err) // the server answered: no other MX would say otherwise
+				}
+			}
+			if done {
+				break
+			}
+		}
+		if !done {
+			if lastErr == nil {
+				lastErr = fmt.Errorf("no address for the mail exchangers of %s", d)
+			}
+			return fail(last, lastErr)
+		}
+	}
+	return sent, nil
+}
+
+// submitterOn returns a submission client on host h, logging in as from
+// on h's MSA.
+func (w *World) submitterOn(h *Host, from string) (*mua.Submitter, error) {
 	if h.Spec.MSA == "" {
 		return nil, fmt.Errorf("%s's machine %s has no MSA to submit to", from, h.Spec.Name)
 	}
@@ -396,40 +557,60 @@ func (w *World) Submitter(from string) (*mua.Submitter, error) {
 	}, nil
 }
 
-// Sent is what a submission gave.
-type Sent struct {
-	// QueueID is the MSA's queue id for the message.
-	QueueID string
-	// MessageID is the message's Message-ID without <>: the msg of its
-	// trace events.
-	MessageID string
-	// MSA is the host the message was submitted to.
-	MSA string
+// aliases returns the forwards and mailing lists of the world's users in
+// these domains, as a mail host of the domains expands them.
+func (w *World) aliases(domains []string) map[string]mailhost.Alias {
+	var out map[string]mailhost.Alias
+	for _, u := range w.domainUsers(domains) {
+		var a mailhost.Alias
+		switch {
+		case len(u.ForwardTo) > 0:
+			a.Forward = u.ForwardTo
+		case u.List != nil:
+			a.List = &mailhost.List{Members: u.List.Members, SubjectTag: u.List.SubjectTag, Footer: u.List.Footer, Bounces: u.List.Bounces}
+		default:
+			continue
+		}
+		if out == nil {
+			out = map[string]mailhost.Alias{}
+		}
+		out[strings.ToLower(u.Address)] = a
+	}
+	return out
 }
 
-// Send composes and submits a message from a user, as their mail client
-// would: the client gives the message its Message-ID (unless m has one),
-// from the world's seed.
-func (w *World) Send(ctx context.Context, m mua.Mail) (Sent, error) {
-	s, err := w.Submitter(m.From)
-	if err != nil {
-		return Sent{}, err
+// FinalRecipients returns whose mailboxes mail for addr ends in: addr
+// itself, or, for a forwarded address or a mailing list of the world,
+// the addresses it is sent on to, followed as far as they go.
+func (w *World) FinalRecipients(addr string) []string {
+	var out []string
+	seen := map[string]bool{}
+	var follow func(a string)
+	follow = func(a string) {
+		k := strings.ToLower(a)
+		var u *UserSpec
+		for i := range w.Spec.Users {
+			if strings.EqualFold(w.Spec.Users[i].Address, a) {
+				u = &w.Spec.Users[i]
+			}
+		}
+		if seen[k] || u == nil || len(u.ForwardTo) == 0 && u.List == nil {
+			if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, a) }) {
+				out = append(out, a)
+			}
+			return
+		}
+		seen[k] = true
+		next := u.ForwardTo
+		if u.List != nil {
+			next = u.List.Members
+		}
+		for _, n := range next {
+			follow(n)
+		}
 	}
-	h, err := w.MUA(m.From)
-	if err != nil {
-		return Sent{}, err
-	}
-	release := w.Clock.Hold()
-	defer release()
-	if m.MessageID == "" && !hasField(m.Header, "Message-ID") {
-		m.MessageID = mua.NewMessageID(w.Clock.Now(), h.clientRand(), domainOf(m.From))
-	}
-	msg := mua.Compose(m)
-	id, err := s.Submit(ctx, m.From, m.To, msg)
-	if err != nil {
-		return Sent{}, err
-	}
-	return Sent{QueueID: id, MessageID: trace.MsgKey(msg), MSA: s.Server}, nil
+	follow(addr)
+	return out
 }
 
 func hasField(header map[string]string, name string) bool {

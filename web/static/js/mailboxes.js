@@ -1,5 +1,6 @@
-// Mailboxes: each user's INBOX with its messages, as the mail store has
-// them, and the login to read them with.
+// Mailboxes: each user's INBOX (and Junk, once DMARC has quarantined
+// mail there) with its messages, as the mail store has them, and the
+// login to read them with.
 import { h, clear } from './dom.js';
 import { clockTime } from './format.js';
 
@@ -34,10 +35,13 @@ export class Mailboxes {
     for (const host of st.hosts) {
       for (const mb of host.mailboxes || []) {
         any = true;
-        const id = `mb-${mb.user.replace(/[^a-z0-9]/gi, '-')}`;
-        const sec = h('section', { class: 'mailbox', 'aria-labelledby': id, dataset: { user: mb.user } },
+        const inbox = !mb.mailbox || mb.mailbox === 'INBOX';
+        const id = `mb-${mb.user.replace(/[^a-z0-9]/gi, '-')}${inbox ? '' : `-${mb.mailbox.replace(/[^a-z0-9]/gi, '-')}`}`;
+        const sec = h('section', { class: 'mailbox', 'aria-labelledby': id, dataset: { user: mb.user, mailbox: mb.mailbox || 'INBOX' } },
           h('h4', { id }, `${mb.user} — ${mb.mailbox} `, h('span', { class: 'count' }, `${mb.messages.length} message${mb.messages.length === 1 ? '' : 's'}`)),
-          h('p', { class: 'muted' }, `on ${host.name}; log in as `, h('code', {}, mb.user), ' with password ', h('code', {}, pass.get(mb.user) || '?')));
+          mb.mailbox === 'Junk'
+            ? h('p', { class: 'muted' }, `on ${host.name}: mail that failed DMARC, from a domain whose policy is p=quarantine, is filed here instead of the INBOX (its Authentication-Results say policy.dmarc=quarantine).`)
+            : h('p', { class: 'muted' }, `on ${host.name}; log in as `, h('code', {}, mb.user), ' with password ', h('code', {}, pass.get(mb.user) || '?')));
         if (!mb.messages.length) {
           sec.append(h('p', { class: 'empty' }, 'Empty.'));
         } else {

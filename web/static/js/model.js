@@ -53,7 +53,12 @@ function viewOf(st) {
     if (h.queue || h.roles.includes('msa') || h.roles.includes('mx')) {
       v.queue.set(h.name, new Set((h.queue || []).map((q) => q.id)));
     }
-    for (const mb of h.mailboxes || []) v.mail.set(mb.user, mb.count ?? mb.messages.length);
+    // A user's badge counts their mail in every mailbox (INBOX, Junk),
+    // as deliveries do below.
+    for (const mb of h.mailboxes || []) {
+      const n = mb.count ?? mb.messages.length;
+      v.mail.set(mb.user, (v.mail.get(mb.user) || 0) + n);
+    }
   }
   for (const f of st.faults || []) {
     const key = [f.host, f.peer].sort().join('|');
@@ -135,6 +140,7 @@ export class Model extends EventTarget {
     this.liveView = emptyView();
     this.explain = [];
     this.worlds = [];
+    this.preloaded = false; // explanations and worlds came with the page
     this.clock = null; // {time, playing, speed, next, retry}
     this.clockAt = 0; // performance.now() when clock was read
     this.lastFrame = 0;
@@ -152,14 +158,32 @@ export class Model extends EventTarget {
     return this.cursor ? this.cursor.view : this.liveView;
   }
 
+  // preload takes what is known before the simulation runs (the page's
+  // boot.json): the explanations, the built-in worlds and the default
+  // world as it starts, which the views draw at once; start() puts the
+  // simulation's own state in its place. other: the page is to show
+  // another world (a link), so none is drawn.
+  preload(data, other) {
+    this.preloaded = true;
+    this.explain = data.explanations || [];
+    this.worlds = data.worlds || [];
+    this.emit('worlds', this.worlds);
+    if (other || this.live) return;
+    const st = normalise(data.state);
+    setServices(st.services);
+    this.present = st;
+    this.liveView = viewOf(st);
+    this.emit('state', st);
+  }
+
   async start() {
     this.api.onEvents((events, world) => this.arrive(events, world));
     if (this.api.onState) this.api.onState((st) => this.offer(st));
-    const [explain, state] = await Promise.all([this.api.explanations(), this.api.state()]);
+    const [explain, state] = await Promise.all([this.preloaded ? this.explain : this.api.explanations(), this.api.state()]);
     this.explain = explain;
     // The built-in worlds are read after the page is up: nobody waits
     // for them.
-    this.api.worlds().then((w) => { this.worlds = w; this.emit('worlds', w); }, () => {});
+    if (!this.preloaded) this.api.worlds().then((w) => { this.worlds = w; this.emit('worlds', w); }, () => {});
     this.world = this.world || state.world;
     this.remember(state);
     this.applyState(state);

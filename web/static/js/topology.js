@@ -372,7 +372,8 @@ export class Topology {
       }
       // As many mailboxes as the card has room for, those with mail
       // first; "+N more" says how many others (the label lists them all).
-      const boxes = (h.mailboxes || []).map((mb) => ({ mb, n: v.mail.get(mb.user) ?? mb.messages.length }));
+      const boxes = (h.mailboxes || []).filter((mb) => !mb.mailbox || mb.mailbox === 'INBOX')
+        .map((mb) => ({ mb, n: v.mail.get(mb.user) ?? mb.messages.length }));
       const order = [...boxes.filter((b) => b.n), ...boxes.filter((b) => !b.n)];
       const room = W - 20;
       order.forEach(({ mb, n }, i) => {
