@@ -70,6 +70,13 @@ type serveConfig struct {
 	cpuProfile   string
 	noAuthChecks bool // the MX checks no SPF, DKIM or DMARC
 	printDNS     bool // print the DNS records to publish and exit
+
+	// --acme: the certificate from an ACME CA (serve_acme.go).
+	acme          bool
+	acmeEmail     string
+	acmeDirectory string
+	acmeHTTP      string
+	acmeRoots     string
 }
 
 // The listening flags, in the order they are started and logged.
@@ -126,6 +133,11 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.IntVar(&c.mxPort, "mx-port", 25, "the port dialled on remote mail exchangers")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate chain (PEM); without it a self-signed certificate for --hostname is made once in DIR/tls")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	fs.BoolVar(&c.acme, "acme", false, "obtain and renew the certificate of --hostname from an ACME CA (Let's Encrypt by default), kept in DIR/acme; accepts the CA's terms of service; not with --tls-cert")
+	fs.StringVar(&c.acmeEmail, "acme-email", "", "with --acme: the `ADDRESS` the CA knows the account by (required)")
+	fs.StringVar(&c.acmeDirectory, "acme-directory", "production", "with --acme: the CA's directory `URL`; production and staging are Let's Encrypt's")
+	fs.StringVar(&c.acmeHTTP, "acme-http", ":80", "with --acme: answer the CA's HTTP-01 challenges on `ADDR` (the CA connects to port 80); \"\": TLS-ALPN-01 on --submissions, --imaps or --pop3s instead (the CA connects to port 443)")
+	fs.StringVar(&c.acmeRoots, "acme-roots", "", "with --acme: a `FILE` of PEM certificates trusted for the HTTPS of --acme-directory instead of the system's roots (a private or test CA)")
 	fs.BoolVar(&c.strict, "strict", false, "SMTP follows RFC 5321 to the letter and says what is wrong (MAIL FROM:<address> with angle brackets, no nested MAIL, EHLO with a name, SMTPUTF8 for non-ASCII addresses); without it, Postfix's tolerant defaults")
 	fs.BoolVar(&c.insecureAuth, "insecure-auth", false, "allow passwords on unencrypted connections (for teaching on localhost); without it AUTH is offered only after STARTTLS")
 	c.schedule = scheduleFlag{5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour}
@@ -209,6 +221,8 @@ func (c *serveConfig) check() error {
 		return errors.New("at least one --domain is required")
 	case c.data == "":
 		return errors.New("--data is required")
+	case c.acme && (c.tlsCert != "" || c.tlsKey != ""):
+		return c.checkACME()
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return errors.New("--tls-cert and --tls-key go together")
 	case c.mxPort <= 0 || c.mxPort > 65535:
@@ -226,6 +240,9 @@ func (c *serveConfig) check() error {
 			return fmt.Errorf("--domain %q is not a domain", c.domains[i])
 		}
 		c.domains[i] = d
+	}
+	if err := c.checkACME(); err != nil {
+		return err
 	}
 	for _, u := range c.users {
 		addr, pass, ok := strings.Cut(u, ":")
@@ -263,6 +280,7 @@ type server struct {
 	store *maildir.Store
 	spool *filespool.Spool
 	tls   *tls.Config
+	acme  *acmeCerts // with --acme
 	net   *netx.Real
 	host  *mailhost.Host
 	// resolvers are the DNS servers asked for MX records, and by the
@@ -306,7 +324,7 @@ func newServer(c *serveConfig, stdout, stderr io.Writer) (_ *server, err error) 
 			return nil, fmt.Errorf("mailbox of %s: %w", addr, err)
 		}
 	}
-	if s.tls, err = loadTLS(c); err != nil {
+	if err := s.setupTLS(); err != nil {
 		return nil, err
 	}
 	keys, err := loadDKIMKeys(c.data, c.domains)
@@ -389,6 +407,9 @@ func (s *server) run(ctx context.Context) error {
 	}
 	for name, l := range s.host.Listeners() {
 		s.log.Info("listening", "service", name, "addr", l.Addr().String())
+	}
+	if s.acme != nil {
+		s.acme.start()
 	}
 	go func() {
 		for err := range s.host.Errors() {

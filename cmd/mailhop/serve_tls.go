@@ -107,3 +107,21 @@ func writeSynced(path string, data []byte, perm os.FileMode) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// setupTLS makes the TLS configuration of the servers: the ACME CA's
+// certificate with --acme, else loadTLS's.
+func (s *server) setupTLS() error {
+	if !s.c.acme {
+		var err error
+		s.tls, err = loadTLS(s.c)
+		return err
+	}
+	a, err := newACME(s.c, s.log)
+	if err != nil {
+		return err
+	}
+	s.acme = a
+	s.closes = append(s.closes, a.close)
+	s.tls = a.tlsConfig()
+	return nil
+}
