@@ -186,6 +186,8 @@ var serverReplies = []struct {
 	{"imap", "a1 NO [CANNOT] The mailbox is read-only (EXAMINE); SELECT it to change it", []string{"never succeed", "RFC 9051 §7.1"}},
 	{"imap", "a1 NO [CANNOT] Source and destination are the same mailbox", []string{"never succeed", "RFC 9051 §7.1"}},
 	{"imap", "a1 NO [CANNOT] A mailbox can not be moved into itself", []string{"never succeed", "RFC 9051 §7.1"}},
+	{"imap", "a1 NO [CANNOT] Invalid mailbox name: not valid modified UTF-7 (RFC 3501 §5.1.3)", []string{"never succeed", "RFC 9051 §7.1"}},
+	{"imap", "a1 NO [CANNOT] Mailbox names are 7-bit: write non-ASCII characters in modified UTF-7 (Caf&AOk- for Café), or ENABLE UTF8=ACCEPT first (RFC 3501 §5.1, RFC 6855 §3)", []string{"never succeed", "RFC 9051 §7.1"}},
 	{"imap", "a1 NO [NONEXISTENT] The selected mailbox was deleted or renamed", []string{"does not exist", "RFC 9051 §7.1"}},
 	{"imap", "a1 NO [UNAVAILABLE] Mailbox store has no such user", []string{"temporary failure", "RFC 9051 §7.1"}},
 	{"imap", "a1 NO [AUTHENTICATIONFAILED] Invalid user name or password; too many failures, this connection accepts no more logins", []string{"wrong user name or password", "RFC 9051 §7.1"}},

@@ -14,7 +14,9 @@ import (
 // a group or a route: RFC 5322 §3.4 groups ("Team: a@x, b@y;") become a
 // start marker (the group's name as mailbox, NIL host) and an end marker
 // (all NIL); the obsolete routes of RFC 5322 §4.4 ("<@relay:a@x>") are
-// read, the address kept; comments and folding are skipped anywhere.
+// read, the address kept; comments and folding are skipped anywhere, but
+// the comment after an addr-spec alone is its display name (the legacy
+// form "user@domain (Real Name)" of RFC 5322 §3.4).
 // imapserver writes the address structure's at-domain-list (the route)
 // as NIL whatever it is given, so the route itself is not returned. A
 // mailbox without a domain gets "MISSING_DOMAIN", so that it is not
@@ -30,7 +32,8 @@ type addrToken struct {
 	text    string
 	special byte
 	quoted  bool
-	space   bool // whitespace or a comment came before it
+	space   bool   // whitespace or a comment came before it
+	comment string // the comments right after it, their text
 }
 
 func lexAddresses(v string) []addrToken {
@@ -43,7 +46,7 @@ func lexAddresses(v string) []addrToken {
 			space = true
 			i++
 		case c == '(':
-			depth := 0
+			start, depth := i, 0
 			for ; i < len(v); i++ {
 				switch v[i] {
 				case '\\':
@@ -58,6 +61,10 @@ func lexAddresses(v string) []addrToken {
 				}
 			}
 			i++
+			if n := len(out); n > 0 {
+				text := commentText(v[start+1 : min(i, len(v))])
+				out[n-1].comment = strings.TrimSpace(out[n-1].comment + " " + text)
+			}
 			space = true
 		case c == '"':
 			var b strings.Builder
@@ -168,8 +175,15 @@ func (p *addrParser) address(inGroup bool) {
 		}
 		p.out = append(p.out, goimap.Address{})
 	case '@':
+		// An addr-spec alone. Its trailing comment is the display name
+		// of the legacy form "user@domain (Real Name)" (RFC 5322 §3.4).
 		p.toks = p.toks[1:]
-		p.mailbox("", localPart(phrase), domain(p.words()))
+		dom := p.words()
+		name := ""
+		if n := len(dom); n > 0 {
+			name = decodeWords(dom[n-1].comment)
+		}
+		p.mailbox(name, localPart(phrase), domain(dom))
 	default: // a local part alone, or a stray special
 		if len(phrase) == 0 {
 			if len(p.toks) > 0 {
@@ -230,7 +244,11 @@ func displayName(words []addrToken) string {
 		}
 		b.WriteString(w.text)
 	}
-	s := b.String()
+	return decodeWords(b.String())
+}
+
+// decodeWords decodes the RFC 2047 encoded words of a phrase or comment.
+func decodeWords(s string) string {
 	if strings.Contains(s, "=?") {
 		dec := mime.WordDecoder{CharsetReader: gomessage.CharsetReader}
 		if d, err := dec.DecodeHeader(s); err == nil {
@@ -238,6 +256,21 @@ func displayName(words []addrToken) string {
 		}
 	}
 	return s
+}
+
+// commentText is the text of a comment, without its outer parentheses:
+// quoted pairs unquoted, folding and runs of whitespace made one space,
+// a nested comment kept with its parentheses.
+func commentText(c string) string {
+	c = strings.TrimSuffix(c, ")")
+	var b strings.Builder
+	for i := 0; i < len(c); i++ {
+		if c[i] == '\\' && i+1 < len(c) {
+			i++
+		}
+		b.WriteByte(c[i])
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // localPart joins the words of a local part as written, quoted strings

@@ -19,7 +19,8 @@
 //     §6.4.5); an EXAMINEd mailbox is never changed. For an IMAP4rev2
 //     client SELECT also returns the mailbox's LIST response (§6.3.2).
 //     MOVE into the selected mailbox itself gives the messages new UIDs
-//     (COPYUID) and expunges the old, as Dovecot does.
+//     (COPYUID) and expunges the old, as Dovecot does, the EXPUNGE
+//     responses before the EXISTS.
 //   - \Recent (RFC 3501 §2.3.2) for IMAP4rev1 clients: a message is
 //     recent in the first session that selects its mailbox after it
 //     arrived or is told of it while selecting it; EXAMINE shows but does
@@ -31,9 +32,13 @@
 //     announced by an untagged FLAGS to every session that has it selected,
 //     before a FETCH shows it.
 //   - ENVELOPE addresses are parsed by the server: groups as RFC 3501
-//     §7.4.2 marks them, obsolete routes and comments read; SEARCH FROM,
-//     TO, CC and BCC match the addresses too.
-//   - Subscriptions: a subscribed mailbox that is deleted stays
+//     §7.4.2 marks them, obsolete routes and comments read, the comment
+//     after an addr-spec alone taken for its name (RFC 5322 §3.4's legacy
+//     "user@domain (Real Name)"); SEARCH FROM, TO, CC and BCC match the
+//     addresses too.
+//   - Subscriptions: CREATE subscribes nothing, neither the mailbox nor
+//     the superiors it creates (the store's own mailboxes are
+//     subscribed); a subscribed mailbox that is deleted stays
 //     subscribed (RFC 3501 §6.3.6), as does a name subscribed before it
 //     exists (the server keeps those while it runs); LSUB shows a hidden
 //     subscription's superior \Noselect (§6.3.9); LIST (SUBSCRIBED) marks
@@ -46,8 +51,9 @@
 //     (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
 //     CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154, the attribute the store
 //     gives each mailbox), STATUS=SIZE (RFC 8438), BINARY (RFC 3516: APPEND
-//     takes a literal8 that may hold NUL, and a partial BINARY[...]<n.m>
-//     is answered with its origin), SASL-IR (RFC 4959), LITERAL+ and
+//     takes a literal8 that may hold NUL, its binary parts stored in
+//     base64, and a partial BINARY[...]<n.m> is answered with its
+//     origin), SASL-IR (RFC 4959), LITERAL+ and
 //     LITERAL- (RFC 7888), APPENDLIMIT (RFC 7889), ID (RFC 2971, before
 //     login too) and AUTH=PLAIN (RFC 4616).
 //
@@ -99,8 +105,13 @@
 // decrypted commands, so they hold on every transport (see below).
 //
 // The guard also answers, in order with go-imap's answers, what go-imap
-// can not: ID, and a mailbox name or LIST pattern that is not valid
-// modified UTF-7 (NO [CANNOT], RFC 3501 §5.1.3); and it skips the data of
+// can not: ID, and a mailbox name that is not valid modified UTF-7 (NO
+// [CANNOT], RFC 3501 §5.1.3), or that has raw 8-bit characters from a
+// client that enabled neither UTF8=ACCEPT nor IMAP4rev2 (NO [CANNOT],
+// RFC 3501 §5.1, RFC 6855 §3; decided once an ENABLE before it has been
+// answered). A LIST or LSUB pattern that is not valid in the same way
+// matches no mailbox: go-imap gets the LIST without it, and one left
+// without patterns is answered OK, as Dovecot does. It skips the data of
 // a non-synchronising APPEND literal over APPENDLIMIT, which go-imap
 // refuses without reading. It follows go-imap's answers too: the data of
 // a synchronising literal is passed on only if go-imap said "+".
@@ -140,11 +151,13 @@
 // malformed ones NO [SERVERBUG] "Internal server error" rather than BAD: a
 // malformed sequence set or SEARCH key, and a mailbox name in modified
 // UTF-7 that only a literal carries (the guard reads names outside
-// literals). The session goes on safely and the real reason goes to
-// ErrorLog. Its capability lists can hold only the capabilities it knows,
-// so the views add ID, and LITERAL+ before login, to the lines it writes.
-// It writes an ENVELOPE address's route (at-domain-list) as NIL, so a
-// route is dropped though its address is kept. The FETCH responses that
-// tell a session of another's flag change come from its MailboxTracker,
-// alike for every session, so they do not show \Recent.
+// literals; for the same reason an 8-bit name in a literal is taken
+// from any client). The session goes on safely and the real reason goes
+// to ErrorLog. Its capability lists can hold only the capabilities it
+// knows, so the views add ID, and LITERAL+ before login, to the lines it
+// writes. Its imap.Address has no route (at-domain-list), which its
+// writer always writes NIL, so a route is dropped though its address is
+// kept. The FETCH responses that tell a session of another's flag change
+// come from its MailboxTracker, alike for every session, so they do not
+// show \Recent.
 package imap

@@ -203,14 +203,15 @@ func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message,
 // including the empty line that ends it (the whole message when there is
 // none).
 func headerEnd(raw []byte) int {
-	if bytes.HasPrefix(raw, []byte("\r\n")) {
-		return 2
-	}
-	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-		return i + 4
-	}
-	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
-		return i + 2
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			break
+		}
+		if j == 0 || j == 1 && raw[i] == '\r' { // an empty line
+			return i + j + 1
+		}
+		i += j + 1
 	}
 	return len(raw)
 }

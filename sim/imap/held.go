@@ -19,33 +19,117 @@ const (
 	// ID (RFC 2971): unknown to go-imap, which before login would end
 	// the connection.
 	heldID
-	// A command whose mailbox name (or LIST pattern) is not valid
-	// modified UTF-7: go-imap decodes names before the session sees
-	// them and answers a failure NO [SERVERBUG].
-	heldBadName
+	// A command with a mailbox name or LIST pattern that is not valid
+	// modified UTF-7 (go-imap decodes names before the session sees
+	// them, and answers a failure NO [SERVERBUG]), or that holds raw
+	// 8-bit characters (go-imap takes them as UTF-8 from any client).
+	// Whether 8-bit names are allowed depends on an ENABLE the client
+	// may have sent just before, so the guard decides at the command
+	// boundary (see nameCommand).
+	heldName
 )
 
-// badNameReply refuses a mailbox name go-imap can not decode.
-const badNameReply = "NO [CANNOT] Invalid mailbox name: not valid modified UTF-7 (RFC 3501 §5.1.3)"
+// The refusals of a mailbox name go-imap would mishandle.
+const (
+	badNameReply  = "NO [CANNOT] Invalid mailbox name: not valid modified UTF-7 (RFC 3501 §5.1.3)"
+	eightBitReply = "NO [CANNOT] Mailbox names are 7-bit: write non-ASCII characters in modified UTF-7 (Caf&AOk- for Café), or ENABLE UTF8=ACCEPT first (RFC 3501 §5.1, RFC 6855 §3)"
+)
 
-// heldCommand says whether the guard answers a command line itself.
-func heldCommand(line []byte) (heldKind, string) {
+// heldCommand says whether the guard answers a command line itself, or
+// decides at the command boundary what go-imap gets of it.
+func heldCommand(line []byte) heldKind {
 	f := strings.Fields(string(line[:min(len(line), 200)]))
 	if len(f) < 2 {
-		return heldNone, ""
+		return heldNone
 	}
 	switch strings.ToUpper(f[1]) {
 	case "STARTTLS":
-		return heldStartTLS, ""
+		return heldStartTLS
 	case "ID":
-		return heldID, ""
+		return heldID
 	}
-	for _, name := range mailboxArgs(line) {
-		if !validMUTF7(name) {
-			return heldBadName, badNameReply
+	for _, a := range nameArgs(line) {
+		if !validMUTF7(a.text) || !isASCII(a.text) {
+			return heldName
 		}
 	}
-	return heldNone, ""
+	return heldNone
+}
+
+// nameCommand decides, at the command boundary, the fate of a command
+// line with a mailbox name or pattern go-imap would mishandle (heldName):
+// utf8Names tells whether the client enabled UTF8=ACCEPT or IMAP4rev2, which
+// allow raw UTF-8 names (RFC 6855 §3, RFC 9051 §5.1); without, mailbox
+// names are 7-bit (RFC 3501 §5.1). It returns the line go-imap gets
+// (the same, or a LIST without the patterns dropped), or the answer
+// after the tag when the guard answers the command itself.
+//
+// A name that is not valid is refused, NO [CANNOT]. A LIST or LSUB
+// pattern (or reference) that is not valid can match no mailbox: it is
+// dropped, as Dovecot does, and a LIST left with no pattern is answered
+// OK with no match.
+func nameCommand(line []byte, utf8Names bool) ([]byte, string) {
+	valid := func(s string) bool { return validMUTF7(s) && (utf8Names || isASCII(s)) }
+	args := nameArgs(line)
+	if cmd := commandName(line); cmd == "LIST" || cmd == "LSUB" {
+		var drop []nameArg
+		kept := 0
+		for _, a := range args {
+			switch {
+			case a.ref && !valid(a.text):
+				return nil, "OK " + cmd + " completed"
+			case a.ref:
+			case !valid(a.text):
+				drop = append(drop, a)
+			default:
+				kept++
+			}
+		}
+		if len(drop) == 0 {
+			return line, ""
+		}
+		if _, _, more := literalAt(line); kept == 0 && !more {
+			return nil, "OK " + cmd + " completed"
+		}
+		return cutArgs(line, drop), ""
+	}
+	for _, a := range args {
+		switch {
+		case valid(a.text):
+		case !utf8Names && !isASCII(a.text) && validMUTF7(a.text):
+			return nil, eightBitReply
+		default:
+			return nil, badNameReply
+		}
+	}
+	return line, ""
+}
+
+// cutArgs removes arguments (patterns of a parenthesised list, in
+// order) from a command line, each with the space that separated it.
+func cutArgs(line []byte, drop []nameArg) []byte {
+	out := append([]byte(nil), line...)
+	for i := len(drop) - 1; i >= 0; i-- {
+		start, end := drop[i].start, drop[i].end
+		switch {
+		case start > 0 && out[start-1] == ' ' && start > 1 && out[start-2] != '(':
+			start--
+		case end < len(out) && out[end] == ' ':
+			end++
+		}
+		out = append(out[:start], out[end:]...)
+	}
+	return out
+}
+
+// isASCII reports whether s is 7-bit.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // idReply is the answer to ID (RFC 2971 §3.1): the server's name, for
@@ -60,10 +144,11 @@ func idReply(tag string, line []byte) string {
 }
 
 // token is an argument of a command line: an atom, a quoted string
-// (unquoted) or a parenthesis.
+// (unquoted) or a parenthesis, and where it is in the line.
 type token struct {
-	text  string
-	paren byte // '(' or ')', or 0
+	text       string
+	paren      byte // '(' or ')', or 0
+	start, end int  // line[start:end] is the token as written
 }
 
 // tokens splits the arguments of a command line, up to a literal (whose
@@ -76,11 +161,12 @@ func tokens(line []byte) []token {
 		case c == ' ':
 			i++
 		case c == '(' || c == ')':
-			out = append(out, token{paren: c})
+			out = append(out, token{paren: c, start: i, end: i + 1})
 			i++
 		case c == '{' || c == '~' && i+1 < len(s) && s[i+1] == '{':
 			return out
 		case c == '"':
+			start := i
 			var b strings.Builder
 			for i++; i < len(s) && s[i] != '"'; i++ {
 				if s[i] == '\\' && i+1 < len(s) {
@@ -88,23 +174,45 @@ func tokens(line []byte) []token {
 				}
 				b.WriteByte(s[i])
 			}
-			i++
-			out = append(out, token{text: b.String()})
+			i = min(i+1, len(s))
+			out = append(out, token{text: b.String(), start: start, end: i})
 		default:
 			j := i
 			for j < len(s) && s[j] != ' ' && s[j] != '(' && s[j] != ')' && s[j] != '"' {
 				j++
 			}
-			out = append(out, token{text: s[i:j]})
+			out = append(out, token{text: s[i:j], start: i, end: j})
 			i = j
 		}
 	}
 	return out
 }
 
-// mailboxArgs returns the mailbox names and LIST patterns of a command
-// line, as go-imap will decode them, as far as the line holds them.
-func mailboxArgs(line []byte) []string {
+// commandName is the name of the command of a line, in upper case, after
+// UID: "LIST", "COPY".
+func commandName(line []byte) string {
+	t := tokens(line)
+	if len(t) < 2 {
+		return ""
+	}
+	name := strings.ToUpper(t[1].text)
+	if name == "UID" && len(t) > 2 {
+		name = strings.ToUpper(t[2].text)
+	}
+	return name
+}
+
+// nameArg is a mailbox name, LIST reference or LIST pattern of a command
+// line.
+type nameArg struct {
+	token
+	ref bool // a LIST or LSUB reference
+}
+
+// nameArgs returns the mailbox names, LIST references and LIST patterns
+// of a command line, as go-imap will decode them, as far as the line
+// holds them.
+func nameArgs(line []byte) []nameArg {
 	t := tokens(line)
 	if len(t) < 2 {
 		return nil
@@ -114,22 +222,24 @@ func mailboxArgs(line []byte) []string {
 	if name == "UID" && len(args) > 0 {
 		name, args = strings.ToUpper(args[0].text), args[1:]
 	}
-	at := func(idx ...int) []string {
-		var out []string
+	var out []nameArg
+	at := func(ref bool, idx ...int) {
 		for _, i := range idx {
 			if i < len(args) && args[i].paren == 0 {
-				out = append(out, args[i].text)
+				out = append(out, nameArg{args[i], ref})
 			}
 		}
-		return out
 	}
 	switch name {
 	case "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND":
-		return at(0)
-	case "RENAME", "LSUB":
-		return at(0, 1)
+		at(false, 0)
+	case "RENAME":
+		at(false, 0, 1)
+	case "LSUB":
+		at(true, 0)
+		at(false, 1)
 	case "COPY", "MOVE":
-		return at(1)
+		at(false, 1)
 	case "LIST":
 		i := 0
 		if i < len(args) && args[i].paren == '(' { // selection options
@@ -138,17 +248,17 @@ func mailboxArgs(line []byte) []string {
 			}
 			i++
 		}
-		out := at(i) // the reference
+		at(true, i) // the reference
 		i++
 		if i < len(args) && args[i].paren == '(' { // patterns
 			for i++; i < len(args) && args[i].paren != ')'; i++ {
-				out = append(out, at(i)...)
+				at(false, i)
 			}
-			return out
+		} else {
+			at(false, i)
 		}
-		return append(out, at(i)...)
 	}
-	return nil
+	return out
 }
 
 // mutf7 is modified BASE64 (RFC 3501 §5.1.3: "," for "/", no padding).

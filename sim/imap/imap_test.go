@@ -223,6 +223,15 @@ func names(list []*goimap.ListData) []string {
 func TestMailboxes(t *testing.T) {
 	w := newWorld(t)
 	c := w.login(t, nil)
+	// go-imap's client sends a non-ASCII name in UTF-8 to a server that
+	// advertises IMAP4rev2: the server takes it once the client enabled
+	// UTF8=ACCEPT (RFC 6855 §3), and refuses it before (RFC 3501 §5.1).
+	if err := c.Create("Caffè", nil).Wait(); responseCode(err) != goimap.ResponseCodeCannot {
+		t.Errorf("CREATE Caffè before ENABLE UTF8=ACCEPT: %v", err)
+	}
+	if _, err := c.Enable(goimap.CapUTF8Accept).Wait(); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"Sent", "Trash", "Work/2026/Q1", "Caffè"} {
 		if err := c.Create(name, nil).Wait(); err != nil {
 			t.Fatalf("CREATE %s: %v", name, err)
@@ -316,11 +325,17 @@ func TestMailboxes(t *testing.T) {
 	if err := c.Subscribe("Trash").Wait(); err != nil {
 		t.Fatal(err)
 	}
+	// CREATE does not subscribe (RFC 9051 §6.3.4, §6.3.7): INBOX is
+	// the store's, subscribed.
 	list, _ = c.List("", "*", &goimap.ListOptions{ReturnSubscribed: true}).Collect()
+	var subscribed []string
 	for _, l := range list {
-		if !slices.Contains(l.Attrs, goimap.MailboxAttrSubscribed) {
-			t.Errorf("%s: not \\Subscribed", l.Mailbox)
+		if slices.Contains(l.Attrs, goimap.MailboxAttrSubscribed) {
+			subscribed = append(subscribed, l.Mailbox)
 		}
+	}
+	if want := []string{"INBOX", "Trash"}; !slices.Equal(subscribed, want) {
+		t.Errorf("subscribed: %q, want %q", subscribed, want)
 	}
 
 	// LIST-STATUS.

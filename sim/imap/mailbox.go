@@ -38,6 +38,11 @@ type mailbox struct {
 	loading bool                       // init is between Watch and List
 	pending []store.Change             // changes heard while loading
 	idlers  map[chan struct{}]struct{} // sessions in IDLE, woken by each change
+	// holding: a MOVE into the mailbox itself is under way; the changes
+	// it hears but the expunges of messages listed wait in held (see
+	// hold).
+	holding int
+	held    []store.Change
 	// keywords are the keywords the mailbox's messages have had since
 	// it was loaded, by lower case, as first seen: its FLAGS.
 	keywords map[string]string
@@ -149,6 +154,22 @@ func (mb *mailbox) onChange(c store.Change) {
 		mb.mu.Unlock()
 		return
 	}
+	if mb.holding > 0 && (c.Kind != store.Expunged || mb.index(c.UID) < 0) {
+		c.Flags = slices.Clone(c.Flags)
+		mb.held = append(mb.held, c)
+		mb.mu.Unlock()
+		return
+	}
+	deleted := mb.live(c)
+	mb.mu.Unlock()
+	if deleted {
+		mb.srv.forget(mb)
+	}
+}
+
+// live applies a change as it happens, and wakes the sessions in IDLE;
+// it reports whether the mailbox was deleted. mu held.
+func (mb *mailbox) live(c store.Change) bool {
 	mb.apply(c, true)
 	for wake := range mb.idlers {
 		select {
@@ -156,8 +177,34 @@ func (mb *mailbox) onChange(c store.Change) {
 		default: // already due to poll
 		}
 	}
+	return c.Kind == store.Deleted
+}
+
+// hold makes the mailbox's changes wait, but for the expunges of the
+// messages it lists, until resume: during a MOVE into the mailbox itself,
+// the expunges of the messages moved are told before the new messages
+// exist ("* 1 EXPUNGE" then "* 1 EXISTS", as Dovecot answers), so the
+// message count never runs ahead of the mailbox.
+func (mb *mailbox) hold() {
+	mb.mu.Lock()
+	mb.holding++
 	mb.mu.Unlock()
-	if c.Kind == store.Deleted {
+}
+
+// resume applies the changes held since hold, in order.
+func (mb *mailbox) resume() {
+	mb.mu.Lock()
+	mb.holding--
+	var held []store.Change
+	if mb.holding == 0 {
+		held, mb.held = mb.held, nil
+	}
+	deleted := false
+	for _, c := range held {
+		deleted = mb.live(c) || deleted
+	}
+	mb.mu.Unlock()
+	if deleted {
 		mb.srv.forget(mb)
 	}
 }

@@ -1,9 +1,13 @@
 package imap
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/mailhop/mailhop/sim/store"
 )
@@ -220,6 +224,9 @@ func TestKeywordsAnnounced(t *testing.T) {
 // not valid modified UTF-7 (an unclosed shift, printable US-ASCII or an
 // odd byte count inside one, two shifts in a row) is refused NO (not a
 // server bug), in the order the commands came, and the session goes on.
+// No mailbox has such a name, so a LIST or LSUB pattern (or reference)
+// that is not valid matches nothing: it is dropped, and a LIST left
+// without patterns is OK with no match, as in Dovecot.
 func TestMailboxNameUTF7(t *testing.T) {
 	w := newWorld(t)
 	w.Deliver(t, "INBOX", msg(1))
@@ -230,11 +237,19 @@ func TestMailboxNameUTF7(t *testing.T) {
 		C: a2 SELECT "&Jjo"
 		S: a2 NO [CANNOT] Invalid mailbox name: not valid modified UTF-7 (RFC 3501 §5.1.3)
 		C: a3 LIST "" &Jjo
-		S: a3 NO [CANNOT] Invalid mailbox name*
-		C: a4 LIST (SUBSCRIBED) "" ("INBOX" %&)
-		S: a4 NO [CANNOT] Invalid mailbox name*
+		S: a3 OK LIST completed
+		C: a4 LIST (SUBSCRIBED) "" ("INBOX" %& "&Jjo" *X) RETURN (CHILDREN)
+		S: * LIST (\HasNoChildren \Subscribed) "/" INBOX
+		S: a4 OK LIST completed
 		C: a5 LSUB "&AGE-" *
-		S: a5 NO [CANNOT] Invalid mailbox name*
+		S: a5 OK LSUB completed
+		C: a51 LIST "" (%& "IN&Jjo" "inbox")
+		S: * LIST (\HasNoChildren) "/" INBOX
+		S: a51 OK LIST completed
+		C: a52 LIST "" !#$&'+,-.0123456789:;<=>?@^_` + "`" + `|[}%*
+		S: a52 OK LIST completed
+		C: a53 LIST "" ("&Jjo" %&)
+		S: a53 OK LIST completed
 		C: a6 RENAME INBOX "&ZeVnLIqe-&ZeVnLIqe-"
 		S: a6 NO [CANNOT] Invalid mailbox name*
 		C: a7 STATUS &Jj (MESSAGES)
@@ -279,6 +294,65 @@ func TestMailboxNameUTF7(t *testing.T) {
 	}
 }
 
+// RFC 3501 §5.1: "Mailbox names are 7-bit. Client implementations
+// MUST NOT attempt to create 8-bit mailbox names ... Server
+// implementations SHOULD prohibit the creation of 8-bit mailbox names";
+// RFC 6855 §3: after ENABLE UTF8=ACCEPT the server MUST accept UTF-8
+// mailbox names, as IMAP4rev2 does (RFC 9051 §5.1). A raw 8-bit name
+// from a client that enabled neither is refused NO [CANNOT] (go-imap
+// would take it, and list it back in modified UTF-7, which the client
+// would not know for the name it created); an 8-bit LIST pattern
+// matches nothing. ENABLE counts for the commands pipelined after it.
+func TestMailboxName8Bit(t *testing.T) {
+	w := newWorld(t)
+	r := w.raw(t)
+	r.Run(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *
+		C: a2 CREATE "Café"
+		S: a2 NO [CANNOT] Mailbox names are 7-bit: write non-ASCII characters in modified UTF-7 (Caf&AOk- for Café), or ENABLE UTF8=ACCEPT first (RFC 3501 §5.1, RFC 6855 §3)
+		C: a3 CREATE Caf&AOk-
+		S: a3 OK CREATE completed
+		C: a4 SELECT Café
+		S: a4 NO [CANNOT] Mailbox names are 7-bit*
+		C: a5 RENAME Caf&AOk- "Café/Thé"
+		S: a5 NO [CANNOT] Mailbox names are 7-bit*
+		C: a6 APPEND "Café" {3+}
+		B: "abc\r\n"
+		S: a6 NO [CANNOT] Mailbox names are 7-bit*
+		C: a7 LIST "" Café
+		S: a7 OK LIST completed
+		C: a8 LIST "" (Café Caf*)
+		S: * LIST (\HasNoChildren) "/" "Caf&AOk-"
+		S: a8 OK LIST completed
+		B: "a9 ENABLE UTF8=ACCEPT\r\nb1 CREATE \"Bücher\"\r\n"
+		S: * ENABLED UTF8=ACCEPT
+		S: a9 OK ENABLE completed
+		S: b1 OK CREATE completed
+		C: b2 LIST "" *
+		S: * LIST (\HasNoChildren) "/" INBOX
+		S: * LIST (\HasNoChildren) "/" "Bücher"
+		S: * LIST (\HasNoChildren) "/" "Café"
+		S: b2 OK LIST completed
+		C: b3 STATUS Café (MESSAGES)
+		S: * STATUS "Café" (MESSAGES 0)
+		S: b3 OK STATUS completed`)
+	for _, name := range []string{"Café", "Bücher"} {
+		if _, err := w.Store.Status(bob, name); err != nil {
+			t.Errorf("no mailbox %q: %v", name, err)
+		}
+	}
+	r = w.raw(t)
+	r.Run(`
+		C: c1 LOGIN bob bob
+		S: c1 OK *
+		C: c2 ENABLE IMAP4rev2
+		S: * ENABLED IMAP4rev2
+		S: c2 OK ENABLE completed
+		C: c3 DELETE Bücher
+		S: c3 OK DELETE completed`)
+}
+
 func TestValidMUTF7(t *testing.T) {
 	for s, want := range map[string]bool{
 		"INBOX": true, "&Jjo-": true, "&-": true, "a&-b": true, "&ZeVnLIqe-": true, "Café": true, "%*": true,
@@ -303,8 +377,15 @@ func TestValidMUTF7(t *testing.T) {
 		`a MOVE 1 x`:                     "[x]",
 		`a SEARCH SUBJECT "&Jjo" FROM x`: "[]",
 	} {
-		if got := fmt.Sprint(mailboxArgs([]byte(line))); got != want {
-			t.Errorf("mailboxArgs(%q) = %s, want %s", line, got, want)
+		var names []string
+		for _, a := range nameArgs([]byte(line)) {
+			names = append(names, a.text)
+			if written := line[a.start:a.end]; a.text != strings.Trim(written, `"`) && !strings.Contains(written, `\`) {
+				t.Errorf("nameArgs(%q): %q at %d:%d is %q", line, a.text, a.start, a.end, written)
+			}
+		}
+		if got := fmt.Sprint(names); got != want {
+			t.Errorf("nameArgs(%q) = %s, want %s", line, got, want)
 		}
 	}
 }
@@ -371,7 +452,11 @@ func TestLiteralPlus(t *testing.T) {
 // RFC 3516 §4.4 (BINARY): APPEND takes a literal8, ~{n} or ~{n+}, whose
 // data may hold NUL; a plain literal may not (RFC 9051 §4.3). RFC 3516
 // §4.2: a partial BINARY[1]<0.7> is answered BINARY[1]<0> with the
-// octets from that origin, as BODY[]<0.7> is answered BODY[]<0>.
+// octets from that origin, as BODY[]<0.7> is answered BODY[]<0>. §4.4:
+// "The server MAY modify the CTE of the appended data, however any such
+// transformation MUST NOT result in a loss of data": the binary part is
+// stored in base64, which BODYSTRUCTURE and BODY[1] show (§6), and
+// BINARY[1] decodes.
 func TestAppendBinary(t *testing.T) {
 	w := newWorld(t)
 	r := w.raw(t)
@@ -409,17 +494,73 @@ func TestAppendBinary(t *testing.T) {
 		S: * 2 FETCH (UID 2 BINARY[1]<3> ~{4}
 		S: cdef)
 		S: a7 OK UID FETCH completed
-		C: a8 FETCH 1 (BINARY.PEEK[1]<12.9> BODY.PEEK[]<%[4]d.3>)
-		S: * 1 FETCH (BODY[]<%[4]d> {3}
-		S: ab%[3]c)
+		C: a8 FETCH 1 (BINARY.PEEK[1]<12.9> BODY.PEEK[1] BODYSTRUCTURE)
+		S: * 1 FETCH (BODYSTRUCTURE ("application" "octet-stream" NIL NIL NIL "base64" 22 NIL NIL NIL NIL) BODY[1] {22}
+		S: YWIAY2RlZmdoCmlqDQo=
+		S: )
 		S: * 1 FETCH (BINARY[1]<12> ~{2}
 		S:
 		S: )
-		S: a8 OK FETCH completed`, len(msg), msg+"\r\n", 0, len(msg)-14))
+		S: a8 OK FETCH completed`, len(msg), msg+"\r\n", 0))
+	// The binary part is stored in base64 (RFC 3516 §4.4).
+	want := strings.Replace(msg, "binary\r\n\r\nab\x00cdefgh\nij\r\n", "base64\r\n\r\nYWIAY2RlZmdoCmlqDQo=\r\n", 1)
 	for _, uid := range []store.UID{1, 2} {
-		if got, err := w.Store.Read(bob, "INBOX", uid); err != nil || string(got) != msg {
+		if got, err := w.Store.Read(bob, "INBOX", uid); err != nil || string(got) != want {
 			t.Errorf("message %d stored as %q, %v", uid, got, err)
 		}
+	}
+}
+
+// RFC 3516 §4.4 and §6, in a multipart and on the Maildir store (which
+// keeps lines, not line ends): each binary part, whatever octets it
+// holds (NUL, lone CR and LF), is stored in base64 and BINARY gives it
+// back exactly; the other parts, the preamble, the delimiters and the
+// epilogue stay as they came.
+func TestAppendBinaryParts(t *testing.T) {
+	bin := "\x00-\xe4\n\r\n\n"
+	msg := "Subject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n" +
+		"preamble\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: Binary\r\n (folded)\r\nX-Other: 1\r\n\r\n" + bin +
+		"\r\n--b--\r\nepilogue\r\n"
+	want := strings.Replace(msg, "Content-Transfer-Encoding: Binary\r\n (folded)\r\nX-Other: 1\r\n\r\n"+bin,
+		"Content-Transfer-Encoding: base64\r\nX-Other: 1\r\n\r\nAC3kCg0KCg==", 1)
+	for _, onDisk := range []bool{false, true} {
+		t.Run(fmt.Sprint("maildir=", onDisk), func(t *testing.T) {
+			var opts []option
+			if onDisk {
+				opts = append(opts, onMaildir)
+			}
+			w := newWorld(t, opts...)
+			r := w.raw(t)
+			r.Run(fmt.Sprintf(`
+				C: a1 LOGIN bob bob
+				S: a1 OK *
+				C: a2 APPEND INBOX ~{%d+}
+				B: %q
+				S: a2 OK [APPENDUID *
+				C: a3 EXAMINE INBOX
+				S: * 1 EXISTS
+				S: * 1 RECENT
+				S: * OK [UNSEEN 1] *
+				S: * OK [UIDVALIDITY *
+				S: * OK [UIDNEXT 2] *
+				S: * FLAGS *
+				S: * OK [PERMANENTFLAGS ()] *
+				S: a3 OK [READ-ONLY] EXAMINE completed
+				C: a4 FETCH 1 (BODYSTRUCTURE BINARY.SIZE[2] BODY.PEEK[1] BODY.PEEK[2])
+				S: * 1 FETCH (BODYSTRUCTURE (("text" "plain" NIL NIL NIL "7bit" 5 0 NIL NIL NIL NIL)("application" "octet-stream" NIL NIL NIL "base64" 12 NIL NIL NIL NIL) "mixed" ("boundary" "b") NIL NIL NIL) BODY[1] {5}
+				S: hello BODY[2] {12}
+				S: AC3kCg0KCg== BINARY.SIZE[2] 7)
+				S: a4 OK FETCH completed`, len(msg), msg+"\r\n"))
+			raw, err := w.Store.Read(bob, "INBOX", 1)
+			if err != nil || string(raw) != want {
+				t.Fatalf("stored as %q, %v", raw, err)
+			}
+			got := imapserver.ExtractBinarySection(bytes.NewReader(raw), &goimap.FetchItemBinarySection{Part: []int{2}})
+			if string(got) != bin {
+				t.Errorf("BINARY[2] = %q, want %q", got, bin)
+			}
+		})
 	}
 }
 
@@ -469,21 +610,58 @@ func TestEnvelopeGroups(t *testing.T) {
 		S: a7 OK SEARCH completed`)
 }
 
+// RFC 5322 §3.4: "Some legacy implementations used the simple form
+// where the addr-spec appears without the angle brackets, but included
+// the name of the recipient in parentheses as a comment following the
+// addr-spec": that comment is the ENVELOPE address's personal name.
+// RFC 3501 §7.4.2: "If the Sender or Reply-To lines are absent in the
+// [RFC-2822] header, or are present but empty, the server sets the
+// corresponding member of the envelope to be the same value as the from
+// member". An empty group has its start and end markers only.
+func TestEnvelopeLegacyName(t *testing.T) {
+	w := newWorld(t)
+	w.Deliver(t, "INBOX", []byte("Date: Thu, 15 Feb 2007 01:02:03 +0200\r\n"+
+		"From: user@domain (Real Name)\r\nSender: \r\nReply-To: \r\n"+
+		"To: (nobody) carol@example.net (Carol (the) Cook), dave(not a name)@example.net\r\n"+
+		"Cc: group:;, group2: (foo) ;\r\n\r\nbody\r\n"))
+	r := w.raw(t)
+	r.Run(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *
+		C: a2 EXAMINE INBOX
+		S: * 1 EXISTS
+		S: * 1 RECENT
+		S: * OK [UNSEEN 1] *
+		S: * OK [UIDVALIDITY *
+		S: * OK [UIDNEXT 2] *
+		S: * FLAGS *
+		S: * OK [PERMANENTFLAGS ()] *
+		S: a2 OK [READ-ONLY] EXAMINE completed
+		C: a3 FETCH 1 ENVELOPE
+		S: * 1 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL (("Real Name" NIL "user" "domain")) (("Real Name" NIL "user" "domain")) (("Real Name" NIL "user" "domain")) (("Carol (the) Cook" NIL "carol" "example.net") (NIL NIL "dave" "example.net")) ((NIL NIL "group" NIL) (NIL NIL NIL NIL) (NIL NIL "group2" NIL) (NIL NIL NIL NIL)) NIL NIL NIL))
+		S: a3 OK FETCH completed
+		C: a4 SEARCH FROM "real name"
+		S: * SEARCH 1
+		S: a4 OK SEARCH completed`)
+}
+
 func TestAddressList(t *testing.T) {
 	for v, want := range map[string]string{
-		`Alice <alice@example.org>`:                `[{Alice alice example.org}]`,
-		`alice@example.org (Alice)`:                `[{ alice example.org}]`,
-		`"Smith, John" <john@x>, jane@y`:           `[{Smith, John john x} { jane y}]`,
-		`A Group:a@x,b@y;`:                         `[{ A Group } { a x} { b y} {  }]`,
-		`Empty:;, c@z`:                             `[{ Empty } {  } { c z}]`,
-		`<@r1,@r2:u@h>`:                            `[{ u h}]`,
-		`=?utf-8?q?Caf=C3=A9?= <cafe@example.org>`: `[{Café cafe example.org}]`,
-		`"john doe"@example.org`:                   `[{ "john doe" example.org}]`,
-		`postmaster`:                               `[{ postmaster MISSING_DOMAIN}]`,
-		`<>`:                                       `[]`,
-		`Unclosed: a@x`:                            `[{ Unclosed } { a x} {  }]`,
-		`a@[192.0.2.1]`:                            `[{ a [192.0.2.1]}]`,
-		`(only a comment)`:                         `[]`,
+		`Alice <alice@example.org>`:                    `[{Alice alice example.org}]`,
+		`alice@example.org (Alice)`:                    `[{Alice alice example.org}]`,
+		`a@x (A (the) \) B), b@y(=?utf-8?q?B=C3=A9?=)`: `[{A (the) ) B a x} {Bé b y}]`,
+		`a(not a name)@x`:                              `[{ a x}]`,
+		`"Smith, John" <john@x>, jane@y`:               `[{Smith, John john x} { jane y}]`,
+		`A Group:a@x,b@y;`:                             `[{ A Group } { a x} { b y} {  }]`,
+		`Empty:;, c@z`:                                 `[{ Empty } {  } { c z}]`,
+		`<@r1,@r2:u@h>`:                                `[{ u h}]`,
+		`=?utf-8?q?Caf=C3=A9?= <cafe@example.org>`:     `[{Café cafe example.org}]`,
+		`"john doe"@example.org`:                       `[{ "john doe" example.org}]`,
+		`postmaster`:                                   `[{ postmaster MISSING_DOMAIN}]`,
+		`<>`:                                           `[]`,
+		`Unclosed: a@x`:                                `[{ Unclosed } { a x} {  }]`,
+		`a@[192.0.2.1]`:                                `[{ a [192.0.2.1]}]`,
+		`(only a comment)`:                             `[]`,
 		`John Q. Public <jqp@example.com>, ((nested)) b@c`: `[{John Q. Public jqp example.com} { b c}]`,
 	} {
 		var parts []string
@@ -588,10 +766,58 @@ func TestSubscriptions(t *testing.T) {
 		S: b7 OK LIST completed`)
 }
 
+// RFC 9051 §6.3.7: "The SUBSCRIBE command adds the specified mailbox
+// name to the server's set of "active" or "subscribed" mailboxes"; CREATE
+// (§6.3.4) adds nothing to it, nor do the superiors it creates, so LSUB
+// "%" shows the superior of a subscribed mailbox \Noselect (RFC 3501
+// §6.3.9) and LIST RETURN (SUBSCRIBED) marks only what the client
+// subscribed (RFC 5258 §3.2). A name subscribed before it was created
+// stays subscribed (RFC 3501 §6.3.6).
+func TestCreateUnsubscribed(t *testing.T) {
+	w := newWorld(t)
+	r := w.raw(t)
+	r.Run(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *
+		C: a2 CREATE Box/
+		S: a2 OK CREATE completed
+		C: a3 CREATE Box/test
+		S: a3 OK CREATE completed
+		C: a4 CREATE Box/test2/test
+		S: a4 OK CREATE completed
+		C: a5 SUBSCRIBE Box/test2/test
+		S: a5 OK SUBSCRIBE completed
+		C: a6 SUBSCRIBE Later
+		S: a6 OK SUBSCRIBE completed
+		C: a7 CREATE Later
+		S: a7 OK CREATE completed
+		C: a8 LSUB "" Box/%
+		S: * LSUB (\Noselect \HasChildren) "/" "Box/test2"
+		S: a8 OK LSUB completed
+		C: a9 LIST "" Box/% RETURN (CHILDREN SUBSCRIBED)
+		S: * LIST (\HasNoChildren) "/" "Box/test"
+		S: * LIST (\HasChildren) "/" "Box/test2"
+		S: a9 OK LIST completed
+		C: b1 RENAME Box/test2/test Other/test
+		S: b1 OK RENAME completed
+		C: b2 LSUB "" *
+		S: * LSUB (\HasNoChildren) "/" INBOX
+		S: * LSUB (\HasNoChildren) "/" "Later"
+		S: * LSUB (\HasNoChildren) "/" "Other/test"
+		S: b2 OK LSUB completed
+		C: b3 LIST (SUBSCRIBED RECURSIVEMATCH) "" %
+		S: * LIST (\HasNoChildren \Subscribed) "/" INBOX
+		S: * LIST (\HasNoChildren \Subscribed) "/" "Later"
+		S: * LIST (\HasChildren) "/" "Other" (CHILDINFO ("SUBSCRIBED"))
+		S: b3 OK LIST completed`)
+}
+
 // RFC 6851 §3.3: MOVE answers COPYUID (RFC 4315) before the EXPUNGE
 // responses of the messages moved. Into the selected mailbox itself it
 // succeeds, as in Dovecot: the messages get new UIDs, the old ones are
-// expunged. On the Maildir store as on the memory one.
+// expunged, and the EXPUNGE responses come before the EXISTS of the new
+// ones, so that the count the client keeps is never more than the
+// mailbox holds. On the Maildir store as on the memory one.
 func TestMoveSameMailbox(t *testing.T) {
 	for _, onDisk := range []bool{false, true} {
 		t.Run(fmt.Sprint("maildir=", onDisk), func(t *testing.T) {
@@ -618,10 +844,10 @@ func TestMoveSameMailbox(t *testing.T) {
 				S: a2 OK [READ-WRITE] SELECT completed
 				C: a3 MOVE 1:2 INBOX
 				S: * OK [COPYUID {UIDVALIDITY INBOX} 1:2 4:5] *
-				S: * 4 EXISTS
-				S: * 5 EXISTS
 				S: * 1 EXPUNGE
 				S: * 1 EXPUNGE
+				S: * 2 EXISTS
+				S: * 3 EXISTS
 				S: * 3 RECENT
 				S: a3 OK MOVE completed
 				C: a4 FETCH 1:* (UID FLAGS)

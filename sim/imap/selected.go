@@ -399,7 +399,10 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, dest stri
 	refs := s.resolve(numSet)
 	if dst == s.mb.key.name && len(refs) > 0 {
 		// Into the mailbox itself, as Dovecot does: the messages get
-		// new UIDs (COPYUID says which) and the old ones are expunged.
+		// new UIDs (COPYUID says which) and the old ones are expunged,
+		// the EXPUNGE responses before the EXISTS.
+		s.mb.hold()
+		defer s.mb.resume()
 		src, dstUIDs, validity, err := s.srv.Store.Copy(s.user, dst, refUIDs(refs), dst)
 		if err != nil {
 			return s.destError(err)

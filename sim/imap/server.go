@@ -386,6 +386,7 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 		return nil, nil, &goimap.Error{Type: goimap.StatusResponseTypeBye, Text: "Connection not served here"}
 	}
 	sess := &session{srv: s, conn: c, cc: v.c, gv: v}
+	v.ic.Store(c)
 	if a, ok := addrPort(v.RemoteAddr()); ok {
 		sess.peer = a.Addr()
 	}

@@ -252,8 +252,23 @@ func (s *session) Create(name string, options *goimap.CreateOptions) error {
 	if err := s.srv.Store.CreateMailbox(s.user, cn); err != nil {
 		return s.storeError(err)
 	}
-	s.srv.setOrphan(s.user, cn, false) // the store subscribes it
+	s.created(cn)
 	return nil
+}
+
+// created leaves a mailbox CREATE (or RENAME) made unsubscribed, as
+// the store does not: subscribing is the client's SUBSCRIBE (RFC 9051
+// §6.3.4, §6.3.7), and a client that lists its subscriptions (LSUB, LIST
+// (SUBSCRIBED)) sees only what it subscribed. A name subscribed before
+// it existed stays subscribed (RFC 3501 §6.3.6), now the store's.
+func (s *session) created(cn string) {
+	if s.srv.isOrphan(s.user, cn) {
+		s.srv.setOrphan(s.user, cn, false)
+		return
+	}
+	if err := s.srv.Store.SetSubscribed(s.user, cn, false); err != nil {
+		s.srv.logf("imap: %s: unsubscribe new mailbox %q: %v", s.user, cn, err)
+	}
 }
 
 // roomFor refuses (NO [LIMIT], RFC 5530 §3) to add the mailbox cn, with
@@ -286,11 +301,13 @@ func (s *session) roomFor(cn string) error {
 }
 
 // createParents creates the missing superiors of a name (RFC 9051 §6.3.4:
-// the server SHOULD).
+// the server SHOULD), unsubscribed.
 func (s *session) createParents(cn string) {
 	for i := 0; i < len(cn); i++ {
 		if cn[i] == delim {
-			s.srv.Store.CreateMailbox(s.user, cn[:i]) // ErrExists is fine
+			if s.srv.Store.CreateMailbox(s.user, cn[:i]) == nil { // ErrExists is fine
+				s.created(cn[:i])
+			}
 		}
 	}
 }
@@ -528,8 +545,9 @@ func (s *session) Append(name string, r goimap.LiteralReader, options *goimap.Ap
 	}
 	msg := buf.Bytes()
 	// A literal8 (BINARY, RFC 3516 §4.4) may hold any byte, NUL
-	// included, and is kept as it came; a literal may not hold NUL
-	// (RFC 9051 §4.3), and its bare line ends become CRLF.
+	// included, and is kept as it came but for its binary parts, stored
+	// in base64 (binary.go); a literal may not hold NUL (RFC 9051 §4.3),
+	// and its bare line ends become CRLF.
 	binary := s.cc.appendBinary(r.Size())
 	switch {
 	case len(msg) == 0:
@@ -537,7 +555,9 @@ func (s *session) Append(name string, r goimap.LiteralReader, options *goimap.Ap
 	case !binary && bytes.IndexByte(msg, 0) >= 0:
 		return nil, errBad("Message contains a NUL byte")
 	}
-	if !binary {
+	if binary {
+		msg = encodeBinaryParts(msg)
+	} else {
 		msg = crlf(msg)
 	}
 	flags, err := storeFlags(options.Flags)

@@ -21,7 +21,8 @@ import (
 // neither accept nor refuse, an APPEND literal over APPENDLIMIT sent
 // without waiting, a SEARCH that nests too deep to parse; and it answers
 // itself, in turn with go-imap, STARTTLS (see transport.go), ID and a
-// mailbox name go-imap can not decode (see held.go).
+// mailbox name go-imap would mishandle (see held.go), whose LIST it may
+// pass on without the patterns that can match nothing.
 
 // taglessReply is the answer to a command without a tag.
 const taglessReply = "* BAD Every IMAP command starts with a tag of your choice, then the command: try \"a1 LOGIN user password\" (RFC 9051 §2.2.1)\r\n"
@@ -66,11 +67,11 @@ type guard struct {
 	skip    int    // bytes of a refused literal still to drop
 
 	// held: in starts with a command line the guard answers itself
-	// (STARTTLS, ID, a mailbox name go-imap could not decode), once
-	// go-imap has read all that came before; why is the refusal of a
-	// bad name.
-	held    heldKind
-	heldWhy string
+	// (STARTTLS, ID) or decides on (a mailbox name go-imap would
+	// mishandle), once go-imap has read all that came before; pass: the
+	// line at the start of in was decided on, and goes to go-imap.
+	held heldKind
+	pass bool
 
 	// The command being read: inCmd after a literal of it went to
 	// go-imap (which then holds its beginning), tag and name from its
@@ -148,8 +149,12 @@ func (c *guard) sift() bool {
 		}
 		line := c.in[:i+1]
 		text := bytes.TrimRight(line, "\r\n")
-		if !c.inCmd {
-			if c.held, c.heldWhy = heldCommand(text); c.held != heldNone {
+		switch {
+		case c.inCmd:
+		case c.pass:
+			c.pass = false
+		default:
+			if c.held = heldCommand(text); c.held != heldNone {
 				return moved // left in in, for the transport
 			}
 		}
@@ -292,7 +297,7 @@ func (c *guard) reply(s string) {
 func (c *guard) reset() {
 	c.end()
 	c.in, c.out, c.literal, c.skip = nil, nil, 0, 0
-	c.dropping, c.rest, c.held, c.awaitPlus = false, false, heldNone, false
+	c.dropping, c.rest, c.held, c.pass, c.awaitPlus = false, false, heldNone, false, false
 }
 
 // appendMessage reports whether the literal that ends text is APPEND's

@@ -126,3 +126,35 @@ func FuzzTagless(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNameCommand: a command line the guard decides on is refused, or
+// goes to go-imap as it came or less some of its LIST patterns, and then
+// with only names go-imap decodes as the client meant them.
+func FuzzNameCommand(f *testing.F) {
+	for _, s := range []string{`a LIST "" (%& "IN&Jjo" "inbox")`, `a LIST (SUBSCRIBED) "" ("INBOX" %&) RETURN (CHILDREN)`,
+		`a LSUB "&AGE-" *`, `a CREATE "Café"`, `a LIST "" ("&Jjo" {3}`, `a RENAME x "a\"&b"`, `a UID MOVE 1 "Caf&AOk-"`} {
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, line []byte, utf8Names bool) {
+		if bytes.ContainsAny(line, "\r\n") {
+			return
+		}
+		out, reply := nameCommand(line, utf8Names)
+		if reply != "" {
+			return
+		}
+		rest := line
+		for _, b := range out {
+			i := bytes.IndexByte(rest, b)
+			if i < 0 {
+				t.Fatalf("%q became %q", line, out)
+			}
+			rest = rest[i+1:]
+		}
+		for _, a := range nameArgs(out) {
+			if !validMUTF7(a.text) || !utf8Names && !isASCII(a.text) {
+				t.Fatalf("%q became %q, with %q", line, out, a.text)
+			}
+		}
+	})
+}

@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
 	"github.com/mailhop/mailhop/sim/netx"
 )
 
@@ -210,8 +213,8 @@ func (c *clientConn) read(v *view, p []byte) (int, error) {
 // view went to go-imap, or the connection failed.
 func (c *clientConn) answerHeld(v *view) bool {
 	g := &c.guard
-	held, why := g.held, g.heldWhy
-	g.held, g.heldWhy = heldNone, ""
+	held := g.held
+	g.held = heldNone
 	i := bytes.IndexByte(g.in, '\n')
 	line := g.in[:i+1]
 	if v.awaitsContinuation() {
@@ -234,7 +237,15 @@ func (c *clientConn) answerHeld(v *view) bool {
 		}
 	case heldID:
 		g.reply(idReply(tag, text))
-	default:
+	case heldName:
+		pass, why := nameCommand(text, v.utf8Names())
+		if why == "" {
+			// go-imap gets the line (without the patterns dropped),
+			// read on as any other.
+			g.in = slices.Concat(pass, line[len(text):], g.in)
+			g.pass = true
+			return false
+		}
 		g.reply(tag + " " + why + "\r\n")
 	}
 	// A literal at the end of the line, sent anyway, is not a command.
@@ -288,6 +299,10 @@ func (c *clientConn) startTLS(v *view, tag string, args bool) bool {
 // view is a clientConn as one go-imap connection sees it.
 type view struct {
 	c *clientConn
+
+	// ic is the go-imap connection reading the view, once its session
+	// is made.
+	ic atomic.Pointer[imapserver.Conn]
 
 	// retired: STARTTLS went ahead and a new view took over; this one
 	// reads the end of its stream and writes nothing.
@@ -407,6 +422,17 @@ func patchCapabilities(p []byte) []byte {
 		out = append(out, "ID")
 	}
 	return []byte(line[:start] + strings.Join(out, " ") + line[end:] + "\r\n")
+}
+
+// utf8Names reports whether the client enabled UTF8=ACCEPT (RFC 6855)
+// or IMAP4rev2, which take mailbox names in UTF-8.
+func (v *view) utf8Names() bool {
+	ic := v.ic.Load()
+	if ic == nil {
+		return false
+	}
+	caps := ic.EnabledCaps()
+	return caps.Has(goimap.CapUTF8Accept) || caps.Has(goimap.CapIMAP4rev2)
 }
 
 // awaitsContinuation reports whether go-imap's last line asked the client
