@@ -179,7 +179,20 @@ func TestSimPcap(t *testing.T) {
 // A refused message is the outcome, not a failure of the run: the
 // session and the reply are printed, the exit status is 0.
 func TestSimWorldsOfAuthentication(t *testing.T) {
-	out, errOut, code := mailhop(t, nil, "sim", "--world", "spoof")
+	// The default world: alice's mail passes all three at bob's MX, as
+	// the header delivered to bob says.
+	out, errOut, code := mailhop(t, nil, "sim")
+	if code != 0 {
+		t.Fatalf("default: exit %d: %s", code, errOut)
+	}
+	_, header, _ := strings.Cut(out, "== bob@example.net/INBOX, UID 1: the header as delivered")
+	for _, want := range []string{"Authentication-Results: mx.example.net;", "spf=pass smtp.mailfrom=example.org",
+		"dkim=pass header.d=example.org", "dmarc=pass header.from=example.org"} {
+		if !strings.Contains(header, want) {
+			t.Errorf("default: bob's header lacks %q:\n%s", want, header)
+		}
+	}
+	out, errOut, code = mailhop(t, nil, "sim", "--world", "spoof")
 	if code != 0 {
 		t.Fatalf("spoof: exit %d: %s", code, errOut)
 	}
