@@ -66,6 +66,7 @@ import (
 )
 
 func main() {
+	mark("mailhop:go-main")
 	p := playground.New(0)
 	if err := install(p, "mailhop"); err != nil {
 		fmt.Fprintln(os.Stderr, "mailhop: cannot install the JS API:", err)
@@ -75,8 +76,17 @@ func main() {
 		if _, err := p.Load("default"); err != nil {
 			fmt.Fprintln(os.Stderr, "mailhop: loading the default world:", err)
 		}
+		mark("mailhop:go-world")
 	}()
 	select {}
+}
+
+// mark puts a mark on the page's (or worker's) performance timeline, for
+// those who time the start (the playground's benchmark reads them).
+func mark(name string) {
+	if perf, err := safejs.Global().Get("performance"); err == nil && perf.Type() == safejs.TypeObject {
+		_, _ = perf.Call("mark", name)
+	}
 }
 
 // bridge turns Go values into JavaScript ones and back.
@@ -84,6 +94,7 @@ type bridge struct {
 	p                      *playground.Playground
 	json, errCtor, promise safejs.Value
 	object                 safejs.Value
+	warm                   sync.Once // Warm after the first state()
 }
 
 // install builds the API object and sets it as globalThis[name].
@@ -109,7 +120,7 @@ func install(p *playground.Playground, name string) error {
 		},
 		"load":    b.load,
 		"reset":   func([]safejs.Value) (runner, error) { return func() (any, error) { return p.Reset() }, nil },
-		"state":   func([]safejs.Value) (runner, error) { return func() (any, error) { return p.State() }, nil },
+		"state":   b.state,
 		"clock":   func([]safejs.Value) (runner, error) { return func() (any, error) { return p.Clock() }, nil },
 		"trace":   func([]safejs.Value) (runner, error) { return func() (any, error) { return p.Events() }, nil },
 		"play":    func([]safejs.Value) (runner, error) { return func() (any, error) { return p.Play() }, nil },
@@ -173,6 +184,23 @@ func install(p *playground.Playground, name string) error {
 		return err
 	}
 	return g.Set(name, api)
+}
+
+// state answers state(). The page asks for it first and then shows the
+// world to its user: the worker has time then, so the first answer also
+// sets the playground warming up (in a later turn of the event loop, so
+// the answer goes first).
+func (b *bridge) state([]safejs.Value) (runner, error) {
+	return func() (any, error) {
+		st, err := b.p.State()
+		b.warm.Do(func() {
+			go func() {
+				time.Sleep(time.Millisecond)
+				b.p.Warm()
+			}()
+		})
+		return st, err
+	}, nil
 }
 
 // runner does a call's work, off the JavaScript event loop.

@@ -2,6 +2,10 @@
 # Builds the browser playground into web/dist (`make wasm`):
 #   mailhop.wasm   the simulation (wasm/) compiled to WebAssembly, without
 #                  debug information or file paths
+#   boot.json      what the page shows before the simulation has started:
+#                  the default world as it starts, the built-in worlds and
+#                  lessons, the explanations (web/internal/bootdata, which
+#                  also gives the WebAssembly the built-in worlds as JSON)
 #   wasm_exec.js   Go's loader for it, from this Go's GOROOT
 #   the page       web/static: index.html, js/, css/, icons
 #   .br and .gz    a brotli and a gzip copy of each of those files, which
@@ -17,7 +21,8 @@ keep_wasm=
 GO=${GO:-go}
 dist=web/dist
 stage=$(mktemp -d web/.dist-XXXXXX)
-trap 'rm -rf "$stage"' EXIT
+gen=$(mktemp -d)
+trap 'rm -rf "$stage" "$gen"' EXIT
 
 if [ "${1:-}" = "--static" ]; then
   # Only the page: keep the WebAssembly already built (front-end work).
@@ -26,13 +31,24 @@ if [ "${1:-}" = "--static" ]; then
     exit 1
   fi
   cp "$dist"/mailhop.wasm* "$stage/"
+  # boot.json goes with the WebAssembly it was made with.
+  cp "$dist"/boot.json "$stage/" 2>/dev/null || $GO run ./web/internal/bootdata -json "$stage/boot.json"
   keep_wasm=1
 else
   echo "wasm: compiling the simulation to WebAssembly"
+  # The built-in worlds as JSON, added to package main for this build
+  # only (see playground.Prepare).
+  $GO run ./web/internal/bootdata -json "$stage/boot.json" -go "$gen/prepared.go"
+  printf '{"Replace": {"%s": "%s"}}\n' "$PWD/wasm/prepared_gen.go" "$gen/prepared.go" >"$gen/overlay.json"
   # -l: no inlining. It costs a little speed and saves ~15% of the
-  # compressed download, most of what the browser waits for.
-  GOOS=js GOARCH=wasm $GO build -trimpath -ldflags='-s -w' -gcflags="${WASM_GCFLAGS:-all=-l}" \
-    -o "$stage/mailhop.wasm" ./wasm
+  # compressed download, most of what the browser waits for. Ed25519's
+  # arithmetic and SHA-512 are inlined all the same: the world CA's key
+  # and certificate, which the first connection needs, take half the
+  # time, for 5 kB.
+  gcflags=(-gcflags=all=-l -gcflags=crypto/internal/fips140/edwards25519/...= -gcflags=crypto/internal/fips140/sha512=)
+  if [ -n "${WASM_GCFLAGS:-}" ]; then gcflags=(-gcflags="$WASM_GCFLAGS"); fi
+  GOOS=js GOARCH=wasm $GO build -trimpath -ldflags='-s -w' "${gcflags[@]}" \
+    -overlay "$gen/overlay.json" -o "$stage/mailhop.wasm" ./wasm
 fi
 cp "$($GO env GOROOT)/lib/wasm/wasm_exec.js" "$stage/"
 cp -R web/static/. "$stage/"

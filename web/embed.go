@@ -9,11 +9,15 @@
 // by Accept-Encoding, ETags for revalidation, and a strict
 // Content-Security-Policy: no code but this origin's, WebAssembly
 // compilation ('wasm-unsafe-eval'), and data (a lesson file) fetched from
-// https addresses.
+// https addresses. The simulation is also served under a name that holds
+// its hash (WasmName), cached for good: a browser that has it keeps the
+// module and the code it compiled from it, and asks nothing on the next
+// visit.
 package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -89,7 +93,45 @@ type file struct {
 	ctype    string
 	variants map[string][]byte // by encoding; "" is the file itself
 	etags    map[string]string
+	// immutable: the name holds the content's hash, so the file may be
+	// cached for good.
+	immutable bool
 }
+
+// newFile makes a file of body and its precompressed copies (by
+// encoding), with their ETags.
+func newFile(ctype string, body []byte, copies map[string][]byte) *file {
+	f := &file{ctype: ctype, variants: map[string][]byte{"": body}, etags: map[string]string{}}
+	for enc, b := range copies {
+		f.variants[enc] = b
+	}
+	sum := sha256.Sum256(body)
+	tag := hex.EncodeToString(sum[:8])
+	for enc := range f.variants {
+		if enc == "" {
+			f.etags[enc] = `"` + tag + `"`
+		} else {
+			f.etags[enc] = `"` + tag + "-" + enc + `"`
+		}
+	}
+	return f
+}
+
+// WasmName is the name the simulation is served under besides
+// mailhop.wasm: mailhop-HASH.wasm, HASH the first 16 hex digits of the
+// SHA-256 of the module. It is sent with Cache-Control immutable. The
+// page learns it from index.html, where Handler writes it into
+//
+//	<meta name="mailhop-wasm" content="mailhop.wasm">
+//
+// in place of mailhop.wasm.
+func WasmName(module []byte) string {
+	sum := sha256.Sum256(module)
+	return "mailhop-" + hex.EncodeToString(sum[:8]) + ".wasm"
+}
+
+// wasmMeta is the tag of index.html that names the module for the page.
+const wasmMeta = `<meta name="mailhop-wasm" content="mailhop.wasm">`
 
 // Handler serves site. It reads every file once, at the start.
 func Handler(site fs.FS) (http.Handler, error) {
@@ -111,28 +153,51 @@ func Handler(site fs.FS) (http.Handler, error) {
 		if err != nil {
 			return err
 		}
-		f := &file{ctype: ctype, variants: map[string][]byte{"": body}, etags: map[string]string{}}
+		copies := map[string][]byte{}
 		for _, enc := range encodings {
 			if b, err := fs.ReadFile(site, name+enc.ext); err == nil {
-				f.variants[enc.name] = b
+				copies[enc.name] = b
 			}
 		}
-		sum := sha256.Sum256(body)
-		tag := hex.EncodeToString(sum[:8])
-		for enc := range f.variants {
-			if enc == "" {
-				f.etags[enc] = `"` + tag + `"`
-			} else {
-				f.etags[enc] = `"` + tag + "-" + enc + `"`
-			}
-		}
-		files[name] = f
+		files[name] = newFile(ctype, body, copies)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if err := hashNames(files); err != nil {
+		return nil, err
+	}
 	return &handler{files: files}, nil
+}
+
+// hashNames serves the simulation under its WasmName too, and writes that
+// name into index.html (whose precompressed copies are then made again:
+// gzip only).
+func hashNames(files map[string]*file) error {
+	wasm, page := files["mailhop.wasm"], files["index.html"]
+	if wasm == nil {
+		return nil // the live view's site: no simulation
+	}
+	name := WasmName(wasm.variants[""])
+	files[name] = &file{ctype: wasm.ctype, variants: wasm.variants, etags: wasm.etags, immutable: true}
+	if page == nil || !bytes.Contains(page.variants[""], []byte(wasmMeta)) {
+		return nil
+	}
+	body := bytes.Replace(page.variants[""], []byte(wasmMeta), []byte(strings.Replace(wasmMeta, "mailhop.wasm", name, 1)), 1)
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	files["index.html"] = newFile(page.ctype, body, map[string][]byte{"gzip": gz.Bytes()})
+	return nil
 }
 
 type handler struct{ files map[string]*file }
@@ -171,9 +236,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr.Set("Content-Type", f.ctype)
 	hdr.Set("ETag", f.etags[enc])
-	// Revalidate every time: a rebuilt playground shows at once, and an
-	// unchanged one costs a 304.
-	hdr.Set("Cache-Control", "no-cache")
+	if f.immutable {
+		// Another build has another name: this one never changes.
+		hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		// Revalidate every time: a rebuilt playground shows at once,
+		// and an unchanged one costs a 304.
+		hdr.Set("Cache-Control", "no-cache")
+	}
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.variants[enc]))
 }
 

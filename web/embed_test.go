@@ -1,10 +1,12 @@
 package web
 
 import (
+	"compress/gzip"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -188,5 +190,71 @@ func TestCheck(t *testing.T) {
 	// The embedded site compiles in a fresh checkout (only .gitkeep).
 	if _, err := Handler(Dist()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The simulation under its hashed name: cached for good, in every
+// encoding, and named in index.html for the page.
+func TestWasmName(t *testing.T) {
+	s := site()
+	page := "<!doctype html><head>" + wasmMeta + "<title>mailhop</title>"
+	s["index.html"] = &fstest.MapFile{Data: []byte(page)}
+	h, err := Handler(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := WasmName([]byte("\x00asm raw"))
+	if !regexp.MustCompile(`^mailhop-[0-9a-f]{16}\.wasm$`).MatchString(name) {
+		t.Fatalf("WasmName %q", name)
+	}
+	r := get(t, h, "GET", "/", map[string]string{"Accept-Encoding": "gzip, deflate, br"})
+	if r.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("index.html: Content-Encoding %q, want gzip (made again after the name was written in)", r.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(page, `content="mailhop.wasm"`, `content="`+name+`"`, 1); string(b) != want {
+		t.Fatalf("index.html %q, want %q", b, want)
+	}
+	if plain := body(t, get(t, h, "GET", "/index.html", nil)); plain != string(b) {
+		t.Fatalf("index.html without encoding %q, gzip %q", plain, b)
+	}
+	for _, tc := range []struct{ accept, enc, body string }{
+		{"gzip, deflate, br", "br", "brotli bytes"},
+		{"gzip", "gzip", "gzip bytes"},
+		{"", "", "\x00asm raw"},
+	} {
+		r := get(t, h, "GET", "/"+name, map[string]string{"Accept-Encoding": tc.accept})
+		if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/wasm" || r.Header.Get("Content-Encoding") != tc.enc || body(t, r) != tc.body {
+			t.Errorf("%s, Accept-Encoding %q: %d %q %q", name, tc.accept, r.StatusCode, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"))
+		}
+		if cc := r.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
+			t.Errorf("%s: Cache-Control %q", name, cc)
+		}
+		if r.Header.Get("Content-Security-Policy") != CSP {
+			t.Errorf("%s: no CSP", name)
+		}
+	}
+	// mailhop.wasm stays, revalidated as before.
+	if r := get(t, h, "GET", "/mailhop.wasm", nil); r.StatusCode != 200 || r.Header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("/mailhop.wasm: %d, Cache-Control %q", r.StatusCode, r.Header.Get("Cache-Control"))
+	}
+	if r := get(t, h, "GET", "/mailhop-0123456789abcdef.wasm", nil); r.StatusCode != 404 {
+		t.Errorf("another hash: %d, want 404", r.StatusCode)
+	}
+	// Without the simulation (the live view's site) nothing is renamed.
+	delete(s, "mailhop.wasm")
+	h, err = Handler(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := body(t, get(t, h, "GET", "/", nil)); got != page {
+		t.Errorf("without the wasm, index.html %q", got)
 	}
 }

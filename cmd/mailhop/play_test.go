@@ -36,7 +36,7 @@ func (s *syncBuffer) String() string {
 
 func builtSite() fstest.MapFS {
 	return fstest.MapFS{
-		"index.html":      {Data: []byte("<!doctype html><title>mailhop</title>")},
+		"index.html":      {Data: []byte(`<!doctype html><meta name="mailhop-wasm" content="mailhop.wasm"><title>mailhop</title>`)},
 		"mailhop.wasm":    {Data: []byte("\x00asm")},
 		"mailhop.wasm.br": {Data: []byte("br")},
 		"wasm_exec.js":    {Data: []byte("// go")},
@@ -103,6 +103,19 @@ func TestPlayServes(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), "<title>mailhop</title>") {
 		t.Fatalf("GET /: %q", body)
+	}
+	// The page names the module by its hash, which is cached for good.
+	name := web.WasmName([]byte("\x00asm"))
+	if !strings.Contains(string(body), `content="`+name+`"`) {
+		t.Fatalf("GET /: the page does not name %s: %q", name, body)
+	}
+	resp, err = http.Get("http://" + addr + "/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/wasm" || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("GET /%s: %d %q, Cache-Control %q", name, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
 	}
 	stop()
 	select {

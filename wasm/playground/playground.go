@@ -132,7 +132,7 @@ func Worlds() []WorldInfo {
 	})
 	for _, name := range names {
 		wi := WorldInfo{Name: name}
-		if s, err := world.Load(name); err == nil {
+		if s, err := loadSpec(name); err == nil {
 			wi.Description = strings.TrimSpace(s.Description)
 		}
 		out = append(out, wi)
@@ -187,7 +187,7 @@ func (p *Playground) loadLocked(nameOrText string) (Info, error) {
 	if src == "" {
 		return Info{}, errors.New("load: give the name of a built-in world (" + strings.Join(world.Builtin(), ", ") + ") or a world file's text (JSON or YAML)")
 	}
-	spec, err := world.Load(src)
+	spec, err := loadSpec(src)
 	if err != nil {
 		return Info{}, err
 	}
@@ -411,6 +411,17 @@ type ClockState struct {
 	Next time.Time `json:"next,omitzero"`
 	// Retry is when the earliest queued message is next tried.
 	Retry time.Time `json:"retry,omitzero"`
+}
+
+// Warm does ahead of time what the first connection in the running world
+// would otherwise do: the world CA's key and certificate, which every
+// terminal and mail client trusts. A page calls it when it waits for its
+// user; a WebAssembly program compiles code the first time it runs, so
+// this takes a good part of a first connection's time.
+func (p *Playground) Warm() {
+	if r, err := p.current(); err == nil {
+		r.w.CA.Pool()
+	}
 }
 
 // State takes a snapshot of the running world.

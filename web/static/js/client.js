@@ -6,10 +6,13 @@
 export function connectWorker(url) {
   const started = globalThis.mailhopWorker;
   delete globalThis.mailhopWorker;
+  const meta = document.querySelector('meta[name="mailhop-wasm"]');
+  if (meta) url = new URL(`#wasm=${encodeURIComponent(meta.content)}`, url);
   const worker = started ? started.worker : new Worker(url);
   const calls = new Map();
   const sessions = new Map();
   const eventSubs = new Set();
+  const progressSubs = new Set();
   const batchSubs = new Set();
   let nextId = 1;
   let resolveReady;
@@ -19,6 +22,10 @@ export function connectWorker(url) {
   worker.onmessage = (e) => {
     const m = e.data;
     switch (m.t) {
+      case 'progress':
+        api.progress = m.step;
+        for (const cb of progressSubs) cb(m.step);
+        break;
       case 'ready':
         api.boot = m.timing;
         resolveReady();
@@ -117,6 +124,14 @@ export function connectWorker(url) {
 
   const api = {
     ready,
+    // progress: what the worker is doing before it is ready ('loading':
+    // the module downloads and compiles; 'starting': Go starts the
+    // world); onProgress(cb) calls cb(step) at each change.
+    progress: '',
+    onProgress(cb) {
+      progressSubs.add(cb);
+      return () => progressSubs.delete(cb);
+    },
     worlds: () => call('worlds'),
     load: (x, opts) => call('load', x, opts),
     reset: () => call('reset'),

@@ -53,12 +53,21 @@ export class Lessons {
   }
 
   async start() {
+    let list;
     try {
-      this.list = await this.api.lessons();
+      list = await this.api.lessons();
     } catch (err) {
-      this.list = [];
+      list = [];
       announce(err.message, 'error');
     }
+    this.show(list);
+  }
+
+  // show lists the course: the lessons as the simulation has them
+  // (lessons()), or as they are before it runs (the page's boot.json:
+  // none started, as in a simulation just started).
+  show(list) {
+    this.list = list;
     this.renderList();
   }
 

@@ -19,7 +19,7 @@ import { Controls } from './controls.js';
 import { Lessons } from './lessons.js';
 import { StepBar } from './stepbar.js';
 import { Projector } from './projector.js';
-import { Share } from './share.js';
+import { Share, parseLink } from './share.js';
 import { ExportMenu, playgroundExports } from './exports.js';
 import { $, announce, tabs } from './dom.js';
 
@@ -41,13 +41,49 @@ const live = /\/live$/.test(globalThis.location.pathname);
 const api = live ? null : connectWorker(new URL('worker.js', import.meta.url));
 if (api) globalThis.mailhop = api;
 
+// What the page shows before the simulation runs (boot.json, written with
+// the WebAssembly by build.sh): the default world as it starts, the
+// built-in worlds and lessons, the explanations. start.js asked for it.
+function bootData() {
+  const asked = globalThis.mailhopBootData;
+  delete globalThis.mailhopBootData;
+  return (asked || fetch('boot.json').then((r) => (r.ok ? r.json() : null)))
+    .then((d) => (d && d.state && Array.isArray(d.lessons) ? d : null), () => null);
+}
+
+// nextTask lets the browser render and handle input before going on.
+function nextTask() {
+  const s = globalThis.scheduler;
+  return s && s.yield ? s.yield() : new Promise((resolve) => { setTimeout(resolve, 0); });
+}
+
+// nextFrame waits until the browser has drawn what is there (its style,
+// layout and paint then take a task of their own), or a tenth of a second
+// in a page that draws no frames (a tab in the background).
+function nextFrame() {
+  return new Promise((resolve) => {
+    requestAnimationFrame(() => setTimeout(resolve, 0));
+    setTimeout(resolve, 100);
+  });
+}
+
+// What the simulation is doing while the page waits, in words.
+const STEPS = {
+  loading: 'Downloading the mail servers (WebAssembly) and compiling them…',
+  starting: 'Starting the mail servers and the network…',
+  world: 'Connecting the page to the mail servers…',
+};
+
 async function boot() {
   const bootEl = $('#boot');
   const bootText = $('#boot-text');
+  const progress = (step) => {
+    if (!bootEl.classList.contains('failed') && STEPS[step]) bootText.textContent = STEPS[step];
+  };
   try {
-    await api.ready;
-    performance.mark('mailhop:wasm-ready');
-    bootText.textContent = 'Building the world…';
+    const data = bootData();
+    progress(api.progress || 'loading');
+    api.onProgress(progress);
     const model = new Model(api);
     const selectTab = tabs($('#panel-tabs'));
     let timeline;
@@ -97,28 +133,61 @@ async function boot() {
         return null;
       },
     };
+    // The frame at once, while the simulation downloads and starts: the
+    // page's own HTML first, then the network drawn and the course
+    // listed (a link may name another world: then only what is the same
+    // for every world), then the tools behind their tabs, each in a task
+    // of its own so that the page stays responsive. A tab chosen
+    // meanwhile stays chosen.
+    const linked = !parseLink(globalThis.location.hash).empty;
+    let chosen = false;
+    const choose = () => { chosen = true; };
+    $('#panel-tabs').addEventListener('click', choose);
+    $('#panel-tabs').addEventListener('keydown', choose);
+    if (!linked) selectTab('tab-lessons');
+    await nextTask();
     const topology = new Topology($('#topology svg'), model);
     timeline = new Timeline($('#timeline'), model, actions);
-    const terminals = new Terminals($('#panel-terminal'), model);
-    const compose = new Compose($('#panel-compose'), model, actions);
-    const mailboxes = new Mailboxes($('#panel-mailboxes'), model, actions);
-    messageView = new MessageView($('#panel-message'), model, actions);
-    const world = new WorldPanel($('#panel-world'), model, actions);
     const controls = new Controls(model, actions);
-    const lessons = new Lessons($('#panel-lessons'), $('#lesson-strip'), model, {
-      showTab: (id) => selectTab(id),
-      terminals,
-      onLesson: (st, src) => { if (share) share.lessonChanged(st, src); },
-    });
     const stepBar = new StepBar(model, controls);
     const exportMenu = new ExportMenu(playgroundExports(api, model));
     model.addEventListener('state', () => {
       if (model.state) $('#world-name').textContent = model.state.name;
     });
+    let terminals = null;
+    const lessons = new Lessons($('#panel-lessons'), $('#lesson-strip'), model, {
+      showTab: (id) => selectTab(id),
+      get terminals() { return terminals; },
+      onLesson: (st, src) => { if (share) share.lessonChanged(st, src); },
+    });
+    const pre = await data;
+    await nextTask();
+    if (pre) {
+      model.preload(pre, linked);
+      await nextFrame();
+      lessons.show(pre.lessons);
+    }
+    await nextFrame();
+    terminals = new Terminals($('#panel-terminal'), model);
+    terminals.showForm(false);
+    if (model.state) terminals.refreshForm();
+    await nextTask();
+    const compose = new Compose($('#panel-compose'), model, actions);
+    const mailboxes = new Mailboxes($('#panel-mailboxes'), model, actions);
+    messageView = new MessageView($('#panel-message'), model, actions);
+    if (model.state) {
+      compose.refresh();
+      mailboxes.render();
+    }
+    await nextTask();
+    const world = new WorldPanel($('#panel-world'), model, actions);
+    if (model.state) world.render();
+    await api.ready;
+    performance.mark('mailhop:wasm-ready');
+    progress('world');
     await model.start();
     controls.showPlaying();
-    terminals.showForm(false);
-    await lessons.start();
+    if (!pre) await lessons.start();
     share = new Share({
       api, model, lessons, projector, loadWorld, notice, selectTab: (id) => selectTab(id || 'tab-lessons'),
     });
@@ -127,7 +196,9 @@ async function boot() {
     // The address may be a link: its world, lesson, seed, speed. A
     // newcomer (or a link to the default world) meets the course first.
     const tab = await share.follow(globalThis.location.hash);
-    selectTab(tab || 'tab-lessons');
+    $('#panel-tabs').removeEventListener('click', choose);
+    $('#panel-tabs').removeEventListener('keydown', choose);
+    if (tab || !chosen) selectTab(tab || 'tab-lessons');
     globalThis.mailhopUI = {
       model, topology, timeline, terminals, compose, mailboxes, messageView, world, controls, selectTab, lessons,
       stepBar, projector, share, exportMenu, notice,
@@ -137,6 +208,7 @@ async function boot() {
     document.body.dataset.ready = 'true';
   } catch (err) {
     bootEl.classList.add('failed');
+    bootEl.setAttribute('role', 'alert');
     bootText.textContent = `The simulation could not start: ${err.message}`;
     document.body.dataset.ready = 'failed';
     throw err;

@@ -141,6 +141,7 @@ export class Model extends EventTarget {
     this.explain = [];
     this.worlds = [];
     this.preloaded = false; // explanations and worlds came with the page
+    this.first = null; // the first state, when it came with the page
     this.clock = null; // {time, playing, speed, next, retry}
     this.clockAt = 0; // performance.now() when clock was read
     this.lastFrame = 0;
@@ -160,9 +161,9 @@ export class Model extends EventTarget {
 
   // preload takes what is known before the simulation runs (the page's
   // boot.json): the explanations, the built-in worlds and the default
-  // world as it starts, which the views draw at once; start() puts the
-  // simulation's own state in its place. other: the page is to show
-  // another world (a link), so none is drawn.
+  // world as it starts (its first state: nothing happens in it until
+  // someone acts), which the views draw at once. other: the page is to
+  // show another world (a link), so none is drawn.
   preload(data, other) {
     this.preloaded = true;
     this.explain = data.explanations || [];
@@ -171,6 +172,7 @@ export class Model extends EventTarget {
     if (other || this.live) return;
     const st = normalise(data.state);
     setServices(st.services);
+    this.first = st;
     this.present = st;
     this.liveView = viewOf(st);
     this.emit('state', st);
@@ -179,7 +181,12 @@ export class Model extends EventTarget {
   async start() {
     this.api.onEvents((events, world) => this.arrive(events, world));
     if (this.api.onState) this.api.onState((st) => this.offer(st));
-    const [explain, state] = await Promise.all([this.preloaded ? this.explain : this.api.explanations(), this.api.state()]);
+    // With the first state known, the simulation is asked for its own
+    // once the page is up, and its first answers go to the user.
+    const [explain, state] = await Promise.all([
+      this.preloaded ? this.explain : this.api.explanations(),
+      this.first || this.api.state(),
+    ]);
     this.explain = explain;
     // The built-in worlds are read after the page is up: nobody waits
     // for them.
@@ -188,6 +195,7 @@ export class Model extends EventTarget {
     this.remember(state);
     this.applyState(state);
     this.setClock(state.clock);
+    if (this.first) this.wantState();
     requestAnimationFrame(this.frame);
     setInterval(() => this.refreshClock(), 1000);
   }

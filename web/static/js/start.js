@@ -1,12 +1,14 @@
 // Starts the simulation's Web Worker as the page begins to load, so that
 // the WebAssembly downloads and compiles while the rest of the page's
 // scripts arrive. client.js takes the worker over, with the messages it
-// sent meanwhile. The live view (…/live, see live.js) runs no simulation.
+// sent meanwhile; main.js takes boot.json, asked for here too. The live
+// view (…/live, see live.js) runs no simulation.
 'use strict';
 (function start() {
   if (/\/live$/.test(location.pathname)) return;
   try {
-    const w = new Worker('js/worker.js');
+    const meta = document.querySelector('meta[name="mailhop-wasm"]');
+    const w = new Worker(`js/worker.js#wasm=${encodeURIComponent(meta ? meta.content : 'mailhop.wasm')}`);
     const early = [];
     w.onmessage = (e) => early.push(e);
     w.onerror = (e) => { e.preventDefault(); early.push(e); };
@@ -14,4 +16,7 @@
   } catch (err) {
     // client.js starts the worker itself and reports what went wrong.
   }
+  // What the page draws before the simulation runs (see main.js).
+  globalThis.mailhopBootData = fetch('boot.json').then((r) => (r.ok ? r.json() : null));
+  globalThis.mailhopBootData.catch(() => {});
 }());

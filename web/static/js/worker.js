@@ -6,12 +6,24 @@
 //                  {t: 'events', events, world} a batch of trace events
 //                  {t: 'line', sid, text, line}  a line of a terminal session
 //                  {t: 'close', sid, reason}     a session ended
-//                  {t: 'ready'} | {t: 'boot-error', error}
+//                  {t: 'progress', step}        the boot goes on ('starting')
+//                  {t: 'ready', timing} | {t: 'boot-error', error}
 // Every method of the API is passed through by name; bytes (a Uint8Array,
 // exportPcap's) are transferred, not copied.
+//
+// The page names the module after '#wasm=' in this script's address: the
+// name that holds its hash, which the browser caches for good with the
+// code it compiled from it (see web.WasmName); mailhop.wasm without.
 /* global Go */
 'use strict';
 
+const wasmName = (() => {
+  const m = /[#&]wasm=(mailhop-[0-9a-f]{16}\.wasm)(?:&|$)/.exec(self.location.hash);
+  return m ? m[1] : 'mailhop.wasm';
+})();
+// The download starts before Go's loader is read.
+const wasmResponse = fetch(`../${wasmName}`);
+wasmResponse.catch(() => {}); // reported by boot
 importScripts('../wasm_exec.js');
 
 const sessions = new Map();
@@ -21,24 +33,33 @@ function message(err) {
   return String((err && err.message) || err);
 }
 
-// timing: when each step of the boot ended, in ms since the worker began.
-const timing = {};
+// timing: when each step of the boot ended, in ms since the worker began
+// (at origin, in ms since the epoch); the module's name, and how it was
+// compiled: 'streaming' (as it downloads; the browser may use the code it
+// kept from an earlier visit) or 'bytes' (the server sent another type
+// than application/wasm).
+const timing = { wasm: wasmName, origin: performance.timeOrigin };
 
 async function boot() {
   const go = new Go();
-  const resp = await fetch('../mailhop.wasm');
+  const resp = await wasmResponse;
   timing.fetched = performance.now();
   if (!resp.ok) {
-    throw new Error(`mailhop.wasm: HTTP ${resp.status}: the playground is not built (run make wasm)`);
+    throw new Error(`${wasmName}: HTTP ${resp.status}: the playground is not built (run make wasm)`);
   }
   let result;
   try {
-    result = await WebAssembly.instantiateStreaming(resp.clone(), go.importObject);
+    result = await WebAssembly.instantiateStreaming(resp, go.importObject);
+    timing.path = 'streaming';
   } catch (err) {
     // A server that sends another type: compile from the bytes.
-    result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+    timing.path = 'bytes';
+    timing.streamingError = message(err);
+    const again = await fetch(`../${wasmName}`);
+    result = await WebAssembly.instantiate(await again.arrayBuffer(), go.importObject);
   }
   timing.compiled = performance.now();
+  postMessage({ t: 'progress', step: 'starting' });
   go.run(result.instance).then(() => {
     postMessage({ t: 'boot-error', error: 'the simulation stopped' });
   });
@@ -46,6 +67,12 @@ async function boot() {
   if (!api) throw new Error('the simulation did not start (no mailhop API)');
   api.onEvents((events, world) => postMessage({ t: 'events', events, world }));
   timing.started = performance.now();
+  // Go's own marks: its main began (the runtime and packages set up), the
+  // default world was built.
+  for (const [k, name] of [['main', 'mailhop:go-main'], ['world', 'mailhop:go-world']]) {
+    const m = performance.getEntriesByName(name)[0];
+    if (m) timing[k] = m.startTime;
+  }
   return api;
 }
 
