@@ -62,7 +62,7 @@ bench: bench-serve bench-browser
 bench-serve:
 	GO=$(GO) ./.ci/bench-serve
 
-## bench-browser: the playground's download size, time to the first 220, long tasks with 1,000 messages
+## bench-browser: the playground's download size, time to the first 220 (cold, warm, revisit: medians of 5), long tasks
 bench-browser: wasm
 	$(GO) test -count=1 -tags browser -run '^$$' -bench . -benchtime 1x ./web/
 
