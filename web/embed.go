@@ -17,7 +17,6 @@ package web
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -29,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailhop/mailhop/web/internal/precompress"
 )
 
 //go:embed all:dist
@@ -185,18 +186,11 @@ func hashNames(files map[string]*file) error {
 		return nil
 	}
 	body := bytes.Replace(page.variants[""], []byte(wasmMeta), []byte(strings.Replace(wasmMeta, "mailhop.wasm", name, 1)), 1)
-	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	gz, err := precompress.Gzip(body)
 	if err != nil {
 		return err
 	}
-	if _, err := zw.Write(body); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	files["index.html"] = newFile(page.ctype, body, map[string][]byte{"gzip": gz.Bytes()})
+	files["index.html"] = newFile(page.ctype, body, map[string][]byte{"gzip": gz})
 	return nil
 }
 

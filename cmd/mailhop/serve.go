@@ -222,7 +222,7 @@ func (c *serveConfig) check() error {
 	case c.data == "":
 		return errors.New("--data is required")
 	case c.acme && (c.tlsCert != "" || c.tlsKey != ""):
-		return c.checkACME()
+		return errors.New("--acme and --tls-cert/--tls-key exclude each other: with --acme the certificate comes from the ACME CA")
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return errors.New("--tls-cert and --tls-key go together")
 	case c.mxPort <= 0 || c.mxPort > 65535:
@@ -286,9 +286,8 @@ type server struct {
 	// resolvers are the DNS servers asked for MX records, and by the
 	// MX's SPF, DKIM and DMARC checks.
 	resolvers []string
-	// dkim are the keys the MSA signs with, read from dkimFiles.
-	dkim      []mailhost.DKIMKey
-	dkimFiles []dkimFile
+	// dkim are the keys the MSA signs with, and their files.
+	dkim []dkimFile
 	// traceOut writes every event to --trace-log.
 	traceOut *traceWriter
 	closes   []func() // after the host stopped
@@ -327,13 +326,8 @@ func newServer(c *serveConfig, stdout, stderr io.Writer) (_ *server, err error) 
 	if err := s.setupTLS(); err != nil {
 		return nil, err
 	}
-	keys, err := loadDKIMKeys(c.data, c.domains)
-	if err != nil {
+	if s.dkim, err = loadDKIMKeys(c.data, c.domains); err != nil {
 		return nil, err
-	}
-	s.dkimFiles = keys
-	for _, k := range keys {
-		s.dkim = append(s.dkim, k.DKIMKey)
 	}
 	// Protocol lines reach the trace only when someone reads them.
 	s.net = &netx.Real{Hostname: c.hostname, Describe: func(_ string, msg []byte) string { return dns.DescribePacket(msg) }}
@@ -401,7 +395,7 @@ func (s *server) run(ctx context.Context) error {
 		return err
 	}
 	// Said once the server starts: a start that fails says one thing.
-	logDKIMKeys(s.log, s.dkimFiles, "DKIM key created: publish its record (mailhop serve --print-dns)")
+	logDKIMKeys(s.log, s.dkim, "DKIM key created: publish its record (mailhop serve --print-dns)")
 	if n := s.host.Queue.Len(); n > 0 {
 		s.log.Info("queue recovered", "messages", n)
 	}
@@ -489,7 +483,7 @@ func (s *server) newHost() error {
 		Net: s.net, Clock: clock.Wall{}, Trace: s.rec, Users: s.users, Store: s.store, Spool: s.spool,
 		Resolver: queue.DNS(res),
 		MXPort:   c.mxPort,
-		DKIM:     s.dkim,
+		DKIM:     signingKeys(s.dkim),
 		Queue:    mailhost.QueueSettings{Schedule: c.schedule, Lifetime: c.lifetime},
 		TLS:      s.tls,
 		// RFC 3207 §4 and RFC 7435: opportunistic TLS between MTAs, the
@@ -522,13 +516,10 @@ func (s *server) newHost() error {
 // slogWriter turns a *log.Logger's lines into log events. A line led by
 // a service's name and a colon ("smtp: accept on ...", as sim/mailhost
 // and the IMAP server write them) is the service's.
-type slogWriter struct {
-	log     *slog.Logger
-	service string
-}
+type slogWriter struct{ log *slog.Logger }
 
 func (w *slogWriter) Write(p []byte) (int, error) {
-	msg, svc := strings.TrimSpace(string(p)), w.service
+	msg, svc := strings.TrimSpace(string(p)), ""
 	if name, rest, ok := strings.Cut(msg, ": "); ok {
 		if _, known := service.Named(name); known {
 			msg, svc = rest, name

@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -66,9 +65,6 @@ func (c *serveConfig) checkACME() error {
 			return errors.New("--acme-roots goes with --acme")
 		}
 		return nil
-	}
-	if c.tlsCert != "" || c.tlsKey != "" {
-		return errors.New("--acme and --tls-cert/--tls-key exclude each other: with --acme the certificate comes from the ACME CA")
 	}
 	if c.acmeEmail == "" {
 		return errors.New("--acme needs --acme-email, the account's contact address at the CA")
@@ -399,13 +395,9 @@ func (a *acmeCerts) obtain(ctx context.Context) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the CA's certificate: %w", err)
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	data, err := encodePEM(key, chain...)
 	if err != nil {
 		return nil, err
-	}
-	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-	for _, der := range chain {
-		data = append(data, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
 	if err := writeSynced(filepath.Join(a.store, a.certName()), data, 0o600); err != nil {
 		a.log.Error("ACME certificate not cached: obtained again at the next start", "kind", "acme", "err", err)
@@ -507,19 +499,14 @@ func (a *acmeCerts) accountKey() (crypto.Signer, error) {
 	path := filepath.Join(a.store, accountKeyName)
 	data, err := os.ReadFile(path)
 	if err == nil {
-		b, _ := pem.Decode(data)
-		if b == nil {
-			return nil, fmt.Errorf("%s: not PEM", path)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-		if err != nil {
+		key, _, err := decodePEM(data)
+		switch {
+		case err != nil:
 			return nil, fmt.Errorf("%s: %w", path, err)
+		case key == nil:
+			return nil, fmt.Errorf("%s: no PRIVATE KEY in it", path)
 		}
-		s, ok := k.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("%s: not a signing key", path)
-		}
-		return s, nil
+		return key, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -528,11 +515,10 @@ func (a *acmeCerts) accountKey() (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
+	if data, err = encodePEM(key); err != nil {
 		return nil, err
 	}
-	if err := writeSynced(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := writeSynced(path, data, 0o600); err != nil {
 		return nil, err
 	}
 	return key, nil
@@ -545,27 +531,9 @@ func (a *acmeCerts) loadCached() (*tls.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	var key crypto.Signer
-	var chain [][]byte
-	for {
-		var b *pem.Block
-		if b, data = pem.Decode(data); b == nil {
-			break
-		}
-		switch b.Type {
-		case "PRIVATE KEY":
-			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-			if err != nil {
-				return nil, err
-			}
-			s, ok := k.(crypto.Signer)
-			if !ok {
-				return nil, errors.New("not a signing key")
-			}
-			key = s
-		case "CERTIFICATE":
-			chain = append(chain, b.Bytes)
-		}
+	key, chain, err := decodePEM(data)
+	if err != nil {
+		return nil, err
 	}
 	if key == nil || len(chain) == 0 {
 		return nil, errors.New("want a PRIVATE KEY and CERTIFICATE blocks")

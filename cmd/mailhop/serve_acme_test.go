@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -143,33 +142,14 @@ func (p *pebble) checkCert(t *testing.T, what string, state tls.ConnectionState,
 // state; the client verifies nothing, checkCert does.
 func starttls(t *testing.T, addr, serverName string) tls.ConnectionState {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	expect := func(code string) {
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%s: %v", addr, err)
-			}
-			if !strings.HasPrefix(line, code) {
-				t.Fatalf("%s: %q, want %s", addr, line, code)
-			}
-			if len(line) < 4 || line[3] == ' ' {
-				return
-			}
+	s := dialSMTP(t, addr)
+	defer s.close()
+	for _, step := range [][2]string{{"EHLO client.example.org", "250"}, {"STARTTLS", "220"}} {
+		if r := s.cmd(step[0]); !strings.HasPrefix(r, step[1]) {
+			t.Fatalf("%s: %s answered %q, want %s", addr, step[0], r, step[1])
 		}
 	}
-	expect("220")
-	io.WriteString(c, "EHLO client.example.org\r\n")
-	expect("250")
-	io.WriteString(c, "STARTTLS\r\n")
-	expect("220")
-	tc := tls.Client(c, &tls.Config{ServerName: serverName, InsecureSkipVerify: true})
+	tc := tls.Client(s.c, &tls.Config{ServerName: serverName, InsecureSkipVerify: true})
 	if err := tc.Handshake(); err != nil {
 		t.Fatalf("%s: STARTTLS handshake: %v", addr, err)
 	}
@@ -192,20 +172,13 @@ func tlsDial(t *testing.T, addr, serverName string) tls.ConnectionState {
 // restart; a restart serves the certificate kept in DATA/acme.
 func TestServeACME(t *testing.T) {
 	dir := t.TempDir()
-	zone := filepath.Join(dir, "example.org.zone")
-	os.WriteFile(zone, []byte("$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns.example. hostmaster.example.org. 1 7200 3600 1209600 300\n"+
-		"mail IN A 127.0.0.1\nmx IN A 127.0.0.1\n"), 0o644)
-	dnsAddr := fmt.Sprintf("127.0.0.1:%d", freePortOn(t, "127.0.0.1", true))
-	dnsCmd := exec.Command(bin, "dns", "--listen", dnsAddr, "--zone", zone)
-	dnsLog := &logBuffer{}
-	dnsCmd.Stderr = dnsLog
-	if err := dnsCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dnsCmd.Process.Kill(); dnsCmd.Wait() })
+	dnsPort := freePortOn(t, "127.0.0.1", true)
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", dnsPort)
+	startDNS(t, dir, dnsPort, map[string]string{"example.org": zoneHead("example.org") + "mail IN A 127.0.0.1\nmx IN A 127.0.0.1\n"})
 
 	server := func(host string) *mailServer {
 		m := &mailServer{name: host, ip: "127.0.0.1", data: filepath.Join(dir, host), ports: map[string]int{}, t: t}
+		m.killAtEnd()
 		for _, s := range []string{"submission", "submissions", "imap", "imaps"} {
 			m.ports[s] = freePortOn(t, m.ip, false)
 		}
@@ -215,15 +188,6 @@ func TestServeACME(t *testing.T) {
 		for s, p := range m.ports {
 			m.args = append(m.args, "--"+s, fmt.Sprintf("%s:%d", m.ip, p))
 		}
-		t.Cleanup(func() {
-			if m.cmd != nil {
-				m.cmd.Process.Kill()
-				<-m.doneCh
-			}
-			if t.Failed() && m.log != nil {
-				t.Logf("%s's log:\n%s", host, tail(m.log.String(), 40))
-			}
-		})
 		return m
 	}
 	// mail.example.org: HTTP-01 on --acme-http.
@@ -232,7 +196,6 @@ func TestServeACME(t *testing.T) {
 	// mx.example.org: TLS-ALPN-01 on its 465, where pebble connects.
 	alpn := server("mx.example.org")
 
-	waitFor(t, 10*time.Second, "mailhop dns", func() bool { return strings.Contains(dnsLog.String(), "serving DNS") })
 	const validity = 15 * time.Second // renewed after 10 s
 	ca := startPebble(t, dnsAddr, httpPort, alpn.ports["submissions"], validity)
 	acmeArgs := []string{"--acme", "--acme-email", "postmaster@example.org", "--acme-directory", ca.dir, "--acme-roots", ca.roots}

@@ -26,21 +26,6 @@ import (
 	"time"
 )
 
-// needClient returns the path of a client program. Missing, it fails the
-// test in CI (where .ci/deps installs it) and skips it elsewhere.
-func needClient(t *testing.T, prog, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is missing (Debian package %s, installed by .ci/deps)", prog, pkg)
-	}
-	t.Skipf("%s is missing (Debian package %s; make deps installs it)", prog, pkg)
-	return ""
-}
-
 // clientServer starts a `mailhop serve` for example.net on loopback, bob
 // its one user, with the self-signed certificate it makes in DATA/tls.
 func clientServer(t *testing.T) *mailServer {
@@ -127,8 +112,14 @@ type imapMsg struct {
 	Raw   string   `json:"raw"`
 }
 
-func (m imapMsg) subject() string {
-	if s := regexp.MustCompile(`(?m)^Subject: (.*?)\r?$`).FindStringSubmatch(m.Raw); s != nil {
+func (m imapMsg) subject() string { return subjectOf(m.Raw) }
+
+// subjectLine finds a message's Subject field (LF or CRLF line ends).
+var subjectLine = regexp.MustCompile(`(?m)^Subject: (.*?)\r?$`)
+
+// subjectOf is the message's Subject, "" when it has none.
+func subjectOf(raw string) string {
+	if s := subjectLine.FindStringSubmatch(raw); s != nil {
 		return s[1]
 	}
 	return ""
@@ -211,12 +202,7 @@ type localMsg struct {
 	raw                   string
 }
 
-func (l localMsg) subject() string {
-	if s := regexp.MustCompile(`(?m)^Subject: (.*?)\r?$`).FindStringSubmatch(l.raw); s != nil {
-		return s[1]
-	}
-	return ""
-}
+func (l localMsg) subject() string { return subjectOf(l.raw) }
 
 // localFolder lists the messages of a Maildir folder, new/ and cur/.
 func localFolder(t *testing.T, dir string) []localMsg {
@@ -299,7 +285,8 @@ func withoutTUID(s string) string {
 // folder go up, a message deleted locally is expunged on the server, and
 // a run with nothing to do changes nothing.
 func TestServeMbsync(t *testing.T) {
-	mbsync := needClient(t, "mbsync", "isync")
+	need(t, "mbsync")
+	const mbsync = "mbsync"
 	m := clientServer(t)
 	dir := t.TempDir()
 	local := filepath.Join(dir, "Mail")
@@ -491,14 +478,14 @@ func localNames(t *testing.T, root string) []string {
 // fetchmailer runs fetchmail with its own home, an id file, and an MDA
 // that writes each message it is given to a file of its own.
 type fetchmailer struct {
-	t         *testing.T
-	prog, dir string
-	box       string // the MDA's directory
+	t   *testing.T
+	dir string
+	box string // the MDA's directory
 }
 
 func newFetchmail(t *testing.T) *fetchmailer {
-	prog := needClient(t, "fetchmail", "fetchmail")
-	f := &fetchmailer{t: t, prog: prog, dir: t.TempDir()}
+	need(t, "fetchmail")
+	f := &fetchmailer{t: t, dir: t.TempDir()}
 	f.box = filepath.Join(f.dir, "delivered")
 	os.Mkdir(f.box, 0o700)
 	mda := filepath.Join(f.dir, "mda")
@@ -517,7 +504,7 @@ func (f *fetchmailer) run(rc string, args ...string) (string, int) {
 		f.t.Fatal(err)
 	}
 	env := []string{"HOME=" + f.dir, "FETCHMAILHOME=" + f.dir}
-	return runClient(f.t, env, f.prog, append([]string{"-f", path, "-i", filepath.Join(f.dir, "fetchids"), "-v", "--nosyslog"}, args...)...)
+	return runClient(f.t, env, "fetchmail", append([]string{"-f", path, "-i", filepath.Join(f.dir, "fetchids"), "-v", "--nosyslog"}, args...)...)
 }
 
 // delivered is what the MDA was given, by subject.
@@ -530,11 +517,11 @@ func (f *fetchmailer) delivered() map[string][]string {
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		s := regexp.MustCompile(`(?m)^Subject: (.*?)\r?$`).FindStringSubmatch(string(b))
-		if s == nil {
+		s := subjectOf(string(b))
+		if s == "" {
 			f.t.Fatalf("the MDA got a message without a Subject:\n%s", b)
 		}
-		got[s[1]] = append(got[s[1]], string(b))
+		got[s] = append(got[s], string(b))
 	}
 	return got
 }
@@ -664,7 +651,8 @@ func TestServeFetchmailIMAP(t *testing.T) {
 // loopback): IMAP LIST, CREATE, a fetch by UID of one section, UID COPY;
 // POP3 LIST whose sizes are what RETR sends, UIDL, DELE.
 func TestServeCurlMaildir(t *testing.T) {
-	curl := needClient(t, "curl", "curl")
+	need(t, "curl")
+	const curl = "curl"
 	m := clientServer(t)
 	deliver(t, m, "curl-1", "Curl one.")
 	deliver(t, m, "curl-2", "Curl two.")

@@ -18,7 +18,8 @@ import (
 )
 
 // connServer prepares a `mailhop serve` on ip with every service on a
-// port of its own (LMTP off), bob@example.net its one user.
+// port of its own (LMTP off), bob@example.net its one user, killed when
+// the test ends.
 func connServer(t *testing.T, ip string, extra ...string) *mailServer {
 	t.Helper()
 	m := &mailServer{name: "mx.example.net", ip: ip, data: filepath.Join(t.TempDir(), "mx"), ports: map[string]int{}, t: t}
@@ -29,17 +30,7 @@ func connServer(t *testing.T, ip string, extra ...string) *mailServer {
 		m.args = append(m.args, "--"+s, m.addr(s))
 	}
 	m.args = append(m.args, extra...)
-	t.Cleanup(func() {
-		if m.cmd != nil {
-			m.cmd.Process.Kill()
-			if m.doneCh != nil { // nil when it did not start
-				<-m.doneCh
-			}
-		}
-		if t.Failed() && m.log != nil {
-			t.Logf("server log:\n%s", tail(m.log.String(), 40))
-		}
-	})
+	m.killAtEnd()
 	return m
 }
 

@@ -177,7 +177,7 @@ func (r *redactor) annotate(e *trace.Event) {
 	if _, ok := r.literal[e.Conn]; ok {
 		// A literal's content, or the line that carries on after it:
 		// only the announcement of the next literal is kept.
-		if m := literalMarker.FindString(strings.TrimSpace(e.Text)); m != "" && strings.TrimSpace(e.Text) == m {
+		if t := strings.TrimSpace(e.Text); t != "" && literalMarker.FindString(t) == t {
 			return
 		}
 		e.Text = "***"

@@ -34,15 +34,10 @@ type dkimFile struct {
 	loose   bool // the file is readable by other users than its owner
 }
 
-// dkimKeyPath is where a domain's key of a selector lives:
-// DATA/dkim/DOMAIN/SELECTOR.pem.
-func dkimKeyPath(data, domain, selector string) string {
-	return filepath.Join(data, "dkim", domain, selector+".pem")
-}
-
-// loadDKIMKeys reads the keys of every domain from DATA/dkim, making the
-// missing ones (directories 0700, key files 0600). A key file an operator
-// puts in a key's place (PEM, PKCS #8 or PKCS #1) is used as it is.
+// loadDKIMKeys reads the keys of every domain from
+// DATA/dkim/DOMAIN/SELECTOR.pem, making the missing ones (directories
+// 0700, key files 0600). A key file an operator puts in a key's place
+// (PEM, PKCS #8 or PKCS #1) is used as it is.
 func loadDKIMKeys(data string, domains []string) ([]dkimFile, error) {
 	var out []dkimFile
 	for _, d := range domains {
@@ -51,7 +46,7 @@ func loadDKIMKeys(data string, domains []string) ([]dkimFile, error) {
 			return nil, fmt.Errorf("DKIM keys: %w", err)
 		}
 		for _, sel := range dkimSelectors {
-			path := dkimKeyPath(data, d, sel.selector)
+			path := filepath.Join(dir, sel.selector+".pem")
 			key, created, err := mailauth.LoadOrCreateKey(path, sel.kind)
 			if err != nil {
 				return nil, fmt.Errorf("DKIM key %s: %w", path, err)
@@ -64,6 +59,15 @@ func loadDKIMKeys(data string, domains []string) ([]dkimFile, error) {
 		}
 	}
 	return out, nil
+}
+
+// signingKeys are the keys for mailhost.Config.DKIM.
+func signingKeys(files []dkimFile) []mailhost.DKIMKey {
+	keys := make([]mailhost.DKIMKey, len(files))
+	for i, f := range files {
+		keys[i] = f.DKIMKey
+	}
+	return keys
 }
 
 // logDKIMKeys says which keys were made (their records are to be

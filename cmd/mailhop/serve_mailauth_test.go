@@ -167,10 +167,8 @@ func TestServePrintDNS(t *testing.T) {
 // dkimverify (python3 on PATH may be another one).
 func dkimPython(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("dkimverify")
-	if err != nil {
-		t.Fatal("dkimverify is needed for this test (see .ci/deps: Debian package python3-dkim)")
-	}
+	need(t, "dkimverify")
+	path, _ := exec.LookPath("dkimverify")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -290,46 +288,18 @@ func TestServeMailAuth(t *testing.T) {
 	rsaRec, _ := mailauth.DKIMRecord(&rsaKey.PublicKey)
 	edRec, _ := mailauth.DKIMRecord(edPub)
 
-	soa := func(origin string) string {
-		return fmt.Sprintf("$ORIGIN %s.\n$TTL 300\n@ IN SOA ns.example. hostmaster.%s. 1 7200 3600 1209600 300\n", origin, origin)
-	}
-	zones := map[string]string{
-		"example.org": soa("example.org") + "mail IN A " + ipA + "\n" + printed,
-		"example.net": soa("example.net") + "@ IN MX 10 mx.example.net.\nmx IN A " + ipB + "\n",
-		"example.com": soa("example.com") + mailauth.ZoneTXT("example.com", "v=spf1 ip4:"+goodIP+" -all") + "\n" +
+	startDNS(t, w.dir, w.dnsPort, map[string]string{
+		"example.org": zoneHead("example.org") + "mail IN A " + ipA + "\n" + printed,
+		"example.net": zoneHead("example.net") + "@ IN MX 10 mx.example.net.\nmx IN A " + ipB + "\n",
+		"example.com": zoneHead("example.com") + mailauth.ZoneTXT("example.com", "v=spf1 ip4:"+goodIP+" -all") + "\n" +
 			mailauth.ZoneTXT("py-rsa._domainkey.example.com", rsaRec) + "\n" +
 			mailauth.ZoneTXT("py-ed._domainkey.example.com", edRec) + "\n" +
 			mailauth.ZoneTXT("_dmarc.example.com", "v=DMARC1; p=reject") + "\n",
-		"junk.test": soa("junk.test") + mailauth.ZoneTXT("junk.test", "v=spf1 ip4:"+goodIP+" -all") + "\n" +
+		"junk.test": zoneHead("junk.test") + mailauth.ZoneTXT("junk.test", "v=spf1 ip4:"+goodIP+" -all") + "\n" +
 			mailauth.ZoneTXT("_dmarc.junk.test", "v=DMARC1; p=quarantine") + "\n",
-	}
-	dnsArgs := []string{"dns", "--listen", fmt.Sprintf("127.0.0.1:%d", w.dnsPort)}
-	for origin, text := range zones {
-		path := filepath.Join(w.dir, origin+".zone")
-		os.WriteFile(path, []byte(text), 0o644)
-		dnsArgs = append(dnsArgs, "--zone", path)
-	}
-	w.dns = exec.Command(bin, dnsArgs...)
-	dnsLog := &logBuffer{}
-	w.dns.Stderr = dnsLog
-	if err := w.dns.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.dns.Process.Kill(); w.dns.Wait() })
-	waitFor(t, 10*time.Second, "mailhop dns", func() bool { return strings.Contains(dnsLog.String(), "serving DNS") })
+	})
 	w.b.start()
 	w.a.start()
-	t.Cleanup(func() {
-		for _, m := range []*mailServer{w.a, w.b} {
-			if m.cmd != nil {
-				m.cmd.Process.Kill()
-				<-m.doneCh
-			}
-		}
-		if t.Failed() {
-			t.Logf("A's log:\n%s\nB's log:\n%s\nDNS:\n%s", tail(w.a.log.String(), 40), tail(w.b.log.String(), 40), tail(dnsLog.String(), 20))
-		}
-	})
 	if strings.Contains(w.a.log.String(), "DKIM key created") {
 		t.Fatalf("A made new keys although --print-dns had made them:\n%s", w.a.log.String())
 	}

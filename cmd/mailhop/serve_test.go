@@ -25,13 +25,20 @@ import (
 	"time"
 )
 
+// debianPackage names the Debian package of each client program the
+// tests run (.ci/deps installs them).
+var debianPackage = map[string]string{
+	"swaks": "swaks", "curl": "curl", "dig": "dnsutils", "python3": "python3", "tshark": "tshark",
+	"mbsync": "isync", "fetchmail": "fetchmail", "dkimverify": "python3-dkim",
+}
+
 // need fails the test when a client program is missing: these tests are
 // the contract with real clients, skipping them would hide a gap.
 func need(t *testing.T, progs ...string) {
 	t.Helper()
 	for _, p := range progs {
 		if _, err := exec.LookPath(p); err != nil {
-			t.Fatalf("%s is needed for this test (see .ci/deps: Debian packages swaks, curl, dnsutils, python3)", p)
+			t.Fatalf("%s is needed for this test (Debian package %s; make deps installs it)", p, debianPackage[p])
 		}
 	}
 }
@@ -119,10 +126,12 @@ func (m *mailServer) start() {
 	}
 	m.log = &logBuffer{}
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
+	m.doneCh = nil
 	if err := m.cmd.Start(); err != nil {
 		m.t.Fatal(err)
 	}
 	done := make(chan struct{})
+	m.doneCh = done
 	cmd := m.cmd
 	go func() {
 		cmd.Wait()
@@ -140,7 +149,20 @@ func (m *mailServer) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	m.doneCh = done
+}
+
+// killAtEnd kills the server, if it still runs, when the test ends, and
+// shows the end of its log if the test failed.
+func (m *mailServer) killAtEnd() {
+	m.t.Cleanup(func() {
+		if m.cmd != nil && m.doneCh != nil {
+			m.cmd.Process.Kill()
+			<-m.doneCh
+		}
+		if m.t.Failed() && m.log != nil {
+			m.t.Logf("%s's log:\n%s", m.name, tail(m.log.String(), 60))
+		}
+	})
 }
 
 // stop sends SIGTERM and expects a clean exit.
@@ -192,7 +214,6 @@ func (m *mailServer) maildir(user string) []string {
 // world is the interop setup: DNS and the two servers.
 type testWorld struct {
 	dnsPort int
-	dns     *exec.Cmd
 	a, b    *mailServer
 	dir     string
 }
@@ -206,43 +227,53 @@ func newWorld(t *testing.T) *testWorld {
 	t.Helper()
 	need(t, "swaks", "curl", "dig", "python3")
 	w := &testWorld{dir: t.TempDir()}
-	zone := func(origin, host, ip string) string {
-		path := filepath.Join(w.dir, origin+".zone")
-		os.WriteFile(path, []byte(fmt.Sprintf("$ORIGIN %s.\n$TTL 300\n@ IN SOA ns.example. hostmaster.%s. 1 7200 3600 1209600 300\n@ IN MX 10 %s.%s.\n%s IN A %s\n",
-			origin, origin, host, origin, host, ip)), 0o644)
-		return path
-	}
-	zo, zn := zone("example.org", "mail", ipA), zone("example.net", "mx", ipB)
-	// example.com, a sender of the attack tests, exists but publishes no
-	// SPF or DMARC record: B's checks of its mail find none.
-	zc := filepath.Join(w.dir, "example.com.zone")
-	os.WriteFile(zc, []byte("$ORIGIN example.com.\n$TTL 300\n@ IN SOA ns.example. hostmaster.example.com. 1 7200 3600 1209600 300\n"), 0o644)
 	w.dnsPort = freePortOn(t, "127.0.0.1", true)
-	w.dns = exec.Command(bin, "dns", "--listen", fmt.Sprintf("127.0.0.1:%d", w.dnsPort), "--zone", zo, "--zone", zn, "--zone", zc)
-	dnsLog := &logBuffer{}
-	w.dns.Stderr = dnsLog
-	if err := w.dns.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.dns.Process.Kill(); w.dns.Wait() })
-	waitFor(t, 10*time.Second, "mailhop dns", func() bool { return strings.Contains(dnsLog.String(), "serving DNS") })
-
+	startDNS(t, w.dir, w.dnsPort, map[string]string{
+		"example.org": zoneHead("example.org") + "@ IN MX 10 mail.example.org.\nmail IN A " + ipA + "\n",
+		"example.net": zoneHead("example.net") + "@ IN MX 10 mx.example.net.\nmx IN A " + ipB + "\n",
+		// example.com, a sender of the attack tests, exists but publishes
+		// no SPF or DMARC record: B's checks of its mail find none.
+		"example.com": zoneHead("example.com"),
+	})
 	w.b = w.server(t, "mx.example.net", ipB, "example.net", "bob@example.net:bob", 0)
 	w.a = w.server(t, "mail.example.org", ipA, "example.org", "alice@example.org:alice", w.b.ports["smtp"])
 	w.b.start()
 	w.a.start()
-	t.Cleanup(func() {
-		for _, m := range []*mailServer{w.a, w.b} {
-			if m.cmd != nil {
-				m.cmd.Process.Kill()
-				<-m.doneCh
-			}
+	return w
+}
+
+// zoneHead is the start of a zone file for origin: $ORIGIN, $TTL, SOA.
+func zoneHead(origin string) string {
+	return fmt.Sprintf("$ORIGIN %s.\n$TTL 300\n@ IN SOA ns.example. hostmaster.%s. 1 7200 3600 1209600 300\n", origin, origin)
+}
+
+// startDNS runs `mailhop dns` on 127.0.0.1:port (TCP and UDP) until the
+// test ends, serving zones (origin → zone-file text, written into dir),
+// and waits until it serves.
+func startDNS(t *testing.T, dir string, port int, zones map[string]string) {
+	t.Helper()
+	args := []string{"dns", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}
+	for origin, text := range zones {
+		path := filepath.Join(dir, origin+".zone")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
 		}
+		args = append(args, "--zone", path)
+	}
+	cmd := exec.Command(bin, args...)
+	log := &logBuffer{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
 		if t.Failed() {
-			t.Logf("A's log:\n%s\nB's log:\n%s", tail(w.a.log.String(), 60), tail(w.b.log.String(), 60))
+			t.Logf("mailhop dns's log:\n%s", tail(log.String(), 20))
 		}
 	})
-	return w
+	waitFor(t, 10*time.Second, "mailhop dns", func() bool { return strings.Contains(log.String(), "serving DNS") })
 }
 
 func tail(s string, n int) string {
@@ -253,10 +284,12 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// server prepares (not starts) a mailhop serve for domain on ip. mxPort 0:
-// the server's own SMTP port (both use the same in the test world).
+// server prepares (not starts) a mailhop serve for domain on ip, killed
+// when the test ends. mxPort 0: the server's own SMTP port (both use the
+// same in the test world).
 func (w *testWorld) server(t *testing.T, host, ip, domain, user string, mxPort int) *mailServer {
 	m := &mailServer{name: host, ip: ip, data: filepath.Join(w.dir, host), ports: map[string]int{}, t: t}
+	m.killAtEnd()
 	for _, s := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"} {
 		m.ports[s] = freePortOn(t, ip, false)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -68,14 +69,60 @@ func selfSigned(dir, host, certFile, keyFile string) error {
 	if err != nil {
 		return err
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	keyPEM, err := encodePEM(key)
 	if err != nil {
 		return err
 	}
-	if err := writeSynced(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := writeSynced(keyFile, keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeSynced(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	certPEM, _ := encodePEM(nil, der)
+	return writeSynced(certFile, certPEM, 0o644)
+}
+
+// encodePEM encodes a private key, unless nil, as PKCS #8 ("PRIVATE
+// KEY"), then the certificates (DER) in order: the key files of DATA/tls
+// and DATA/acme.
+func encodePEM(key crypto.Signer, certs ...[]byte) ([]byte, error) {
+	var out []byte
+	if key != nil {
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		out = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	for _, der := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	return out, nil
+}
+
+// decodePEM reads what encodePEM writes: the last PKCS #8 private key
+// (nil if none) and the certificates in order; other blocks are skipped.
+func decodePEM(data []byte) (crypto.Signer, [][]byte, error) {
+	var key crypto.Signer
+	var certs [][]byte
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return key, certs, nil
+		}
+		switch b.Type {
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+			if err != nil {
+				return nil, nil, err
+			}
+			s, ok := k.(crypto.Signer)
+			if !ok {
+				return nil, nil, errors.New("not a signing key")
+			}
+			key = s
+		case "CERTIFICATE":
+			certs = append(certs, b.Bytes)
+		}
+	}
 }
 
 // writeSynced writes a file atomically: temporary file, fsync, rename,

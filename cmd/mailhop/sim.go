@@ -29,9 +29,9 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	worldFlag := fs.String("world", "default", "a built-in world ("+strings.Join(world.Builtin(), ", ")+") or a world file (JSON or YAML)")
 	jsonOut := fs.Bool("json", false, "print the trace as JSON lines (one event per line) instead of text")
 	var sends listFlag
-	fs.Var(&sends, "send", "send a message FROM:TO (e.g. alice@example.org:bob@example.net); may repeat; default: the world's first user to its second")
-	subject := fs.String("subject", "Hello", "the subject of the messages sent")
-	body := fs.String("body", "Hello! This message travelled the whole chain.", "the body of the messages sent")
+	fs.Var(&sends, "send", "send a message FROM:TO (e.g. alice@example.org:bob@example.net); may repeat; default: the messages under the world's send:, else its first user to its second")
+	subject := fs.String("subject", "Hello", "the subject of the messages sent (of the world's send: messages that have none)")
+	body := fs.String("body", "Hello! This message travelled the whole chain.", "the body of the messages sent (of the world's send: messages that have none)")
 	read := fs.String("read", "", "finally let each recipient read their INBOX by imap or pop3")
 	var faults listFlag
 	fs.Var(&faults, "fault", "inject a fault before sending: KIND:HOST[:PEER|:PORT] (host-down:mx.example.net, link-cut:a:b, port-refuse:h:25); may repeat")

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message/textproto"
 
+	"github.com/mailhop/mailhop/sim/message"
 	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -25,7 +26,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 	if len(refs) == 0 {
 		return nil
 	}
-	name := s.mb.key.name
+	name := s.sel.mb.key.name
 
 	// BODY[...] and BINARY[...] without .PEEK set \Seen; the new flags go
 	// in this FETCH's responses.
@@ -37,7 +38,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 		markSeen = markSeen || !bs.Peek
 	}
 	var seen []store.Message // the flags of messages whose \Seen this set
-	if markSeen && !s.readOnly {
+	if markSeen && !s.sel.readOnly {
 		msgs, changed, err := s.setFlags(refUIDs(refs), store.FlagsAdd, []string{store.FlagSeen})
 		if err != nil {
 			return s.storeError(err)
@@ -59,9 +60,9 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 	needBody := options.Envelope || options.BodyStructure != nil ||
 		len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
 	bodyItems := bodyItemNames(options)
-	var recent []store.UID
+	plan := newFetchPlan(options, seen)
 	if !s.rev2() {
-		recent = s.sel.recentSet()
+		plan.recent = s.sel.recentSet()
 	}
 
 	for _, r := range refs {
@@ -83,7 +84,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 				return s.storeError(err)
 			}
 		}
-		if err := s.fetchOne(w, r, m, raw, seen, recent, options); err != nil {
+		if err := s.fetchOne(w, r, m, raw, plan); err != nil {
 			return err
 		}
 		if bodyItems != "" && s.srv.Trace != nil {
@@ -100,43 +101,58 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 	return nil
 }
 
-func (s *session) fetchOne(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, seen []store.Message, recent []store.UID, options *goimap.FetchOptions) error {
+// fetchPlan is what a FETCH writes of each message, worked out once.
+type fetchPlan struct {
+	options *goimap.FetchOptions
+	// A partial BINARY answer names its origin, BINARY[1]<0> (RFC 3516
+	// §4.2, as BODY[]<0> in RFC 9051 §7.5.2), which imapserver's writer
+	// leaves out: those items (partial) go in a FETCH response of their
+	// own (several FETCH responses for one message are allowed, RFC 9051
+	// §7.5.2); whole are the other BINARY items.
+	partial, whole []*goimap.FetchItemBinarySection
+	// items: the response imapserver writes has items besides the FLAGS
+	// of a message whose \Seen this FETCH set.
+	items  bool
+	seen   []store.Message // the flags of messages whose \Seen this FETCH set
+	recent []store.UID     // the session's recent messages; nil for IMAP4rev2
+}
+
+func newFetchPlan(options *goimap.FetchOptions, seen []store.Message) *fetchPlan {
+	p := &fetchPlan{options: options, seen: seen}
+	for _, bs := range options.BinarySection {
+		if bs.Partial != nil {
+			p.partial = append(p.partial, bs)
+		} else {
+			p.whole = append(p.whole, bs)
+		}
+	}
+	p.items = options.UID || options.Flags || options.InternalDate || options.RFC822Size ||
+		options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 || len(p.whole) > 0 ||
+		len(options.BinarySectionSize) > 0
+	return p
+}
+
+func (s *session) fetchOne(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, p *fetchPlan) error {
 	flags, flagsChanged := []string(nil), false
-	if i, ok := slices.BinarySearchFunc(seen, r.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) }); ok {
-		flags, flagsChanged = seen[i].Flags, true
+	if i, ok := slices.BinarySearchFunc(p.seen, r.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) }); ok {
+		flags, flagsChanged = p.seen[i].Flags, true
 	} else if m != nil {
 		flags = m.Flags
 	}
-	// A partial BINARY answer names its origin, BINARY[1]<0> (RFC 3516
-	// §4.2, as BODY[]<0> in RFC 9051 §7.5.2), which imapserver's writer
-	// leaves out: those items go in a FETCH response of their own
-	// (several FETCH responses for one message are allowed, RFC 9051
-	// §7.5.2).
-	var partial, whole []*goimap.FetchItemBinarySection
-	for _, bs := range options.BinarySection {
-		if bs.Partial != nil {
-			partial = append(partial, bs)
-		} else {
-			whole = append(whole, bs)
-		}
-	}
-	others := options.UID || options.Flags || flagsChanged || options.InternalDate || options.RFC822Size ||
-		options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 || len(whole) > 0 ||
-		len(options.BinarySectionSize) > 0
-	if others {
-		if err := s.fetchItems(w, r, m, raw, withRecent(flags, r.uid, recent), options.Flags || flagsChanged, whole, options); err != nil {
+	if p.items || flagsChanged {
+		if err := s.fetchItems(w, r, m, raw, flags, p.options.Flags || flagsChanged, p); err != nil {
 			return err
 		}
 	}
-	if len(partial) == 0 {
+	if len(p.partial) == 0 {
 		return nil
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "* %d FETCH (", r.seq)
-	if options.UID {
+	if p.options.UID {
 		fmt.Fprintf(&b, "UID %d ", r.uid)
 	}
-	for i, bs := range partial {
+	for i, bs := range p.partial {
 		data := imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
 		if i > 0 {
 			b.WriteByte(' ')
@@ -150,14 +166,16 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, r ref, m *store.Message, r
 }
 
 // fetchItems writes the FETCH response of one message through imapserver:
-// every item but the partial BINARY sections.
-func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, flags []goimap.Flag, writeFlags bool, binary []*goimap.FetchItemBinarySection, options *goimap.FetchOptions) error {
+// every item but the partial BINARY sections; its flags (with \Recent)
+// when writeFlags.
+func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, flags []string, writeFlags bool, p *fetchPlan) error {
+	options := p.options
 	mw := w.CreateMessage(r.seq)
 	if options.UID {
 		mw.WriteUID(goimap.UID(r.uid))
 	}
 	if writeFlags {
-		mw.WriteFlags(flags)
+		mw.WriteFlags(withRecent(flags, r.uid, p.recent))
 	}
 	if options.InternalDate && m != nil {
 		mw.WriteInternalDate(m.Date)
@@ -182,7 +200,7 @@ func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message,
 			return werr
 		}
 	}
-	for _, bs := range binary {
+	for _, bs := range p.whole {
 		data := imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
 		wc := mw.WriteBinarySection(bs, int64(len(data)))
 		_, werr := wc.Write(data)
@@ -200,21 +218,9 @@ func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message,
 }
 
 // headerEnd returns the length of the header section of a message,
-// including the empty line that ends it (the whole message when there is
-// none).
-func headerEnd(raw []byte) int {
-	for i := 0; i < len(raw); {
-		j := bytes.IndexByte(raw[i:], '\n')
-		if j < 0 {
-			break
-		}
-		if j == 0 || j == 1 && raw[i] == '\r' { // an empty line
-			return i + j + 1
-		}
-		i += j + 1
-	}
-	return len(raw)
-}
+// including the empty line (CRLF or LF) that ends it: all but
+// message.Body, so the whole message when there is no such line.
+func headerEnd(raw []byte) int { return len(raw) - len(message.Body(raw)) }
 
 // bodySection extracts a BODY[...] section. The whole message, its header
 // and its text are cut from the raw bytes (so that BODY[] is exactly

@@ -38,7 +38,7 @@ const (
 // heldCommand says whether the guard answers a command line itself, or
 // decides at the command boundary what go-imap gets of it.
 func heldCommand(line []byte) heldKind {
-	f := strings.Fields(string(line[:min(len(line), 200)]))
+	f := fields(line[:min(len(line), 200)], 2)
 	if len(f) < 2 {
 		return heldNone
 	}
@@ -71,7 +71,7 @@ func heldCommand(line []byte) heldKind {
 func nameCommand(line []byte, utf8Names bool) ([]byte, string) {
 	valid := func(s string) bool { return validMUTF7(s) && (utf8Names || isASCII(s)) }
 	args := nameArgs(line)
-	if cmd := commandName(line); cmd == "LIST" || cmd == "LSUB" {
+	if cmd, _ := commandName(line); cmd == "LIST" || cmd == "LSUB" {
 		var drop []nameArg
 		kept := 0
 		for _, a := range args {
@@ -152,36 +152,36 @@ type token struct {
 }
 
 // tokens splits the arguments of a command line, up to a literal (whose
-// content the guard does not read here).
-func tokens(line []byte) []token {
-	var out []token
-	s := string(line)
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
+// content the guard does not read here), or up to limit tokens when
+// limit is more than 0: the rest of the line is not looked at.
+func tokens(line []byte, limit int) []token {
+	out := make([]token, 0, max(limit, 4))
+	for i := 0; i < len(line) && (limit <= 0 || len(out) < limit); {
+		switch c := line[i]; {
 		case c == ' ':
 			i++
 		case c == '(' || c == ')':
 			out = append(out, token{paren: c, start: i, end: i + 1})
 			i++
-		case c == '{' || c == '~' && i+1 < len(s) && s[i+1] == '{':
+		case c == '{' || c == '~' && i+1 < len(line) && line[i+1] == '{':
 			return out
 		case c == '"':
 			start := i
 			var b strings.Builder
-			for i++; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
+			for i++; i < len(line) && line[i] != '"'; i++ {
+				if line[i] == '\\' && i+1 < len(line) {
 					i++
 				}
-				b.WriteByte(s[i])
+				b.WriteByte(line[i])
 			}
-			i = min(i+1, len(s))
+			i = min(i+1, len(line))
 			out = append(out, token{text: b.String(), start: start, end: i})
 		default:
 			j := i
-			for j < len(s) && s[j] != ' ' && s[j] != '(' && s[j] != ')' && s[j] != '"' {
+			for j < len(line) && line[j] != ' ' && line[j] != '(' && line[j] != ')' && line[j] != '"' {
 				j++
 			}
-			out = append(out, token{text: s[i:j], start: i, end: j})
+			out = append(out, token{text: string(line[i:j]), start: i, end: j})
 			i = j
 		}
 	}
@@ -189,17 +189,17 @@ func tokens(line []byte) []token {
 }
 
 // commandName is the name of the command of a line, in upper case, after
-// UID: "LIST", "COPY".
-func commandName(line []byte) string {
-	t := tokens(line)
+// UID: "LIST", "COPY". uid tells whether UID came first.
+func commandName(line []byte) (name string, uid bool) {
+	t := tokens(line, 3)
 	if len(t) < 2 {
-		return ""
+		return "", false
 	}
-	name := strings.ToUpper(t[1].text)
+	name = strings.ToUpper(t[1].text)
 	if name == "UID" && len(t) > 2 {
-		name = strings.ToUpper(t[2].text)
+		return strings.ToUpper(t[2].text), true
 	}
-	return name
+	return name, false
 }
 
 // nameArg is a mailbox name, LIST reference or LIST pattern of a command
@@ -213,14 +213,26 @@ type nameArg struct {
 // of a command line, as go-imap will decode them, as far as the line
 // holds them.
 func nameArgs(line []byte) []nameArg {
-	t := tokens(line)
-	if len(t) < 2 {
+	// Where the names are among the arguments, from the command's name:
+	// the line of a command without one (most) is read no further.
+	name, uid := commandName(line)
+	var refs, names []int
+	switch name {
+	case "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND":
+		names = []int{0}
+	case "RENAME":
+		names = []int{0, 1}
+	case "LSUB":
+		refs, names = []int{0}, []int{1}
+	case "COPY", "MOVE":
+		names = []int{1}
+	case "LIST": // below
+	default:
 		return nil
 	}
-	name := strings.ToUpper(t[1].text)
-	args := t[2:]
-	if name == "UID" && len(args) > 0 {
-		name, args = strings.ToUpper(args[0].text), args[1:]
+	args := tokens(line, 0)[2:]
+	if uid {
+		args = args[1:]
 	}
 	var out []nameArg
 	at := func(ref bool, idx ...int) {
@@ -230,33 +242,26 @@ func nameArgs(line []byte) []nameArg {
 			}
 		}
 	}
-	switch name {
-	case "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE", "UNSUBSCRIBE", "STATUS", "APPEND":
-		at(false, 0)
-	case "RENAME":
-		at(false, 0, 1)
-	case "LSUB":
-		at(true, 0)
-		at(false, 1)
-	case "COPY", "MOVE":
-		at(false, 1)
-	case "LIST":
-		i := 0
-		if i < len(args) && args[i].paren == '(' { // selection options
-			for i < len(args) && args[i].paren != ')' {
-				i++
-			}
+	if name != "LIST" {
+		at(true, refs...)
+		at(false, names...)
+		return out
+	}
+	i := 0
+	if i < len(args) && args[i].paren == '(' { // selection options
+		for i < len(args) && args[i].paren != ')' {
 			i++
 		}
-		at(true, i) // the reference
 		i++
-		if i < len(args) && args[i].paren == '(' { // patterns
-			for i++; i < len(args) && args[i].paren != ')'; i++ {
-				at(false, i)
-			}
-		} else {
+	}
+	at(true, i) // the reference
+	i++
+	if i < len(args) && args[i].paren == '(' { // patterns
+		for i++; i < len(args) && args[i].paren != ')'; i++ {
 			at(false, i)
 		}
+	} else {
+		at(false, i)
 	}
 	return out
 }

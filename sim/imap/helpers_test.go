@@ -314,3 +314,17 @@ func (w *world) fetchEvents() []trace.Event {
 	}
 	return out
 }
+
+// overStores runs a test on the memory store and on the Maildir one (the
+// one `mailhop serve` uses): onStore puts the world on it.
+func overStores(t *testing.T, test func(t *testing.T, onStore option)) {
+	for _, onDisk := range []bool{false, true} {
+		t.Run(fmt.Sprint("maildir=", onDisk), func(t *testing.T) {
+			onStore := func(*world) {}
+			if onDisk {
+				onStore = onMaildir
+			}
+			test(t, onStore)
+		})
+	}
+}

@@ -23,6 +23,27 @@ func (w *world) uidValidity(t *testing.T, r raw) {
 	}
 }
 
+// opensInbox is the transcript of a SELECT or EXAMINE (cmd) of INBOX,
+// tagged tag, where INBOX holds n messages, UIDs 1 to n, the first
+// unseen and all recent here: each response is checked, in order, most
+// of their texts loosely.
+func opensInbox(tag, cmd string, n int) string {
+	perm, access := "*", "READ-WRITE"
+	if cmd == "EXAMINE" {
+		perm, access = "()] *", "READ-ONLY"
+	}
+	return fmt.Sprintf(`
+		C: %[1]s %[2]s INBOX
+		S: * %[3]d EXISTS
+		S: * %[3]d RECENT
+		S: * OK [UNSEEN 1] *
+		S: * OK [UIDVALIDITY *
+		S: * OK [UIDNEXT %[4]d] *
+		S: * FLAGS *
+		S: * OK [PERMANENTFLAGS %[5]s
+		S: %[1]s OK [%[6]s] %[2]s completed`, tag, cmd, n, n+1, perm, access)
+}
+
 // RFC 3501 §2.3.2: \Recent "Message is "recently" arrived in this
 // mailbox. This session is the first session to have been notified
 // about this message; if the session is read-write, subsequent sessions
@@ -257,15 +278,7 @@ func TestMailboxNameUTF7(t *testing.T) {
 		C: a8 APPEND &Jjo {3+}
 		B: "abc\r\n"
 		S: a8 NO [CANNOT] Invalid mailbox name*
-		C: a9 SELECT INBOX
-		S: * 1 EXISTS
-		S: * 1 RECENT
-		S: * OK [UNSEEN 1] *
-		S: * OK [UIDVALIDITY *
-		S: * OK [UIDNEXT 2] *
-		S: * FLAGS *
-		S: * OK [PERMANENTFLAGS *
-		S: a9 OK [READ-WRITE] SELECT completed
+		` + opensInbox("a9", "SELECT", 1) + `
 		C: b1 UID MOVE 1 "&Jjo"
 		S: b1 NO [CANNOT] Invalid mailbox name*
 		# Answered in order, behind what came before.
@@ -476,15 +489,7 @@ func TestAppendBinary(t *testing.T) {
 		S: + *
 		B: %[2]q
 		S: a4 OK [APPENDUID {UIDVALIDITY INBOX} 2] APPEND completed
-		C: a5 EXAMINE INBOX
-		S: * 2 EXISTS
-		S: * 2 RECENT
-		S: * OK [UNSEEN 1] *
-		S: * OK [UIDVALIDITY *
-		S: * OK [UIDNEXT 3] *
-		S: * FLAGS *
-		S: * OK [PERMANENTFLAGS ()] *
-		S: a5 OK [READ-ONLY] EXAMINE completed
+		`+opensInbox("a5", "EXAMINE", 2)+`
 		C: a6 FETCH 1 (BINARY.PEEK[1]<0.7>)
 		S: * 1 FETCH (BINARY[1]<0> ~{7}
 		S: ab%[3]ccdef)
@@ -524,44 +529,30 @@ func TestAppendBinaryParts(t *testing.T) {
 		"\r\n--b--\r\nepilogue\r\n"
 	want := strings.Replace(msg, "Content-Transfer-Encoding: Binary\r\n (folded)\r\nX-Other: 1\r\n\r\n"+bin,
 		"Content-Transfer-Encoding: base64\r\nX-Other: 1\r\n\r\nAC3kCg0KCg==", 1)
-	for _, onDisk := range []bool{false, true} {
-		t.Run(fmt.Sprint("maildir=", onDisk), func(t *testing.T) {
-			var opts []option
-			if onDisk {
-				opts = append(opts, onMaildir)
-			}
-			w := newWorld(t, opts...)
-			r := w.raw(t)
-			r.Run(fmt.Sprintf(`
+	overStores(t, func(t *testing.T, onStore option) {
+		w := newWorld(t, onStore)
+		r := w.raw(t)
+		r.Run(fmt.Sprintf(`
 				C: a1 LOGIN bob bob
 				S: a1 OK *
 				C: a2 APPEND INBOX ~{%d+}
 				B: %q
 				S: a2 OK [APPENDUID *
-				C: a3 EXAMINE INBOX
-				S: * 1 EXISTS
-				S: * 1 RECENT
-				S: * OK [UNSEEN 1] *
-				S: * OK [UIDVALIDITY *
-				S: * OK [UIDNEXT 2] *
-				S: * FLAGS *
-				S: * OK [PERMANENTFLAGS ()] *
-				S: a3 OK [READ-ONLY] EXAMINE completed
+				`+opensInbox("a3", "EXAMINE", 1)+`
 				C: a4 FETCH 1 (BODYSTRUCTURE BINARY.SIZE[2] BODY.PEEK[1] BODY.PEEK[2])
 				S: * 1 FETCH (BODYSTRUCTURE (("text" "plain" NIL NIL NIL "7bit" 5 0 NIL NIL NIL NIL)("application" "octet-stream" NIL NIL NIL "base64" 12 NIL NIL NIL NIL) "mixed" ("boundary" "b") NIL NIL NIL) BODY[1] {5}
 				S: hello BODY[2] {12}
 				S: AC3kCg0KCg== BINARY.SIZE[2] 7)
 				S: a4 OK FETCH completed`, len(msg), msg+"\r\n"))
-			raw, err := w.Store.Read(bob, "INBOX", 1)
-			if err != nil || string(raw) != want {
-				t.Fatalf("stored as %q, %v", raw, err)
-			}
-			got := imapserver.ExtractBinarySection(bytes.NewReader(raw), &goimap.FetchItemBinarySection{Part: []int{2}})
-			if string(got) != bin {
-				t.Errorf("BINARY[2] = %q, want %q", got, bin)
-			}
-		})
-	}
+		raw, err := w.Store.Read(bob, "INBOX", 1)
+		if err != nil || string(raw) != want {
+			t.Fatalf("stored as %q, %v", raw, err)
+		}
+		got := imapserver.ExtractBinarySection(bytes.NewReader(raw), &goimap.FetchItemBinarySection{Part: []int{2}})
+		if string(got) != bin {
+			t.Errorf("BINARY[2] = %q, want %q", got, bin)
+		}
+	})
 }
 
 // RFC 3501 §7.4.2 (RFC 9051 §7.5.2) ENVELOPE: "[RFC-2822] group syntax
@@ -584,15 +575,7 @@ func TestEnvelopeGroups(t *testing.T) {
 	r.Run(`
 		C: a1 LOGIN bob bob
 		S: a1 OK *
-		C: a2 EXAMINE INBOX
-		S: * 2 EXISTS
-		S: * 2 RECENT
-		S: * OK [UNSEEN 1] *
-		S: * OK [UIDVALIDITY *
-		S: * OK [UIDNEXT 3] *
-		S: * FLAGS *
-		S: * OK [PERMANENTFLAGS ()] *
-		S: a2 OK [READ-ONLY] EXAMINE completed
+		` + opensInbox("a2", "EXAMINE", 2) + `
 		C: a3 FETCH 1 ENVELOPE
 		S: * 1 FETCH (ENVELOPE ("Thu, 01 Jan 2026 09:00:00 +0000" "groups" ((NIL NIL "alice" "example.org")) ((NIL NIL "alice" "example.org")) ((NIL NIL "alice" "example.org")) ((NIL NIL "Team" NIL) (NIL NIL "bob" "example.net") ("Carol C." NIL "carol" "example.net") (NIL NIL NIL NIL) ("Dave" NIL "dave" "example.net")) ((NIL NIL "undisclosed-recipients" NIL) (NIL NIL NIL NIL)) NIL NIL "<g1@example.org>"))
 		S: a3 OK FETCH completed
@@ -628,15 +611,7 @@ func TestEnvelopeLegacyName(t *testing.T) {
 	r.Run(`
 		C: a1 LOGIN bob bob
 		S: a1 OK *
-		C: a2 EXAMINE INBOX
-		S: * 1 EXISTS
-		S: * 1 RECENT
-		S: * OK [UNSEEN 1] *
-		S: * OK [UIDVALIDITY *
-		S: * OK [UIDNEXT 2] *
-		S: * FLAGS *
-		S: * OK [PERMANENTFLAGS ()] *
-		S: a2 OK [READ-ONLY] EXAMINE completed
+		` + opensInbox("a2", "EXAMINE", 1) + `
 		C: a3 FETCH 1 ENVELOPE
 		S: * 1 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL (("Real Name" NIL "user" "domain")) (("Real Name" NIL "user" "domain")) (("Real Name" NIL "user" "domain")) (("Carol (the) Cook" NIL "carol" "example.net") (NIL NIL "dave" "example.net")) ((NIL NIL "group" NIL) (NIL NIL NIL NIL) (NIL NIL "group2" NIL) (NIL NIL NIL NIL)) NIL NIL NIL))
 		S: a3 OK FETCH completed
@@ -819,29 +794,16 @@ func TestCreateUnsubscribed(t *testing.T) {
 // ones, so that the count the client keeps is never more than the
 // mailbox holds. On the Maildir store as on the memory one.
 func TestMoveSameMailbox(t *testing.T) {
-	for _, onDisk := range []bool{false, true} {
-		t.Run(fmt.Sprint("maildir=", onDisk), func(t *testing.T) {
-			var opts []option
-			if onDisk {
-				opts = append(opts, onMaildir)
-			}
-			w := newWorld(t, opts...)
-			w.Deliver(t, "INBOX", msg(1), msg(2), msg(3))
-			w.Store.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagFlagged})
-			r := w.raw(t)
-			w.uidValidity(t, r)
-			r.Run(`
+	overStores(t, func(t *testing.T, onStore option) {
+		w := newWorld(t, onStore)
+		w.Deliver(t, "INBOX", msg(1), msg(2), msg(3))
+		w.Store.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagFlagged})
+		r := w.raw(t)
+		w.uidValidity(t, r)
+		r.Run(`
 				C: a1 LOGIN bob bob
 				S: a1 OK *
-				C: a2 SELECT INBOX
-				S: * 3 EXISTS
-				S: * 3 RECENT
-				S: * OK [UNSEEN 1] *
-				S: * OK [UIDVALIDITY *
-				S: * OK [UIDNEXT 4] *
-				S: * FLAGS *
-				S: * OK [PERMANENTFLAGS *
-				S: a2 OK [READ-WRITE] SELECT completed
+				` + opensInbox("a2", "SELECT", 3) + `
 				C: a3 MOVE 1:2 INBOX
 				S: * OK [COPYUID {UIDVALIDITY INBOX} 1:2 4:5] *
 				S: * 1 EXPUNGE
@@ -857,8 +819,7 @@ func TestMoveSameMailbox(t *testing.T) {
 				S: a4 OK FETCH completed
 				C: a5 UID MOVE 99 INBOX
 				S: a5 OK UID MOVE completed`)
-		})
-	}
+	})
 }
 
 // RFC 9051 §6.3.2: SELECT's untagged data includes "LIST: The server

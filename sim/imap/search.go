@@ -79,7 +79,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		return nil, errBad("%s", searchTooComplex)
 	}
 	view := s.view()
-	msgs, err := s.srv.Store.List(s.user, s.mb.key.name)
+	msgs, err := s.srv.Store.List(s.user, s.sel.mb.key.name)
 	if err != nil {
 		return nil, s.storeError(err)
 	}
@@ -193,7 +193,7 @@ type searchMsg struct {
 func (m *searchMsg) body() ([]byte, error) {
 	if !m.read {
 		m.read = true
-		raw, err := m.sess.srv.Store.Read(m.sess.user, m.sess.mb.key.name, m.uid)
+		raw, err := m.sess.srv.Store.Read(m.sess.user, m.sess.sel.mb.key.name, m.uid)
 		switch {
 		case errors.Is(err, store.ErrNoMessage):
 			m.gone = true

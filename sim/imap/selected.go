@@ -47,8 +47,7 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 		sel.seen = uids[n-1]
 	}
 	mb.mu.Unlock()
-	s.mb, s.st, s.readOnly, s.searchRes = mb, st, options.ReadOnly, nil
-	s.sel = sel
+	s.sel, s.searchRes = sel, nil
 	s.idling.Store(sel)
 
 	status, err := s.srv.Store.Status(s.user, cn)
@@ -110,15 +109,15 @@ func (s *session) Unselect() error {
 }
 
 func (s *session) unselect() {
-	mb := s.mb
-	if mb == nil {
+	if s.sel == nil {
 		return
 	}
+	mb := s.sel.mb
 	mb.mu.Lock()
-	s.st.Close()
+	s.sel.st.Close()
 	s.sel.closed = true
 	mb.mu.Unlock()
-	s.mb, s.st, s.sel, s.searchRes = nil, nil, nil, nil
+	s.sel, s.searchRes = nil, nil
 	s.idling.Store(nil)
 	s.srv.release(mb)
 }
@@ -142,8 +141,8 @@ func refUIDs(refs []ref) []store.UID {
 // clientMax is the largest sequence number the client knows of a message
 // still in the mailbox ("*"); mu held.
 func (s *session) clientMax() uint32 {
-	for i := len(s.mb.uids); i > 0; i-- {
-		if c := s.st.EncodeSeqNum(uint32(i)); c != 0 {
+	for i := len(s.sel.mb.uids); i > 0; i-- {
+		if c := s.sel.st.EncodeSeqNum(uint32(i)); c != 0 {
 			return c
 		}
 	}
@@ -160,7 +159,7 @@ func (s *session) resolve(numSet goimap.NumSet) []ref {
 	if goimap.IsSearchRes(numSet) {
 		numSet = slices.Clone(s.searchRes)
 	}
-	mb := s.mb
+	mb := s.sel.mb
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	n := len(mb.uids)
@@ -185,14 +184,14 @@ func (s *session) resolve(numSet goimap.NumSet) []ref {
 		if count <= uint64(n) {
 			for _, r := range ranges {
 				for c := r[0]; c <= r[1] && c != 0; c++ {
-					if ss := s.st.DecodeSeqNum(c); ss != 0 && int(ss) <= n {
+					if ss := s.sel.st.DecodeSeqNum(c); ss != 0 && int(ss) <= n {
 						refs = append(refs, ref{c, mb.uids[ss-1]})
 					}
 				}
 			}
 		} else {
 			for i := 1; i <= n; i++ {
-				c := s.st.EncodeSeqNum(uint32(i))
+				c := s.sel.st.EncodeSeqNum(uint32(i))
 				if c != 0 && inRanges(ranges, c) {
 					refs = append(refs, ref{c, mb.uids[i-1]})
 				}
@@ -204,7 +203,7 @@ func (s *session) resolve(numSet goimap.NumSet) []ref {
 			lo, hi := static(uint32(r.Start), uint32(r.Stop), maxUID)
 			i, _ := slices.BinarySearch(mb.uids, store.UID(lo))
 			for ; i < n && uint32(mb.uids[i]) <= hi; i++ {
-				if c := s.st.EncodeSeqNum(uint32(i + 1)); c != 0 {
+				if c := s.sel.st.EncodeSeqNum(uint32(i + 1)); c != 0 {
 					refs = append(refs, ref{c, mb.uids[i]})
 				}
 			}
@@ -239,12 +238,12 @@ func inRanges(ranges [][2]uint32, c uint32) bool {
 
 // view is every message of the session's view, in order; for SEARCH.
 func (s *session) view() []ref {
-	mb := s.mb
+	mb := s.sel.mb
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	out := make([]ref, 0, len(mb.uids))
 	for i, uid := range mb.uids {
-		if c := s.st.EncodeSeqNum(uint32(i + 1)); c != 0 {
+		if c := s.sel.st.EncodeSeqNum(uint32(i + 1)); c != 0 {
 			out = append(out, ref{c, uid})
 		}
 	}
@@ -256,11 +255,11 @@ func (s *session) view() []ref {
 // It returns the messages with their flags now, and the UIDs of those whose
 // flags this call changed.
 func (s *session) setFlags(uids []store.UID, op store.FlagOp, flags []string) ([]store.Message, []store.UID, error) {
-	mb := s.mb
+	mb := s.sel.mb
 	mb.opMu.Lock()
 	defer mb.opMu.Unlock()
 	mb.mu.Lock()
-	mb.source, mb.sourceUIDs, mb.sourceChanged = s.st, uids, nil
+	mb.source, mb.sourceUIDs, mb.sourceChanged = s.sel.st, uids, nil
 	mb.mu.Unlock()
 	msgs, err := s.srv.Store.SetFlags(s.user, mb.key.name, uids, op, flags)
 	mb.mu.Lock()
@@ -277,7 +276,7 @@ func (s *session) errReadOnly() error {
 
 // Store is STORE and UID STORE (RFC 9051 §6.4.6).
 func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *goimap.StoreFlags, options *goimap.StoreOptions) error {
-	if s.readOnly {
+	if s.sel.readOnly {
 		return s.errReadOnly()
 	}
 	fl, err := storeFlags(flags.Flags)
@@ -291,9 +290,9 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 	// A keyword new to the mailbox is announced by FLAGS first (RFC 9051
 	// §7.3.5), in the poll that follows: this session's FETCH responses
 	// wait for it.
-	s.mb.mu.Lock()
-	fresh := flags.Op != goimap.StoreFlagsDel && s.mb.hasNewKeyword(fl)
-	s.mb.mu.Unlock()
+	s.sel.mb.mu.Lock()
+	fresh := flags.Op != goimap.StoreFlagsDel && s.sel.mb.hasNewKeyword(fl)
+	s.sel.mb.mu.Unlock()
 	op := map[goimap.StoreFlagsOp]store.FlagOp{
 		goimap.StoreFlagsSet: store.FlagsSet,
 		goimap.StoreFlagsAdd: store.FlagsAdd,
@@ -360,7 +359,7 @@ func (s *session) Copy(numSet goimap.NumSet, dest string) (*goimap.CopyData, err
 		}
 		return nil, nil
 	}
-	src, dstUIDs, validity, err := s.srv.Store.Copy(s.user, s.mb.key.name, refUIDs(refs), dst)
+	src, dstUIDs, validity, err := s.srv.Store.Copy(s.user, s.sel.mb.key.name, refUIDs(refs), dst)
 	if err != nil {
 		return nil, s.destError(err)
 	}
@@ -368,7 +367,7 @@ func (s *session) Copy(numSet goimap.NumSet, dest string) (*goimap.CopyData, err
 }
 
 func (s *session) destError(err error) error {
-	if _, e := s.srv.Store.Status(s.user, s.mb.key.name); e == nil && errNoMailbox(err) {
+	if _, e := s.srv.Store.Status(s.user, s.sel.mb.key.name); e == nil && errNoMailbox(err) {
 		return errNo(goimap.ResponseCodeTryCreate, "No such destination mailbox; create it first")
 	}
 	return s.storeError(err)
@@ -389,7 +388,7 @@ func copyData(src, dst []store.UID, validity uint32) *goimap.CopyData {
 // Move is MOVE and UID MOVE (RFC 6851). The EXPUNGE responses come from
 // the tracker, in the poll imapserver runs before the tagged OK.
 func (s *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, dest string) error {
-	if s.readOnly {
+	if s.sel.readOnly {
 		return s.errReadOnly()
 	}
 	dst, err := mailboxName(dest)
@@ -397,12 +396,12 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, dest stri
 		return err
 	}
 	refs := s.resolve(numSet)
-	if dst == s.mb.key.name && len(refs) > 0 {
+	if dst == s.sel.mb.key.name && len(refs) > 0 {
 		// Into the mailbox itself, as Dovecot does: the messages get
 		// new UIDs (COPYUID says which) and the old ones are expunged,
 		// the EXPUNGE responses before the EXISTS.
-		s.mb.hold()
-		defer s.mb.resume()
+		s.sel.mb.hold()
+		defer s.sel.mb.resume()
 		src, dstUIDs, validity, err := s.srv.Store.Copy(s.user, dst, refUIDs(refs), dst)
 		if err != nil {
 			return s.destError(err)
@@ -423,7 +422,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, dest stri
 		}
 		return nil
 	}
-	src, dstUIDs, validity, err := s.srv.Store.Move(s.user, s.mb.key.name, refUIDs(refs), dst)
+	src, dstUIDs, validity, err := s.srv.Store.Move(s.user, s.sel.mb.key.name, refUIDs(refs), dst)
 	if err != nil {
 		return s.destError(err)
 	}
@@ -439,13 +438,13 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *goimap.UIDSet) erro
 	// CLOSE passes a writer that writes nothing; imapserver offers no
 	// other way to tell it from EXPUNGE.
 	closing := *w == (imapserver.ExpungeWriter{})
-	if s.readOnly {
+	if s.sel.readOnly {
 		if closing {
 			return nil // CLOSE of an EXAMINEd mailbox: nothing, and no error
 		}
 		return s.errReadOnly()
 	}
-	mb := s.mb
+	mb := s.sel.mb
 	mb.mu.Lock()
 	gone := mb.gone
 	mb.mu.Unlock()

@@ -34,12 +34,9 @@ type session struct {
 	user string // canonical address once logged in
 
 	// selected state
-	mb        *mailbox
-	st        *imapserver.SessionTracker
-	sel       *selection
+	sel       *selection                // nil: none
 	idling    atomic.Pointer[selection] // sel, for Idle's goroutine
-	readOnly  bool
-	searchRes goimap.UIDSet // RFC 5182 "$"
+	searchRes goimap.UIDSet             // RFC 5182 "$"
 }
 
 var (
@@ -51,7 +48,7 @@ var (
 )
 
 func (s *session) Close() error {
-	if s.mb != nil {
+	if s.sel != nil {
 		s.unselect()
 	}
 	s.srv.endSession(s)

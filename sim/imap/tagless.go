@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // A learner's first IMAP command is often typed without a tag: "LOGIN
@@ -41,7 +43,7 @@ var imapCommands = map[string]bool{
 // second word is a command ("LOGIN LOGIN bob bob") has a tag, if an odd
 // one.
 func isTagless(line []byte) bool {
-	f := strings.Fields(string(line))
+	f := fields(line, 2)
 	if len(f) == 0 || !imapCommands[strings.ToUpper(f[0])] {
 		return false
 	}
@@ -61,6 +63,7 @@ type guard struct {
 	// takes them in order (clientConn.appendBinary).
 	appends []appendLiteral
 
+	rbuf    []byte // what the client's bytes are read into
 	in      []byte // read from the client, not yet looked at
 	out     []byte // looked at, for go-imap to read
 	literal int    // bytes of a literal still to pass on
@@ -229,7 +232,7 @@ const maxCommandLine = 48 << 10
 // without skipping its data.
 const maxBufferedLiteral = 4096
 
-// The refusals of the tagless conn, after the command's tag (RFC 9051
+// The refusals of the guard, after the command's tag (RFC 9051
 // §7.1.3, §7.5; RFC 7888 §4; RFC 4469 TOOBIG).
 const (
 	tooLongReply       = "BAD Command line too long: at most 49152 bytes outside literals (RFC 7162 §4)"
@@ -252,7 +255,7 @@ func (c *guard) begin(text []byte) {
 	if c.inCmd || c.tag != "" {
 		return
 	}
-	f := strings.Fields(string(text[:min(len(text), 200)]))
+	f := fields(text[:min(len(text), 200)], 3)
 	c.tag = "*"
 	if len(f) > 0 && validTag(f[0]) {
 		c.tag = f[0]
@@ -263,6 +266,38 @@ func (c *guard) begin(text []byte) {
 			c.name += " " + strings.ToUpper(f[2])
 		}
 	}
+}
+
+// fields returns the first n fields of a line as strings.Fields splits
+// it (at runs of white space), reading no further: the guard looks at
+// the first words of every command line, which may be long.
+func fields(line []byte, n int) []string {
+	bounds := make([][2]int, 0, 4)
+	for i := 0; i < len(line) && len(bounds) < n; {
+		if r, size := utf8.DecodeRune(line[i:]); unicode.IsSpace(r) {
+			i += size
+			continue
+		}
+		start := i
+		for i < len(line) {
+			r, size := utf8.DecodeRune(line[i:])
+			if unicode.IsSpace(r) {
+				break
+			}
+			i += size
+		}
+		bounds = append(bounds, [2]int{start, i})
+	}
+	if len(bounds) == 0 {
+		return nil
+	}
+	from := bounds[0][0]
+	s := string(line[from:bounds[len(bounds)-1][1]]) // one copy for all
+	out := make([]string, len(bounds))
+	for i, b := range bounds {
+		out[i] = s[b[0]-from : b[1]-from]
+	}
+	return out
 }
 
 // end forgets the command.

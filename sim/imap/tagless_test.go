@@ -2,6 +2,7 @@ package imap
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -154,6 +155,22 @@ func FuzzNameCommand(f *testing.F) {
 		for _, a := range nameArgs(out) {
 			if !validMUTF7(a.text) || !utf8Names && !isASCII(a.text) {
 				t.Fatalf("%q became %q, with %q", line, out, a.text)
+			}
+		}
+	})
+}
+
+// FuzzFields: fields is the start of what strings.Fields returns.
+func FuzzFields(f *testing.F) {
+	for _, s := range []string{"a1 LOGIN bob bob", "  a\t UID\vFETCH 1", "a\u00a0b\u2003c d", "\xff \xc2 x", "", "   "} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		all := strings.Fields(string(line))
+		for n := range 4 {
+			got, want := fields(line, n), all[:min(n, len(all))]
+			if !slices.Equal(got, want) {
+				t.Fatalf("fields(%q, %d) = %q, want %q", line, n, got, want)
 			}
 		}
 	})

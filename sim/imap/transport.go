@@ -192,9 +192,11 @@ func (c *clientConn) read(v *view, p []byte) (int, error) {
 		if g.sift() || g.held != heldNone || g.awaitPlus {
 			continue
 		}
-		buf := make([]byte, 4096)
-		n, err := c.current().Read(buf)
-		g.in = append(g.in, buf[:n]...)
+		if g.rbuf == nil {
+			g.rbuf = make([]byte, 4096)
+		}
+		n, err := c.current().Read(g.rbuf)
+		g.in = append(g.in, g.rbuf[:n]...)
 		if n == 0 && err != nil {
 			if len(g.in) > 0 && !g.dropping { // a last line without its end
 				g.out, g.in = g.in, nil
@@ -389,7 +391,8 @@ func (v *view) follow(p []byte) {
 // advertise: LITERAL+ before login (RFC 7888; go-imap lists it only
 // after) and ID (RFC 2971). p is a whole line or is returned as it is.
 func patchCapabilities(p []byte) []byte {
-	if !bytes.HasSuffix(p, []byte("\r\n")) || bytes.IndexByte(p, '\n') != len(p)-1 {
+	if !bytes.HasSuffix(p, []byte("\r\n")) || bytes.IndexByte(p, '\n') != len(p)-1 ||
+		!bytes.Contains(p, []byte("CAPABILITY ")) { // most lines, looked at no further
 		return p
 	}
 	line := string(p[:len(p)-2])

@@ -4,11 +4,13 @@
 // (out of file descriptors: EMFILE, ENFILE) by backing off and keeps
 // serving; a cap on the connections served at once and one per client
 // address, with the protocol's own answer to a connection over a cap;
-// Close and Shutdown(ctx); and the one ErrServerClosed every server's
-// Serve returns once it is closed.
+// Close, and Shutdown(ctx), which interrupts the sessions waiting for a
+// command; and the one ErrServerClosed every server's Serve returns once
+// it is closed.
 //
 // A server sets a Loop's fields (Handle serves one connection, Refuse
-// answers one over a cap) and calls Serve with each of its listeners.
+// answers one over a cap) and calls Serve with each of its listeners;
+// its sessions mark their waits for a command with Idle.
 package listen
 
 import (
@@ -93,7 +95,9 @@ type Loop struct {
 	conns     map[*slot]struct{}
 	perAddr   map[netip.Addr]int
 	refusing  int
-	idle      chan struct{} // closed when the last connection is done, if someone waits
+	idle      chan struct{}         // closed when the last connection is done, if someone waits
+	draining  bool                  // Shutdown has begun
+	waiting   map[net.Conn]struct{} // connections marked Idle
 }
 
 // slot is one admitted connection.
@@ -108,6 +112,7 @@ func (l *Loop) initLocked() {
 		l.listeners = map[*net.Listener]struct{}{}
 		l.conns = map[*slot]struct{}{}
 		l.perAddr = map[netip.Addr]int{}
+		l.waiting = map[net.Conn]struct{}{}
 	}
 }
 
@@ -205,7 +210,7 @@ func Temporary(err error) bool {
 
 // admit counts c in, or refuses it.
 func (l *Loop) admit(c net.Conn) {
-	addr := clientAddr(c.RemoteAddr())
+	addr := ClientAddr(c.RemoteAddr())
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -333,10 +338,52 @@ func (l *Loop) Wait(ctx context.Context) error {
 	}
 }
 
-// Shutdown stops accepting and waits for the connections being served
-// to end, or for ctx to be done. It closes no connection: a server tells
-// its sessions to end as its protocol has it, then calls Close.
+// Idle marks c, the connection a session reads from (TLS over the one
+// Handle was given, after STARTTLS), as waiting for the client's next
+// command; with idle false, as busy with one, which Shutdown lets the
+// session finish. Shutdown ends the wait of a session idle when it
+// begins, or that turns idle after, by moving c's read deadline to the
+// past: the session's read fails with a timeout, and Draining tells it
+// to say goodbye as its protocol has it. Set c's read deadline for the
+// wait before marking it idle, not after; mark it busy again before the
+// session ends. c must be comparable (a pointer).
+func (l *Loop) Idle(c net.Conn, idle bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.initLocked()
+	switch {
+	case !idle:
+		delete(l.waiting, c)
+	case l.draining:
+		interrupt(c)
+	default:
+		l.waiting[c] = struct{}{}
+	}
+}
+
+// interrupt ends a read waiting on c. The deadline is long past on any
+// clock, the simulated network's too.
+func interrupt(c net.Conn) { c.SetReadDeadline(time.Unix(1, 0)) }
+
+// Draining reports whether Shutdown has begun.
+func (l *Loop) Draining() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.draining
+}
+
+// Shutdown stops accepting, interrupts the sessions waiting for a command
+// (see Idle), and waits for the connections being served to end, or for
+// ctx to be done. It closes no connection: a server tells its sessions
+// to end as its protocol has it, and calls Close when ctx is done.
 func (l *Loop) Shutdown(ctx context.Context) error {
+	l.mu.Lock()
+	l.initLocked()
+	l.draining = true
+	for c := range l.waiting {
+		interrupt(c)
+	}
+	l.mu.Unlock()
 	err := l.Stop()
 	if e := l.Wait(ctx); e != nil {
 		return e
@@ -364,9 +411,9 @@ func (l *Loop) Close() error {
 	return err
 }
 
-// clientAddr is the IP address of a peer, IPv4 in IPv6 unmapped; the
-// zero Addr when a is no IP address.
-func clientAddr(a net.Addr) netip.Addr {
+// ClientAddr is the IP address of a peer (a connection's RemoteAddr),
+// IPv4 in IPv6 unmapped; the zero Addr when a is no IP address.
+func ClientAddr(a net.Addr) netip.Addr {
 	switch a := a.(type) {
 	case nil:
 		return netip.Addr{}

@@ -1,6 +1,7 @@
 package listen
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -331,6 +332,80 @@ func TestShutdownAndClose(t *testing.T) {
 	}
 }
 
+// Shutdown ends the wait of a session idle when it begins, and of one
+// that turns idle after it, finishing a command: each reads a timeout,
+// Draining says why, and says bye. Shutdown returns once both are gone.
+func TestShutdownInterruptsIdle(t *testing.T) {
+	working, release := make(chan struct{}), make(chan struct{})
+	l := &Loop{}
+	l.Handle = func(c net.Conn, done func()) {
+		defer done()
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			c.SetReadDeadline(time.Now().Add(time.Minute))
+			l.Idle(c, true)
+			line, err := br.ReadString('\n')
+			l.Idle(c, false)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && l.Draining() {
+				io.WriteString(c, "bye\n")
+				return
+			}
+			if err != nil {
+				return
+			}
+			if line == "work\n" {
+				working <- struct{}{}
+				<-release
+				io.WriteString(c, "done\n")
+			}
+		}
+	}
+	ln := listentest.New()
+	serve(t, l, ln)
+	idle, err := ln.Dial("192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := ln.Dial("192.0.2.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	defer busy.Close()
+	io.WriteString(busy, "work\n")
+	<-working
+	if l.Draining() {
+		t.Fatal("draining before Shutdown")
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- l.Shutdown(ctx)
+	}()
+	if got := firstLine(t, idle); got != "bye" {
+		t.Fatalf("the idle session says %q", got)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v while a command was being answered", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	busy.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(busy)
+	for _, want := range []string{"done\n", "bye\n"} {
+		if got, err := br.ReadString('\n'); got != want {
+			t.Fatalf("the busy session says %q (%v), want %q", got, err, want)
+		}
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -355,8 +430,8 @@ func TestClientAddr(t *testing.T) {
 		{pipeAddr("10.0.0.1:25"), "10.0.0.1"},
 		{pipeAddr("pipe"), "invalid IP"},
 	} {
-		if got := clientAddr(c.a).String(); got != c.want {
-			t.Errorf("clientAddr(%v) = %s, want %s", c.a, got, c.want)
+		if got := ClientAddr(c.a).String(); got != c.want {
+			t.Errorf("ClientAddr(%v) = %s, want %s", c.a, got, c.want)
 		}
 	}
 }

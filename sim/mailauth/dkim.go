@@ -39,10 +39,8 @@ type SignOptions struct {
 	Headers []string
 	// Identity is the optional i= tag, an address at Domain or below.
 	Identity string
-	// Now gives the signing time (t=). With a clock of its own (the
-	// simulation's virtual one) the signature is made by this package
-	// and is the same on every run; nil signs with go-msgauth at the
-	// wall clock's time.
+	// Now gives the signing time (t=): with the simulation's virtual
+	// clock the signature is the same on every run. nil means time.Now.
 	Now func() time.Time
 }
 
@@ -80,10 +78,7 @@ func Signature(msg []byte, o SignOptions) (string, error) {
 	if len(keys) == 0 || !strings.EqualFold(keys[0], "From") {
 		return "", errors.New("dkim: the message has no From field to sign")
 	}
-	if o.Now == nil {
-		return signMsgauth(msg, o, keys)
-	}
-	return signOwn(fields, body, o, keys)
+	return sign(fields, body, o, keys)
 }
 
 // signedKeys lists the names for h=: From first and once more than it
@@ -119,26 +114,6 @@ func signedKeys(fields []hfield, names []string) []string {
 	return keys
 }
 
-func signMsgauth(msg []byte, o SignOptions, keys []string) (string, error) {
-	s, err := dkim.NewSigner(&dkim.SignOptions{
-		Domain: o.Domain, Selector: o.Selector, Identifier: o.Identity, Signer: o.Key,
-		Hash: crypto.SHA256, HeaderKeys: keys,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
-		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
-	})
-	if err != nil {
-		return "", err
-	}
-	if _, err := s.Write(msg); err != nil {
-		s.Close()
-		return "", err
-	}
-	if err := s.Close(); err != nil {
-		return "", err
-	}
-	return s.Signature(), nil
-}
-
 // keyAlgorithm names the a= tag for a key.
 func keyAlgorithm(key crypto.Signer) (string, error) {
 	switch key.Public().(type) {
@@ -150,18 +125,23 @@ func keyAlgorithm(key crypto.Signer) (string, error) {
 	return "", fmt.Errorf("dkim: cannot sign with a %T key", key.Public())
 }
 
-// signOwn makes the signature of RFC 6376 §5 with relaxed/relaxed at
+// sign makes the signature of RFC 6376 §5 with relaxed/relaxed at
 // o.Now(): the body hash, then the hash of the signed header fields and
-// of this field with an empty b=, signed with the key.
-func signOwn(fields []hfield, body []byte, o SignOptions, keys []string) (string, error) {
+// of this field with an empty b=, signed with the key. It is made here
+// rather than by go-msgauth's signer, which always signs at time.Now.
+func sign(fields []hfield, body []byte, o SignOptions, keys []string) (string, error) {
 	algo, err := keyAlgorithm(o.Key)
 	if err != nil {
 		return "", err
 	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
 	bh := sha256.Sum256(canonicalBody(body, true))
 	tags := [][2]string{
 		{"v", "1"}, {"a", algo}, {"c", "relaxed/relaxed"}, {"d", o.Domain}, {"s", o.Selector},
-		{"t", strconv.FormatInt(o.Now().Unix(), 10)},
+		{"t", strconv.FormatInt(now().Unix(), 10)},
 	}
 	if o.Identity != "" {
 		tags = append(tags, [2]string{"i", o.Identity})
@@ -264,10 +244,18 @@ type DKIMResult struct {
 	// whether it matched.
 	BodyChecked, BodyOK bool
 	Signature           string // b=, without spaces
-	KeyName             string // where the key is: <selector>._domainkey.<domain>
 	Reason              string
 	Err                 error    // go-msgauth's error, if it checked the signature
 	Lookups             []Lookup // the key lookup
+}
+
+// KeyName is where the signature's key is published,
+// <selector>._domainkey.<domain>; "" when s= or d= is empty.
+func (r *DKIMResult) KeyName() string {
+	if r.Domain == "" || r.Selector == "" {
+		return ""
+	}
+	return DKIMRecordName(r.Selector, r.Domain)
 }
 
 // HeaderB is the first 8 characters of b=, which tell signatures apart
@@ -383,8 +371,9 @@ func VerifyDKIM(ctx context.Context, r Resolver, msg []byte) []DKIMResult {
 	}
 	all := rec.lookups()
 	for n := range results {
+		key := results[n].KeyName()
 		for _, l := range all {
-			if results[n].KeyName != "" && strings.EqualFold(trimDot(l.Name), results[n].KeyName) {
+			if key != "" && strings.EqualFold(trimDot(l.Name), key) {
 				results[n].Lookups = append(results[n].Lookups, l)
 			}
 		}
@@ -476,9 +465,6 @@ func fillSignature(res *DKIMResult, tags map[string]string) {
 			res.BodyLength = n
 		}
 	}
-	if res.Domain != "" && res.Selector != "" {
-		res.KeyName = res.Selector + "._domainkey." + trimDot(res.Domain)
-	}
 }
 
 // precheck applies the checks of RFC 6376 §6.1.1 that need no key, and
@@ -556,7 +542,7 @@ func lengthPolicy(res *DKIMResult, body []byte, tags map[string]string) {
 
 // explain turns go-msgauth's verdict into a result and a reason.
 func explain(res *DKIMResult, err error) {
-	who := res.Domain
+	who, key := res.Domain, res.KeyName()
 	covers := coverage(res.Headers)
 	if err == nil {
 		res.Result, res.BodyChecked, res.BodyOK = Pass, true, true
@@ -568,7 +554,7 @@ func explain(res *DKIMResult, err error) {
 	switch {
 	case dkim.IsTempFail(err):
 		res.Result = TempError
-		res.Reason = fmt.Sprintf("the lookup of the key at %s failed (%s); the check may work later", res.KeyName, strings.TrimPrefix(msg, "key unavailable: "))
+		res.Reason = fmt.Sprintf("the lookup of the key at %s failed (%s); the check may work later", key, strings.TrimPrefix(msg, "key unavailable: "))
 		return
 	case has("body hash did not verify"):
 		res.Result, res.BodyChecked = Fail, true
@@ -576,7 +562,7 @@ func explain(res *DKIMResult, err error) {
 		return
 	case has("signature did not verify"):
 		res.Result, res.BodyChecked, res.BodyOK = Fail, true, true
-		res.Reason = fmt.Sprintf("the body hash matches, but the signature over %s does not verify: one of those fields was changed in transit, or the key at %s is not the one that signed", covers, res.KeyName)
+		res.Reason = fmt.Sprintf("the body hash matches, but the signature over %s does not verify: one of those fields was changed in transit, or the key at %s is not the one that signed", covers, key)
 		return
 	case has("insecure body length"):
 		res.Result = Policy
@@ -586,15 +572,15 @@ func explain(res *DKIMResult, err error) {
 	res.Result = PermError
 	switch {
 	case has("no key for signature"), has("no valid key found"):
-		res.Reason = fmt.Sprintf("no DKIM key at %s: the selector is unknown, or the key was withdrawn", res.KeyName)
+		res.Reason = fmt.Sprintf("no DKIM key at %s: the selector is unknown, or the key was withdrawn", key)
 	case has("key revoked"):
-		res.Reason = fmt.Sprintf("the key at %s is revoked (its p= is empty, RFC 6376 §3.6.1)", res.KeyName)
+		res.Reason = fmt.Sprintf("the key at %s is revoked (its p= is empty, RFC 6376 §3.6.1)", key)
 	case has("multiple TXT records"):
-		res.Reason = fmt.Sprintf("%s has more than one TXT record; a key must stand alone (RFC 6376 §3.6.2.2)", res.KeyName)
+		res.Reason = fmt.Sprintf("%s has more than one TXT record; a key must stand alone (RFC 6376 §3.6.2.2)", key)
 	case has("inappropriate key algorithm"):
-		res.Reason = fmt.Sprintf("the key at %s is not for a=%s", res.KeyName, res.Algorithm)
+		res.Reason = fmt.Sprintf("the key at %s is not for a=%s", key, res.Algorithm)
 	case has("key"):
-		res.Reason = fmt.Sprintf("the key record at %s is unusable: %s", res.KeyName, msg)
+		res.Reason = fmt.Sprintf("the key record at %s is unusable: %s", key, msg)
 	case has("expired"):
 		res.Reason = "the signature has expired (its x= is past)"
 	case has("domain mismatch"):

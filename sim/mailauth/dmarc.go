@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mailhop/mailhop/sim/message"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -244,15 +245,11 @@ func Aligned(authDomain, fromDomain string, mode Alignment) bool {
 
 // FromDomain returns the domain of a message's From address, the
 // identity DMARC protects (RFC 7489 §6.6.1). A message with no From, or
-// more than one From field or address, has none: an error.
+// more than one From field or address, has none: an error. The header is
+// read as the rest of the simulation reads it (message.ReadHeader), so
+// that DMARC judges the From a mail reader shows.
 func FromDomain(msg []byte) (string, error) {
-	fields, _, _ := splitHeader(msg)
-	var from []hfield
-	for _, f := range fields {
-		if strings.EqualFold(f.name, "From") {
-			from = append(from, f)
-		}
-	}
+	from := message.ReadHeader(msg).Values("From")
 	switch len(from) {
 	case 0:
 		return "", errors.New("the message has no From field")
@@ -260,7 +257,7 @@ func FromDomain(msg []byte) (string, error) {
 	default:
 		return "", fmt.Errorf("the message has %d From fields", len(from))
 	}
-	addrs, err := mail.ParseAddressList(from[0].value())
+	addrs, err := mail.ParseAddressList(from[0])
 	if err != nil {
 		return "", fmt.Errorf("the From field is not an address: %v", err)
 	}
@@ -317,13 +314,13 @@ func CheckDMARC(ctx context.Context, r Resolver, in DMARCInput) *DMARCResult {
 		res.Result, res.Reason = None, fmt.Sprintf("%q is not a domain that can publish a DMARC policy", in.FromDomain)
 		return res
 	}
-	dr, where, err := findDMARC(ctx, rec, from, res.OrgDomain)
+	dr, where, failed, err := findDMARC(ctx, rec, from, res.OrgDomain)
 	res.RecordDomain = where
 	switch {
-	case err != nil && errors.Is(err, errTemp):
+	case failed == TempError:
 		res.Result, res.Reason = TempError, err.Error()
 		return res
-	case err != nil:
+	case failed == PermError:
 		res.Result, res.Reason = PermError, err.Error()+"; no DMARC policy applies"
 		return res
 	case dr == nil:
@@ -423,15 +420,10 @@ func CheckDMARC(ctx context.Context, r Resolver, in DMARCInput) *DMARCResult {
 	return res
 }
 
-var errTemp = errors.New("temporary")
-
-type tempError struct{ msg string }
-
-func (e tempError) Error() string        { return e.msg }
-func (e tempError) Is(target error) bool { return target == errTemp }
-
-// findDMARC is the policy discovery of RFC 7489 §6.6.3.
-func findDMARC(ctx context.Context, r Resolver, from, org string) (*DMARCRecord, string, error) {
+// findDMARC is the policy discovery of RFC 7489 §6.6.3: the record and
+// the domain it was found at, or no record. When the discovery fails it
+// says why, with TempError (a DNS failure) or PermError.
+func findDMARC(ctx context.Context, r Resolver, from, org string) (*DMARCRecord, string, Result, error) {
 	names := []string{from}
 	if org != from {
 		names = append(names, org)
@@ -439,7 +431,7 @@ func findDMARC(ctx context.Context, r Resolver, from, org string) (*DMARCRecord,
 	for _, d := range names {
 		txts, err := r.LookupTXT(ctx, "_dmarc."+d)
 		if err != nil && !IsNotFound(err) {
-			return nil, d, tempError{fmt.Sprintf("the DNS lookup of _dmarc.%s failed (%s); the check may work later", d, dnsErrText(err))}
+			return nil, d, TempError, fmt.Errorf("the DNS lookup of _dmarc.%s failed (%s); the check may work later", d, dnsErrText(err))
 		}
 		var recs []string
 		for _, t := range txts {
@@ -452,13 +444,13 @@ func findDMARC(ctx context.Context, r Resolver, from, org string) (*DMARCRecord,
 			continue
 		case 1:
 		default:
-			return nil, d, fmt.Errorf("_dmarc.%s has %d DMARC records; there must be one (RFC 7489 §6.6.3)", d, len(recs))
+			return nil, d, PermError, fmt.Errorf("_dmarc.%s has %d DMARC records; there must be one (RFC 7489 §6.6.3)", d, len(recs))
 		}
 		dr, err := ParseDMARC(recs[0])
 		if err != nil {
-			return nil, d, fmt.Errorf("the DMARC record at _dmarc.%s is malformed: %v", d, err)
+			return nil, d, PermError, fmt.Errorf("the DMARC record at _dmarc.%s is malformed: %v", d, err)
 		}
-		return dr, d, nil
+		return dr, d, "", nil
 	}
-	return nil, "", nil
+	return nil, "", "", nil
 }

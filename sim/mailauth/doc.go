@@ -53,15 +53,15 @@
 //   - ParseSPF: the record syntax of §4.6.1 and §12; any error makes the
 //     result permerror.
 //
-// DKIM, signing and verifying through github.com/emersion/go-msgauth:
+// DKIM, verifying through github.com/emersion/go-msgauth:
 //
 //   - Sign, SignWith, Signature: RFC 6376 §5 with relaxed/relaxed
 //     canonicalisation (§3.4.2, §3.4.4), the header fields of
 //     DefaultSignedHeaders (§5.4.1) with From signed once more than it
-//     appears, rsa-sha256 (RFC 8301) or ed25519-sha256 (RFC 8463). With
-//     SignOptions.Now the signature is computed here, so that it carries
-//     the simulation's clock and is the same on every run; without it
-//     go-msgauth signs at the wall clock's time.
+//     appears, rsa-sha256 (RFC 8301) or ed25519-sha256 (RFC 8463). The
+//     signature is computed here at SignOptions.Now, so that it carries
+//     the simulation's clock and is the same on every run; go-msgauth's
+//     signer knows only the wall clock.
 //   - VerifyDKIM: §6.1 for every DKIM-Signature. This package checks the
 //     tag list (§3.2), the required tags and From in h= (§6.1.1) and
 //     its own limits (MaxSignatures, MaxSignedHeaders, MaxHeaderFields);

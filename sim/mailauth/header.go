@@ -21,6 +21,14 @@ func (f hfield) value() string {
 // splitHeader cuts a raw message (RFC 5322) into its header fields and
 // its body. A line beginning with a space or tab continues the field
 // above it. ok is false when no empty line ends the header section.
+//
+// DKIM reads the header with this rather than with sim/message: it splits
+// fields as go-msgauth's verifier does (every line is a field, none is
+// skipped, no size bound), so that VerifyDKIM's signatures pair up with
+// go-msgauth's verifications one to one, and it keeps each field's bytes
+// and line ends as written for rename to hand on (c=simple hashes them as
+// they are). message.ReadHeader skips malformed lines, turns a stray CR
+// into a space, stops at MaxHeaderBytes and joins lines with "\n".
 func splitHeader(msg []byte) (fields []hfield, body []byte, ok bool) {
 	rest := msg
 	for len(rest) > 0 {

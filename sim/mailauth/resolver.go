@@ -277,16 +277,23 @@ func (rec *recorder) LookupTXT(ctx context.Context, name string) ([]string, erro
 
 func (rec *recorder) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
 	addrs, err := rec.r.LookupNetIP(ctx, network, host)
-	typ := map[string]string{"ip4": "A", "ip6": "AAAA"}[network]
-	if typ == "" {
-		typ = "A/AAAA"
-	}
 	var s []string
 	for _, a := range addrs {
 		s = append(s, a.String())
 	}
-	rec.add(typ, host, s, err)
+	rec.add(addrType(network), host, s, err)
 	return addrs, err
+}
+
+// addrType names the records LookupNetIP's network asks for.
+func addrType(network string) string {
+	switch network {
+	case "ip4":
+		return "A"
+	case "ip6":
+		return "AAAA"
+	}
+	return "A/AAAA"
 }
 
 func (rec *recorder) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {

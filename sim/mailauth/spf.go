@@ -299,7 +299,7 @@ func (c *spfCheck) match(ctx context.Context, t SPFTerm, env *macroEnv, depth in
 	case "a":
 		addrs, err := c.r.LookupNetIP(ctx, network, target)
 		if err != nil && !IsNotFound(err) {
-			return lookupFailed(target+" "+map[string]string{"ip4": "A", "ip6": "AAAA"}[network], err)
+			return lookupFailed(target+" "+addrType(network), err)
 		}
 		if len(addrs) == 0 {
 			return false, c.void(domain, t.Text)

@@ -82,7 +82,9 @@ type copyOut struct {
 // copy for each mailing list. It returns the first queue id.
 func (a aliasQueue) Enqueue(from string, to []string, body []byte) (string, error) {
 	cfg := a.h.cfg
-	key := trace.MsgKey(body)
+	// The message key and the hop count are read from the message once,
+	// at the first alias: most messages have none among their recipients.
+	key, n := "", -1
 	emit := func(action, text string) {
 		cfg.Trace.Emit(trace.Event{Kind: trace.KindQueue, Action: action, Host: cfg.Hostname, Msg: key, Text: text})
 	}
@@ -97,7 +99,10 @@ func (a aliasQueue) Enqueue(from string, to []string, body []byte) (string, erro
 			return nil
 		}
 		seen[strings.ToLower(addr)] = true
-		if n := hops(body); n >= MaxHops {
+		if n < 0 {
+			key, n = trace.MsgKey(body), hops(body)
+		}
+		if n >= MaxHops {
 			text := fmt.Sprintf("Too many hops (%d Received fields): a mail loop, the message is not sent on to %s", n, addr)
 			emit("loop", text)
 			return &smtp.Refusal{Code: 554, Enh: "5.4.6", Text: text}

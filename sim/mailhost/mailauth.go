@@ -1,7 +1,6 @@
 package mailhost
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ed25519"
@@ -68,31 +67,24 @@ func (h *Host) signer() func(ctx context.Context, from string, msg []byte) ([]by
 	}
 }
 
-// signedList names the fields a DKIM-Signature field covers (its h= tag).
+// signedList names the fields a DKIM-Signature field covers (its h= tag),
+// each once.
 func signedList(sig string) string {
 	h := message.ReadHeader([]byte(sig)).Get("DKIM-Signature")
-	for _, tag := range strings.Split(h, ";") {
+	for tag := range strings.SplitSeq(h, ";") {
 		name, value, _ := strings.Cut(strings.TrimSpace(tag), "=")
-		if name == "h" {
-			var names []string
-			for _, n := range strings.Split(value, ":") {
-				if n = strings.TrimSpace(n); n != "" && !containsFold(names, n) {
-					names = append(names, n)
-				}
-			}
-			return strings.Join(names, ", ")
+		if name != "h" {
+			continue
 		}
+		var names []string
+		for n := range strings.SplitSeq(value, ":") {
+			if n = strings.TrimSpace(n); n != "" && !slices.ContainsFunc(names, func(x string) bool { return strings.EqualFold(x, n) }) {
+				names = append(names, n)
+			}
+		}
+		return strings.Join(names, ", ")
 	}
 	return "the header"
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // checker returns the MX's Check hook.
@@ -193,7 +185,7 @@ func Quarantined(msg []byte, trusted func(servID string) bool) bool {
 		}
 		for _, m := range strings.Split(rest, ";") {
 			if m = strings.TrimSpace(m); strings.HasPrefix(m, "dmarc=fail") {
-				return bytes.Contains([]byte(m), []byte("policy.dmarc=quarantine"))
+				return strings.Contains(m, "policy.dmarc=quarantine")
 			}
 		}
 		return false

@@ -231,11 +231,14 @@ const Junk = "Junk"
 // folder is the MDA's choice of mailbox: Junk for what DMARC quarantines
 // (RFC 7489 §6.3), as a trusted MX recorded it; else the INBOX.
 func (h *Host) folder(msg []byte) string {
-	trusted := h.cfg.TrustedAuthServIDs
-	if trusted == nil {
-		trusted = []string{h.cfg.Hostname}
+	ids := h.cfg.TrustedAuthServIDs
+	if ids == nil {
+		ids = []string{h.cfg.Hostname}
 	}
-	if Quarantined(msg, func(id string) bool { return containsFold(trusted, id) }) {
+	trusted := func(id string) bool {
+		return slices.ContainsFunc(ids, func(t string) bool { return strings.EqualFold(t, id) })
+	}
+	if Quarantined(msg, trusted) {
 		return Junk
 	}
 	return ""

@@ -100,8 +100,8 @@ func FuzzDSN(f *testing.F) {
 	})
 }
 
-// FuzzMessageID: the quick scan MessageID does agrees with the whole
-// header read by ReadHeader, on any input.
+// FuzzMessageID: the quick scan MessageID and HasField do agrees with
+// the whole header read by ReadHeader, on any input.
 func FuzzMessageID(f *testing.F) {
 	for _, s := range []string{
 		"Message-ID: <a@b>\r\n\r\nbody", "Subject: x\r\nMessage-Id:\r\n <a@b>\r\n", "bad line\r\nMessage-ID: <c@d>\r\n",
@@ -111,8 +111,14 @@ func FuzzMessageID(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if got, want := MessageID(raw), ReadHeader(raw).MessageID(); got != want {
+		h := ReadHeader(raw)
+		if got, want := MessageID(raw), h.MessageID(); got != want {
 			t.Fatalf("MessageID(%q) = %q, ReadHeader says %q", raw, got, want)
+		}
+		for _, name := range []string{"Message-ID", "Date"} {
+			if got, want := HasField(raw, name), h.Has(name); got != want {
+				t.Fatalf("HasField(%q, %s) = %v, ReadHeader says %v", raw, name, got, want)
+			}
 		}
 	})
 }

@@ -142,19 +142,29 @@ func idOf(v string) string {
 // ReadHeader would have to skip. FuzzMessageID checks that both ways
 // always agree.
 func MessageID(raw []byte) string {
-	if v, ok := firstField(HeaderSection(raw), "Message-ID"); ok {
+	if v, _, ok := firstField(HeaderSection(raw), "Message-ID"); ok {
 		return idOf(v)
 	}
 	return ReadHeader(raw).MessageID()
 }
 
+// HasField reports whether raw's header section has a field named name
+// (any case), as ReadHeader(raw).Has(name) does, scanning no further
+// than MessageID does.
+func HasField(raw []byte, name string) bool {
+	if _, found, ok := firstField(HeaderSection(raw), name); ok {
+		return found
+	}
+	return ReadHeader(raw).Has(name)
+}
+
 // firstField returns the unfolded value of the first field named name
 // (any case) in section, a header section as HeaderSection returns it,
-// and true; "" and true when there is no such field. It returns false
-// when a line before the field is not a well-formed field.
-func firstField(section []byte, name string) (string, bool) {
+// whether there is one, and true; ok is false when a line before the
+// field is not a well-formed field.
+func firstField(section []byte, name string) (value string, found, ok bool) {
 	if len(section) > 0 && isWSP(section[0]) {
-		return "", false // a continuation line at the very top
+		return "", false, false // a continuation line at the very top
 	}
 	rest := section
 	for len(rest) > 0 {
@@ -162,15 +172,15 @@ func firstField(section []byte, name string) (string, bool) {
 		rest = next
 		colon := bytes.IndexByte(line, ':')
 		if colon < 0 {
-			return "", false
+			return "", false, false
 		}
 		key := bytes.Trim(line[:colon], " \t")
 		if len(key) == 0 {
-			return "", false
+			return "", false, false
 		}
 		for _, c := range key {
 			if c < 33 || c > 126 {
-				return "", false
+				return "", false, false
 			}
 		}
 		match := len(key) == len(name) && strings.EqualFold(string(key), name)
@@ -185,10 +195,10 @@ func firstField(section []byte, name string) (string, bool) {
 			}
 		}
 		if match {
-			return b.String(), true
+			return b.String(), true, true
 		}
 	}
-	return "", true
+	return "", false, true
 }
 
 // nextLine cuts the first line of a header section (each ends in CRLF).

@@ -122,9 +122,7 @@ type Server struct {
 	loop     *listen.Loop
 	sessions map[*session]struct{}
 	closed   bool
-	done     chan struct{} // closed by Close or a Shutdown that gives up
-	drained  chan struct{} // signalled when a session ends
-	shutting atomic.Bool
+	done     chan struct{} // closed by Close: ends a failed login's delay
 	connSeq  atomic.Uint64 // for the APOP timestamps
 }
 
@@ -168,7 +166,6 @@ func (s *Server) initLocked() {
 	if s.loop == nil {
 		s.sessions = map[*session]struct{}{}
 		s.done = make(chan struct{})
-		s.drained = make(chan struct{}, 1)
 		s.loop = &listen.Loop{
 			MaxConns: s.MaxConnections, MaxConnsPerAddr: s.MaxConnectionsPerAddr,
 			Handle: func(c net.Conn, done func()) {
@@ -227,10 +224,6 @@ func (s *Server) serveConn(c net.Conn) {
 		s.mu.Lock()
 		delete(s.sessions, sess)
 		s.mu.Unlock()
-		select {
-		case s.drained <- struct{}{}:
-		default:
-		}
 	}()
 	sess.serve()
 }
@@ -263,29 +256,13 @@ func (s *Server) Close() error {
 // it, and waits for every session to end or ctx to be done; then it closes
 // what is left, as Close does, and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shutting.Store(true)
 	s.mu.Lock()
 	s.initLocked()
 	s.closed = true
 	s.mu.Unlock()
-	err := s.loop.Stop()
-	for {
-		s.mu.Lock()
-		n := len(s.sessions)
-		for sess := range s.sessions {
-			sess.interruptIfIdle()
-		}
-		s.mu.Unlock()
-		if n == 0 {
-			return err
-		}
-		select {
-		case <-s.drained:
-		case <-time.After(50 * time.Millisecond):
-			// A session may have become idle after we looked; look again.
-		case <-ctx.Done():
-			s.Close()
-			return ctx.Err()
-		}
+	err := s.loop.Shutdown(ctx)
+	if e := ctx.Err(); e != nil && errors.Is(err, e) {
+		s.Close()
 	}
+	return err
 }

@@ -44,9 +44,8 @@ const maxSASLLine = 4096
 type session struct {
 	srv *Server
 
-	mu      sync.Mutex // guards c and idle, read by Close and Shutdown
+	mu      sync.Mutex // guards c, read by Close
 	c       net.Conn
-	idle    bool // waiting for a command: Shutdown may interrupt
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	lineBuf []byte
@@ -102,24 +101,6 @@ func (s *session) conn() net.Conn {
 	return s.c
 }
 
-// interruptIfIdle wakes a session waiting for a command, for Shutdown.
-func (s *session) interruptIfIdle() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.idle {
-		s.c.SetReadDeadline(time.Now())
-	}
-}
-
-// setIdle marks the session as waiting for a command (or not). It reports
-// false when the server is shutting down and the session should end.
-func (s *session) setIdle(idle bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.idle = idle
-	return !s.srv.shutting.Load()
-}
-
 func (s *session) serve() {
 	defer func() {
 		if s.unlock != nil {
@@ -134,13 +115,18 @@ func (s *session) serve() {
 		return
 	}
 	for {
-		if !s.setIdle(true) {
+		// Shutdown interrupts a session waiting here; one that has begun
+		// sees it before the next command, even one already buffered.
+		if s.srv.loop.Draining() {
 			s.farewell("-ERR [SYS/TEMP] server shutting down, try again later")
 			return
 		}
+		c := s.conn()
+		s.srv.loop.Idle(c, true)
 		line, err := readLine(s.br, s.srv.maxLine(), s.lineBuf)
+		s.srv.loop.Idle(c, false)
 		s.lineBuf = line[:0]
-		if !s.setIdle(false) && err != nil {
+		if err != nil && s.srv.loop.Draining() {
 			s.farewell("-ERR [SYS/TEMP] server shutting down, try again later")
 			return
 		}

@@ -11,7 +11,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -58,9 +57,6 @@ type conn struct {
 	remote net.Addr
 	id     string // the trace's connection id
 
-	mu   sync.Mutex // guards idle, read by Shutdown
-	idle bool       // waiting for a command
-
 	helo string // the client's name from EHLO, HELO or LHLO
 	user string // the authenticated user's address
 	tx   transaction
@@ -94,8 +90,6 @@ func (s *Server) serveConn(raw net.Conn) {
 	if s.ImplicitTLS && s.Mode != LMTP && !c.handshake() {
 		return
 	}
-	s.track(c, true)
-	defer s.track(c, false)
 	c.br = bufio.NewReaderSize(c.c, 4096)
 	proto := "ESMTP"
 	if s.Mode == LMTP {
@@ -125,37 +119,22 @@ func (s *Server) serveConn(raw net.Conn) {
 }
 
 // command reads the next command line, marked idle meanwhile, so that
-// Shutdown may interrupt the wait.
+// Shutdown may interrupt the wait (listen.Loop.Idle).
 func (c *conn) command() ([]byte, error) {
-	c.setIdle(true)
-	defer c.setIdle(false)
-	if c.s.shutting.Load() {
-		// Shutdown began before the session got here.
-		c.c.SetReadDeadline(time.Unix(1, 0))
-	}
+	c.armRead()
+	c.s.loop.Idle(c.c, true)
+	defer c.s.loop.Idle(c.c, false)
 	return c.readLine()
 }
 
-func (c *conn) setIdle(v bool) {
-	c.mu.Lock()
-	c.idle = v
-	c.mu.Unlock()
-}
-
-// interruptIfIdle ends the wait of a session waiting for a command.
-func (c *conn) interruptIfIdle() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.idle {
-		c.c.SetReadDeadline(time.Unix(1, 0))
-	}
-}
+// armRead gives the client the idle timeout to send what comes next.
+func (c *conn) armRead() { c.c.SetReadDeadline(time.Now().Add(c.s.timeout())) }
 
 // timedOut tells the client why the server closes: its timeout (RFC 5321
 // §4.5.3.2: the server may close after it, and §3.8 has it send 421
 // first), as Postfix does, or Shutdown.
 func (c *conn) timedOut() {
-	if c.s.shutting.Load() {
+	if c.s.loop.Draining() {
 		c.write(fmt.Sprintf("421 4.3.2 %s Service shutting down, try again later\r\n", c.s.Hostname))
 		return
 	}
@@ -188,10 +167,8 @@ func (c *conn) reply(r *response) bool { return c.write(r.wire()) == nil }
 
 // readLine reads one line, with its line end, of at most maxCommandLine
 // bytes; a longer one is read to its end and reported as errLineTooLong.
+// The caller sets the read deadline.
 func (c *conn) readLine() ([]byte, error) {
-	if !c.s.shutting.Load() {
-		c.c.SetReadDeadline(time.Now().Add(c.s.timeout()))
-	}
 	var line []byte
 	for {
 		chunk, err := c.br.ReadSlice('\n')
@@ -410,6 +387,7 @@ func (c *conn) auth(arg string) bool {
 		if c.write("334 "+base64.StdEncoding.EncodeToString(challenge)+"\r\n") != nil {
 			return false
 		}
+		c.armRead()
 		line, err := c.readLine()
 		if err != nil {
 			return false
@@ -521,7 +499,7 @@ func (c *conn) readData() (body []byte, bad *response, err error) {
 // last two octets are kept, and long is true.
 func (c *conn) dataLine() (line []byte, long bool, err error) {
 	for {
-		c.c.SetReadDeadline(time.Now().Add(c.s.timeout()))
+		c.armRead()
 		chunk, err := c.br.ReadSlice('\n')
 		line = append(line, chunk...)
 		limit := maxDataLine
@@ -566,7 +544,7 @@ func (c *conn) bdat(arg string) bool {
 	if err != nil || size < 0 {
 		return c.reply(reply(501, "5.5.4", "BDAT needs a chunk size"))
 	}
-	c.c.SetReadDeadline(time.Now().Add(c.s.timeout()))
+	c.armRead()
 	if _, err := io.CopyN(io.Discard, c.br, size); err != nil {
 		return false
 	}

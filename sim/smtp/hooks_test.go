@@ -36,14 +36,8 @@ func TestSignOnSubmission(t *testing.T) {
 			C: EHLO client.example.org
 			S: 250 *
 			C: AUTH PLAIN {PLAIN alice@example.org alice}
-			S: 235 *
-			C: MAIL FROM:<alice@example.org>
-			S: 250 *
-			C: RCPT TO:<bob@example.net>
-			S: 250 *
-			C: DATA
-			S: 354 *
-			B: "Subject: hi\r\nMessage-ID: <1@example.org>\r\nDate: Thu, 1 Jan 2026 09:00:00 +0000\r\n\r\nbody\r\n.\r\n"
+			S: 235 *` + sendMail("alice@example.org", []string{"bob@example.net"},
+			"Subject: hi\r\nMessage-ID: <1@example.org>\r\nDate: Thu, 1 Jan 2026 09:00:00 +0000\r\n\r\nbody\r\n.\r\n") + `
 			` + want)
 		if fail {
 			if len(q.got) != 0 {
@@ -80,14 +74,7 @@ func TestCheckOnMX(t *testing.T) {
 	q := &okQueue{}
 	s := &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Recipient: func(string) bool { return true }, Queue: q, Check: check, Clock: clock.Wall{}}
 	send := func(subject string) string {
-		return `
-			C: MAIL FROM:<alice@example.org>
-			S: 250 *
-			C: RCPT TO:<bob@example.net>
-			S: 250 *
-			C: DATA
-			S: 354 *
-			B: "Subject: ` + subject + `\r\n\r\nbody\r\n.\r\n"`
+		return sendMail("alice@example.org", []string{"bob@example.net"}, "Subject: "+subject+"\r\n\r\nbody\r\n.\r\n")
 	}
 	serve(t, s, 25).Run(`
 		C: EHLO mail.example.org
@@ -116,14 +103,7 @@ func TestCheckOnMX(t *testing.T) {
 		C: EHLO bob-pc
 		S: 250 *
 		C: AUTH PLAIN {PLAIN bob@example.net bob}
-		S: 235 *
-		C: MAIL FROM:<bob@example.net>
-		S: 250 *
-		C: RCPT TO:<carol@example.com>
-		S: 250 *
-		C: DATA
-		S: 354 *
-		B: "Subject: spoofed\r\n\r\nmine\r\n.\r\n"
+		S: 235 *` + sendMail("bob@example.net", []string{"carol@example.com"}, "Subject: spoofed\r\n\r\nmine\r\n.\r\n") + `
 		S: 250 2.0.0 Ok: queued as Q1`)
 	if len(seen) != 0 {
 		t.Errorf("Check asked about a logged-in user's message: %+v", seen)

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 	"github.com/mailhop/mailhop/sim/listen"
 	"github.com/mailhop/mailhop/sim/listen/listentest"
-	"github.com/mailhop/mailhop/sim/pki"
 )
 
 // serveOn runs s on a scripted listener until the test ends, and checks
@@ -16,13 +16,6 @@ import (
 func serveOn(t *testing.T, s *Server, ln *listentest.Listener) <-chan error {
 	t.Helper()
 	return listentest.Serve(t, ln, s.Serve, func() { s.Close() }, listen.ErrServerClosed, ErrServerClosed)
-}
-
-// greeting connects from ip and returns the server's first line.
-func greeting(t *testing.T, ln *listentest.Listener, served <-chan error, ip string, wrap func(net.Conn) net.Conn) (net.Conn, string) {
-	t.Helper()
-	c, _, line := listentest.Greet(t, ln, served, ip, wrap)
-	return c, line
 }
 
 func listenServer(mode Mode) *Server {
@@ -35,12 +28,9 @@ func listenServer(mode Mode) *Server {
 func TestServeSurvivesEMFILE(t *testing.T) {
 	for _, mode := range []Mode{MX, Submission, LMTP} {
 		t.Run(mode.String(), func(t *testing.T) {
-			ln := listentest.New(listentest.EMFILE(), listentest.EMFILE(), listentest.EMFILE(), listentest.EMFILE())
-			s := listenServer(mode)
-			served := serveOn(t, s, ln)
-			if _, g := greeting(t, ln, served, "192.0.2.1", nil); !strings.HasPrefix(g, "220 ") {
-				t.Fatalf("greeting after EMFILE: %q", g)
-			}
+			listentest.ServesAfterEMFILE(t, func(ln *listentest.Listener) <-chan error {
+				return serveOn(t, listenServer(mode), ln)
+			}, "220 ")
 		})
 	}
 }
@@ -53,46 +43,25 @@ func TestConnectionCaps(t *testing.T) {
 			ln := listentest.New()
 			s := listenServer(mode)
 			s.MaxConnections, s.MaxConnectionsPerAddr = 4, 3
-			served := serveOn(t, s, ln)
-			for range 3 {
-				if _, g := greeting(t, ln, served, "192.0.2.1", nil); !strings.HasPrefix(g, "220 ") {
-					t.Fatalf("greeting: %q", g)
-				}
-			}
-			if _, g := greeting(t, ln, served, "192.0.2.1", nil); g != "421 4.7.0 mx.example.net Too many connections from your address, try again later" {
-				t.Fatalf("over the address's cap: %q", g)
-			}
-			if _, g := greeting(t, ln, served, "192.0.2.2", nil); !strings.HasPrefix(g, "220 ") {
-				t.Fatalf("another address: %q", g)
-			}
-			if _, g := greeting(t, ln, served, "192.0.2.3", nil); g != "421 4.7.0 mx.example.net Too many connections, try again later" {
-				t.Fatalf("over the server's cap: %q", g)
-			}
+			listentest.ConnectionCaps(t, ln, serveOn(t, s, ln), 3, "220 ",
+				"421 4.7.0 mx.example.net Too many connections from your address, try again later",
+				"421 4.7.0 mx.example.net Too many connections, try again later")
 		})
 	}
 }
 
 // On port 465 the 421 comes inside TLS, where the client reads it.
 func TestConnectionCapImplicitTLS(t *testing.T) {
-	ca, err := pki.NewCA("Test CA", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := ca.ServerConfig("mx.example.net")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srvTLS, cliTLS := transcripttest.TLS(t, "mx.example.net")
 	ln := listentest.New()
 	s := listenServer(Submission)
-	s.TLSConfig, s.ImplicitTLS, s.MaxConnectionsPerAddr = cfg, true, 1
+	s.TLSConfig, s.ImplicitTLS, s.MaxConnectionsPerAddr = srvTLS, true, 1
 	served := serveOn(t, s, ln)
-	client := func(c net.Conn) net.Conn {
-		return tls.Client(c, &tls.Config{ServerName: "mx.example.net", RootCAs: ca.Pool()})
-	}
-	if _, g := greeting(t, ln, served, "192.0.2.1", client); !strings.HasPrefix(g, "220 ") {
+	client := func(c net.Conn) net.Conn { return tls.Client(c, cliTLS) }
+	if _, _, g := listentest.Greet(t, ln, served, "192.0.2.1", client); !strings.HasPrefix(g, "220 ") {
 		t.Fatalf("greeting: %q", g)
 	}
-	if _, g := greeting(t, ln, served, "192.0.2.1", client); g != "421 4.7.0 mx.example.net Too many connections from your address, try again later" {
+	if _, _, g := listentest.Greet(t, ln, served, "192.0.2.1", client); g != "421 4.7.0 mx.example.net Too many connections from your address, try again later" {
 		t.Fatalf("over the cap: %q", g)
 	}
 }

@@ -19,13 +19,13 @@ package smtp
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mailhop/mailhop/sim/auth"
@@ -177,11 +177,8 @@ type Server struct {
 	Clock   clock.Clock
 	Trace   *trace.Recorder
 
-	once     sync.Once
-	loop     listen.Loop
-	shutting atomic.Bool // Shutdown has begun
-	mu       sync.Mutex
-	conns    map[*conn]struct{} // sessions past the greeting
+	once sync.Once
+	loop listen.Loop
 }
 
 const (
@@ -231,20 +228,6 @@ func (s *Server) handle(c net.Conn, done func()) {
 	s.serveConn(c)
 }
 
-// track adds a session to those Shutdown may interrupt, or removes it.
-func (s *Server) track(c *conn, add bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !add {
-		delete(s.conns, c)
-		return
-	}
-	if s.conns == nil {
-		s.conns = map[*conn]struct{}{}
-	}
-	s.conns[c] = struct{}{}
-}
-
 // refuse answers a connection over a cap (RFC 5321 §3.1: 421 in place of
 // the greeting). On an implicit-TLS port the answer comes after the
 // handshake, where the client can read it.
@@ -275,44 +258,17 @@ func (s *Server) Close() error {
 // ends: then Close ends those left and Shutdown returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
-	s.shutting.Store(true)
-	err := s.loop.Stop()
-	for {
-		s.mu.Lock()
-		for c := range s.conns {
-			c.interruptIfIdle()
-		}
-		s.mu.Unlock()
-		// A session may turn idle after the look: look again soon.
-		wait, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		e := s.loop.Wait(wait)
-		cancel()
-		if e == nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			s.loop.Close()
-			return ctx.Err()
-		}
+	err := s.loop.Shutdown(ctx)
+	if e := ctx.Err(); e != nil && errors.Is(err, e) {
+		s.loop.Close()
 	}
+	return err
 }
 
 // authAllowed: AUTH only over TLS, from loopback (unless StrictAuth), or
 // when insecure auth is allowed (RFC 4954 §4 and §14).
 func (s *Server) authAllowed(c *conn) bool {
-	return s.Users != nil && (c.isTLS() || s.InsecureAuth || (!s.StrictAuth && isLoopback(c.remote)))
-}
-
-func isLoopback(a net.Addr) bool {
-	if a == nil {
-		return false
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
+	return s.Users != nil && (c.isTLS() || s.InsecureAuth || (!s.StrictAuth && listen.ClientAddr(c.remote).IsLoopback()))
 }
 
 func domainOf(addr string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,9 +40,11 @@ func (b brokenStore) Deliver(context.Context, string, string, []byte) error {
 	return storeErr(b)
 }
 
-// serve runs s on a netsim host and returns a client connection to it,
-// after its greeting; a "line" of the server is a whole reply.
-func serve(t *testing.T, s *Server, port int) *transcripttest.Conn {
+// start runs s on port of a netsim host, mx.example.net, until the test
+// ends. dial connects a client, 192.0.2.99, and returns its connection
+// after the greeting (a "line" of the server is a whole reply); served
+// gets what Serve returned.
+func start(t *testing.T, s *Server, port int) (dial func() *transcripttest.Conn, served <-chan error) {
 	t.Helper()
 	n := netsim.New(clock.Wall{}, nil)
 	srv, _ := n.AddHost("mx.example.net", "198.51.100.25")
@@ -50,16 +53,38 @@ func serve(t *testing.T, s *Server, port int) *transcripttest.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.Serve(l)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
 	t.Cleanup(func() { s.Close() })
-	nc, err := cli.DialContext(context.Background(), "tcp", fmt.Sprintf("198.51.100.25:%d", port))
-	if err != nil {
-		t.Fatal(err)
+	return func() *transcripttest.Conn {
+		t.Helper()
+		nc, err := cli.DialContext(context.Background(), "tcp", fmt.Sprintf("198.51.100.25:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := transcripttest.NewConn(t, nc)
+		c.Continued = continued
+		c.Reply()
+		return c
+	}, done
+}
+
+// serve runs s (see start) and returns a client's connection to it.
+func serve(t *testing.T, s *Server, port int) *transcripttest.Conn {
+	t.Helper()
+	dial, _ := start(t, s, port)
+	return dial()
+}
+
+// sendMail is the script of a mail transaction that the server
+// accepts up to DATA, and then the data sent (its final "." included,
+// or not yet).
+func sendMail(from string, to []string, data string) string {
+	s := "\nC: MAIL FROM:<" + from + ">\nS: 250 *"
+	for _, r := range to {
+		s += "\nC: RCPT TO:<" + r + ">\nS: 250 *"
 	}
-	c := transcripttest.NewConn(t, nc)
-	c.Continued = continued
-	c.Reply()
-	return c
+	return s + "\nC: DATA\nS: 354 *\nB: " + strconv.Quote(data)
 }
 
 // continued reports whether a line of a reply has more after it
@@ -69,16 +94,7 @@ func continued(line string) bool { return len(line) >= 4 && line[3] == '-' }
 func isExample(d string) bool { return d == "example.net" }
 
 // mailToBob sends bob a message, up to the final "." of the data.
-const mailToBob = `
-	C: EHLO client.example.org
-	S: 250 *
-	C: MAIL FROM:<a@example.org>
-	S: 250 *
-	C: RCPT TO:<bob@example.net>
-	S: 250 *
-	C: DATA
-	S: 354 *
-	B: "Subject: x\r\n\r\nbody\r\n.\r\n"`
+var mailToBob = "\nC: EHLO client.example.org\nS: 250 *" + sendMail("a@example.org", []string{"bob@example.net"}, "Subject: x\r\n\r\nbody\r\n.\r\n")
 
 // A failure on our side while accepting is temporary (4xx), never a
 // bounce: the client keeps the message and tries again.
@@ -95,16 +111,7 @@ func TestLMTPPerRecipientStatus(t *testing.T) {
 		t.Run(fmt.Sprint("permanent=", c.permanent), func(t *testing.T) {
 			serve(t, &Server{Mode: LMTP, Hostname: "store.example.net", IsLocal: isExample, Deliver: brokenStore{c.permanent}}, 24).Run(`
 				C: LHLO mx.example.net
-				S: 250 *
-				C: MAIL FROM:<a@example.org>
-				S: 250 *
-				C: RCPT TO:<bob@example.net>
-				S: 250 *
-				C: RCPT TO:<carol@example.net>
-				S: 250 *
-				C: DATA
-				S: 354 *
-				B: "Subject: x\r\n\r\nbody\r\n.\r\n"
+				S: 250 *` + sendMail("a@example.org", []string{"bob@example.net", "carol@example.net"}, "Subject: x\r\n\r\nbody\r\n.\r\n") + `
 				S~ ` + c.want + ` .*bob.*
 				S~ ` + c.want + ` .*carol.*`)
 		})
@@ -147,42 +154,16 @@ func TestSTARTTLSInjectionDiscarded(t *testing.T) {
 // away (421 4.3.2, RFC 5321 §3.8), lets a session in the middle of a
 // message finish it and have its 250, and returns once both are gone.
 func TestShutdownDrainsSessions(t *testing.T) {
-	n := netsim.New(clock.Wall{}, nil)
-	srv, _ := n.AddHost("mx.example.net", "198.51.100.25")
-	cli, _ := n.AddHost("client", "192.0.2.99")
-	l, err := srv.Listen("tcp", ":25")
-	if err != nil {
-		t.Fatal(err)
-	}
 	q := &okQueue{}
 	s := &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Recipient: func(string) bool { return true }, Queue: q}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	t.Cleanup(func() { s.Close() })
-	dial := func() *transcripttest.Conn {
-		nc, err := cli.DialContext(context.Background(), "tcp", "198.51.100.25:25")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := transcripttest.NewConn(t, nc)
-		c.Continued = continued
-		c.Reply()
-		return c
-	}
+	dial, served := start(t, s, 25)
 	idle, busy := dial(), dial()
 	idle.Run(`
 		C: EHLO idle.example.org
 		S: 250 *`)
 	busy.Run(`
 		C: EHLO busy.example.org
-		S: 250 *
-		C: MAIL FROM:<a@example.org>
-		S: 250 *
-		C: RCPT TO:<bob@example.net>
-		S: 250 *
-		C: DATA
-		S: 354 *
-		B: "Subject: half\r\n\r\n"`)
+		S: 250 *` + sendMail("a@example.org", []string{"bob@example.net"}, "Subject: half\r\n\r\n"))
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

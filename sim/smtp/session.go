@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/listen"
 	"github.com/mailhop/mailhop/sim/message"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -265,7 +265,6 @@ func (s *Server) postmasterBox(domain string) string {
 	return ""
 }
 
-// boxes returns the mailboxes of the recipients, each once.
 // rcpt answers RCPT TO (RFC 5321 §4.1.1.3).
 func (c *conn) rcpt(arg string) *response {
 	switch {
@@ -335,6 +334,7 @@ func (c *conn) rcpt(arg string) *response {
 	return reply(250, "2.1.5", "I'll make sure <"+to+"> gets this")
 }
 
+// boxes returns the mailboxes of the recipients, each once.
 func (c *conn) boxes() []string {
 	var out []string
 	for _, r := range c.tx.to {
@@ -353,19 +353,20 @@ func (c *conn) accept(body []byte) *response {
 	id := c.s.newID(now)
 	if c.s.Mode == Submission {
 		// RFC 6409 §8.3: the MSA adds Date and Message-ID when missing.
-		h := message.ReadHeader(body)
-		if !h.Has("Message-ID") {
+		if !message.HasField(body, "Message-ID") {
 			fmt.Fprintf(&head, "Message-ID: <%s@%s>\r\n", id, c.s.Hostname)
 		}
-		if !h.Has("Date") {
+		if !message.HasField(body, "Date") {
 			fmt.Fprintf(&head, "Date: %s\r\n", now.Format(time.RFC1123Z))
 		}
 	}
 	received := c.received(now, id)
-	msg := make([]byte, 0, len(received)+head.Len()+len(body))
-	msg = append(msg, head.Bytes()...)
-	msg = append(msg, body...)
-	ctx := trace.WithMsg(context.Background(), trace.MsgKey(msg))
+	msg := body
+	if head.Len() > 0 {
+		msg = append(head.Bytes(), body...)
+	}
+	key := trace.MsgKey(msg)
+	ctx := trace.WithMsg(context.Background(), key)
 	var extra []byte
 	switch {
 	case c.s.Mode == Submission && c.s.Sign != nil:
@@ -377,15 +378,14 @@ func (c *conn) accept(body []byte) *response {
 	case c.s.Mode == MX && c.s.Check != nil && !c.tx.authFrom:
 		// A user who logged in sends as themselves; what comes from
 		// other hosts is checked.
-		ip, _ := addrPort(c.remote)
-		v := c.s.Check(ctx, Arrival{IP: ip, Helo: c.helo, MailFrom: c.tx.from, Msg: append(received[:len(received):len(received)], msg...)})
+		v := c.s.Check(ctx, Arrival{IP: listen.ClientAddr(c.remote), Helo: c.helo, MailFrom: c.tx.from, Msg: append(received[:len(received):len(received)], msg...)})
 		if v.Code != 0 {
 			return reply(v.Code, v.Enh, v.Text)
 		}
 		extra = v.Header
 	}
 	msg = append(append(received[:len(received):len(received)], extra...), msg...)
-	c.emitReceived(received, msg)
+	c.emitReceived(received, key)
 	qid, err := c.s.Queue.Enqueue(c.tx.from, c.boxes(), msg)
 	if err != nil {
 		var r *Refusal
@@ -397,25 +397,13 @@ func (c *conn) accept(body []byte) *response {
 	return reply(250, "2.0.0", "Ok: queued as "+qid)
 }
 
-// addrPort is the IP address of a peer (the zero Addr when it has none).
-func addrPort(a net.Addr) (netip.Addr, bool) {
-	if a == nil {
-		return netip.Addr{}, false
-	}
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return ap.Addr().Unmap(), true
-}
-
 // deliver files the message for each recipient (LMTP) and returns one
 // reply for each, in the order of RCPT (RFC 2033 §4.2).
 func (c *conn) deliver(body []byte) []*response {
 	now := c.s.Clock.Now()
 	received := c.received(now, c.s.newID(now))
 	msg := append(received, body...)
-	c.emitReceived(received, msg)
+	c.emitReceived(received, trace.MsgKey(msg))
 	out := make([]*response, len(c.tx.to))
 	for i, r := range c.tx.to {
 		err := c.s.Deliver.Deliver(context.Background(), c.tx.from, r.box, msg)
@@ -431,8 +419,9 @@ func (c *conn) deliver(body []byte) []*response {
 	return out
 }
 
-func (c *conn) emitReceived(received, msg []byte) {
-	c.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: c.s.Hostname, Peer: c.peerName(), Conn: c.id, Msg: trace.MsgKey(msg),
+// emitReceived traces the message's arrival (key: its trace.MsgKey).
+func (c *conn) emitReceived(received []byte, key string) {
+	c.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: c.s.Hostname, Peer: c.peerName(), Conn: c.id, Msg: key,
 		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
 }
 

@@ -20,19 +20,11 @@ import (
 
 func runWorld(t *testing.T, name string) (*World, Outcome) {
 	t.Helper()
-	spec, err := Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(spec.Send) == 0 {
+	w := startWorld(t, name, nil)
+	if len(w.Spec.Send) == 0 {
 		t.Fatalf("%s says nothing to send", name)
 	}
-	w, err := New(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
-	out, err := w.Run(context.Background(), Journey{Mails: spec.Send, Until: time.Hour})
+	out, err := w.Run(context.Background(), Journey{Mails: w.Spec.Send, Until: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,20 +268,13 @@ func TestWorldMailingList(t *testing.T) {
 // Received field, and at mailhost.MaxHops the MX refuses the message
 // (554 5.4.6); the sender gets it back in a bounce.
 func TestForwardLoopRefused(t *testing.T) {
-	spec, err := Load("forwarded")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, u := range spec.Users {
-		if u.Address == "carol@example.com" {
-			spec.Users[i].ForwardTo = []string{"bob@example.net"}
+	w := startWorld(t, "forwarded", func(spec *Spec) {
+		for i, u := range spec.Users {
+			if u.Address == "carol@example.com" {
+				spec.Users[i].ForwardTo = []string{"bob@example.net"}
+			}
 		}
-	}
-	w, err := New(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
+	})
 	send(t, w, "alice@example.org", "bob@example.net", "Round and round")
 	w.RunUntilQuiet(time.Hour)
 	loops := 0
@@ -346,17 +331,10 @@ func TestSpecAliasAndSendErrors(t *testing.T) {
 // A direct host that reaches no MX: the message is not sent, and the
 // outcome says why, with no reply to quote.
 func TestDirectSendUnreachable(t *testing.T) {
-	spec, err := Load("spoof")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.Faults = []Fault{{Kind: "host-down", Host: "mx.example.net"}}
-	w, err := New(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
-	out, err := w.Run(context.Background(), Journey{Mails: spec.Send, Until: time.Minute})
+	w := startWorld(t, "spoof", func(spec *Spec) {
+		spec.Faults = []Fault{{Kind: "host-down", Host: "mx.example.net"}}
+	})
+	out, err := w.Run(context.Background(), Journey{Mails: w.Spec.Send, Until: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,21 +60,13 @@ func TestAuthenticationPasses(t *testing.T) {
 // policyWorld is the default world with example.org's DMARC policy p.
 func policyWorld(t *testing.T, p string) *World {
 	t.Helper()
-	spec, err := Load("default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	z := spec.Zones["example.org"]
-	spec.Zones["example.org"] = strings.Replace(z, "v=DMARC1; p=none;", "v=DMARC1; p="+p+";", 1)
-	if p != "none" && spec.Zones["example.org"] == z {
-		t.Fatal("the default world's DMARC record changed: update the test")
-	}
-	w, err := New(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
-	return w
+	return startWorld(t, "default", func(spec *Spec) {
+		z := spec.Zones["example.org"]
+		spec.Zones["example.org"] = strings.Replace(z, "v=DMARC1; p=none;", "v=DMARC1; p="+p+";", 1)
+		if p != "none" && spec.Zones["example.org"] == z {
+			t.Fatal("the default world's DMARC record changed: update the test")
+		}
+	})
 }
 
 // forge types a message from "alice" straight to bob's MX from bob-pc:
@@ -114,21 +106,19 @@ func TestSpoofQuarantinedIntoJunk(t *testing.T) {
 			w := policyWorld(t, p)
 			forge(t, w, "250")
 			w.RunUntilQuiet(time.Hour)
-			st, _ := w.StoreOf("bob@example.net")
 			box, other := "Junk", store.Inbox
 			if p == "none" {
 				box, other = other, box
 			}
-			list, err := st.List("bob@example.net", box)
-			if err != nil || len(list) != 1 {
-				t.Fatalf("%s: %v %v", box, list, err)
+			msgs := mailbox(t, w, "bob@example.net", box)
+			if len(msgs) != 1 {
+				t.Fatalf("%s has %d messages", box, len(msgs))
 			}
-			if l, _ := st.List("bob@example.net", other); len(l) != 0 {
-				t.Fatalf("%s has %d messages too", other, len(l))
+			if n := len(mailbox(t, w, "bob@example.net", other)); n != 0 {
+				t.Fatalf("%s has %d messages too", other, n)
 			}
-			b, _ := st.Read("bob@example.net", box, list[0].UID)
-			if !strings.Contains(string(b), "spf=fail") || !strings.Contains(string(b), "dmarc=fail") {
-				t.Fatalf("the message's Authentication-Results:\n%s", b)
+			if !strings.Contains(msgs[0], "spf=fail") || !strings.Contains(msgs[0], "dmarc=fail") {
+				t.Fatalf("the message's Authentication-Results:\n%s", msgs[0])
 			}
 		})
 	}

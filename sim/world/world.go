@@ -736,16 +736,16 @@ const dkimSelector = "mailhop"
 // Ed25519 key from the world's seed and the domain (ed25519-sha256, RFC
 // 8463), quick to make in the browser, the same on every run.
 func (w *World) dkimKeys() []mailhost.DKIMKey {
+	var seed [8]byte
+	binary.BigEndian.PutUint64(seed[:], w.Seed())
 	var keys []mailhost.DKIMKey
 	for _, hs := range w.Spec.Hosts {
 		if !hs.Signs() {
 			continue
 		}
 		for _, d := range hs.Domains {
-			var b [8]byte
-			binary.BigEndian.PutUint64(b[:], w.Seed())
 			keys = append(keys, mailhost.DKIMKey{Domain: d, Selector: dkimSelector,
-				Key: mailauth.Ed25519FromSeed(append(b[:], strings.ToLower(d)...))})
+				Key: mailauth.Ed25519FromSeed(append(seed[:], strings.ToLower(d)...))})
 		}
 	}
 	return keys
@@ -755,9 +755,9 @@ func (w *World) dkimKeys() []mailhost.DKIMKey {
 // the domains at or below a zone's origin.
 func (w *World) dkimRecords(origin string) string {
 	var b strings.Builder
+	o := strings.ToLower(strings.TrimSuffix(origin, "."))
 	for _, k := range w.dkim {
 		d := strings.ToLower(k.Domain)
-		o := strings.ToLower(strings.TrimSuffix(origin, "."))
 		if d != o && !strings.HasSuffix(d, "."+o) {
 			continue
 		}
@@ -772,9 +772,12 @@ func (w *World) dkimRecords(origin string) string {
 
 // hostKeys returns the DKIM keys of one host's domains.
 func (w *World) hostKeys(hs HostSpec) []mailhost.DKIMKey {
+	if !hs.Signs() {
+		return nil
+	}
 	var out []mailhost.DKIMKey
 	for _, k := range w.dkim {
-		if hs.Signs() && slices.ContainsFunc(hs.Domains, func(d string) bool { return strings.EqualFold(d, k.Domain) }) {
+		if slices.ContainsFunc(hs.Domains, func(d string) bool { return strings.EqualFold(d, k.Domain) }) {
 			out = append(out, k)
 		}
 	}

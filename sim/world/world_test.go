@@ -13,11 +13,18 @@ import (
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
-func newDefault(t *testing.T) *World {
+func newDefault(t *testing.T) *World { return startWorld(t, "default", nil) }
+
+// startWorld loads a built-in world, lets edit change its spec (when not
+// nil), and runs it until the test ends.
+func startWorld(t *testing.T, name string, edit func(*Spec)) *World {
 	t.Helper()
-	spec, err := Load("default")
+	spec, err := Load(name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(spec)
 	}
 	w, err := New(spec)
 	if err != nil {

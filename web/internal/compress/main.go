@@ -1,7 +1,8 @@
 // Command compress writes the precompressed copies of the playground's
 // files that `mailhop play` serves: FILE.br (brotli, best quality, a 16 MiB
-// window as browsers allow) and FILE.gz (gzip, best compression, no name
-// or time, so builds are reproducible). build.sh runs it as
+// window as browsers allow) and FILE.gz (gzip as package precompress
+// makes it: best compression, no name or time, so builds are
+// reproducible). build.sh runs it as
 //
 //	go run ./web/internal/compress FILE...
 //
@@ -10,12 +11,12 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"os"
 	"sync"
 
 	"github.com/andybalholm/brotli"
+	"github.com/mailhop/mailhop/web/internal/precompress"
 )
 
 func main() {
@@ -54,19 +55,12 @@ func compress(name string) error {
 	if err := bw.Close(); err != nil {
 		return err
 	}
-	var gz bytes.Buffer
-	gw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	gz, err := precompress.Gzip(data)
 	if err != nil {
-		return err
-	}
-	if _, err := gw.Write(data); err != nil {
-		return err
-	}
-	if err := gw.Close(); err != nil {
 		return err
 	}
 	if err := os.WriteFile(name+".br", br.Bytes(), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(name+".gz", gz.Bytes(), 0o644)
+	return os.WriteFile(name+".gz", gz, 0o644)
 }

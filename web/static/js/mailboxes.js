@@ -36,7 +36,7 @@ export class Mailboxes {
       for (const mb of host.mailboxes || []) {
         any = true;
         const inbox = !mb.mailbox || mb.mailbox === 'INBOX';
-        const id = `mb-${mb.user.replace(/[^a-z0-9]/gi, '-')}${inbox ? '' : `-${mb.mailbox.replace(/[^a-z0-9]/gi, '-')}`}`;
+        const id = `mb-${inbox ? mb.user : `${mb.user}-${mb.mailbox}`}`.replace(/[^a-z0-9-]/gi, '-');
         const sec = h('section', { class: 'mailbox', 'aria-labelledby': id, dataset: { user: mb.user, mailbox: mb.mailbox || 'INBOX' } },
           h('h4', { id }, `${mb.user} — ${mb.mailbox} `, h('span', { class: 'count' }, `${mb.messages.length} message${mb.messages.length === 1 ? '' : 's'}`)),
           mb.mailbox === 'Junk'
