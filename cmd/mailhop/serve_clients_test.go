@@ -392,7 +392,9 @@ assert typ == 'OK', data
 
 	out = sync("second run")
 	boxes := serverMailboxes(t, m)
-	if got := slices.Sorted(maps.Keys(boxes)); !slices.Equal(got, []string{"INBOX", "Lists", "Projects"}) {
+	// The special-use mailboxes a new user has (Drafts, Junk, Sent,
+	// Trash), and what mbsync made.
+	if got := slices.Sorted(maps.Keys(boxes)); !slices.Equal(got, []string{"Drafts", "INBOX", "Junk", "Lists", "Projects", "Sent", "Trash"}) {
 		t.Fatalf("server mailboxes after the second run: %q\n%s", got, tail(out, 80))
 	}
 	if len(boxes["INBOX"]) != 3 {

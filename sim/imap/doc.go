@@ -50,7 +50,7 @@
 //     (RFC 3691), ENABLE (RFC 5161), ESEARCH (RFC 4731), SEARCHRES
 //     (RFC 5182), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
 //     CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154, the attribute the store
-//     gives each mailbox), STATUS=SIZE (RFC 8438), BINARY (RFC 3516: APPEND
+//     gives each mailbox; a new user has Drafts, Sent, Trash and Junk), STATUS=SIZE (RFC 8438), BINARY (RFC 3516: APPEND
 //     takes a literal8 that may hold NUL, its binary parts stored in
 //     base64, and a partial BINARY[...]<n.m> is answered with its
 //     origin), SASL-IR (RFC 4959), LITERAL+ and

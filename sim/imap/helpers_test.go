@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailhop/mailhop/sim/internal/transcripttest"
 	"github.com/mailhop/mailhop/sim/netsim"
+	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
@@ -326,5 +327,16 @@ func overStores(t *testing.T, test func(t *testing.T, onStore option)) {
 			}
 			test(t, onStore)
 		})
+	}
+}
+
+// withoutSpecialUse deletes the special-use mailboxes the store made for
+// bob, for tests about other mailboxes.
+func (w *world) withoutSpecialUse(t testing.TB) {
+	t.Helper()
+	for _, name := range store.DefaultMailboxes {
+		if err := w.Store.DeleteMailbox(bob, name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -232,12 +232,16 @@ func TestMailboxes(t *testing.T) {
 	if _, err := c.Enable(goimap.CapUTF8Accept).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"Sent", "Trash", "Work/2026/Q1", "Caffè"} {
+	// A new user has the special-use mailboxes already (RFC 6154).
+	if err := c.Create("Sent", nil).Wait(); responseCode(err) != goimap.ResponseCodeAlreadyExists {
+		t.Errorf("CREATE Sent: %v", err)
+	}
+	for _, name := range []string{"Work/2026/Q1", "Caffè"} {
 		if err := c.Create(name, nil).Wait(); err != nil {
 			t.Fatalf("CREATE %s: %v", name, err)
 		}
 	}
-	if err := c.Create("Drafts/", nil).Wait(); err != nil {
+	if err := c.Create("Notes/", nil).Wait(); err != nil {
 		t.Fatalf("CREATE with a trailing delimiter: %v", err)
 	}
 	err := c.Create("inbox", nil).Wait()
@@ -252,6 +256,8 @@ func TestMailboxes(t *testing.T) {
 		`INBOX \HasNoChildren`,
 		`Caffè \HasNoChildren`,
 		`Drafts \HasNoChildren,\Drafts`,
+		`Junk \HasNoChildren,\Junk`,
+		`Notes \HasNoChildren`,
 		`Sent \HasNoChildren,\Sent`,
 		`Trash \HasNoChildren,\Trash`,
 		`Work \HasChildren`,
@@ -267,7 +273,7 @@ func TestMailboxes(t *testing.T) {
 		}
 	}
 	list, _ = c.List("", "%", nil).Collect()
-	if got := len(list); got != 6 {
+	if got := len(list); got != 8 {
 		t.Errorf("LIST %% gives %d: %q", got, names(list))
 	}
 	list, _ = c.List("Work/", "%", nil).Collect()
@@ -279,7 +285,7 @@ func TestMailboxes(t *testing.T) {
 		t.Errorf("LIST inbox = %q", got)
 	}
 	list, _ = c.List("", "*", &goimap.ListOptions{SelectSpecialUse: true}).Collect()
-	if got := len(list); got != 3 {
+	if got := len(list); got != 4 {
 		t.Errorf("LIST (SPECIAL-USE) = %q", names(list))
 	}
 	list, _ = c.List("", "", nil).Collect()
@@ -325,8 +331,8 @@ func TestMailboxes(t *testing.T) {
 	if err := c.Subscribe("Trash").Wait(); err != nil {
 		t.Fatal(err)
 	}
-	// CREATE does not subscribe (RFC 9051 §6.3.4, §6.3.7): INBOX is
-	// the store's, subscribed.
+	// CREATE does not subscribe (RFC 9051 §6.3.4, §6.3.7): INBOX and
+	// the special-use mailboxes are the store's, subscribed.
 	list, _ = c.List("", "*", &goimap.ListOptions{ReturnSubscribed: true}).Collect()
 	var subscribed []string
 	for _, l := range list {
@@ -334,7 +340,7 @@ func TestMailboxes(t *testing.T) {
 			subscribed = append(subscribed, l.Mailbox)
 		}
 	}
-	if want := []string{"INBOX", "Trash"}; !slices.Equal(subscribed, want) {
+	if want := []string{"INBOX", "Drafts", "Junk", "Sent", "Trash"}; !slices.Equal(subscribed, want) {
 		t.Errorf("subscribed: %q, want %q", subscribed, want)
 	}
 

@@ -346,6 +346,10 @@ func TestMailboxName8Bit(t *testing.T) {
 		S: * LIST (\HasNoChildren) "/" INBOX
 		S: * LIST (\HasNoChildren) "/" "Bücher"
 		S: * LIST (\HasNoChildren) "/" "Café"
+		S: * LIST (\HasNoChildren \Drafts) "/" "Drafts"
+		S: * LIST (\HasNoChildren \Junk) "/" "Junk"
+		S: * LIST (\HasNoChildren \Sent) "/" "Sent"
+		S: * LIST (\HasNoChildren \Trash) "/" "Trash"
 		S: b2 OK LIST completed
 		C: b3 STATUS Café (MESSAGES)
 		S: * STATUS "Café" (MESSAGES 0)
@@ -661,6 +665,7 @@ func TestAddressList(t *testing.T) {
 // lists mailboxes only.
 func TestSubscriptions(t *testing.T) {
 	w := newWorld(t)
+	w.withoutSpecialUse(t)
 	for _, name := range []string{"Fruit", "Fruit/Apple", "Fruit/Banana", "Vegetable", "Vegetable/Broccoli", "Tofu/Silken", "Old"} {
 		if err := w.Store.CreateMailbox(bob, name); err != nil {
 			t.Fatal(err)
@@ -750,6 +755,7 @@ func TestSubscriptions(t *testing.T) {
 // stays subscribed (RFC 3501 §6.3.6).
 func TestCreateUnsubscribed(t *testing.T) {
 	w := newWorld(t)
+	w.withoutSpecialUse(t)
 	r := w.raw(t)
 	r.Run(`
 		C: a1 LOGIN bob bob

@@ -20,7 +20,6 @@ func TestTranscript(t *testing.T) {
 	w := newWorld(t)
 	w.Deliver(t, "INBOX", msg(1), msg(2), msg(3))
 	w.Store.SetFlags(bob, "INBOX", []store.UID{1}, store.FlagsAdd, []string{store.FlagSeen})
-	w.Store.CreateMailbox(bob, "Sent")
 	r := w.raw(t)
 	r.Vars = func(name string, args []string) (string, bool) {
 		switch {
@@ -65,12 +64,18 @@ func TestTranscript(t *testing.T) {
 		S: a007 OK UID SEARCH completed
 		C: a008 LIST "" %
 		S: * LIST (\HasNoChildren) "/" INBOX
+		S: * LIST (\HasNoChildren \Drafts) "/" "Drafts"
+		S: * LIST (\HasNoChildren \Junk) "/" "Junk"
 		S: * LIST (\HasNoChildren \Sent) "/" "Sent"
+		S: * LIST (\HasNoChildren \Trash) "/" "Trash"
 		S: a008 OK LIST completed
 		C: a008b UNSUBSCRIBE Sent
 		S: a008b OK UNSUBSCRIBE completed
 		C: a008c LSUB "" *
 		S: * LSUB (\HasNoChildren) "/" INBOX
+		S: * LSUB (\HasNoChildren \Drafts) "/" "Drafts"
+		S: * LSUB (\HasNoChildren \Junk) "/" "Junk"
+		S: * LSUB (\HasNoChildren \Trash) "/" "Trash"
 		S: a008c OK LSUB completed
 		C: a008d SUBSCRIBE Sent
 		S: a008d OK SUBSCRIBE completed

@@ -67,7 +67,11 @@ func (m *Memory) AddUser(user string) error {
 	defer m.mu.Unlock()
 	k := userKey(user)
 	if m.users[k] == nil {
-		m.users[k] = &memUser{boxes: map[string]*memBox{Inbox: m.newBox(Inbox)}}
+		u := &memUser{boxes: map[string]*memBox{Inbox: m.newBox(Inbox)}}
+		for _, name := range DefaultMailboxes {
+			u.boxes[name] = m.newBox(name)
+		}
+		m.users[k] = u
 	}
 	return nil
 }

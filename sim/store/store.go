@@ -36,8 +36,9 @@ var (
 
 // Store is the mailbox store. Every method is safe for concurrent use.
 type Store interface {
-	// AddUser creates a user with an empty INBOX; adding an existing user
-	// is not an error.
+	// AddUser creates a user with an empty INBOX and the empty,
+	// subscribed DefaultMailboxes; adding an existing user is not an
+	// error and creates nothing.
 	AddUser(user string) error
 	// Users returns every user, sorted.
 	Users() []string
@@ -256,6 +257,13 @@ func ApplyFlags(cur []string, op FlagOp, flags []string) []string {
 	}
 	return NormalizeFlags(flags)
 }
+
+// DefaultMailboxes are the mailboxes AddUser makes for a new user beside
+// INBOX, each named so that SpecialUse gives it its RFC 6154 attribute:
+// where clients file the drafts, the sent and the deleted mail, and where
+// the MDA files what DMARC quarantines. Clients that find them use them
+// rather than making their own ("Sent Items", "Deleted Messages", ...).
+var DefaultMailboxes = []string{"Drafts", "Sent", "Trash", "Junk"}
 
 // SpecialUse returns the RFC 6154 attribute conventionally meant by a
 // top-level mailbox name ("Sent" → `\Sent`), or "".

@@ -116,7 +116,9 @@ func (w *World) State() State {
 				}
 			}
 			for _, u := range h.Store.Users() {
-				if mb, err := w.mailbox(h.Store, u, mailhost.Junk); err == nil {
+				// Every user has a Junk (store.DefaultMailboxes); it is
+				// shown once something is filed there.
+				if mb, err := w.mailbox(h.Store, u, mailhost.Junk); err == nil && len(mb.Messages) > 0 {
 					s.Mailboxes = append(s.Mailboxes, mb)
 				}
 			}

@@ -330,7 +330,8 @@ func (s *Store) AddUser(addr string) error {
 	}
 	s.mu.Unlock()
 	udir := filepath.Join(s.root, domain, local)
-	if !isMaildir(udir) {
+	made := !isMaildir(udir)
+	if made {
 		if err := s.makeMaildir(udir, false); err != nil {
 			return err
 		}
@@ -342,9 +343,17 @@ func (s *Store) AddUser(addr string) error {
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.users[key] == nil {
 		s.users[key] = &user{addr: key, dir: udir, boxes: map[string]*box{}}
+	}
+	s.mu.Unlock()
+	if !made {
+		return nil
+	}
+	for _, name := range store.DefaultMailboxes {
+		if err := s.CreateMailbox(key, name); err != nil && !errors.Is(err, store.ErrExists) {
+			return err
+		}
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ func TestLayout(t *testing.T) {
 	for _, b := range boxes {
 		names = append(names, b.Name)
 	}
-	if want := "INBOX Work Work/2026 v1.2/50%"; strings.Join(names, " ") != want {
+	if want := "INBOX Drafts Junk Sent Trash Work Work/2026 v1.2/50%"; strings.Join(names, " ") != want {
 		t.Fatalf("mailboxes %q, want %q", names, want)
 	}
 	// Names that could leave the user's directory never reach the disk.
@@ -152,7 +152,7 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("UID after restart %d, want 4 (3 was expunged, never reused)", uid)
 	}
 	boxes, _ := s2.Mailboxes(bob)
-	if len(boxes) != 2 || boxes[1].Subscribed {
+	if len(boxes) != 2+len(store.DefaultMailboxes) || boxes[1].Name != "Archive" || boxes[1].Subscribed {
 		t.Fatalf("mailboxes %+v", boxes)
 	}
 }

@@ -27,7 +27,7 @@ md = mailbox.Maildir(sys.argv[1], factory=None, create=False)
 for key in sorted(md.keys()):
     m = md[key]
     print("INBOX", m["Subject"], m.get_flags(), repr(m.get_payload()))
-print("folders", md.list_folders())
+print("folders", sorted(md.list_folders()))
 w = md.get_folder("Work")
 for key in w.keys():
     print("Work", w[key]["Subject"], repr(w[key].get_payload()))
@@ -36,7 +36,7 @@ for key in w.keys():
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	want := "INBOX one RS 'first\\n'\nfolders ['Work']\nWork two 'second\\n'\n"
+	want := "INBOX one RS 'first\\n'\nfolders ['Drafts', 'Junk', 'Sent', 'Trash', 'Work']\nWork two 'second\\n'\n"
 	if string(out) != want {
 		t.Fatalf("python read:\n%s\nwant:\n%s", out, want)
 	}

@@ -107,9 +107,52 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("status %+v", st)
 		}
 	})
+	t.Run("NewUserDefaults", func(t *testing.T) {
+		// RFC 6154: a new user finds Drafts, Sent, Trash and Junk,
+		// subscribed, with their attributes; adding them again makes
+		// nothing, and a deleted one stays deleted.
+		s := fresh(t)
+		want := []string{"INBOX", `Drafts\Drafts`, `Junk\Junk`, `Sent\Sent`, `Trash\Trash`}
+		listed := func() []string {
+			bs, err := s.Mailboxes(user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, b := range bs {
+				if !b.Subscribed {
+					t.Errorf("%s is not subscribed", b.Name)
+				}
+				out = append(out, b.Name+b.SpecialUse)
+			}
+			return out
+		}
+		if got := listed(); !slices.Equal(got, want) {
+			t.Fatalf("a new user's mailboxes: %v, want %v", got, want)
+		}
+		for _, name := range store.DefaultMailboxes {
+			if st, err := s.Status(user, name); err != nil || st.Messages != 0 || st.UIDValidity == 0 {
+				t.Fatalf("%s: %+v, %v", name, st, err)
+			}
+		}
+		if err := s.DeleteMailbox(user, "Trash"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddUser(user); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(); !slices.Equal(got, slices.Delete(slices.Clone(want), 4, 5)) {
+			t.Fatalf("after deleting Trash and adding the user again: %v", got)
+		}
+	})
 	t.Run("Mailboxes", func(t *testing.T) {
 		s := fresh(t)
-		for _, name := range []string{"Work", "Work/2026", "Sent"} {
+		for _, name := range store.DefaultMailboxes {
+			if name != "Sent" {
+				s.DeleteMailbox(user, name)
+			}
+		}
+		for _, name := range []string{"Work", "Work/2026"} {
 			if err := s.CreateMailbox(user, name); err != nil {
 				t.Fatal(err)
 			}
