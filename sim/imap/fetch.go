@@ -175,7 +175,16 @@ func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message,
 		mw.WriteUID(goimap.UID(r.uid))
 	}
 	if writeFlags {
-		mw.WriteFlags(withRecent(flags, r.uid, p.recent))
+		now, untold := s.sel.shown(flags)
+		mw.WriteFlags(withRecent(now, r.uid, p.recent))
+		if untold {
+			// The rest after the FLAGS response that names it.
+			var uid store.UID
+			if options.UID {
+				uid = r.uid
+			}
+			s.sel.later(r.seq, uid, withRecent(flags, r.uid, p.recent))
+		}
 	}
 	if options.InternalDate && m != nil {
 		mw.WriteInternalDate(m.Date)

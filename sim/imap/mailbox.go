@@ -289,20 +289,6 @@ func (mb *mailbox) addKeywords(flags []string) bool {
 	return added
 }
 
-// hasNewKeyword reports whether flags hold a keyword the mailbox has not
-// had; mu held.
-func (mb *mailbox) hasNewKeyword(flags []string) bool {
-	for _, f := range flags {
-		if f == "" || f[0] == '\\' {
-			continue
-		}
-		if _, ok := mb.keywords[strings.ToLower(f)]; !ok {
-			return true
-		}
-	}
-	return false
-}
-
 // flagList is the mailbox's FLAGS: the system flags and its keywords,
 // sorted; mu held.
 func (mb *mailbox) flagList() []goimap.Flag {

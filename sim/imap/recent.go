@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -79,18 +80,55 @@ type selection struct {
 	recent   []store.UID // the messages recent in this session, ascending
 	seen     store.UID   // the highest UID the session was told of
 	deferred []deferredFetch
+	// told holds the keywords (lower case) a FLAGS response has named to
+	// the session: a FETCH must not show it another (RFC 9051 §7.3.5).
+	told map[string]bool
 }
 
 // poll writes the session's pending updates: the tracker's (EXPUNGE,
 // EXISTS, FLAGS, FETCH), then RECENT when new messages are recent here.
 func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	// Every keyword the mailbox has now was named by SELECT's FLAGS or
+	// queued to the tracker as a FLAGS response when it came: Poll
+	// writes those.
+	t.mb.mu.Lock()
+	known := slices.Collect(maps.Keys(t.mb.keywords))
+	t.mb.mu.Unlock()
 	if err := t.st.Poll(w, allowExpunge); err != nil {
 		return err
 	}
 	t.mb.mu.Lock()
+	for _, k := range known {
+		t.told[k] = true
+	}
 	later := t.deferred
 	t.deferred = nil
+	// A deferred FETCH may show a keyword whose change the mailbox has
+	// not heard of yet: FLAGS names it first.
+	var fresh []goimap.Flag
+	for _, f := range later {
+		for _, fl := range f.flags {
+			if k := strings.ToLower(string(fl)); isKeyword(k) && !t.told[k] {
+				t.told[k] = true
+				fresh = append(fresh, fl)
+			}
+		}
+	}
+	var flags []goimap.Flag
+	if len(fresh) > 0 {
+		flags = t.mb.flagList()
+		for _, fl := range fresh {
+			if !slices.ContainsFunc(flags, func(g goimap.Flag) bool { return strings.EqualFold(string(g), string(fl)) }) {
+				flags = append(flags, fl)
+			}
+		}
+	}
 	t.mb.mu.Unlock()
+	if flags != nil {
+		if err := w.WriteMailboxFlags(flags); err != nil {
+			return err
+		}
+	}
 	for _, f := range later {
 		if err := w.WriteMessageFlags(f.seq, goimap.UID(f.uid), f.flags); err != nil {
 			return err
@@ -111,6 +149,35 @@ type deferredFetch struct {
 	uid   store.UID // 0: not a UID command
 	flags []goimap.Flag
 }
+
+// shown returns the flags of a message as a FETCH may show them now:
+// without the keywords no FLAGS response has named to the session yet,
+// in which case untold is set and the caller defers the whole flags to
+// the next poll (later), which names them first. A keyword another
+// session stored an instant ago is shown this way, one poll late.
+func (t *selection) shown(flags []string) (now []string, untold bool) {
+	t.mb.mu.Lock()
+	defer t.mb.mu.Unlock()
+	for i, f := range flags {
+		if k := strings.ToLower(f); isKeyword(k) && !t.told[k] {
+			if !untold {
+				now = slices.Clone(flags[:i])
+				untold = true
+			}
+			continue
+		}
+		if untold {
+			now = append(now, f)
+		}
+	}
+	if !untold {
+		return flags, false
+	}
+	return now, true
+}
+
+// isKeyword reports whether a flag is a keyword, not a system flag.
+func isKeyword(f string) bool { return f != "" && f[0] != '\\' }
 
 // later defers a FETCH response to the next poll.
 func (t *selection) later(seq uint32, uid store.UID, flags []goimap.Flag) {

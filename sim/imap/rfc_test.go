@@ -240,6 +240,38 @@ func TestKeywordsAnnounced(t *testing.T) {
 		S: a6 OK NOOP completed`)
 }
 
+// RFC 9051 §7.3.5: a keyword another session stored an instant ago,
+// which this session has not been told of by FLAGS, is not shown by a
+// FETCH before FLAGS names it: the FETCH shows the flags the session
+// knows, and the rest follows FLAGS, as an update. (Under load, imaptest
+// caught FETCH responses showing such keywords first.)
+func TestKeywordNotShownBeforeFlags(t *testing.T) {
+	w := newWorld(t)
+	w.Deliver(t, "INBOX", msg(1))
+	r := w.raw(t)
+	r.Run(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *
+		C: a2 SELECT INBOX
+		S: * 1 EXISTS
+		S: * *
+		S: * OK [UNSEEN 1] First unseen message
+		S: * OK [UIDVALIDITY *
+		S: * OK [UIDNEXT 2] Predicted next UID
+		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen)
+		S: * OK [PERMANENTFLAGS (\Answered \Deleted \Draft \Flagged \Seen \*)] Permanent flags
+		S: a2 OK [READ-WRITE] SELECT completed`)
+	// Another session's STORE, as this session reads.
+	w.Store.SetFlags(bob, "INBOX", []store.UID{1}, store.FlagsAdd, []string{"$Fresh", store.FlagFlagged})
+	r.Run(`
+		C: a3 UID FETCH 1 (FLAGS)
+		S: * 1 FETCH (UID 1 FLAGS (\Flagged \Recent))
+		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen $Fresh)
+		S: * 1 FETCH (UID 1 FLAGS ($Fresh \Flagged))
+		S: * 1 FETCH (UID 1 FLAGS ($Fresh \Flagged \Recent))
+		S: a3 OK UID FETCH completed`)
+}
+
 // RFC 3501 §5.1.3: mailbox names are in modified UTF-7; "&" opens a
 // shift of modified BASE64 that "-" closes, "&-" is "&". A name that is
 // not valid modified UTF-7 (an unclosed shift, printable US-ASCII or an

@@ -42,7 +42,10 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 	st := mb.tracker.NewSession()
 	uids := slices.Clone(mb.uids) // this session's view, for now
 	flags := mb.flagList()
-	sel := &selection{s: s, mb: mb, st: st, readOnly: options.ReadOnly}
+	sel := &selection{s: s, mb: mb, st: st, readOnly: options.ReadOnly, told: map[string]bool{}}
+	for k := range mb.keywords {
+		sel.told[k] = true // named by this SELECT's FLAGS
+	}
 	if n := len(uids); n > 0 {
 		sel.seen = uids[n-1]
 	}
@@ -287,12 +290,6 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 	if len(refs) == 0 {
 		return nil
 	}
-	// A keyword new to the mailbox is announced by FLAGS first (RFC 9051
-	// §7.3.5), in the poll that follows: this session's FETCH responses
-	// wait for it.
-	s.sel.mb.mu.Lock()
-	fresh := flags.Op != goimap.StoreFlagsDel && s.sel.mb.hasNewKeyword(fl)
-	s.sel.mb.mu.Unlock()
 	op := map[goimap.StoreFlagsOp]store.FlagOp{
 		goimap.StoreFlagsSet: store.FlagsSet,
 		goimap.StoreFlagsAdd: store.FlagsAdd,
@@ -315,20 +312,23 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 		if !ok {
 			continue // expunged meanwhile
 		}
-		fl := withRecent(msgs[i].Flags, r.uid, recent)
-		if fresh {
+		// A keyword the session has not been told of by FLAGS (this
+		// STORE's own, new to the mailbox, or another session's) is
+		// announced first (RFC 9051 §7.3.5), in the poll that follows:
+		// the FETCH response waits for it.
+		if _, untold := s.sel.shown(msgs[i].Flags); untold {
 			var uid store.UID
 			if byUID {
 				uid = r.uid
 			}
-			s.sel.later(r.seq, uid, fl)
+			s.sel.later(r.seq, uid, withRecent(msgs[i].Flags, r.uid, recent))
 			continue
 		}
 		mw := w.CreateMessage(r.seq)
 		if byUID {
 			mw.WriteUID(goimap.UID(r.uid))
 		}
-		mw.WriteFlags(fl)
+		mw.WriteFlags(withRecent(msgs[i].Flags, r.uid, recent))
 		if err := mw.Close(); err != nil {
 			return err
 		}
