@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -326,6 +327,47 @@ func TestTraceSplitsLines(t *testing.T) {
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("trace:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A connection's open event comes before anything its server writes,
+// however soon the server accepts and greets: the trace tells the same
+// story on a busy machine as on an idle one.
+func TestOpenBeforeGreeting(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	_, a, b, rec := world(t, clock.Wall{})
+	l, _ := b.Listen("tcp", ":25")
+	defer l.Close()
+	const dials = 300
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("220 hi\r\n"))
+			c.Close()
+		}
+	}()
+	for range dials {
+		c, err := a.DialContext(context.Background(), "tcp", "192.0.2.25:25")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, c)
+		c.Close()
+	}
+	opened := map[string]bool{}
+	for _, e := range rec.Events() {
+		switch {
+		case e.Kind == trace.KindConn && e.Action == "open":
+			opened[e.Conn] = true
+		case e.Kind == trace.KindWire && !opened[e.Conn]:
+			t.Fatalf("%s: %q before the connection's open event", e.Conn, e.Text)
+		}
+	}
+	if len(opened) != dials {
+		t.Fatalf("%d open events, want %d", len(opened), dials)
 	}
 }
 

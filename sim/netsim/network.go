@@ -512,9 +512,12 @@ func (h *Host) dialStream(ctx context.Context, network, address string) (net.Con
 		client.sniff, server.sniff, client.id, server.id = sniffer, sniffer, id, id
 		sniffer.Open(id, tcpAddrPort(local), tcpAddrPort(ln.addr), n.clk.Now())
 	}
-	select {
-	case ln.queue <- server:
-	default:
+	// The open event goes before the server can accept and write its
+	// greeting: queued first, the greeting could come before it on a
+	// busy machine, and a seeded world would not tell the same story.
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	if len(ln.queue) == cap(ln.queue) {
 		// The backlog is full: refused, as a real SYN queue overflow
 		// (which a capture shows as a reset after the handshake).
 		server.sniffClose(true)
@@ -526,6 +529,7 @@ func (h *Host) dialStream(ctx context.Context, network, address string) (net.Con
 	if tap != nil {
 		tap.Open()
 	}
+	ln.queue <- server // never blocks: only dials, under mu, fill it
 	return client, nil
 }
 
@@ -535,6 +539,7 @@ type Listener struct {
 	port   int
 	addr   *net.TCPAddr
 	queue  chan *Conn
+	mu     sync.Mutex // a dial's look at the backlog, its open event and its queueing: one step
 	once   sync.Once
 	closed chan struct{}
 }
