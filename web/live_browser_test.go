@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/mailhop/mailhop/sim/listen/listentest"
 )
 
 // buildMailhop builds cmd/mailhop into dir, with the site as make wasm
@@ -109,29 +110,6 @@ func (p *proc) stop() {
 	}
 }
 
-// freePort returns a TCP (and UDP, when udp) port free on ip.
-func freePort(t *testing.T, ip string, udp bool) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", ip+":0")
-		if err != nil {
-			t.Fatalf("listen on %s: %v (Linux routes all of 127/8 to lo)", ip, err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if udp {
-			pc, err := net.ListenPacket("udp", fmt.Sprintf("%s:%d", ip, port))
-			if err != nil {
-				continue
-			}
-			pc.Close()
-		}
-		return port
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 func TestLiveView(t *testing.T) {
 	start := time.Now()
 	for _, prog := range []string{"swaks"} {
@@ -151,22 +129,22 @@ func TestLiveView(t *testing.T) {
 		}
 		return path
 	}
-	dnsPort := freePort(t, "127.0.0.1", true)
+	dnsPort := listentest.FreePort(t, "127.0.0.1", true)
 	dns := &proc{t: t, args: []string{"dns", "--listen", fmt.Sprintf("127.0.0.1:%d", dnsPort),
 		"--zone", zone("example.org", "mail", "127.0.0.2"), "--zone", zone("example.net", "mx", "127.0.0.3")}}
 	dns.start(bin, "serving DNS")
-	mxPort := freePort(t, "127.0.0.3", false)
+	mxPort := listentest.FreePort(t, "127.0.0.3", false)
 	b := &proc{t: t, args: []string{"serve", "--hostname", "mx.example.net", "--domain", "example.net",
 		"--data", filepath.Join(dir, "b"), "--user", "bob@example.net:bob", "--smtp", fmt.Sprintf("127.0.0.3:%d", mxPort),
 		"--submission", "", "--submissions", "", "--imap", "", "--imaps", "", "--pop3", "", "--pop3s", "",
 		"--resolver", fmt.Sprintf("127.0.0.1:%d", dnsPort), "--shutdown-timeout", "2s"}}
 	b.start(bin, "msg=serving")
-	sub := freePort(t, "127.0.0.2", false)
-	uiAddr := fmt.Sprintf("127.0.0.2:%d", freePort(t, "127.0.0.2", false))
+	sub := listentest.FreePort(t, "127.0.0.2", false)
+	uiAddr := fmt.Sprintf("127.0.0.2:%d", listentest.FreePort(t, "127.0.0.2", false))
 	a := &proc{t: t, args: []string{"serve", "--hostname", "mail.example.org", "--domain", "example.org",
 		"--data", filepath.Join(dir, "a"), "--user", "alice@example.org:alice", "--user", "carol@example.org:carol",
-		"--smtp", fmt.Sprintf("127.0.0.2:%d", freePort(t, "127.0.0.2", false)), "--submission", fmt.Sprintf("127.0.0.2:%d", sub),
-		"--submissions", "", "--imap", fmt.Sprintf("127.0.0.2:%d", freePort(t, "127.0.0.2", false)), "--imaps", "",
+		"--smtp", fmt.Sprintf("127.0.0.2:%d", listentest.FreePort(t, "127.0.0.2", false)), "--submission", fmt.Sprintf("127.0.0.2:%d", sub),
+		"--submissions", "", "--imap", fmt.Sprintf("127.0.0.2:%d", listentest.FreePort(t, "127.0.0.2", false)), "--imaps", "",
 		"--pop3", "", "--pop3s", "", "--resolver", fmt.Sprintf("127.0.0.1:%d", dnsPort), "--mx-port", fmt.Sprint(mxPort),
 		"--retry-schedule", "1s", "--shutdown-timeout", "2s", "--ui", uiAddr}}
 	a.start(bin, "msg=serving")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/listen/listentest"
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
@@ -265,15 +265,6 @@ func TestPasswd(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func TestDNSAnswersDig(t *testing.T) {
 	if _, err := exec.LookPath("dig"); err != nil {
 		t.Fatal("dig is needed (Debian package dnsutils)")
@@ -281,7 +272,7 @@ func TestDNSAnswersDig(t *testing.T) {
 	dir := t.TempDir()
 	zone := filepath.Join(dir, "example.net.zone")
 	os.WriteFile(zone, []byte("$TTL 3600\n@ IN SOA ns.example. h.example.net. 1 7200 3600 1209600 3600\n@ IN MX 10 mx.example.net.\nmx IN A 127.0.0.3\n"), 0o644)
-	port := freePort(t)
+	port := listentest.FreePort(t, "127.0.0.1", true)
 	cmd := exec.Command(bin, "dns", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--zone", zone)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

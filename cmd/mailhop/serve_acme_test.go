@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailhop/mailhop/sim/listen/listentest"
 )
 
 // pebble is Let's Encrypt's test CA, a Go tool of this module (go.mod),
@@ -52,8 +54,8 @@ func startPebble(t *testing.T, dnsAddr string, httpPort, tlsPort int, validity t
 	}
 	certs := filepath.Join(strings.TrimSpace(string(modDir)), "test", "certs")
 	p := &pebble{roots: filepath.Join(certs, "pebble.minica.pem")}
-	listen := fmt.Sprintf("127.0.0.1:%d", freePortOn(t, "127.0.0.1", false))
-	p.mgmt = fmt.Sprintf("127.0.0.1:%d", freePortOn(t, "127.0.0.1", false))
+	listen := fmt.Sprintf("127.0.0.1:%d", listentest.FreePort(t, "127.0.0.1", false))
+	p.mgmt = fmt.Sprintf("127.0.0.1:%d", listentest.FreePort(t, "127.0.0.1", false))
 	p.dir = "https://" + listen + "/dir"
 	var cfg struct {
 		Pebble map[string]any `json:"pebble"`
@@ -172,7 +174,7 @@ func tlsDial(t *testing.T, addr, serverName string) tls.ConnectionState {
 // restart; a restart serves the certificate kept in DATA/acme.
 func TestServeACME(t *testing.T) {
 	dir := t.TempDir()
-	dnsPort := freePortOn(t, "127.0.0.1", true)
+	dnsPort := listentest.FreePort(t, "127.0.0.1", true)
 	dnsAddr := fmt.Sprintf("127.0.0.1:%d", dnsPort)
 	startDNS(t, dir, dnsPort, map[string]string{"example.org": zoneHead("example.org") + "mail IN A 127.0.0.1\nmx IN A 127.0.0.1\n"})
 
@@ -180,7 +182,7 @@ func TestServeACME(t *testing.T) {
 		m := &mailServer{name: host, ip: "127.0.0.1", data: filepath.Join(dir, host), ports: map[string]int{}, t: t}
 		m.killAtEnd()
 		for _, s := range []string{"submission", "submissions", "imap", "imaps"} {
-			m.ports[s] = freePortOn(t, m.ip, false)
+			m.ports[s] = listentest.FreePort(t, m.ip, false)
 		}
 		m.args = []string{"serve", "--hostname", host, "--domain", "example.org", "--data", m.data, "--user", "alice@example.org:alice",
 			"--resolver", dnsAddr, "--no-auth-checks", "--shutdown-timeout", "5s",
@@ -192,7 +194,7 @@ func TestServeACME(t *testing.T) {
 	}
 	// mail.example.org: HTTP-01 on --acme-http.
 	web := server("mail.example.org")
-	httpPort := freePortOn(t, "127.0.0.1", false)
+	httpPort := listentest.FreePort(t, "127.0.0.1", false)
 	// mx.example.org: TLS-ALPN-01 on its 465, where pebble connects.
 	alpn := server("mx.example.org")
 

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailhop/mailhop/sim/listen/listentest"
 )
 
 // connServer prepares a `mailhop serve` on ip with every service on a
@@ -26,7 +28,7 @@ func connServer(t *testing.T, ip string, extra ...string) *mailServer {
 	m.args = []string{"serve", "--hostname", m.name, "--domain", "example.net", "--data", m.data,
 		"--user", "bob@example.net:bob", "--resolver", "127.0.0.1:1", "--no-auth-checks", "--shutdown-timeout", "2s", "--lmtp", ""}
 	for _, s := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"} {
-		m.ports[s] = freePortOn(t, ip, false)
+		m.ports[s] = listentest.FreePort(t, ip, false)
 		m.args = append(m.args, "--"+s, m.addr(s))
 	}
 	m.args = append(m.args, extra...)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/mailhop/mailhop/sim/listen/listentest"
 )
 
 // The crash test of local delivery: rounds of kill -9, each while
@@ -197,8 +199,8 @@ func TestServeCrashLocalOnce(t *testing.T) {
 	began := time.Now()
 	deadline := began.Add(55 * time.Second) // every wait below shares it
 	s := &crashLocalServer{t: t, data: filepath.Join(t.TempDir(), "data"),
-		smtp: fmt.Sprintf("127.0.0.1:%d", freePortOn(t, "127.0.0.1", false)),
-		ui:   fmt.Sprintf("127.0.0.1:%d", freePortOn(t, "127.0.0.1", false))}
+		smtp: fmt.Sprintf("127.0.0.1:%d", listentest.FreePort(t, "127.0.0.1", false)),
+		ui:   fmt.Sprintf("127.0.0.1:%d", listentest.FreePort(t, "127.0.0.1", false))}
 	t.Cleanup(func() {
 		if s.cmd != nil {
 			s.cmd.Process.Kill()

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mailhop/mailhop/sim/listen/listentest"
 )
 
 // guessPy hammers IMAP with wrong passwords from one address (127.0.0.1):
@@ -101,7 +103,7 @@ func TestServeLoginLockout(t *testing.T) {
 	const ip = "127.0.0.6"
 	m := &mailServer{name: "mx.example.net", ip: ip, data: filepath.Join(t.TempDir(), "mx"), ports: map[string]int{}, t: t}
 	for _, s := range []string{"imap", "pop3", "submission"} {
-		m.ports[s] = freePortOn(t, ip, false)
+		m.ports[s] = listentest.FreePort(t, ip, false)
 	}
 	m.args = []string{"serve", "--hostname", m.name, "--domain", "example.net", "--data", m.data,
 		"--user", "bob@example.net:bob", "--resolver", "127.0.0.1:1", "--shutdown-timeout", "2s",

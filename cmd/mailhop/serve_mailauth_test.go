@@ -28,6 +28,7 @@ import (
 
 	miekg "github.com/miekg/dns"
 
+	"github.com/mailhop/mailhop/sim/listen/listentest"
 	"github.com/mailhop/mailhop/sim/mailauth"
 )
 
@@ -257,10 +258,10 @@ func TestServeMailAuth(t *testing.T) {
 		badIP  = "127.0.0.5" // any other
 	)
 	w := &testWorld{dir: t.TempDir()}
-	w.dnsPort = freePortOn(t, "127.0.0.1", true)
+	w.dnsPort = listentest.FreePort(t, "127.0.0.1", true)
 	w.b = w.server(t, "mx.example.net", ipB, "example.net", "bob@example.net:bob", 0)
 	w.a = w.server(t, "mail.example.org", ipA, "example.org", "alice@example.org:alice", w.b.ports["smtp"])
-	uiPort := freePortOn(t, ipB, false)
+	uiPort := listentest.FreePort(t, ipB, false)
 	w.b.args = append(w.b.args, "--ui", fmt.Sprintf("%s:%d", ipB, uiPort))
 
 	// A's records, as its operator would publish them.

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mailhop/mailhop/sim/listen/listentest"
 )
 
 // debianPackage names the Debian package of each client program the
@@ -41,30 +43,6 @@ func need(t *testing.T, progs ...string) {
 			t.Fatalf("%s is needed for this test (Debian package %s; make deps installs it)", p, debianPackage[p])
 		}
 	}
-}
-
-// freePortOn returns a TCP port free on ip (and UDP too when udp).
-func freePortOn(t *testing.T, ip string, udp bool) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", ip+":0")
-		if err != nil {
-			t.Fatalf("listen on %s: %v (Linux routes all of 127/8 to lo)", ip, err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if udp {
-			pc, err := net.ListenPacket("udp", fmt.Sprintf("%s:%d", ip, port))
-			if err != nil {
-				l.Close()
-				continue
-			}
-			pc.Close()
-		}
-		l.Close()
-		return port
-	}
-	t.Fatal("no free port")
-	return 0
 }
 
 // logBuffer collects a process's output for the test to read while it
@@ -227,7 +205,7 @@ func newWorld(t *testing.T) *testWorld {
 	t.Helper()
 	need(t, "swaks", "curl", "dig", "python3")
 	w := &testWorld{dir: t.TempDir()}
-	w.dnsPort = freePortOn(t, "127.0.0.1", true)
+	w.dnsPort = listentest.FreePort(t, "127.0.0.1", true)
 	startDNS(t, w.dir, w.dnsPort, map[string]string{
 		"example.org": zoneHead("example.org") + "@ IN MX 10 mail.example.org.\nmail IN A " + ipA + "\n",
 		"example.net": zoneHead("example.net") + "@ IN MX 10 mx.example.net.\nmx IN A " + ipB + "\n",
@@ -291,7 +269,7 @@ func (w *testWorld) server(t *testing.T, host, ip, domain, user string, mxPort i
 	m := &mailServer{name: host, ip: ip, data: filepath.Join(w.dir, host), ports: map[string]int{}, t: t}
 	m.killAtEnd()
 	for _, s := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"} {
-		m.ports[s] = freePortOn(t, ip, false)
+		m.ports[s] = listentest.FreePort(t, ip, false)
 	}
 	if mxPort == 0 {
 		mxPort = m.ports["smtp"]
@@ -672,7 +650,7 @@ func TestServeBadStarts(t *testing.T) {
 // the environment too; SIGINT stops the server with exit 0.
 func TestServeCertificateAndEnv(t *testing.T) {
 	dir := t.TempDir()
-	port := freePortOn(t, "127.0.0.1", false)
+	port := listentest.FreePort(t, "127.0.0.1", false)
 	run := func() (string, []byte) {
 		cmd := exec.Command(bin, "serve", "--smtp", "", "--submission", "", "--imap", "", "--imaps", "", "--pop3", "", "--pop3s", "")
 		cmd.Env = append(os.Environ(), "MAILHOP_HOSTNAME=mx.example.net", "MAILHOP_DOMAIN=example.net", "MAILHOP_DATA="+dir,

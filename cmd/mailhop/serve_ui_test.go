@@ -24,6 +24,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/mailhop/mailhop/sim/listen/listentest"
 	"github.com/mailhop/mailhop/sim/trace"
 	"github.com/mailhop/mailhop/web"
 )
@@ -129,7 +130,7 @@ func TestServeUI(t *testing.T) {
 	const ip = "127.0.0.4"
 	m := &mailServer{name: "mail.example.org", ip: ip, data: filepath.Join(t.TempDir(), "a"), ports: map[string]int{}, t: t}
 	for _, s := range []string{"smtp", "submission", "imap", "ui"} {
-		m.ports[s] = freePortOn(t, ip, false)
+		m.ports[s] = listentest.FreePort(t, ip, false)
 	}
 	m.args = []string{"serve", "--hostname", "mail.example.org", "--domain", "example.org", "--data", m.data,
 		"--user", "alice@example.org:alice", "--user", "carol@example.org:carol", "--resolver", "127.0.0.1:1", "--no-auth-checks",
@@ -397,7 +398,7 @@ func TestServeUIFollowers(t *testing.T) {
 	const ip = "127.0.0.5"
 	m := &mailServer{name: "mail.example.org", ip: ip, data: filepath.Join(t.TempDir(), "a"), ports: map[string]int{}, t: t}
 	for _, s := range []string{"smtp", "ui"} {
-		m.ports[s] = freePortOn(t, ip, false)
+		m.ports[s] = listentest.FreePort(t, ip, false)
 	}
 	m.args = []string{"serve", "--hostname", "mail.example.org", "--domain", "example.org", "--data", m.data,
 		"--user", "alice@example.org:alice", "--resolver", "127.0.0.1:1", "--no-auth-checks",
@@ -472,7 +473,7 @@ func TestServeTraceLogComplete(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "trace.jsonl")
 	m := &mailServer{name: "mail.example.org", ip: ip, data: filepath.Join(dir, "a"), ports: map[string]int{}, t: t}
-	m.ports["smtp"] = freePortOn(t, ip, false)
+	m.ports["smtp"] = listentest.FreePort(t, ip, false)
 	m.args = []string{"serve", "--hostname", "mail.example.org", "--domain", "example.org", "--data", m.data,
 		"--user", "alice@example.org:alice", "--resolver", "127.0.0.1:1", "--no-auth-checks", "--smtp", m.addr("smtp"),
 		"--submission", "", "--submissions", "", "--imap", "", "--imaps", "", "--pop3", "", "--pop3s", "",

@@ -1,7 +1,8 @@
 // Package listentest has a scripted listener for tests of servers built
 // on package listen: it fails Accept as a process out of file
 // descriptors does, and hands out in-memory connections that seem to come
-// from a chosen IP address.
+// from a chosen IP address; the checks every such server must pass; and
+// FreePort, a loopback port for a server a test runs in another process.
 package listentest
 
 import (
