@@ -46,6 +46,8 @@ type mailbox struct {
 	// keywords are the keywords the mailbox's messages have had since
 	// it was loaded, by lower case, as first seen: its FLAGS.
 	keywords map[string]string
+	// expunges counts the EXPUNGE responses queued to the tracker.
+	expunges uint64
 
 	// opMu serialises the flag changes of sessions, so that the change
 	// reports of one STORE are known to come from it (source): the session
@@ -245,6 +247,7 @@ func (mb *mailbox) apply(c store.Change, live bool) {
 		}
 		if live {
 			mb.tracker.QueueExpunge(uint32(i + 1))
+			mb.expunges++
 		}
 		mb.uids = slices.Delete(mb.uids, i, i+1)
 	case store.FlagsChanged:
@@ -265,6 +268,7 @@ func (mb *mailbox) apply(c store.Change, live bool) {
 		if live {
 			for i := len(mb.uids); i > 0; i-- {
 				mb.tracker.QueueExpunge(uint32(i))
+				mb.expunges++
 			}
 		}
 		mb.uids = nil

@@ -83,21 +83,36 @@ type selection struct {
 	// told holds the keywords (lower case) a FLAGS response has named to
 	// the session: a FETCH must not show it another (RFC 9051 §7.3.5).
 	told map[string]bool
+	// drained is the mailbox's expunges when a Poll last emptied the
+	// session's queue (or at SELECT): while it has not moved, no EXPUNGE
+	// waits in the queue, and any Poll empties it.
+	drained uint64
 }
 
 // poll writes the session's pending updates: the tracker's (EXPUNGE,
 // EXISTS, FLAGS, FETCH), then RECENT when new messages are recent here.
 func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	// Every keyword the mailbox has now was named by SELECT's FLAGS or
-	// queued to the tracker as a FLAGS response when it came: Poll
-	// writes those.
+	// queued to the tracker as a FLAGS response when it came: a Poll that
+	// empties the queue writes those. One that may not expunge stops at
+	// the first EXPUNGE queued, and may leave such a FLAGS behind it.
+	// The keywords and the count of expunges are taken together: what
+	// was queued before is ahead of any EXPUNGE queued after.
+	var known []string
 	t.mb.mu.Lock()
-	known := slices.Collect(maps.Keys(t.mb.keywords))
+	expunges := t.mb.expunges
+	empties := allowExpunge || expunges == t.drained
+	if empties {
+		known = slices.Collect(maps.Keys(t.mb.keywords))
+	}
 	t.mb.mu.Unlock()
 	if err := t.st.Poll(w, allowExpunge); err != nil {
 		return err
 	}
 	t.mb.mu.Lock()
+	if allowExpunge {
+		t.drained = expunges
+	}
 	for _, k := range known {
 		t.told[k] = true
 	}

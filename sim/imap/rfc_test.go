@@ -272,6 +272,34 @@ func TestKeywordNotShownBeforeFlags(t *testing.T) {
 		S: a3 OK UID FETCH completed`)
 }
 
+// The same when the FLAGS that names the keyword waits behind an EXPUNGE
+// that a FETCH by sequence number may not send (RFC 9051 §7.5.1): the session
+// names it itself before showing it. (imaptest with 50 clients caught
+// this.)
+func TestKeywordBehindExpunge(t *testing.T) {
+	w := newWorld(t)
+	w.Deliver(t, "INBOX", msg(1), msg(2))
+	r := w.raw(t)
+	r.expect("a1", "LOGIN bob bob", "OK")
+	r.expect("a2", "SELECT INBOX", "OK")
+	// Another session expunges the first message and labels the second.
+	w.Store.SetFlags(bob, "INBOX", []store.UID{1}, store.FlagsAdd, []string{store.FlagDeleted})
+	w.Store.Expunge(bob, "INBOX", []store.UID{1})
+	w.Store.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{"$Late"})
+	r.Run(`
+		C: a3 FETCH 2 (FLAGS)
+		S: * 2 FETCH (FLAGS (\Recent))
+		S: * 1 FETCH (UID 1 FLAGS (\Deleted))
+		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen $Late)
+		S: * 2 FETCH (FLAGS ($Late \Recent))
+		S: a3 OK FETCH completed
+		C: a4 NOOP
+		S: * 1 EXPUNGE
+		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen $Late)
+		S: * 1 FETCH (UID 2 FLAGS ($Late))
+		S: a4 OK NOOP completed`)
+}
+
 // RFC 3501 §5.1.3: mailbox names are in modified UTF-7; "&" opens a
 // shift of modified BASE64 that "-" closes, "&-" is "&". A name that is
 // not valid modified UTF-7 (an unclosed shift, printable US-ASCII or an

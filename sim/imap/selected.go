@@ -42,7 +42,7 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 	st := mb.tracker.NewSession()
 	uids := slices.Clone(mb.uids) // this session's view, for now
 	flags := mb.flagList()
-	sel := &selection{s: s, mb: mb, st: st, readOnly: options.ReadOnly, told: map[string]bool{}}
+	sel := &selection{s: s, mb: mb, st: st, readOnly: options.ReadOnly, told: map[string]bool{}, drained: mb.expunges}
 	for k := range mb.keywords {
 		sel.told[k] = true // named by this SELECT's FLAGS
 	}
