@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ADDR ?= 127.0.0.1:8080
 BIN := bin/mailhop
 
-.PHONY: all run build wasm test test-go test-race test-wasm test-browser lint deps bench bench-serve bench-browser fuzz clean
+.PHONY: all run build wasm test test-go test-race test-wasm test-browser lint deps bench bench-serve bench-imap bench-browser fuzz clean
 
 all: build
 
@@ -55,12 +55,20 @@ lint:
 	$(GO) run $(STATICCHECK) -tags browser ./web/
 
 ## bench: every benchmark; figures go in the README
-bench: bench-serve bench-browser
+bench: bench-serve bench-imap bench-browser
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## bench-serve: mailhop serve against Postfix, Mailpit and a discarding go-smtp (smtp-source), and its memory
 bench-serve:
 	GO=$(GO) ./.ci/bench-serve
+
+## bench-imap: imaptest stress (10 and 50 clients) against mailhop serve and Dovecot, default and high-performance; needs IMAPTEST=/path/to/imaptest, skipped without it
+bench-imap:
+ifeq ($(strip $(IMAPTEST)),)
+	@GO=$(GO) ./.ci/bench-imap || { echo; echo "*** bench-imap: skipped: IMAPTEST not set (see above) ***"; echo; }
+else
+	IMAPTEST=$(IMAPTEST) GO=$(GO) ./.ci/bench-imap
+endif
 
 ## bench-browser: the playground's download size, time to the first 220 (cold, warm, revisit: medians of 5), long tasks
 bench-browser: wasm

@@ -1,12 +1,18 @@
-// Command benchtool is the helper of mailhop's server benchmark
-// (.ci/bench-serve): the protocol ceiling and the measurements that need
-// a program rather than a shell.
+// Command benchtool is the helper of mailhop's server benchmarks
+// (.ci/bench-serve, .ci/bench-imap): the protocol ceiling and the
+// measurements that need a program rather than a shell.
 //
 //	benchtool discard -addr ADDR        an SMTP server (go-smtp) that accepts and discards
 //	benchtool wait -dir DIR -n N        wait until DIR/new and DIR/cur hold N files; print seconds
 //	benchtool idle -addr ADDR -n N      open N SMTP connections, read each greeting, hold them
 //	                                    until standard input closes; print "ready" once all are open
-//	benchtool rss -pid PID              print the resident memory of a process in MiB
+//	benchtool rss -pid PID [-field F]   print the resident memory of a process in MiB
+//	                                    (F: VmRSS, or VmHWM for its peak)
+//	benchtool pss -pid PID              print the proportional memory (PSS) of a process
+//	                                    and all its descendants together, in MiB
+//	benchtool mbox -n N -out FILE       write N varied messages as an mbox (CRLF), the same every time
+//	benchtool imaptest -file F -secs S  read imaptest's output: print logins/s, commands/s and
+//	                                    the error count, then each kind of error with its count
 package main
 
 import (
@@ -30,7 +36,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool discard|wait|idle|rss [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool discard|wait|idle|rss|pss|mbox|imaptest [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -38,6 +44,10 @@ func main() {
 	dir := fs.String("dir", "", "Maildir")
 	n := fs.Int("n", 0, "count")
 	pid := fs.Int("pid", 0, "process id")
+	field := fs.String("field", "VmRSS", "the line of /proc/PID/status (rss)")
+	out := fs.String("out", "", "output file")
+	file := fs.String("file", "", "input file")
+	secs := fs.Float64("secs", 0, "seconds the run lasted")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after")
 	fs.Parse(os.Args[2:])
 	var err error
@@ -49,7 +59,13 @@ func main() {
 	case "idle":
 		err = idle(*addr, *n)
 	case "rss":
-		err = rss(*pid)
+		err = rss(*pid, *field)
+	case "pss":
+		err = pss(*pid)
+	case "mbox":
+		err = writeMbox(*out, *n)
+	case "imaptest":
+		err = imaptestReport(*file, *secs)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -152,18 +168,18 @@ func idle(addr string, n int) error {
 	return nil
 }
 
-// rss prints VmRSS of a process, in MiB.
-func rss(pid int) error {
+// rss prints a line of /proc/PID/status (VmRSS, VmHWM), in MiB.
+func rss(pid int, field string) error {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field+":" {
 			kb, _ := strconv.Atoi(f[1])
 			fmt.Printf("%.1f\n", float64(kb)/1024)
 			return nil
 		}
 	}
-	return errors.New("no VmRSS")
+	return fmt.Errorf("no %s", field)
 }
