@@ -23,7 +23,10 @@ import (
 //
 // A login is counted from its Begin: logins still being checked count as
 // failures until they end, so an address that opens many connections at
-// once gets no more than Max guesses either.
+// once gets no more than Max guesses either. A login begun while Max are
+// being checked waits for one to end (at most MaxWait) rather than being
+// refused: many right passwords at once from one address (a client that
+// opens ten connections, users behind one NAT) all get in.
 //
 // With the zero values (those of `mailhop serve`): 1 s, doubling to 30 s;
 // refused after 10 failures, until 15 minutes pass without one.
@@ -57,9 +60,24 @@ const maxPeers = 1 << 16
 
 // failures is what the Limiter knows of one address.
 type failures struct {
-	n       int       // failures, each within Window of the one before
-	last    time.Time // of the last failure
-	pending int       // logins begun and not ended
+	n       int           // failures, each within Window of the one before
+	last    time.Time     // of the last failure
+	pending int           // logins begun and not ended
+	ended   chan struct{} // closed when a pending login ends, if a Begin waits
+}
+
+// MaxWait is how long a Begin waits for one of the Max logins being
+// checked from its address to end; then it is refused. Checking a
+// password takes milliseconds: a wait this long means a flood.
+const MaxWait = 10 * time.Second
+
+// end ends a pending login of f, waking the Begins that wait; mu held.
+func (f *failures) end() {
+	f.pending--
+	if f.ended != nil {
+		close(f.ended)
+		f.ended = nil
+	}
 }
 
 func (l *Limiter) now() time.Time {
@@ -155,11 +173,14 @@ func (l *Limiter) Blocked(addr net.Addr) bool {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.counted(l.peers[k], now) >= l.max()
+	f := l.peers[k]
+	return f != nil && l.counted(f, now)-f.pending >= l.max()
 }
 
-// Begin starts a login from addr, before its password is checked. It
-// returns false when the address is refused. Otherwise the login counts
+// Begin starts a login from addr, before its password is checked. While
+// Max logins from the address are being checked it waits for one to end
+// (at most MaxWait). It returns false when the address is refused.
+// Otherwise the login counts
 // as a failure until it ends: call the Attempt's Failed if the password
 // was wrong, and its Done in any case (Done after Failed does nothing, so
 // `defer a.Done()` will do). The Attempt of a nil Limiter is nil, and its
@@ -173,13 +194,38 @@ func (l *Limiter) Begin(addr net.Addr) (*Attempt, bool) {
 	if !ok {
 		return a, true // not counted, but still delayed
 	}
-	now := l.now()
+	var deadline *time.Timer
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.peers[k]
-	if l.counted(f, now) >= l.max() {
-		return nil, false
+	for f != nil && l.counted(f, l.now()) >= l.max() {
+		if f.n >= l.max() {
+			return nil, false
+		}
+		// Max logins in flight: wait for one to end.
+		if f.ended == nil {
+			f.ended = make(chan struct{})
+		}
+		ended := f.ended
+		if deadline == nil {
+			deadline = time.NewTimer(MaxWait)
+		}
+		l.mu.Unlock()
+		select {
+		case <-ended:
+			l.mu.Lock()
+		case <-deadline.C:
+			l.mu.Lock()
+			return nil, false
+		}
+		f = l.peers[k] // Done may have forgotten it
 	}
+	now := l.now()
 	if f == nil {
 		if l.peers == nil {
 			l.peers = map[netip.Addr]*failures{}
@@ -227,7 +273,7 @@ func (a *Attempt) Failed() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := a.f
-	f.pending--
+	f.end()
 	l.counted(f, now) // forget failures that no longer count
 	f.n++
 	f.last = now
@@ -247,7 +293,7 @@ func (a *Attempt) Done() {
 	l := a.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a.f.pending--
+	a.f.end()
 	if a.f.pending == 0 && a.f.n == 0 && l.peers[a.key] == a.f {
 		delete(l.peers, a.key) // nothing to remember
 	}

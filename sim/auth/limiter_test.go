@@ -103,7 +103,8 @@ func TestLimiterWindowSlides(t *testing.T) {
 }
 
 // A login being checked counts: many connections at once get Max
-// guesses, no more; a login that ends well frees its place.
+// guesses, no more; a login begun while Max are checked waits for one
+// to end, and goes in when it ends well.
 func TestLimiterParallel(t *testing.T) {
 	l := &Limiter{Delay: -1, Max: 5, Clock: clock.NewVirtual(t0)}
 	a := tcp("192.0.2.1", 1)
@@ -115,20 +116,30 @@ func TestLimiterParallel(t *testing.T) {
 		}
 		tries = append(tries, try)
 	}
-	if !l.Blocked(a) {
-		t.Fatal("5 logins in progress do not block")
+	if l.Blocked(a) {
+		t.Fatal("5 logins in progress, none failed, block the address")
 	}
-	if _, ok := l.Begin(a); ok {
+	sixth := make(chan *Attempt)
+	go func() {
+		try, ok := l.Begin(a)
+		if !ok {
+			t.Error("a sixth login refused although none failed")
+		}
+		sixth <- try
+	}()
+	select {
+	case <-sixth:
 		t.Fatal("a sixth login begun while five are checked")
+	case <-time.After(50 * time.Millisecond):
 	}
 	tries[0].Done() // a right password
 	tries[0].Done()
 	tries[0].Failed() // too late: ended
-	try, ok := l.Begin(a)
-	if !ok {
-		t.Fatal("a finished login still counts")
+	select {
+	case tries[0] = <-sixth:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the sixth login still waits after one ended")
 	}
-	tries[0] = try
 	for _, try := range tries {
 		try.Failed()
 		try.Done()
@@ -157,6 +168,33 @@ func TestLimiterParallel(t *testing.T) {
 	wg.Wait()
 	if in != 10 {
 		t.Fatalf("%d of 50 parallel logins checked, want 10", in)
+	}
+
+	// Right passwords: 50 at once all get in, Max at a time.
+	l = &Limiter{Delay: -1, Max: 10}
+	var most, now int
+	in = 0
+	for range 50 {
+		wg.Go(func() {
+			try, ok := l.Begin(a)
+			if !ok {
+				return
+			}
+			mu.Lock()
+			in++
+			now++
+			most = max(most, now)
+			mu.Unlock()
+			time.Sleep(time.Millisecond) // the password check
+			mu.Lock()
+			now--
+			mu.Unlock()
+			try.Done()
+		})
+	}
+	wg.Wait()
+	if in != 50 || most > 10 {
+		t.Fatalf("%d of 50 right logins went in, at most %d at a time; want 50, at most 10", in, most)
 	}
 }
 
