@@ -2,6 +2,7 @@ package imap
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -89,13 +90,18 @@ func (s *Server) acquire(user, name string) (*mailbox, error) {
 
 // release drops a session's hold; the last one stops the store watch.
 func (s *Server) release(mb *mailbox) {
+	mb.mu.Lock()
 	s.mu.Lock()
 	mb.refs--
 	last := mb.refs == 0
 	if last && s.boxes[mb.key] == mb {
 		delete(s.boxes, mb.key)
 	}
+	if last && !mb.gone && mb.keywords != nil {
+		s.keywords[mb.key] = maps.Clone(mb.keywords)
+	}
 	s.mu.Unlock()
+	mb.mu.Unlock()
 	if last && mb.stop != nil {
 		mb.stop()
 	}
@@ -108,6 +114,7 @@ func (s *Server) forget(mb *mailbox) {
 	if s.boxes[mb.key] == mb {
 		delete(s.boxes, mb.key)
 	}
+	delete(s.keywords, mb.key)
 	s.mu.Unlock()
 }
 
@@ -127,10 +134,16 @@ func (mb *mailbox) init() error {
 	if err != nil {
 		return err
 	}
+	mb.srv.mu.Lock()
+	kept := mb.srv.keywords[mb.key]
+	mb.srv.mu.Unlock()
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	mb.uids = make([]store.UID, len(msgs))
-	mb.keywords = map[string]string{}
+	mb.keywords = maps.Clone(kept)
+	if mb.keywords == nil {
+		mb.keywords = map[string]string{}
+	}
 	for i, m := range msgs {
 		mb.uids[i] = m.UID
 		mb.addKeywords(m.Flags)

@@ -300,6 +300,33 @@ func TestKeywordBehindExpunge(t *testing.T) {
 		S: a4 OK NOOP completed`)
 }
 
+// A keyword once used stays in FLAGS, as in Dovecot, even when no
+// message has it any more and no session had the mailbox selected in
+// between: a session is never told a keyword is gone that another may
+// still show on a message it has not seen expunged.
+func TestKeywordStaysInFlags(t *testing.T) {
+	w := newWorld(t)
+	w.Deliver(t, "INBOX", msg(1))
+	a := w.raw(t)
+	a.expect("a1", "LOGIN bob bob", "OK")
+	a.expect("a2", "SELECT INBOX", "OK")
+	a.expect("a3", "STORE 1 +FLAGS.SILENT ($Old \\Deleted)", "OK")
+	a.expect("a4", "EXPUNGE", "OK")
+	a.expect("a5", "LOGOUT", "OK")
+	b := w.raw(t)
+	b.Run(`
+		C: b1 LOGIN bob bob
+		S: b1 OK *
+		C: b2 EXAMINE INBOX
+		S: * 0 EXISTS
+		S: * 0 RECENT
+		S: * OK [UIDVALIDITY *
+		S: * OK [UIDNEXT 2] Predicted next UID
+		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen $Old)
+		S: * OK [PERMANENTFLAGS ()] *
+		S: b2 OK [READ-ONLY] EXAMINE completed`)
+}
+
 // RFC 3501 §5.1.3: mailbox names are in modified UTF-7; "&" opens a
 // shift of modified BASE64 that "-" closes, "&-" is "&". A name that is
 // not valid modified UTF-7 (an unclosed shift, printable US-ASCII or an

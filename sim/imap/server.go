@@ -108,6 +108,11 @@ type Server struct {
 	boxes      map[boxKey]*mailbox
 	recent     map[boxKey]recentMark      // see recent.go
 	gone       map[string]map[string]bool // subscribed names without a mailbox, by user
+	// keywords keeps the keywords of a mailbox no session has selected,
+	// for the FLAGS of the next SELECT: as in Dovecot, a keyword once
+	// used stays in FLAGS, so no session is told it is gone while
+	// another may still show it. Each map is replaced, never changed.
+	keywords map[boxKey]map[string]string
 	ownLimiter *auth.Limiter              // when Limiter is nil
 	stopping   chan struct{}              // closed by Close and Shutdown: failed logins wait no longer
 	stopOnce   sync.Once
@@ -151,6 +156,7 @@ func (s *Server) init() {
 		s.boxes = map[boxKey]*mailbox{}
 		s.recent = map[boxKey]recentMark{}
 		s.gone = map[string]map[string]bool{}
+		s.keywords = map[boxKey]map[string]string{}
 		s.stopping = make(chan struct{})
 		if s.Limiter == nil {
 			d := s.LoginFailDelay
