@@ -179,11 +179,7 @@ func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message,
 		mw.WriteFlags(withRecent(now, r.uid, p.recent))
 		if untold {
 			// The rest after the FLAGS response that names it.
-			var uid store.UID
-			if options.UID {
-				uid = r.uid
-			}
-			s.sel.later(r.seq, uid, withRecent(flags, r.uid, p.recent))
+			s.sel.later(r.uid, options.UID, withRecent(flags, r.uid, p.recent))
 		}
 	}
 	if options.InternalDate && m != nil {

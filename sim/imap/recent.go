@@ -116,19 +116,41 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	for _, k := range known {
 		t.told[k] = true
 	}
-	later := t.deferred
-	t.deferred = nil
-	// A deferred FETCH may show a keyword whose change the mailbox has
-	// not heard of yet: FLAGS names it first.
+	// A deferred FETCH may show a keyword the session has not been told
+	// of. When the queue is now empty, its FLAGS has not been queued yet
+	// (the store changed, the mailbox has not heard): the session names
+	// it itself, and no older FLAGS can follow to take it back. When an
+	// EXPUNGE held back a FLAGS, that one names it at a later Poll: the
+	// FETCH waits for it.
 	var fresh []goimap.Flag
-	for _, f := range later {
+	var write []deferredFetch
+	keep := t.deferred[:0:0]
+	for _, f := range t.deferred {
+		var untold []goimap.Flag
 		for _, fl := range f.flags {
 			if k := strings.ToLower(string(fl)); isKeyword(k) && !t.told[k] {
+				untold = append(untold, fl)
+			}
+		}
+		if len(untold) > 0 && !empties {
+			keep = append(keep, f)
+			continue
+		}
+		for _, fl := range untold {
+			if k := strings.ToLower(string(fl)); !t.told[k] {
 				t.told[k] = true
 				fresh = append(fresh, fl)
 			}
 		}
+		// Numbered as the session sees the mailbox now; gone, it is not
+		// told (its EXPUNGE comes).
+		if i := t.mb.index(f.uid); i >= 0 {
+			if f.seq = t.st.EncodeSeqNum(uint32(i + 1)); f.seq != 0 {
+				write = append(write, f)
+			}
+		}
 	}
+	t.deferred = keep
 	var flags []goimap.Flag
 	if len(fresh) > 0 {
 		flags = t.mb.flagList()
@@ -144,8 +166,12 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			return err
 		}
 	}
-	for _, f := range later {
-		if err := w.WriteMessageFlags(f.seq, goimap.UID(f.uid), f.flags); err != nil {
+	for _, f := range write {
+		var uid goimap.UID
+		if f.withUID {
+			uid = goimap.UID(f.uid)
+		}
+		if err := w.WriteMessageFlags(f.seq, uid, f.flags); err != nil {
 			return err
 		}
 	}
@@ -160,9 +186,10 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 // waits for the next poll, behind the FLAGS response that announces a
 // new keyword.
 type deferredFetch struct {
-	seq   uint32
-	uid   store.UID // 0: not a UID command
-	flags []goimap.Flag
+	uid     store.UID
+	withUID bool   // a UID command's: the response names the UID
+	seq     uint32 // when written
+	flags   []goimap.Flag
 }
 
 // shown returns the flags of a message as a FETCH may show them now:
@@ -194,10 +221,10 @@ func (t *selection) shown(flags []string) (now []string, untold bool) {
 // isKeyword reports whether a flag is a keyword, not a system flag.
 func isKeyword(f string) bool { return f != "" && f[0] != '\\' }
 
-// later defers a FETCH response to the next poll.
-func (t *selection) later(seq uint32, uid store.UID, flags []goimap.Flag) {
+// later defers a FETCH response to a later poll.
+func (t *selection) later(uid store.UID, withUID bool, flags []goimap.Flag) {
 	t.mb.mu.Lock()
-	t.deferred = append(t.deferred, deferredFetch{seq, uid, flags})
+	t.deferred = append(t.deferred, deferredFetch{uid: uid, withUID: withUID, flags: flags})
 	t.mb.mu.Unlock()
 }
 

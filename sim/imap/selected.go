@@ -317,11 +317,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 		// announced first (RFC 9051 §7.3.5), in the poll that follows:
 		// the FETCH response waits for it.
 		if _, untold := s.sel.shown(msgs[i].Flags); untold {
-			var uid store.UID
-			if byUID {
-				uid = r.uid
-			}
-			s.sel.later(r.seq, uid, withRecent(msgs[i].Flags, r.uid, recent))
+			s.sel.later(r.uid, byUID, withRecent(msgs[i].Flags, r.uid, recent))
 			continue
 		}
 		mw := w.CreateMessage(r.seq)

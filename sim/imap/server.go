@@ -98,23 +98,23 @@ type Server struct {
 	// (see transport.go and pick): go-imap only knows InsecureAuth and
 	// STARTTLS for a whole server, and this way each connection is
 	// offered what it may do.
-	imaps      [numKinds]*imapserver.Server
-	ins        [numKinds]*handoff
-	imapDone   sync.WaitGroup // the imapserver Serve loops
-	loop       listen.Loop
-	mu         sync.Mutex
-	closed     bool
-	sessions   map[*session]struct{}
-	boxes      map[boxKey]*mailbox
-	recent     map[boxKey]recentMark      // see recent.go
-	gone       map[string]map[string]bool // subscribed names without a mailbox, by user
+	imaps    [numKinds]*imapserver.Server
+	ins      [numKinds]*handoff
+	imapDone sync.WaitGroup // the imapserver Serve loops
+	loop     listen.Loop
+	mu       sync.Mutex
+	closed   bool
+	sessions map[*session]struct{}
+	boxes    map[boxKey]*mailbox
+	recent   map[boxKey]recentMark      // see recent.go
+	gone     map[string]map[string]bool // subscribed names without a mailbox, by user
 	// keywords keeps the keywords of a mailbox no session has selected,
 	// for the FLAGS of the next SELECT: as in Dovecot, a keyword once
 	// used stays in FLAGS, so no session is told it is gone while
 	// another may still show it. Each map is replaced, never changed.
-	keywords map[boxKey]map[string]string
-	ownLimiter *auth.Limiter              // when Limiter is nil
-	stopping   chan struct{}              // closed by Close and Shutdown: failed logins wait no longer
+	keywords   map[boxKey]map[string]string
+	ownLimiter *auth.Limiter // when Limiter is nil
+	stopping   chan struct{} // closed by Close and Shutdown: failed logins wait no longer
 	stopOnce   sync.Once
 
 	// MaxMailboxes bounds the mailboxes of a user, INBOX included: a
