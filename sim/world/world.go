@@ -156,9 +156,11 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 			clientRand: seededRand(w.Seed(), "mua\x00"+hs.Name)}
 	}
 	w.dkim = w.dkimKeys()
-	// DNS first: the queues need it.
+	// DNS first: the queues need it. A zone that several servers serve
+	// is read once: a zone is not changed once loaded.
+	zones := map[string]*dns.Zone{}
 	for _, h := range w.hostsWith("dns") {
-		if err := w.startDNS(h); err != nil {
+		if err := w.startDNS(h, zones); err != nil {
 			w.Close()
 			return nil, err
 		}
@@ -206,12 +208,19 @@ func (w *World) Close() {
 	}
 }
 
-func (w *World) startDNS(h *Host) error {
+// startDNS starts a dns host's server with its zones, taking those
+// already read from loaded (and adding those it reads).
+func (w *World) startDNS(h *Host, loaded map[string]*dns.Zone) error {
 	srv := &dns.Server{Name: h.Spec.Name, ClosedWorld: true}
 	for _, name := range h.Spec.Zones {
-		z, err := dns.LoadZone(strings.NewReader(w.Spec.Zones[name]+w.dkimRecords(name)), name, "zone "+name)
-		if err != nil {
-			return fmt.Errorf("host %s: %w", h.Spec.Name, err)
+		z := loaded[name]
+		if z == nil {
+			var err error
+			z, err = dns.LoadZone(strings.NewReader(w.Spec.Zones[name]+w.dkimRecords(name)), name, "zone "+name)
+			if err != nil {
+				return fmt.Errorf("host %s: %w", h.Spec.Name, err)
+			}
+			loaded[name] = z
 		}
 		srv.SetZone(z)
 	}
