@@ -24,6 +24,11 @@ func TestLargeWorldTopology(t *testing.T) {
 			p.waitJS("the large world drawn", `mailhopUI.model.live?.name === 'large' && document.querySelectorAll('#topology .host').length === 50`)
 			p.shot("large-world-" + size.name)
 			checkLargeTopology(t, p)
+			// The simulation started with the linked world: it is its
+			// first, no default world was built before it.
+			if got := p.eval(`mailhopUI.model.live.world`); got != "1" {
+				t.Errorf("the large world is world %s of the page, want 1", got)
+			}
 			if i > 0 {
 				p.noErrors()
 				return
