@@ -52,6 +52,16 @@ func TestLargeWorldTopology(t *testing.T) {
 			if v := p.axe(); len(v) > 0 {
 				t.Errorf("%d accessibility violations:\n%s", len(v), strings.Join(v, "\n"))
 			}
+			// The World tab folds the tables of 50 hosts and their links
+			// away; opened, a host is taken down, and its card says so.
+			if got := p.eval(`[...document.querySelectorAll('#panel-world details.fold')].map(d => d.open + ' ' + d.querySelector('summary').textContent).join('; ')`); !strings.HasPrefix(got, "false The 50 hosts: take one down; false The ") {
+				t.Errorf("the World tab's folds: %q", got)
+			}
+			p.eval(`document.querySelector('#panel-world details.fold summary').click(), true`)
+			p.click(`[data-key="host:mx1.isp.example"]`)
+			p.waitJS("mx1.isp.example down", `!!document.querySelector('#topology .host.is-down[data-host="mx1.isp.example"]')`)
+			p.shot("large-world-down")
+			checkLargeTopology(t, p)
 			p.noErrors()
 		})
 	}
@@ -68,7 +78,7 @@ func checkLargeTopology(t *testing.T, p *page) {
 			domain: g.dataset.domain || '',
 			card: box(g.querySelector('.card')),
 			labels: [...g.querySelectorAll('.host-name, .host-addr')].map(box),
-			marks: [...g.querySelectorAll('.badge, .chip')].map(box),
+			marks: [...g.querySelectorAll('.badge, .chip, .down-label')].filter((m) => getComputedStyle(m).display !== 'none').map(box),
 		}));
 		const frames = [...document.querySelectorAll('#topology .frame')].map((f, i) => ({
 			box: box(f), label: document.querySelectorAll('#topology .frame-label')[i].textContent}));
