@@ -55,8 +55,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,12 +76,39 @@ func main() {
 		os.Exit(1)
 	}
 	go func() {
-		if _, err := p.Load("default"); err != nil {
-			fmt.Fprintln(os.Stderr, "mailhop: loading the default world:", err)
+		name, seed := firstWorld()
+		if _, err := p.LoadSeeded(name, seed); err != nil {
+			fmt.Fprintf(os.Stderr, "mailhop: loading the world %s: %v\n", name, err)
 		}
 		mark("mailhop:go-world")
 	}()
 	select {}
+}
+
+// firstWorld returns the world to start with: the built-in world the
+// page's link names, which the page passes in the worker's address
+// (#…&world=NAME&seed=N, see start.js), so that a link to it does not
+// wait for the default world first; else the default world.
+func firstWorld() (string, uint64) {
+	loc, err := safejs.Global().Get("location")
+	if err != nil || loc.Type() != safejs.TypeObject {
+		return "default", 0
+	}
+	h, err := loc.Get("hash")
+	if err != nil || h.Type() != safejs.TypeString {
+		return "default", 0
+	}
+	hash, err := h.String()
+	if err != nil {
+		return "default", 0
+	}
+	q, _ := url.ParseQuery(strings.TrimPrefix(hash, "#"))
+	name := q.Get("world")
+	if !slices.Contains(world.Builtin(), name) {
+		return "default", 0
+	}
+	seed, _ := strconv.ParseUint(q.Get("seed"), 10, 64)
+	return name, seed
 }
 
 // mark puts a mark on the page's (or worker's) performance timeline, for

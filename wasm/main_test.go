@@ -478,3 +478,31 @@ func TestSeedAndExports(t *testing.T) {
 		t.Errorf("exportPcap: %d bytes, starting % x", size, data[:min(size, 8)])
 	}
 }
+
+// The worker's address names the world a link asked for (start.js): the
+// simulation starts with it, a built-in world only, with its seed.
+func TestFirstWorld(t *testing.T) {
+	g := safejs.Global()
+	old, _ := g.Get("location")
+	defer g.Set("location", old)
+	obj, _ := g.Get("Object")
+	for _, c := range []struct {
+		hash string
+		name string
+		seed uint64
+	}{
+		{"", "default", 0},
+		{"#wasm=mailhop-0123456789abcdef.wasm", "default", 0},
+		{"#wasm=mailhop-0123456789abcdef.wasm&world=large", "large", 0},
+		{"#wasm=mailhop.wasm&world=backup-mx&seed=7", "backup-mx", 7},
+		{"#world=no-such-world&seed=7", "default", 0},
+		{"#world=..%2Fdefault", "default", 0},
+	} {
+		loc, _ := obj.New()
+		loc.Set("hash", c.hash)
+		g.Set("location", loc)
+		if name, seed := firstWorld(); name != c.name || seed != c.seed {
+			t.Errorf("%q: %s, seed %d; want %s, seed %d", c.hash, name, seed, c.name, c.seed)
+		}
+	}
+}

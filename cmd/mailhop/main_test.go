@@ -228,10 +228,70 @@ func TestSimWorldsOfAuthentication(t *testing.T) {
 	}
 }
 
+// --messages sends many, and the trace is written as it is recorded:
+// every event, in order, on stdout and in the files, while the world
+// keeps only the end of it. A line sums the run up.
+func TestSimMessages(t *testing.T) {
+	dir := t.TempDir()
+	textFile := filepath.Join(dir, "transcript.txt")
+	out, errOut, code := mailhop(t, nil, "sim", "--world", "large", "--messages", "120", "--json", "--out-transcript", textFile)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	events, err := trace.ReadJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delivered := 0
+	for i, e := range events {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i+1, e.Seq)
+		}
+		if e.Kind == trace.KindDeliver {
+			delivered++
+		}
+	}
+	// The world's trace keeps about 4,096 events: this run has many more.
+	if len(events) < 10000 || delivered != 120 {
+		t.Errorf("%d events, %d deliveries", len(events), delivered)
+	}
+	want := fmt.Sprintf("mailhop sim: 120 messages: 120 taken, 0 refused; 0 still queued; 120 in the mailboxes; %d trace events; ", len(events))
+	if !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q lacks %q", errOut, want)
+	}
+	text, err := os.ReadFile(textFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range events {
+		b.WriteString(trace.FormatText(e) + "\n")
+	}
+	if !strings.HasSuffix(string(text), "\n\n"+b.String()) || !strings.HasPrefix(string(text), `# mailhop transcript of the world "large", seed 1`) {
+		t.Errorf("the transcript is not the heading and the %d events printed", len(events))
+	}
+	// As text: the sum after the trace, then the headers of what arrived
+	// (each user of the default world's one sender writes to bob).
+	out, errOut, code = mailhop(t, nil, "sim", "--messages", "3")
+	if code != 0 {
+		t.Fatalf("default: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "\n== 3 messages: 3 taken, 0 refused; 0 still queued; 3 in the mailboxes; ") ||
+		!strings.Contains(out, "\n== bob@example.net/INBOX, UID 3: the header as delivered") {
+		t.Errorf("the text lacks the sum or bob's third message:\n%s", out[max(0, len(out)-2000):])
+	}
+	// With --send, those messages over and over.
+	out, errOut, code = mailhop(t, nil, "sim", "--messages", "4", "--send", "alice@example.org:bob@example.net", "--send", "alice@example.org:alice@example.org")
+	if code != 0 || !strings.Contains(out, "bob@example.net/INBOX, UID 2:") || !strings.Contains(out, "alice@example.org/INBOX, UID 2:") {
+		t.Errorf("--send twice, --messages 4: exit %d (%s), want two in each INBOX:\n%s", code, errOut, out[max(0, len(out)-3000):])
+	}
+}
+
 func TestSimBadFlags(t *testing.T) {
 	cases := [][]string{
 		{"sim", "--world", "/no/such/file"},
 		{"sim", "--send", "alice"},
+		{"sim", "--messages", "-1"},
 		{"sim", "--read", "smoke-signals"},
 		{"sim", "--nope"},
 		{"frobnicate"},

@@ -16,7 +16,6 @@ import (
 	"github.com/mailhop/mailhop/sim/message"
 	"github.com/mailhop/mailhop/sim/pcap"
 	"github.com/mailhop/mailhop/sim/store"
-	"github.com/mailhop/mailhop/sim/trace"
 	"github.com/mailhop/mailhop/sim/world"
 )
 
@@ -40,10 +39,11 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	outTranscript := fs.String("out-transcript", "", "also write the transcript (C:/S: lines, DNS, queue events) to this file")
 	outJSON := fs.String("out-json", "", "also write the trace as JSON lines to this file")
 	pcapOut := fs.String("pcap", "", "also write the simulated traffic to this file as pcapng, with the TLS keys inside (tshark -r FILE -Y smtp)")
+	messages := fs.Int("messages", 0, "send N messages in all, in rounds of 100: the --send messages over and over, or else every user whose machine has an MSA writing in turn to each user of the other domains (not the world's send:)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mailhop sim [--world FILE|NAME] [--seed N] [--json] [--send FROM:TO]... [--read imap|pop3]")
+		fmt.Fprintln(stderr, "usage: mailhop sim [--world FILE|NAME] [--seed N] [--json] [--send FROM:TO]... [--messages N] [--read imap|pop3]")
 		fmt.Fprintln(stderr, "                   [--out-transcript FILE] [--out-json FILE] [--pcap FILE]")
-		fmt.Fprintln(stderr, "Runs a world on the simulated network and prints every event of the journey.")
+		fmt.Fprintln(stderr, "Runs a world on the simulated network and prints every event of the journey, as it happens.")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
@@ -53,6 +53,10 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "mailhop sim: --read %q: want imap or pop3\n", *read)
 		return errUsage
 	}
+	if *messages < 0 {
+		fmt.Fprintf(stderr, "mailhop sim: --messages %d: want a number of messages, 1 or more\n", *messages)
+		return errUsage
+	}
 	spec, err := loadWorld(*worldFlag)
 	if err != nil {
 		return err
@@ -60,33 +64,18 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	if *seed != 0 {
 		spec.Seed = *seed
 	}
-	// The world's goroutines take turns on one thread, as in the browser:
-	// with the same seed, every run (and the playground) tells the same
-	// story in the same order.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	w, err := world.New(spec)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	var capture *pcap.Capture
-	if *pcapOut != "" {
-		capture = w.StartCapture(0)
-	}
-
-	for _, f := range faults {
-		fault, err := parseFault(f)
-		if err != nil {
-			fmt.Fprintf(stderr, "mailhop sim: --fault %q: %v\n", f, err)
-			return errUsage
-		}
-		if err := w.Fault(fault); err != nil {
-			return err
-		}
-	}
 	ctx := context.Background()
-	j := world.Journey{Read: *read, Until: *until}
+	j := world.Journey{Read: *read, Until: *until, Count: *messages}
 	switch {
+	case *messages > 0 && len(sends) == 0:
+		// Traffic among the world's users.
+		for _, m := range spec.RoundRobin() {
+			m.Subject, m.Body = *subject, *body
+			j.Mails = append(j.Mails, m)
+		}
+		if len(j.Mails) == 0 {
+			return errors.New("--messages: no user of the world has a machine with an MSA and someone to write to: say who sends with --send FROM:TO")
+		}
 	case len(sends) > 0:
 		for _, s := range sends {
 			from, to, ok := strings.Cut(s, ":")
@@ -113,16 +102,56 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	default:
 		j.Mails = []world.MailSpec{{From: spec.Users[0].Address, To: []string{spec.Users[1].Address}, Subject: *subject, Body: *body}}
 	}
-	out, err := w.Run(ctx, j)
+	var worldFaults []world.Fault
+	for _, f := range faults {
+		fault, err := parseFault(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "mailhop sim: --fault %q: %v\n", f, err)
+			return errUsage
+		}
+		worldFaults = append(worldFaults, fault)
+	}
+	// The world's goroutines take turns on one thread, as in the browser:
+	// with the same seed, every run (and the playground) tells the same
+	// story in the same order.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	// The trace is written as it is recorded, and the world keeps only
+	// its end: a run of any length holds a bounded trace.
+	stream := newTraceStream()
+	j.Pause = stream.catchUp
+	w, err := world.New(spec, world.TraceLimit(simTraceLimit), world.TraceSink(stream.add))
 	if err != nil {
 		return err
 	}
+	defer w.Close()
+	start := w.Clock.Now()
+	var capture *pcap.Capture
+	if *pcapOut != "" {
+		capture = w.StartCapture(0)
+	}
+	for _, f := range worldFaults {
+		if err := w.Fault(f); err != nil {
+			return err
+		}
+	}
+	// The outputs start as the run does: the events so far are written
+	// first.
+	closeStream, err := streamOutputs(stream, w, stdout, *jsonOut, *outTranscript, *outJSON)
+	if err != nil {
+		return err
+	}
+	out, runErr := w.Run(ctx, j)
+	// What the trace holds when the run is over is the story told: the
+	// sink is removed, then what is pending is written.
+	w.Trace.SetSink(nil)
+	if err := closeStream(); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return runErr
+	}
 	for _, err := range out.ReadErrs {
 		fmt.Fprintf(stderr, "mailhop sim: %v\n", err)
-	}
-	events := w.Trace.Events()
-	if err := writeExports(w, events, *outTranscript, *outJSON); err != nil {
-		return err
 	}
 	if capture != nil {
 		if err := writeFile(*pcapOut, func(f io.Writer) error { _, err := capture.WriteTo(f); return err }); err != nil {
@@ -138,13 +167,19 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		for _, r := range out.Refused {
 			fmt.Fprintf(stderr, "mailhop sim: %s\n", refusal(r))
 		}
-		return trace.WriteJSON(stdout, events...)
-	}
-	if err := trace.WriteText(stdout, events...); err != nil {
-		return err
+		if *messages > 0 {
+			fmt.Fprintf(stderr, "mailhop sim: %s\n", tally(w, start, out, *messages, stream.written()))
+		}
+		return nil
 	}
 	for _, r := range out.Refused {
 		fmt.Fprintf(stdout, "\n== %s\n", refusal(r))
+	}
+	if *messages > 0 {
+		if more := out.NRefused - len(out.Refused); more > 0 {
+			fmt.Fprintf(stdout, "\n== and %d more refused\n", more)
+		}
+		fmt.Fprintf(stdout, "\n== %s\n", tally(w, start, out, *messages, stream.written()))
 	}
 	// The headers of what arrived: the Received lines tell the journey
 	// backwards, newest first. Mail for a forwarded address or a list is
@@ -207,21 +242,81 @@ func printArrival(stdout io.Writer, w *world.World, to string) {
 	}
 }
 
-// writeExports writes the files asked for with --out-transcript and
-// --out-json.
-func writeExports(w *world.World, events []trace.Event, transcript, jsonLines string) error {
-	if transcript != "" {
-		err := writeFile(transcript, func(f io.Writer) error {
-			return trace.WriteTranscript(f, w.TranscriptHeading(), events...)
-		})
+// simTraceLimit is about how many events of its trace a world run by
+// `mailhop sim` keeps (the rest is written as it is recorded).
+const simTraceLimit = 4096
+
+// streamOutputs starts writing the trace as it happens: to stdout
+// (text, or JSON lines), and to the files of --out-transcript and
+// --out-json. The returned close writes what is pending, flushes, and
+// closes the files; it returns the first error.
+func streamOutputs(s *traceStream, w *world.World, stdout io.Writer, jsonOut bool, transcript, jsonLines string) (func() error, error) {
+	var files []*os.File
+	if jsonOut {
+		s.jsonLines(stdout)
+	} else {
+		s.text(stdout, nil)
+	}
+	for _, out := range []struct {
+		name string
+		json bool
+	}{{transcript, false}, {jsonLines, true}} {
+		if out.name == "" {
+			continue
+		}
+		f, err := os.Create(out.name)
 		if err != nil {
-			return err
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, err
+		}
+		files = append(files, f)
+		if out.json {
+			s.jsonLines(f)
+		} else {
+			s.text(f, w.TranscriptHeading())
 		}
 	}
-	if jsonLines != "" {
-		return writeFile(jsonLines, func(f io.Writer) error { return trace.WriteJSON(f, events...) })
+	s.start()
+	return func() error {
+		var first error
+		for i, err := range s.close() {
+			if err != nil && i > 0 {
+				err = fmt.Errorf("%s: %w", files[i-1].Name(), err)
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		for _, f := range files {
+			if err := f.Close(); err != nil && first == nil {
+				first = fmt.Errorf("%s: %w", f.Name(), err)
+			}
+		}
+		return first
+	}, nil
+}
+
+// tally sums up a run of --messages: what was sent, what is still
+// queued, what the mailboxes hold, how long it took on the clock.
+func tally(w *world.World, start time.Time, out world.Outcome, n int, events int64) string {
+	stored := 0
+	for _, h := range w.Hosts {
+		if h.Store == nil {
+			continue
+		}
+		for _, u := range h.Store.Users() {
+			boxes, _ := h.Store.Mailboxes(u)
+			for _, b := range boxes {
+				if st, err := h.Store.Status(u, b.Name); err == nil {
+					stored += int(st.Messages)
+				}
+			}
+		}
 	}
-	return nil
+	return fmt.Sprintf("%d messages: %d taken, %d refused; %d still queued; %d in the mailboxes; %d trace events; %s of virtual time",
+		n, out.NSent, out.NRefused, w.Queued(), stored, events, w.Clock.Now().Sub(start).Round(time.Millisecond))
 }
 
 // writeFile creates name and fills it with write.

@@ -45,7 +45,7 @@
 //	title     required  one line
 //	goal      required  two sentences: what the student will do, and what they will see
 //	world     required  a built-in world's name (default, mx-down, dns-broken, backup-mx,
-//	                    null-mx, spoof, no-dmarc, forwarded, mailing-list) or a whole world
+//	                    null-mx, spoof, no-dmarc, forwarded, mailing-list, large) or a whole world
 //	                    file's text, as a YAML block (world: |)
 //	setup     optional  actions done when the lesson starts, not by the student: only
 //	                    mail, advance and fault

@@ -96,6 +96,7 @@ type Option func(*options)
 
 type options struct {
 	traceLimit int
+	traceSink  func(trace.Event)
 	firstDelay time.Duration
 }
 
@@ -107,6 +108,12 @@ func QueueDelay(d time.Duration) Option { return func(o *options) { o.firstDelay
 // TraceLimit keeps only about the newest n events of the trace (0: all),
 // for long runs and bursts.
 func TraceLimit(n int) Option { return func(o *options) { o.traceLimit = n } }
+
+// TraceSink has every event of the trace given to f as it is recorded,
+// from the world's first (trace.Recorder.SetSink: f runs under the
+// recorder's lock and must be quick). With TraceLimit, it is how a long
+// run keeps its whole story while the trace keeps only its end.
+func TraceSink(f func(trace.Event)) Option { return func(o *options) { o.traceSink = f } }
 
 // New builds and starts a world.
 func New(spec *Spec, opts ...Option) (*World, error) {
@@ -123,6 +130,9 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 	}
 	w := &World{Spec: spec, Clock: clock.NewVirtual(start), Hosts: map[string]*Host{}, firstDelay: o.firstDelay}
 	w.Trace = trace.NewRecorder(w.Clock.Now, o.traceLimit)
+	if o.traceSink != nil {
+		w.Trace.SetSink(o.traceSink)
+	}
 	w.Trace.SetNoter(explain.Note)
 	w.Trace.SetNarrator(explain.Narrate)
 	w.Net = netsim.New(w.Clock, w.Trace)
@@ -146,9 +156,11 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 			clientRand: seededRand(w.Seed(), "mua\x00"+hs.Name)}
 	}
 	w.dkim = w.dkimKeys()
-	// DNS first: the queues need it.
+	// DNS first: the queues need it. A zone that several servers serve
+	// is read once: a zone is not changed once loaded.
+	zones := map[string]*dns.Zone{}
 	for _, h := range w.hostsWith("dns") {
-		if err := w.startDNS(h); err != nil {
+		if err := w.startDNS(h, zones); err != nil {
 			w.Close()
 			return nil, err
 		}
@@ -196,12 +208,19 @@ func (w *World) Close() {
 	}
 }
 
-func (w *World) startDNS(h *Host) error {
+// startDNS starts a dns host's server with its zones, taking those
+// already read from loaded (and adding those it reads).
+func (w *World) startDNS(h *Host, loaded map[string]*dns.Zone) error {
 	srv := &dns.Server{Name: h.Spec.Name, ClosedWorld: true}
 	for _, name := range h.Spec.Zones {
-		z, err := dns.LoadZone(strings.NewReader(w.Spec.Zones[name]+w.dkimRecords(name)), name, "zone "+name)
-		if err != nil {
-			return fmt.Errorf("host %s: %w", h.Spec.Name, err)
+		z := loaded[name]
+		if z == nil {
+			var err error
+			z, err = dns.LoadZone(strings.NewReader(w.Spec.Zones[name]+w.dkimRecords(name)), name, "zone "+name)
+			if err != nil {
+				return fmt.Errorf("host %s: %w", h.Spec.Name, err)
+			}
+			loaded[name] = z
 		}
 		srv.SetZone(z)
 	}

@@ -236,7 +236,12 @@ export class Model extends EventTarget {
     this.cursor = null;
     this.emit('world', world);
     if (rewound) this.emit('cursor', this.position());
-    this.wantState();
+    // Another world: its state at once (wantState spaces the states out
+    // while mail flows).
+    clearTimeout(this.stateTimer);
+    this.stateTimer = null;
+    this.stateWanted = true;
+    this.fetchState();
   }
 
   // offer takes a state the API sends unasked (the live view's, when a

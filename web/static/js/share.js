@@ -126,7 +126,9 @@ export class Share {
   constructor(env) {
     this.env = env;
     this.model = env.model;
-    this.source = { kind: 'builtin', name: 'default' };
+    // The simulation starts with a built-in world: the default one, or
+    // the one a link named (start.js).
+    this.source = { kind: 'builtin', name: (this.model.live && this.model.live.name) || 'default' };
     this.written = null;
     this.packed = null; // {text, value} of the world or lesson file
     this.packing = null;

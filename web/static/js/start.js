@@ -8,7 +8,15 @@
   if (/\/live$/.test(location.pathname)) return;
   try {
     const meta = document.querySelector('meta[name="mailhop-wasm"]');
-    const w = new Worker(`js/worker.js#wasm=${encodeURIComponent(meta ? meta.content : 'mailhop.wasm')}`);
+    // A link to a built-in world (#w=NAME&seed=N, see share.js): the
+    // simulation starts with it rather than with the default world.
+    const link = new URLSearchParams(location.hash.slice(1));
+    let first = '';
+    if (/^[\w.-]{1,100}$/.test(link.get('w') || '') && !['wf', 'lesson', 'lf'].some((k) => link.has(k))) {
+      first = `&world=${encodeURIComponent(link.get('w'))}`;
+      if (/^[1-9]\d{0,14}$/.test(link.get('seed') || '')) first += `&seed=${link.get('seed')}`;
+    }
+    const w = new Worker(`js/worker.js#wasm=${encodeURIComponent(meta ? meta.content : 'mailhop.wasm')}${first}`);
     const early = [];
     w.onmessage = (e) => early.push(e);
     w.onerror = (e) => { e.preventDefault(); early.push(e); };

@@ -15,6 +15,21 @@ const TOP = 40; // room for the domain labels and arcs
 const DROP = 62; // how much lower the hosts between the domains sit
 const CAPTION = 22;
 
+// A world of more than COMPACT hosts is drawn compact: each domain a
+// column of small cards (name, address, main role, counts), no caption
+// under each host but one line for the latest, and links drawn only as
+// traffic crosses them, so that fifty hosts fit the panel and stay
+// readable.
+export const COMPACT = 12;
+const CW = 128; // compact card
+const CH = 30;
+const CGAP = 4; // between two cards of a column
+const CCOL = 8; // between two columns of a frame
+const CPAD = 5; // inside a frame
+const CLABEL = 22; // the frame's label
+const CFGAP = 8; // between frames
+const TICKER = 24; // the line of the latest caption
+
 // ports: "587, 465", the ports of a role's services (the state's table).
 function ports(role) {
   return servicesOf(role).map((s) => s.port).join(', ');
@@ -52,6 +67,30 @@ function rank(h) {
   return 3;
 }
 
+// compactRank orders a domain's hosts in a compact column: the servers
+// as mail meets them, then the people's machines.
+function compactRank(h) {
+  const r = h.roles;
+  if (r.includes('dns')) return 0;
+  if (r.includes('msa')) return 1;
+  if (r.includes('mx')) return 2;
+  if (r.includes('mua')) return 4;
+  return 3;
+}
+
+// groupIndex returns the index in domains of a host's domain: its user's
+// for a user's machine, its first mail domain, or the domain its name
+// ends in (ns.example.org); -1 for none.
+function groupIndex(h, domains) {
+  if (h.roles.includes('mua') && h.user) return domains.indexOf(domainOf(h.user));
+  if ((h.domains || []).length) return domains.indexOf(h.domains[0]);
+  let best = -1;
+  domains.forEach((d, i) => {
+    if (h.name.endsWith(`.${d}`) && (best < 0 || d.length > domains[best].length)) best = i;
+  });
+  return best;
+}
+
 // layout places the hosts: the sending domain on the left, the receiving
 // one on the right, DNS between them (lower). mode "rows" puts each domain
 // on a row of its own (DNS beside the first), for a column half a screen
@@ -66,12 +105,11 @@ export function layout(state, mode) {
   const groups = domains.map(() => []);
   const middle = [];
   for (const h of state.hosts) {
-    let d = -1;
-    if (h.roles.includes('mua') && h.user) d = domains.indexOf(domainOf(h.user));
-    else if ((h.domains || []).length) d = domains.indexOf(h.domains[0]);
+    const d = groupIndex(h, domains);
     if (d < 0) middle.push(h);
     else groups[d].push(h);
   }
+  if (state.hosts.length > COMPACT) return compactLayout(groups, domains, middle, mode);
   groups.forEach((g, i) => g.sort((a, b) => {
     const ra = rank(a);
     const rb = rank(b);
@@ -135,6 +173,46 @@ export function layout(state, mode) {
     height = y - 20;
   }
   return { pos, frames, width, height };
+}
+
+// compactLayout places many hosts: each domain a frame of small cards,
+// in one column (two or more for a large domain), the frames side by
+// side; on a narrow screen, one frame a row, of up to three columns.
+function compactLayout(groups, domains, middle, mode) {
+  const sets = groups.map((hosts, i) => ({ label: domains[i], hosts })).filter((x) => x.hosts.length);
+  if (middle.length) sets.push({ label: '', hosts: middle });
+  for (const set of sets) set.hosts.sort((a, b) => compactRank(a) - compactRank(b));
+  const most = Math.max(1, ...sets.map((x) => x.hosts.length));
+  let perRow;
+  let cols;
+  if (mode === 'narrow') {
+    // A phone: a frame a row, its hosts in up to three columns.
+    perRow = 1;
+    cols = Math.min(3, Math.ceil(most / 4));
+  } else {
+    perRow = sets.length <= 6 ? sets.length : Math.ceil(sets.length / 2);
+    cols = Math.ceil(most / 12);
+  }
+  perRow = Math.max(perRow, 1);
+  const rows = Math.ceil(most / cols);
+  const fw = cols * CW + (cols - 1) * CCOL + 2 * CPAD;
+  const fh = CLABEL + rows * (CH + CGAP) - CGAP + CPAD;
+  const pos = new Map();
+  const group = new Map();
+  const frames = [];
+  sets.forEach((set, i) => {
+    const x = 4 + (i % perRow) * (fw + CFGAP);
+    const y = 4 + Math.floor(i / perRow) * (fh + CFGAP);
+    frames.push({ label: set.label, x, y, w: fw, h: fh });
+    set.hosts.forEach((h, k) => {
+      pos.set(h.name, { x: x + CPAD + Math.floor(k / rows) * (CW + CCOL), y: y + CLABEL + (k % rows) * (CH + CGAP) });
+      group.set(h.name, set.label);
+    });
+  });
+  const frameRows = Math.ceil(sets.length / perRow);
+  const width = 8 + perRow * (fw + CFGAP) - CFGAP;
+  const height = 4 + frameRows * (fh + CFGAP) - CFGAP + TICKER;
+  return { pos, frames, width, height, compact: true, group, ticker: { x: 8, y: height - 8 } };
 }
 
 // links derives the world's wiring from its roles.
@@ -225,7 +303,11 @@ export class Topology {
     const svg = clear(this.svg);
     const lay = layout(st, this.narrow);
     this.pos = lay.pos;
+    this.compact = !!lay.compact;
+    this.group = lay.group || new Map();
+    [this.cw, this.ch] = this.compact ? [CW, CH] : [W, H];
     svg.setAttribute('viewBox', `0 0 ${lay.width} ${lay.height}`);
+    svg.classList.toggle('compact', this.compact);
     svg.append(s('defs', {},
       s('pattern', { id: 'hatch', width: 8, height: 8, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' },
         s('rect', { width: 8, height: 8, class: 'hatch-bg' }),
@@ -239,25 +321,37 @@ export class Topology {
     this.flowLayer = s('g', { class: 'flows', 'aria-hidden': 'true' });
     this.hostLayer = s('g', { class: 'hosts' });
     this.noteLayer = s('g', { class: 'notes', 'aria-hidden': 'true' });
-    svg.append(frames, this.linkLayer, this.flowLayer, this.hostLayer, this.noteLayer);
+    // Compact, what travels goes over the cards (under them it would be
+    // lost among fifty).
+    if (this.compact) svg.append(frames, this.linkLayer, this.hostLayer, this.flowLayer, this.noteLayer);
+    else svg.append(frames, this.linkLayer, this.flowLayer, this.hostLayer, this.noteLayer);
     this.links = new Map();
-    for (const l of links(st).values()) this.addLink(l.a, l.b, l.labels);
+    // Compact, the links appear as traffic crosses them (reveal): fifty
+    // hosts' wiring at once is a tangle.
+    if (!this.compact) for (const l of links(st).values()) this.addLink(l.a, l.b, l.labels);
     this.cards = new Map();
     this.captions = new Map();
+    this.ticker = null;
+    if (this.compact) {
+      // One line for what the hosts just did, instead of a caption
+      // under each.
+      this.ticker = s('text', { x: lay.ticker.x, y: lay.ticker.y, class: 'caption ticker' });
+      frames.append(this.ticker);
+    }
     for (const h of st.hosts) this.addCard(h);
     this.sprites = [];
   }
 
   center(name) {
     const p = this.pos.get(name);
-    return p ? { x: p.x + W / 2, y: p.y + H / 2 } : null;
+    return p ? { x: p.x + this.cw / 2, y: p.y + this.ch / 2 } : null;
   }
 
   addLink(a, b, labels) {
     const key = [a, b].sort().join('|');
     if (this.links.has(key)) {
       const l = this.links.get(key);
-      for (const x of labels) l.labels.add(x);
+      if (!this.compact) for (const x of labels) l.labels.add(x);
       setLabel(l);
       return l;
     }
@@ -267,18 +361,20 @@ export class Topology {
     // A straight line, unless it would pass behind another card: then an
     // arc over the cards (on a wide screen, where the cards form a row).
     let c = null;
-    if (this.narrow !== 'narrow' && this.crosses(ca, cb, a, b)) {
+    if (this.narrow !== 'narrow' && !this.compact && this.crosses(ca, cb, a, b)) {
       const top = Math.min(this.pos.get(a).y, this.pos.get(b).y) - 22;
       c = { x: (ca.x + cb.x) / 2, y: (4 * top - ca.y - cb.y) / 2 };
     }
     const line = c
       ? s('path', { d: `M${ca.x},${ca.y} Q${c.x},${c.y} ${cb.x},${cb.y}`, class: 'link arc' })
-      : s('line', { x1: ca.x, y1: ca.y, x2: cb.x, y2: cb.y, class: 'link' });
+      : s('line', { x1: ca.x, y1: ca.y, x2: cb.x, y2: cb.y, class: `link${this.compact ? ' thin' : ''}` });
     const mid = at(ca, cb, c, 0.5);
     const mx = mid.x;
     const my = mid.y;
     const label = s('text', { x: mx, y: my - 8, class: 'link-label', 'text-anchor': 'middle' });
-    const l0 = { labels: new Set(labels), label, mx };
+    // Compact, the ports are not written on the links: they would lie
+    // under the cards.
+    const l0 = { labels: new Set(this.compact ? [] : labels), label, mx };
     setLabel(l0);
     const g = s('g', { class: 'link-g' }, line, label);
     this.linkLayer.append(g);
@@ -293,9 +389,9 @@ export class Topology {
     for (const [name, r] of this.pos) {
       if (name === a || name === b) continue;
       const x0 = r.x - 4;
-      const x1 = r.x + W + 4;
+      const x1 = r.x + this.cw + 4;
       const y0 = r.y - 4;
-      const y1 = r.y + H + 4;
+      const y1 = r.y + this.ch + 4;
       for (let i = 1; i < 40; i++) {
         const x = p.x + (q.x - p.x) * i / 40;
         const y = p.y + (q.y - p.y) * i / 40;
@@ -313,6 +409,10 @@ export class Topology {
   addCard(h) {
     const p = this.pos.get(h.name);
     if (!p) return;
+    if (this.compact) {
+      this.addCompactCard(h, p);
+      return;
+    }
     const g = s('g', { class: 'host', transform: `translate(${p.x},${p.y})`, tabindex: 0, 'data-host': h.name });
     const title = s('title', {});
     const body = s('rect', { width: W, height: H, rx: 8, class: 'card' });
@@ -348,15 +448,109 @@ export class Topology {
     this.cards.set(h.name, { g, title, badges, host: h, caption });
   }
 
+  // addCompactCard draws a small card: the name (without its frame's
+  // domain: mx1 in the frame of uni.example is mx1.uni.example), the
+  // main role, the address, and the counts when there are any. The rest
+  // (every role, the ports) is in its label.
+  addCompactCard(h, p) {
+    const domain = this.group.get(h.name) || '';
+    const chip = chips(h)[0];
+    const kind = h.roles.includes('mua') ? 'mua' : h.roles.includes('dns') ? 'dns' : chip && chip[1] === 'MDA' ? 'mda' : 'mta';
+    const g = s('g', { class: `host compact kind-${kind}`, transform: `translate(${p.x},${p.y})`, tabindex: 0, 'data-host': h.name, 'data-domain': domain });
+    const title = s('title', {});
+    g.append(title,
+      s('rect', { width: CW, height: CH, rx: 5, class: 'card' }),
+      s('rect', { width: CW, height: CH, rx: 5, class: 'card-hatch', fill: 'url(#hatch)' }),
+      s('rect', { x: 1, y: 1, width: 4, height: CH - 2, rx: 2, class: 'stripe' }));
+    const name = h.label || (domain && h.name.endsWith(`.${domain}`) ? h.name.slice(0, -domain.length - 1) : h.name);
+    g.append(s('text', { x: 9, y: 13, class: 'host-name' }, name));
+    let right = CW - 3;
+    if (chip) {
+      const w = chip[1].length * 6 + 6;
+      right -= w;
+      g.append(s('g', { class: `chip chip-${chip[1].toLowerCase()}` },
+        s('title', {}, `${chip[1]}: ${chip[2]()}`),
+        s('rect', { x: right, y: 3, width: w, height: 12, rx: 2 }),
+        s('text', { x: right + w / 2, y: 12, 'text-anchor': 'middle' }, chip[1])));
+    }
+    g.append(s('text', { x: 9, y: 26, class: 'host-addr' }, h.addrs[0] || ''));
+    // The counts, left of the role: the hosts that have them have short
+    // names (smtp, mx1, store).
+    const badges = s('g', { class: 'badges', transform: `translate(${right - 3},3.5)` });
+    const down = s('g', { class: 'down-label' },
+      s('rect', { x: CW - 40, y: 3, width: 37, height: 12, rx: 2 }),
+      s('text', { x: CW - 21.5, y: 12, 'text-anchor': 'middle' }, 'DOWN'));
+    g.append(badges, down);
+    this.hostLayer.append(g);
+    this.cards.set(h.name, { g, title, badges, host: h, caption: null });
+  }
+
+  // compactBadges shows a compact card's counts as small pills, from the
+  // right: the queue when it holds mail, the mail in the INBOXes when
+  // there is some; it returns what the label says of them.
+  compactBadges(c, v) {
+    const h = c.host;
+    const parts = [];
+    const pills = [];
+    if (h.roles.includes('msa') || h.roles.includes('mx')) {
+      const q = v.queue.get(h.name);
+      const n = q ? q.size : 0;
+      parts.push(`${n} in the queue`);
+      if (n) pills.push({ cls: 'queue busy', badge: 'queue', n, text: `q ${n}` });
+    }
+    const boxes = (h.mailboxes || []).filter((mb) => !mb.mailbox || mb.mailbox === 'INBOX');
+    if (boxes.length) {
+      let total = 0;
+      for (const mb of boxes) {
+        const n = v.mail.get(mb.user) ?? mb.messages.length;
+        total += n;
+        parts.push(`${n} in ${mb.user}'s INBOX`);
+      }
+      if (total) pills.push({ cls: 'mail busy', badge: 'mail', n: total, text: String(total), env: true });
+    }
+    let x = 0;
+    for (const pl of pills) {
+      const w = pl.text.length * 6 + (pl.env ? 20 : 8);
+      x -= w;
+      const g = s('g', { class: `badge ${pl.cls}`, 'data-badge': pl.badge, 'data-count': pl.n },
+        s('rect', { x, y: 0, width: w, height: 11, rx: 5.5 }));
+      if (pl.env) g.append(s('path', { d: `M${x + 4},2.5 h9 v6.5 h-9 z M${x + 4},2.5 l4.5,3.5 l4.5,-3.5`, class: 'env-icon' }));
+      g.append(s('text', { x: x + w - 4, y: 8.8, 'text-anchor': 'end' }, pl.text));
+      c.badges.append(g);
+      x -= 3;
+    }
+    return parts;
+  }
+
   // badges shows queue lengths, mailbox counts and down hosts as the
   // model's view has them (in step with the animation).
   badges() {
     const v = this.model.view;
+    if (this.compact) {
+      // A cut link shows, even before traffic has crossed it.
+      for (const key of v.cuts) {
+        const [a, b] = key.split('|');
+        if (!this.links.has(key)) this.addLink(a, b, []);
+      }
+    }
     for (const [name, c] of this.cards) {
       const h = c.host;
       const down = !!v.down.get(name);
       c.g.classList.toggle('is-down', down);
       clear(c.badges);
+      if (this.compact) {
+        const parts = this.compactBadges(c, v);
+        const now = ((this.model.state && this.model.state.hosts) || []).find((x) => x.name === name) || h;
+        for (const f of now.dns_faults || []) parts.push(`answers ${f.mode} for ${(f.name || '').replace(/\.$/, '') || 'every name'}`);
+        c.g.classList.toggle('has-fault', !!(now.dns_faults || []).length);
+        const roles = chips(h).map(([, l]) => l).join(', ');
+        const label = `${h.label ? `${h.label} (${name})` : name}, ${h.addrs.join(' ')}, ${roles || 'no role'}, ` +
+          `${h.ports.length ? `ports ${h.ports.join(' ')}` : 'no open ports'}${parts.length ? `, ${parts.join(', ')}` : ''}` +
+          `${down ? ', DOWN' : ''}`;
+        c.g.setAttribute('aria-label', label);
+        c.title.textContent = label;
+        continue;
+      }
       let x = 0;
       const parts = [];
       const q = v.queue.get(name);
@@ -428,6 +622,12 @@ export class Topology {
   caption(host, text, kind) {
     const c = this.cards.get(host);
     if (!c) return;
+    if (!c.caption) {
+      // Compact: the one line of the latest.
+      this.ticker.textContent = text ? `${host}: ${text}` : '';
+      this.ticker.setAttribute('class', `caption ticker ${kind || ''}`);
+      return;
+    }
     c.caption.textContent = text;
     c.caption.setAttribute('class', `caption ${kind || ''}`);
   }
@@ -441,10 +641,13 @@ export class Topology {
     this.sprites = [];
     if (this.noteLayer) clear(this.noteLayer);
     for (const c of this.cards.values()) {
-      c.caption.textContent = '';
-      c.caption.setAttribute('class', 'caption');
+      if (c.caption) {
+        c.caption.textContent = '';
+        c.caption.setAttribute('class', 'caption');
+      }
       c.g.classList.remove('pulse');
     }
+    if (this.ticker) this.ticker.textContent = '';
     const { index } = this.model.position();
     const e = index >= 0 ? this.model.events[index] : null;
     if (e) {
@@ -559,7 +762,9 @@ export class Topology {
     const b = this.center(to);
     if (!a || !b) return;
     const link = this.linkOf(from, to);
-    const el = sprite(shape, label);
+    // Compact, a DNS question's words would cover the cards: the line
+    // under the frames tells them.
+    const el = sprite(shape, this.compact ? '' : label);
     this.flowLayer.append(el);
     const speed = Math.max(this.model.speed, 0.25);
     this.sprites.push({ el, a, b, c: link ? link.c : null, t0: performance.now(), dur: Math.max(dur / Math.sqrt(speed), 160) });

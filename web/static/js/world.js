@@ -2,7 +2,7 @@
 // faults a teacher can break things with (a host down, a link cut, DNS
 // answering badly), and loading another world.
 import { h, clear, announce } from './dom.js';
-import { links } from './topology.js';
+import { links, COMPACT } from './topology.js';
 
 const DNS_MODES = [
   ['', 'answers normally'],
@@ -63,6 +63,17 @@ export class WorldPanel {
           h('td', {}, h('code', {}, u.address)), h('td', {}, h('code', {}, u.password)),
           h('td', {}, st.hosts.filter((x) => x.user === u.address).map((x) => x.name).join(', ') || '—'))))));
 
+    // In a large world, the tables of hosts and links fold away until
+    // opened: hundreds of rows are not laid out for nothing, and the end
+    // of the panel (another world) stays in reach.
+    this.unfolded = this.unfolded || {};
+    const fold = (key, summary, table) => {
+      if (st.hosts.length <= COMPACT) return table;
+      const d = h('details', { class: 'fold' }, h('summary', {}, summary), table);
+      d.open = !!this.unfolded[key];
+      d.addEventListener('toggle', () => { this.unfolded[key] = d.open; });
+      return d;
+    };
     const hostRows = st.hosts.map((x) => {
       const down = !!v.down.get(x.name);
       return h('tr', {},
@@ -76,9 +87,9 @@ export class WorldPanel {
     });
     root.append(h('h4', { id: 'faults-h' }, 'Break something'),
       h('p', { class: 'muted' }, 'A host that is down refuses nothing: it just does not answer. Mail waits in the queue and is tried again later — advance the clock to see the retries.'),
-      h('table', { class: 'list', 'aria-label': 'Hosts' },
+      fold('hosts', `The ${st.hosts.length} hosts: take one down`, h('table', { class: 'list', 'aria-label': 'Hosts' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Host'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Fault'))),
-        h('tbody', {}, hostRows)));
+        h('tbody', {}, hostRows))));
 
     const linkRows = [...links(st).values()].map((l) => {
       const cut = v.cuts.has(l.key);
@@ -91,9 +102,9 @@ export class WorldPanel {
           onclick: () => this.fault({ kind: cut ? 'link-restore' : 'link-cut', host: l.a, peer: l.b }, `link ${l.a} ↔ ${l.b} ${cut ? 'restored' : 'cut'}`),
         }, cut ? 'Restore' : 'Cut')));
     });
-    root.append(h('table', { class: 'list', 'aria-label': 'Links' },
+    root.append(fold('links', `The ${linkRows.length} links: cut one`, h('table', { class: 'list', 'aria-label': 'Links' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Link'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Fault'))),
-      h('tbody', {}, linkRows)));
+      h('tbody', {}, linkRows))));
 
     for (const dns of st.hosts.filter((x) => x.roles.includes('dns'))) {
       const id = `dns-${dns.name.replace(/\W/g, '-')}`;
@@ -131,6 +142,8 @@ export class WorldPanel {
 
     if (focusKey) {
       const again = root.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
+      const folded = again && again.closest('details:not([open])');
+      if (folded) folded.open = true;
       if (again) again.focus();
     }
   }
