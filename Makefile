@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ADDR ?= 127.0.0.1:8080
 BIN := bin/mailhop
 
-.PHONY: all run build wasm test test-go test-race test-wasm test-browser lint deps bench bench-serve bench-imap bench-browser fuzz clean
+.PHONY: all run build wasm test test-go test-race test-wasm test-browser lint deps bench bench-wasm bench-serve bench-imap bench-browser fuzz clean
 
 all: build
 
@@ -55,8 +55,12 @@ lint:
 	$(GO) run $(STATICCHECK) -tags browser ./web/
 
 ## bench: every benchmark; figures go in the README
-bench: bench-serve bench-imap bench-browser
+bench: bench-wasm bench-serve bench-imap bench-browser
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-wasm: the whole chain under WebAssembly in Node: BenchmarkChainBurst's msgs/s
+bench-wasm:
+	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench ChainBurst -benchtime 1x ./sim/world/
 
 ## bench-serve: mailhop serve against Postfix, Mailpit and a discarding go-smtp (smtp-source), and its memory
 bench-serve:

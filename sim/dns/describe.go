@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 
 	miekg "github.com/miekg/dns"
 
@@ -60,6 +61,37 @@ func DescribePacket(b []byte) string {
 		s.WriteString(", truncated")
 	}
 	return oneLine(s.String())
+}
+
+// PacketDescriber returns DescribePacket with a memory: a datagram seen
+// before, whatever its id, is described again without being unpacked
+// (a world asks the same few questions and gets the same answers for
+// every message). It remembers at most a few hundred datagrams. It is
+// safe for concurrent use.
+func PacketDescriber() func(b []byte) string {
+	const most = 512
+	var mu sync.Mutex
+	seen := map[string]string{}
+	return func(b []byte) string {
+		if len(b) < 2 {
+			return DescribePacket(b)
+		}
+		rest := b[2:] // all but the id, which the description leaves out
+		mu.Lock()
+		s, ok := seen[string(rest)]
+		mu.Unlock()
+		if ok {
+			return s
+		}
+		s = DescribePacket(b)
+		mu.Lock()
+		if len(seen) >= most {
+			clear(seen)
+		}
+		seen[string(rest)] = s
+		mu.Unlock()
+		return s
+	}
 }
 
 // questionText is a question as dig's question section shows it, without

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -67,7 +68,34 @@ func TestDescribePacket(t *testing.T) {
 			if got := DescribePacket(b); got != c.want {
 				t.Errorf("got %q, want %q", got, c.want)
 			}
+			// Remembered, and the same under another id.
+			describe := PacketDescriber()
+			for id := range 3 {
+				if len(b) >= 2 {
+					b = append([]byte(nil), b...)
+					b[0], b[1] = byte(id), byte(id*7)
+				}
+				if got := describe(b); got != c.want {
+					t.Errorf("PacketDescriber, id %d: got %q, want %q", id, got, c.want)
+				}
+			}
 		})
+	}
+}
+
+// A PacketDescriber that has seen more datagrams than it remembers still
+// describes each right.
+func TestPacketDescriberForgets(t *testing.T) {
+	describe := PacketDescriber()
+	for round := range 2 {
+		for i := range 1500 {
+			m := new(miekg.Msg)
+			m.SetQuestion(fmt.Sprintf("host%d.example.net.", i), miekg.TypeA)
+			want := fmt.Sprintf("host%d.example.net. IN A", i)
+			if got := describe(pack(t, m)); got != want {
+				t.Fatalf("round %d: got %q, want %q", round, got, want)
+			}
+		}
 	}
 }
 

@@ -7,6 +7,8 @@
 package dns
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -374,6 +376,102 @@ func TestDigHostile(t *testing.T) {
 				if strings.Contains(r.out, s) {
 					fail("dig says %q", s)
 				}
+			}
+		})
+	}
+}
+
+// A simulated socket is served by the server's own loop, a real one by
+// miekg's: any datagram gets the same bytes back from both, or nothing
+// from both.
+func TestPacketLoopAnswersAsMiekg(t *testing.T) {
+	s := NewServer(loadTestZone(t, "example.net"), loadTestZone(t, "example.org"), bigZone(t))
+	port := serveLoopback(t, s)
+	w := newWorld(t, false)
+	h, err := w.net.AddHost("ns3.example", "192.0.2.55")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, s, h)
+	sim, err := w.mail.DialContext(context.Background(), "udp", "192.0.2.55:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	real, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer real.Close()
+	ask := func(c net.Conn, b []byte, wait time.Duration) []byte {
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if wait > 0 {
+			c.SetReadDeadline(time.Now().Add(wait))
+		}
+		buf := make([]byte, 65535)
+		n, err := c.Read(buf)
+		if err != nil {
+			return nil
+		}
+		return buf[:n]
+	}
+	pack := func(m *miekg.Msg) []byte {
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	q := func(name string, qtype uint16) *miekg.Msg {
+		m := new(miekg.Msg)
+		m.SetQuestion(name, qtype)
+		return m
+	}
+	mx := pack(q("example.net.", miekg.TypeMX))
+	edns := q("many.example.net.", miekg.TypeA)
+	edns.SetEdns0(4096, false)
+	resp := q("example.net.", miekg.TypeMX)
+	resp.Response = true
+	cases := map[string][]byte{
+		"query":                   mx,
+		"truncated answer":        pack(q("many.example.net.", miekg.TypeA)),
+		"EDNS0":                   pack(edns),
+		"nxdomain":                pack(q("nosuch.example.net.", miekg.TypeA)),
+		"refused":                 pack(q("example.com.", miekg.TypeA)),
+		"cut in the question":     mx[:len(mx)-3],
+		"an answer count, no RRs": append(append([]byte(nil), mx[:7]...), append([]byte{1}, mx[8:]...)...),
+		"trailing garbage":        append(append([]byte(nil), mx...), 1, 2, 3),
+		"no question":             pack(&miekg.Msg{MsgHdr: miekg.MsgHdr{Id: 9}}),
+		"header only, opcode 5":   {0, 1, 5 << 3, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+		"a response":              pack(resp),
+		"shorter than a header":   mx[:5],
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			want := ask(real, b, 300*time.Millisecond)
+			var got []byte
+			if want == nil {
+				// Nothing back from the real server: nothing from the
+				// simulated one either (its socket keeps what comes).
+				done := make(chan []byte, 1)
+				go func() { done <- ask(sim, b, 0) }()
+				select {
+				case got = <-done:
+				case <-time.After(300 * time.Millisecond):
+					sim.SetReadDeadline(time.Now()) // ends the read
+					<-done
+					sim.SetReadDeadline(time.Time{})
+				}
+			} else {
+				got = ask(sim, b, 0)
+			}
+			if silent := name == "a response" || name == "shorter than a header"; silent != (want == nil) {
+				t.Fatalf("the real server answered %x", want)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("simulated socket: %x\nreal socket:      %x", got, want)
 			}
 		})
 	}

@@ -369,8 +369,8 @@ func (r *Resolver) Exchange(ctx context.Context, name string, qtype uint16) (*mi
 	if r.Net == nil || len(r.Servers) == 0 {
 		return nil, &Error{Name: fq, Type: typ, Temporary: true, Reason: "no DNS server configured"}
 	}
-	q := new(miekg.Msg)
-	q.SetQuestion(fq, qtype)
+	q := &miekg.Msg{MsgHdr: miekg.MsgHdr{RecursionDesired: true},
+		Question: []miekg.Question{{Name: fq, Qtype: qtype, Qclass: miekg.ClassINET}}}
 	if r.UDPSize > 0 {
 		q.SetEdns0(max(r.UDPSize, miekg.MinMsgSize), false)
 	}
@@ -380,7 +380,7 @@ func (r *Resolver) Exchange(ctx context.Context, name string, qtype uint16) (*mi
 			if err := ctx.Err(); err != nil {
 				return nil, &Error{Name: fq, Type: typ, Temporary: true, Err: err, Reason: "lookup abandoned: " + err.Error()}
 			}
-			q.Id = miekg.Id() // a fresh id for every try (RFC 5452 §9.2)
+			q.Id = queryID() // a fresh id for every try (RFC 5452 §9.2)
 			resp, err := r.ask(ctx, srv, q)
 			if err == nil {
 				return resp, nil

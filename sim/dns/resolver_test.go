@@ -450,3 +450,63 @@ func TestExchange(t *testing.T) {
 		t.Fatalf("NXDOMAIN answer:\n%v", m)
 	}
 }
+
+// Every query the resolver sends asks one question of class IN with
+// recursion desired, under an id of its own (RFC 5452 §9.2), across
+// more queries than the resolver draws random bytes for at once.
+func TestQueryHeaderAndIDs(t *testing.T) {
+	w := newWorld(t, false)
+	h, err := w.net.AddHost("listener.example", "192.0.2.99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := h.ListenPacket("udp", ":53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	queries := make(chan *miekg.Msg, 1)
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(miekg.Msg)
+			if err := q.Unpack(buf[:n]); err != nil {
+				t.Error(err)
+				return
+			}
+			queries <- q
+			resp := new(miekg.Msg)
+			resp.SetRcode(q, miekg.RcodeNameError)
+			b, _ := resp.Pack()
+			pc.WriteTo(b, from)
+		}
+	}()
+	r := &Resolver{Net: w.mail, Servers: []string{"192.0.2.99:53"}}
+	const n = 600
+	ids := map[uint16]bool{}
+	for i := range n {
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.Exchange(context.Background(), fmt.Sprintf("q%d.example.net", i), miekg.TypeTXT)
+			done <- err
+		}()
+		q := <-queries
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !q.RecursionDesired || q.Opcode != miekg.OpcodeQuery || q.Response || len(q.Question) != 1 ||
+			q.Question[0].Qclass != miekg.ClassINET || q.Question[0].Qtype != miekg.TypeTXT ||
+			q.Question[0].Name != fmt.Sprintf("q%d.example.net.", i) {
+			t.Fatalf("query %d: %v", i, q)
+		}
+		ids[q.Id] = true
+	}
+	// 600 draws from 65,536 ids: about 3 repeats are to be expected.
+	if len(ids) < n-20 {
+		t.Errorf("%d different ids in %d queries", len(ids), n)
+	}
+}

@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +57,7 @@ type Server struct {
 	zones   map[string]*Zone // by canonical origin
 	faults  map[string]Fault // by canonical name; "" for every name
 	running map[*miekg.Server]io.Closer
+	loops   map[net.PacketConn]chan struct{} // servePackets, closed when each ends
 	closed  bool
 
 	tcpMaxConns int // 0: the constant tcpMaxConns; tests lower it
@@ -192,10 +192,96 @@ func (s *Server) Faults() []Fault {
 }
 
 // ServePacket answers queries arriving on pc (UDP) until Shutdown, and
-// closes pc. It returns ErrServerClosed after Shutdown.
+// closes pc. It returns ErrServerClosed after Shutdown. A real socket
+// (*net.UDPConn) is served by miekg's server, any other one (netsim's)
+// by servePackets, which answers the same.
 func (s *Server) ServePacket(pc net.PacketConn) error {
-	return s.serve(&miekg.Server{PacketConn: pc, Handler: s, DecorateReader: undeadlined, MsgAcceptFunc: acceptQuery}, pc)
+	if _, ok := pc.(*net.UDPConn); ok {
+		return s.serve(&miekg.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: acceptQuery}, pc)
+	}
+	return s.servePackets(pc)
 }
+
+// servePackets answers the datagrams of a generic net.PacketConn (netsim's)
+// one after the other, as miekg's server does but without a goroutine for
+// each (a simulated world asks several questions for every message) and
+// without the read deadline miekg re-arms every two seconds to poll for
+// shutdown: on a virtual clock that deadline is a timer that never lets
+// the simulation be idle. Shutdown closes pc, which ends the read.
+func (s *Server) servePackets(pc net.PacketConn) error {
+	done := make(chan struct{})
+	defer close(done)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		pc.Close()
+		return ErrServerClosed
+	}
+	if s.loops == nil {
+		s.loops = map[net.PacketConn]chan struct{}{}
+	}
+	s.loops[pc] = done
+	s.mu.Unlock()
+	defer pc.Close()
+
+	buf := make([]byte, miekg.MaxMsgSize)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			s.mu.Lock()
+			delete(s.loops, pc)
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return ErrServerClosed
+			}
+			return err
+		}
+		s.serveDatagram(&packetWriter{pc: pc, to: from}, buf[:n])
+	}
+}
+
+// serveDatagram answers one query as miekg's server does with acceptQuery:
+// nothing to a datagram shorter than a header or to a response (QR set),
+// FORMERR (with what could be read of the question) to one that does not
+// unpack, ServeDNS for the rest.
+func (s *Server) serveDatagram(w *packetWriter, m []byte) {
+	const headerSize, qr = 12, 0x80
+	if len(m) < headerSize || m[2]&qr != 0 {
+		return
+	}
+	req := new(miekg.Msg)
+	if err := req.Unpack(m); err != nil {
+		req.SetRcodeFormatError(req)
+		req.Zero = false
+		req.Ns, req.Answer, req.Extra = nil, nil, nil
+		w.WriteMsg(req)
+		return
+	}
+	s.ServeDNS(w, req)
+}
+
+// packetWriter answers a datagram: a miekg.ResponseWriter.
+type packetWriter struct {
+	pc net.PacketConn
+	to net.Addr
+}
+
+func (w *packetWriter) LocalAddr() net.Addr  { return w.pc.LocalAddr() }
+func (w *packetWriter) RemoteAddr() net.Addr { return w.to }
+func (w *packetWriter) WriteMsg(m *miekg.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+func (w *packetWriter) Write(b []byte) (int, error) { return w.pc.WriteTo(b, w.to) }
+func (w *packetWriter) Close() error                { return nil }
+func (w *packetWriter) TsigStatus() error           { return nil }
+func (w *packetWriter) TsigTimersOnly(bool)         {}
+func (w *packetWriter) Hijack()                     {}
 
 // ServeListener answers queries on connections accepted from l (TCP)
 // until Shutdown, and closes l. It returns ErrServerClosed after Shutdown.
@@ -244,35 +330,17 @@ func (s *Server) serve(srv *miekg.Server, c io.Closer) error {
 func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.closed = true
-	running := s.running
-	s.running = nil
+	running, loops := s.running, s.loops
+	s.running, s.loops = nil, nil
 	s.mu.Unlock()
 	for srv, c := range running {
 		srv.Shutdown() // an error means it had not started yet:
 		c.Close()      // closing its socket stops it as it starts
 	}
-}
-
-// undeadlined reads datagrams from a generic net.PacketConn (netsim's)
-// without the read deadline miekg re-arms every two seconds to poll for
-// shutdown: on a virtual clock that deadline is a timer that never lets the
-// simulation be idle. Shutdown still interrupts the read by setting a
-// deadline in the past. Real *net.UDPConn sockets take miekg's own path.
-func undeadlined(r miekg.Reader) miekg.Reader {
-	return &packetReader{Reader: r, buf: make([]byte, miekg.MaxMsgSize)}
-}
-
-type packetReader struct {
-	miekg.Reader
-	buf []byte // only serveUDP's one loop reads into it
-}
-
-func (p *packetReader) ReadPacketConn(conn net.PacketConn, _ time.Duration) ([]byte, net.Addr, error) {
-	n, addr, err := conn.ReadFrom(p.buf)
-	if err != nil {
-		return nil, nil, err
+	for pc, done := range loops {
+		pc.Close() // ends the read; the query being answered finishes
+		<-done
 	}
-	return bytes.Clone(p.buf[:n]), addr, nil
 }
 
 // ServeDNS answers one query: miekg's dns.Handler.

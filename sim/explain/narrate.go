@@ -35,6 +35,10 @@ const notShown = "; the password itself is not shown"
 // returns "" only for an event with nothing to tell (an unknown kind
 // without a host). Meant for trace.Recorder.SetNarrator.
 func Narrate(e trace.Event) string {
+	return sayings.get(e, narrate)
+}
+
+func narrate(e trace.Event) string {
 	switch e.Kind {
 	case trace.KindHost:
 		return sayHost(e)

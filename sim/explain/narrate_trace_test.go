@@ -255,3 +255,65 @@ func mapValues(m map[string]string) []string {
 	}
 	return out
 }
+
+// The sentences remembered for events that repeat are those made afresh,
+// and what they are remembered by (the memo's key) holds all they depend
+// on: the seq, time, conn, msg, mailbox and next of a wire, packet or DNS
+// event do not change them.
+func TestMemoAgrees(t *testing.T) {
+	for _, c := range []struct{ world, to, read string }{
+		{"default", "bob@example.net", "imap"},
+		{"default", "bob@example.net", "pop3"},
+		{"default", "nobody@example.net", ""},
+		{"dns-broken", "bob@example.net", ""},
+		{"backup-mx", "bob@example.net", ""},
+	} {
+		w := newWorld(t, c.world)
+		ctx := context.Background()
+		for range 2 {
+			if _, err := w.Send(ctx, mua.Mail{From: "alice@example.org", To: []string{c.to}, Subject: "Hello", Body: "Hi."}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.RunUntilQuiet(144 * time.Hour)
+		if c.read != "" {
+			r, err := w.Reader(c.to, c.read)
+			if err != nil {
+				t.Fatal(err)
+			}
+			release := w.Clock.Hold()
+			if c.read == "pop3" {
+				_, err = r.POP3(ctx)
+			} else {
+				_, err = r.IMAP(ctx)
+			}
+			release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Settle()
+		}
+		events := w.Trace.Events()
+		for _, e := range events {
+			say := explain.NarrateAfresh(e)
+			variants := []trace.Event{e}
+			switch e.Kind {
+			case trace.KindWire, trace.KindPacket, trace.KindDNS:
+				other := e
+				other.Seq, other.Time, other.Conn, other.Msg, other.Mailbox = e.Seq+1000, e.Time.Add(time.Hour), "c999", "other@id", "x@y/INBOX"
+				other.Next = e.Time.Add(2 * time.Hour)
+				variants = append(variants, other)
+				if explain.NarrateAfresh(other) != say {
+					t.Errorf("%s: seq %d %s: the sentence depends on more than the memo's key", c.world, e.Seq, e.Kind)
+				}
+			}
+			for round := range 2 {
+				for _, ev := range variants {
+					if got := explain.Narrate(ev); got != say {
+						t.Errorf("%s, round %d: seq %d %s: Narrate %q, afresh %q", c.world, round, ev.Seq, ev.Kind, got, say)
+					}
+				}
+			}
+		}
+	}
+}

@@ -249,7 +249,7 @@ func Aligned(authDomain, fromDomain string, mode Alignment) bool {
 // read as the rest of the simulation reads it (message.ReadHeader), so
 // that DMARC judges the From a mail reader shows.
 func FromDomain(msg []byte) (string, error) {
-	from := message.ReadHeader(msg).Values("From")
+	from := message.Values(msg, "From")
 	switch len(from) {
 	case 0:
 		return "", errors.New("the message has no From field")

@@ -14,9 +14,11 @@ type hfield struct {
 // value is the field's body after the colon, unfolded and trimmed.
 func (f hfield) value() string {
 	_, v, _ := strings.Cut(f.raw, ":")
-	v = strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(v)
-	return strings.TrimSpace(v)
+	return strings.TrimSpace(unbreak.Replace(v))
 }
+
+// unbreak removes line breaks.
+var unbreak = strings.NewReplacer("\r\n", "", "\n", "", "\r", "")
 
 // splitHeader cuts a raw message (RFC 5322) into its header fields and
 // its body. A line beginning with a space or tab continues the field
@@ -30,26 +32,36 @@ func (f hfield) value() string {
 // they are). message.ReadHeader skips malformed lines, turns a stray CR
 // into a space, stops at MaxHeaderBytes and joins lines with "\n".
 func splitHeader(msg []byte) (fields []hfield, body []byte, ok bool) {
-	rest := msg
-	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
+	start, end := -1, 0 // the field being read: msg[start:end]
+	flush := func() {
+		if start < 0 {
+			return
+		}
+		raw := string(msg[start:end])
+		first, _, _ := strings.Cut(raw, "\n")
+		name, _, _ := strings.Cut(strings.TrimSuffix(first, "\r"), ":")
+		fields = append(fields, hfield{name: strings.TrimSpace(name), raw: raw})
+	}
+	for at := 0; at < len(msg); {
+		i := bytes.IndexByte(msg[at:], '\n')
 		if i < 0 {
 			// The last line has no line break: no end of header.
-			return fields, nil, false
+			break
 		}
-		line := rest[:i+1]
-		rest = rest[i+1:]
-		content := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
-		if content == "" {
-			return fields, rest, true
+		next := at + i + 1
+		content := bytes.TrimSuffix(msg[at:at+i], []byte("\r"))
+		if len(content) == 0 {
+			flush()
+			return fields, msg[next:], true
 		}
-		if len(fields) > 0 && (content[0] == ' ' || content[0] == '\t') {
-			fields[len(fields)-1].raw += string(line)
+		if start >= 0 && (content[0] == ' ' || content[0] == '\t') {
+			end, at = next, next // continues the field above
 			continue
 		}
-		name, _, _ := strings.Cut(content, ":")
-		fields = append(fields, hfield{name: strings.TrimSpace(name), raw: string(line)})
+		flush()
+		start, end, at = at, next, next
 	}
+	flush()
 	return fields, nil, false
 }
 

@@ -70,7 +70,10 @@ func (h *Host) signer() func(ctx context.Context, from string, msg []byte) ([]by
 // signedList names the fields a DKIM-Signature field covers (its h= tag),
 // each once.
 func signedList(sig string) string {
-	h := message.ReadHeader([]byte(sig)).Get("DKIM-Signature")
+	var h string
+	if vs := message.Values([]byte(sig), "DKIM-Signature"); len(vs) > 0 {
+		h = vs[0]
+	}
 	for tag := range strings.SplitSeq(h, ";") {
 		name, value, _ := strings.Cut(strings.TrimSpace(tag), "=")
 		if name != "h" {
@@ -175,11 +178,8 @@ func oneLine(s string) string {
 // DMARC quarantines it. Only the topmost such field counts: a sender can
 // write anything below it, but not above what the MX adds on arrival.
 func Quarantined(msg []byte, trusted func(servID string) bool) bool {
-	for _, f := range message.ReadHeader(msg) {
-		if !strings.EqualFold(f.Name, "Authentication-Results") {
-			continue
-		}
-		servID, rest, _ := strings.Cut(f.Value, ";")
+	for _, v := range message.Values(msg, "Authentication-Results") {
+		servID, rest, _ := strings.Cut(v, ";")
 		if !trusted(strings.TrimSpace(servID)) {
 			continue
 		}

@@ -106,6 +106,8 @@ func FuzzMessageID(f *testing.F) {
 	for _, s := range []string{
 		"Message-ID: <a@b>\r\n\r\nbody", "Subject: x\r\nMessage-Id:\r\n <a@b>\r\n", "bad line\r\nMessage-ID: <c@d>\r\n",
 		" top\r\nMessage-ID: <e@f>\r\n", "X y: z\r\nMessage-ID: <g@h>\r\n", "Message-ID : <i@j> (c)\n", "message-id:<k@l>\rx\r\n",
+		"From: a@b\r\nTo: c\r\nfrom:\r\n  d@e \r\n\t(x)\r\n\r\nFrom: f\r\n", "From: a\r\nbad\r\nFrom: b\r\n",
+		"Authentication-Results: mx; dmarc=pass\r\nAuthentication-Results : x; spf=none\n\n",
 		":\r\nMessage-ID: <m@n>\r\n", "Subject: a\r\n\tb\r\nMessage-ID: o\r\n\r\nMessage-ID: <p@q>\r\n",
 	} {
 		f.Add([]byte(s))
@@ -118,6 +120,11 @@ func FuzzMessageID(f *testing.F) {
 		for _, name := range []string{"Message-ID", "Date"} {
 			if got, want := HasField(raw, name), h.Has(name); got != want {
 				t.Fatalf("HasField(%q, %s) = %v, ReadHeader says %v", raw, name, got, want)
+			}
+		}
+		for _, name := range []string{"From", "Message-ID", "Authentication-Results"} {
+			if got, want := Values(raw, name), h.Values(name); !reflect.DeepEqual(got, want) {
+				t.Fatalf("Values(%q, %s) = %q, ReadHeader says %q", raw, name, got, want)
 			}
 		}
 	})

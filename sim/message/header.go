@@ -158,13 +158,38 @@ func HasField(raw []byte, name string) bool {
 	return ReadHeader(raw).Has(name)
 }
 
+// Values returns the values of every field named name (any case) in
+// raw's header section, top first, as ReadHeader(raw).Values(name) does,
+// without reading every field: it scans the lines as MessageID does, and
+// reads the header as ReadHeader does only when a line is one ReadHeader
+// would have to skip. FuzzMessageID checks that both ways always agree.
+func Values(raw []byte, name string) []string {
+	if vs, ok := scanFields(HeaderSection(raw), name, false); ok {
+		return vs
+	}
+	return ReadHeader(raw).Values(name)
+}
+
 // firstField returns the unfolded value of the first field named name
 // (any case) in section, a header section as HeaderSection returns it,
 // whether there is one, and true; ok is false when a line before the
 // field is not a well-formed field.
 func firstField(section []byte, name string) (value string, found, ok bool) {
+	vs, ok := scanFields(section, name, true)
+	if !ok || len(vs) == 0 {
+		return "", false, ok
+	}
+	return vs[0], true, true
+}
+
+// scanFields returns the unfolded values of the fields named name (any
+// case) in section, a header section as HeaderSection returns it, top
+// first; only the first when first is set. ok is false when a line it
+// reads is not a well-formed field (then what it returns is not to be
+// used).
+func scanFields(section []byte, name string, first bool) (values []string, ok bool) {
 	if len(section) > 0 && isWSP(section[0]) {
-		return "", false, false // a continuation line at the very top
+		return nil, false // a continuation line at the very top
 	}
 	rest := section
 	for len(rest) > 0 {
@@ -172,15 +197,15 @@ func firstField(section []byte, name string) (value string, found, ok bool) {
 		rest = next
 		colon := bytes.IndexByte(line, ':')
 		if colon < 0 {
-			return "", false, false
+			return nil, false
 		}
 		key := bytes.Trim(line[:colon], " \t")
 		if len(key) == 0 {
-			return "", false, false
+			return nil, false
 		}
 		for _, c := range key {
 			if c < 33 || c > 126 {
-				return "", false, false
+				return nil, false
 			}
 		}
 		match := len(key) == len(name) && strings.EqualFold(string(key), name)
@@ -195,10 +220,13 @@ func firstField(section []byte, name string) (value string, found, ok bool) {
 			}
 		}
 		if match {
-			return b.String(), true, true
+			values = append(values, b.String())
+			if first {
+				return values, true
+			}
 		}
 	}
-	return "", false, true
+	return values, true
 }
 
 // nextLine cuts the first line of a header section (each ends in CRLF).

@@ -418,3 +418,41 @@ func TestPackets(t *testing.T) {
 		t.Fatalf("%d packet events, want 3", packets)
 	}
 }
+
+// A socket nobody reads keeps the first 256 datagrams sent to it, in
+// order, and drops the rest, as a full receive buffer does; a read after
+// Close fails.
+func TestPacketReceiveBuffer(t *testing.T) {
+	_, a, b, _ := world(t, clock.NewVirtual(start))
+	srv, err := b.ListenPacket("udp", ":53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.DialContext(context.Background(), "udp", "192.0.2.25:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range packetQueue + 44 {
+		if _, err := c.Write([]byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 64)
+	for i := range packetQueue {
+		k, _, err := srv.ReadFrom(buf)
+		if err != nil || string(buf[:k]) != fmt.Sprint(i) {
+			t.Fatalf("datagram %d: %q, %v", i, buf[:k], err)
+		}
+	}
+	// The buffer is empty again: the next datagram is kept.
+	c.Write([]byte("after"))
+	if k, _, err := srv.ReadFrom(buf); err != nil || string(buf[:k]) != "after" {
+		t.Fatalf("after draining: %q, %v", buf[:k], err)
+	}
+	c.Write([]byte("unread"))
+	srv.Close()
+	if _, _, err := srv.ReadFrom(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after Close: %v, want net.ErrClosed", err)
+	}
+}

@@ -30,7 +30,9 @@ type PacketConn struct {
 	local  *net.UDPAddr
 	remote *net.UDPAddr // set on a connected socket
 
-	queue   chan datagram
+	mu      sync.Mutex
+	queue   []datagram    // waiting to be read, at most packetQueue
+	ready   chan struct{} // signalled when a datagram is queued
 	once    sync.Once
 	closed  chan struct{}
 	readDL  deadline
@@ -59,7 +61,7 @@ func (h *Host) newPacketConnLocked(ip netip.Addr, port int, remote *net.UDPAddr)
 		port:   port,
 		local:  &net.UDPAddr{IP: ip.AsSlice(), Port: port},
 		remote: remote,
-		queue:  make(chan datagram, packetQueue),
+		ready:  make(chan struct{}, 1),
 		closed: make(chan struct{}),
 	}
 	pc.readDL.init(h.n.clk)
@@ -121,13 +123,57 @@ func (pc *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		select {
 		case <-pc.closed:
 			return 0, nil, pc.opError("read", net.ErrClosed)
-		case d := <-pc.queue:
+		default:
+		}
+		if d, ok := pc.pop(); ok {
 			if pc.remote != nil && !(d.from.IP.Equal(pc.remote.IP) && d.from.Port == pc.remote.Port) {
 				continue // a connected socket hears only its peer
 			}
 			return copy(b, d.data), d.from, nil
+		}
+		select {
+		case <-pc.closed:
+		case <-pc.ready:
 		case <-pc.readDL.wait():
 		}
+	}
+}
+
+// push queues a datagram for the reader; it is dropped, as UDP does,
+// when the receive buffer is full.
+func (pc *PacketConn) push(d datagram) {
+	pc.mu.Lock()
+	if len(pc.queue) >= packetQueue {
+		pc.mu.Unlock()
+		return
+	}
+	pc.queue = append(pc.queue, d)
+	pc.mu.Unlock()
+	pc.signal()
+}
+
+// pop takes the oldest datagram waiting.
+func (pc *PacketConn) pop() (datagram, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if len(pc.queue) == 0 {
+		return datagram{}, false
+	}
+	d := pc.queue[0]
+	pc.queue[0] = datagram{}
+	pc.queue = pc.queue[1:]
+	if len(pc.queue) == 0 {
+		pc.queue = nil // let the array go; the next push starts afresh
+	} else {
+		pc.signal() // for another reader
+	}
+	return d, true
+}
+
+func (pc *PacketConn) signal() {
+	select {
+	case pc.ready <- struct{}{}:
+	default:
 	}
 }
 
@@ -213,16 +259,10 @@ func (pc *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		t.Touch() // a datagram sent is progress, as bytes on a stream are
 	}
 	d := datagram{data: append([]byte(nil), b...), from: pc.local}
-	deliver := func() {
-		select {
-		case target.queue <- d:
-		default: // receive buffer full: dropped, as UDP does
-		}
-	}
 	if delay > 0 {
-		n.clk.AfterFunc(delay, deliver)
+		n.clk.AfterFunc(delay, func() { target.push(d) })
 	} else {
-		deliver()
+		target.push(d)
 	}
 	return len(b), nil
 }

@@ -216,8 +216,16 @@ func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
 		env.Rcpts = append(env.Rcpts, &Rcpt{Addr: r, State: Pending})
 	}
 	for {
-		env.ID = q.newID(now)
+		s := q.nextSeq()
+		env.ID = newID(now, s, false)
 		err := q.Spool.Put(env, body)
+		if errors.Is(err, ErrExists) {
+			// The short id comes round every 4,096 messages in one
+			// millisecond (a burst on a clock that does not move):
+			// the long one names the whole sequence number.
+			env.ID = newID(now, s, true)
+			err = q.Spool.Put(env, body)
+		}
 		if err == nil {
 			break
 		}
@@ -240,14 +248,23 @@ func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
 	return env.ID, nil
 }
 
-// newID returns a queue id: hex of the time in milliseconds and a
-// sequence number, short enough to read aloud in a classroom.
-func (q *Queue) newID(now time.Time) string {
+func (q *Queue) nextSeq() uint32 {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.seq++
-	s := q.seq
-	q.mu.Unlock()
-	return fmt.Sprintf("%07X%03X", uint64(now.UnixMilli())&0xFFFFFFF, s&0xFFF)
+	return q.seq
+}
+
+// newID returns a queue id: hex of the time in milliseconds and of the
+// low 12 bits of a sequence number, short enough to read aloud in a
+// classroom. long adds the rest of the sequence number, for when the
+// short id is taken.
+func newID(now time.Time, seq uint32, long bool) string {
+	ms := uint64(now.UnixMilli()) & 0xFFFFFFF
+	if long {
+		return fmt.Sprintf("%07X%03X%X", ms, seq&0xFFF, seq>>12)
+	}
+	return fmt.Sprintf("%07X%03X", ms, seq&0xFFF)
 }
 
 // Messages returns a snapshot of the queued envelopes, oldest first.

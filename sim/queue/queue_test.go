@@ -605,3 +605,48 @@ func (s *flakySpool) Put(env *queue.Envelope, body []byte) error {
 	}
 	return s.MemorySpool.Put(env, body)
 }
+
+// More than 4,096 messages queued in one millisecond (a burst on a clock
+// that does not move) each get their own queue id: once the short ids
+// come round, a longer one that names the whole sequence number.
+func TestQueueIDsOfALongBurst(t *testing.T) {
+	r := newRig(t)
+	r.start(&queue.Queue{FirstDelay: time.Hour})
+	const n = 4096 + 10
+	done := make(chan []string, 1)
+	go func() {
+		var ids []string
+		for i := range n {
+			id, err := r.q.Enqueue("alice@example.org", []string{"bob@example.net"}, []byte(message(fmt.Sprint("burst ", i))))
+			if err != nil {
+				t.Error(err)
+				break
+			}
+			ids = append(ids, id)
+		}
+		done <- ids
+	}()
+	var ids []string
+	select {
+	case ids = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Enqueue still looking for a free queue id after a minute")
+	}
+	if len(ids) != n {
+		t.Fatalf("%d messages queued, want %d", len(ids), n)
+	}
+	seen := map[string]bool{}
+	for i, id := range ids {
+		if seen[id] {
+			t.Fatalf("queue id %s given twice", id)
+		}
+		seen[id] = true
+		long := i >= 4096
+		if want := 10; !long && len(id) != want || long && len(id) <= want {
+			t.Errorf("message %d has queue id %q (%d characters)", i, id, len(id))
+		}
+	}
+	if got := r.q.Len(); got != n {
+		t.Errorf("the queue holds %d messages, want %d", got, n)
+	}
+}

@@ -26,6 +26,7 @@ type Recorder struct {
 
 	mu      sync.Mutex
 	chunks  [][]Event // each of chunkSize events but the last, which fills
+	spare   []Event   // the last chunk dropped by the limit, emptied, for the next
 	first   int64     // seq of chunks[0][0]
 	n       int64     // events kept
 	limit   int
@@ -124,7 +125,11 @@ func (r *Recorder) Emit(e Event) Event {
 	}
 	e.Seq = r.first + r.n
 	if len(r.chunks) == 0 || len(r.chunks[len(r.chunks)-1]) == chunkSize {
-		r.chunks = append(r.chunks, make([]Event, 0, chunkSize))
+		c := r.spare
+		if c == nil {
+			c = make([]Event, 0, chunkSize)
+		}
+		r.chunks, r.spare = append(r.chunks, c), nil
 	}
 	last := len(r.chunks) - 1
 	r.chunks[last] = append(r.chunks[last], e)
@@ -133,6 +138,10 @@ func (r *Recorder) Emit(e Event) Event {
 		r.sink(e)
 	}
 	if r.limit > 0 && r.n-chunkSize >= int64(r.limit) && len(r.chunks) > 1 {
+		// Readers get copies (sinceLocked), never a chunk: the dropped
+		// one is reused rather than left to the garbage collector.
+		clear(r.chunks[0])
+		r.spare = r.chunks[0][:0]
 		r.chunks[0] = nil
 		r.chunks = r.chunks[1:]
 		r.first += chunkSize

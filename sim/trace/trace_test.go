@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -186,5 +187,54 @@ func TestSinkMissesNothing(t *testing.T) {
 	r.Emit(Event{Kind: KindWire})
 	if len(got) != 5000 {
 		t.Fatal("the sink was called after SetSink(nil)")
+	}
+}
+
+// The events a reader got stay as they were while the recorder drops
+// old chunks and fills new ones (it reuses the memory of a dropped one).
+func TestLimitLeavesReadEventsAlone(t *testing.T) {
+	r := NewRecorder(time.Now, chunkSize)
+	text := func(seq int64) string { return fmt.Sprint("line ", seq) }
+	var seq int64
+	next := func(n int) {
+		for range n {
+			seq++
+			r.Emit(Event{Kind: KindWire, Text: text(seq)})
+		}
+	}
+	next(3 * chunkSize)
+	read := r.Events()
+	f := r.Follow(0)
+	first, err := f.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(5 * chunkSize)
+	check := func(what string, ev []Event) {
+		t.Helper()
+		for _, e := range ev {
+			if e.Text != text(e.Seq) {
+				t.Fatalf("%s: event %d reads %q", what, e.Seq, e.Text)
+			}
+		}
+	}
+	check("read before", read)
+	// The follower read a copy of what was kept then; it goes on with it.
+	got := []Event{first}
+	for range len(read) - 1 {
+		e, err := f.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e)
+	}
+	check("followed", got)
+	if got[len(got)-1].Seq != read[len(read)-1].Seq {
+		t.Fatalf("the follower read up to %d, want %d", got[len(got)-1].Seq, read[len(read)-1].Seq)
+	}
+	now := r.Events()
+	check("read after", now)
+	if now[len(now)-1].Seq != seq || now[0].Seq <= read[len(read)-1].Seq {
+		t.Fatalf("kept %d..%d after %d events", now[0].Seq, now[len(now)-1].Seq, seq)
 	}
 }

@@ -136,9 +136,10 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 	w.Trace.SetNoter(explain.Note)
 	w.Trace.SetNarrator(explain.Narrate)
 	w.Net = netsim.New(w.Clock, w.Trace)
+	describe := dns.PacketDescriber()
 	w.Net.DescribePacket = func(proto string, b []byte) string {
 		if proto == "dns" {
-			return dns.DescribePacket(b)
+			return describe(b)
 		}
 		return ""
 	}

@@ -1,0 +1,4 @@
+package explain
+
+// Narrate without its memory.
+var NarrateAfresh = narrate
