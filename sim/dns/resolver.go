@@ -447,19 +447,16 @@ func (r *Resolver) roundTrip(ctx context.Context, network, srv, peer string, q *
 
 func (r *Resolver) exchangeOnce(ctx context.Context, network, srv string, q *miekg.Msg) (*miekg.Msg, error) {
 	timeout := r.timeout()
-	// The context's deadline is on the wall clock: it bounds only a
-	// real dial. The wait for the answer is the conn's deadline, which a
-	// netsim conn measures on the network's clock.
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	c, err := r.Net.DialContext(dctx, network, srv)
-	cancel()
+	c, err := r.dial(ctx, network, srv, timeout)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	// Closing (not a deadline, which miekg would overwrite) ends the
-	// wait as soon as ctx is done.
-	defer context.AfterFunc(ctx, func() { c.Close() })()
+	if ctx.Done() != nil {
+		// Closing (not a deadline, which miekg would overwrite) ends
+		// the wait as soon as ctx is done.
+		defer context.AfterFunc(ctx, func() { c.Close() })()
+	}
 	client := miekg.Client{Net: network, Timeout: timeout}
 	// ExchangeWithConn frames the message for UDP when c is a
 	// net.PacketConn (netsim's and real UDP conns are) and for TCP
@@ -483,6 +480,21 @@ func (r *Resolver) exchangeOnce(ctx context.Context, network, srv string, q *mie
 }
 
 var errMismatch = errors.New("the answer is to another question")
+
+// dial connects to a server. A TCP dial is bounded by timeout on the wall
+// clock: it bounds only a real dial (the wait for the answer is the
+// conn's deadline, which a netsim conn measures on the network's clock).
+// A UDP dial to an address sends nothing and cannot wait.
+func (r *Resolver) dial(ctx context.Context, network, srv string, timeout time.Duration) (net.Conn, error) {
+	if network == "udp" {
+		if _, err := netip.ParseAddrPort(srv); err == nil {
+			return r.Net.DialContext(ctx, network, srv)
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return r.Net.DialContext(dctx, network, srv)
+}
 
 func (r *Resolver) errorText(err error, peer string) string {
 	var ne net.Error

@@ -456,3 +456,48 @@ func TestPacketReceiveBuffer(t *testing.T) {
 		t.Fatalf("read after Close: %v, want net.ErrClosed", err)
 	}
 }
+
+// A datagram's event names the host it goes to, or its address when no
+// host has it, and tells its size unless DescribePacket says more.
+func TestPacketEvents(t *testing.T) {
+	n, a, _, rec := world(t, clock.NewVirtual(start))
+	c, err := a.DialContext(context.Background(), "udp", "192.0.2.25:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("query"))
+	c.Close()
+	n.DescribePacket = func(proto string, b []byte) string {
+		if string(b) == "plain" {
+			return ""
+		}
+		return proto + " " + string(b)
+	}
+	for _, to := range []string{"192.0.2.25:53", "198.51.100.9:53", "127.0.0.1:53"} {
+		c, err := a.DialContext(context.Background(), "udp", to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("ask"))
+		c.Write([]byte("plain"))
+		c.Close()
+	}
+	var got []string
+	for _, e := range rec.Events() {
+		if e.Kind == trace.KindPacket {
+			got = append(got, e.Host+" → "+e.Peer+": "+e.Text)
+		}
+	}
+	want := []string{
+		"alice-pc → mail.example.org: 5 bytes — lost: nothing listens on that port",
+		"alice-pc → mail.example.org: dns ask — lost: nothing listens on that port",
+		"alice-pc → mail.example.org: 5 bytes — lost: nothing listens on that port",
+		"alice-pc → 198.51.100.9: dns ask — lost: no such host",
+		"alice-pc → 198.51.100.9: 5 bytes — lost: no such host",
+		"alice-pc → alice-pc: dns ask — lost: nothing listens on that port",
+		"alice-pc → alice-pc: 5 bytes — lost: nothing listens on that port",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("packet events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

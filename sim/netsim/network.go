@@ -126,15 +126,21 @@ func cmpString(a, b string) int {
 // (the network's hosts table). mu held.
 func (n *Network) lookupLocked(from *Host, name string) *Host {
 	if ip, err := netip.ParseAddr(name); err == nil {
-		if ip.IsLoopback() || ip.IsUnspecified() {
-			return from
-		}
-		return n.byAddr[ip.Unmap()]
+		return n.lookupAddrLocked(from, ip)
 	}
 	if name == "localhost" || name == "" {
 		return from
 	}
 	return n.hosts[name]
+}
+
+// lookupAddrLocked finds the host at ip, as lookupLocked does for an
+// address written out.
+func (n *Network) lookupAddrLocked(from *Host, ip netip.Addr) *Host {
+	if ip.IsLoopback() || ip.IsUnspecified() {
+		return from
+	}
+	return n.byAddr[ip.Unmap()]
 }
 
 func (n *Network) link(a, b string) *link {

@@ -203,7 +203,7 @@ func (pc *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		n.mu.Unlock()
 		return 0, pc.opError("write", &os.SyscallError{Syscall: "sendto", Err: syscall.ENETDOWN})
 	}
-	dst := n.lookupLocked(src, ip.Unmap().String())
+	dst := n.lookupAddrLocked(src, ip.Unmap())
 	var target *PacketConn
 	var delay time.Duration
 	lost := ""
@@ -238,15 +238,17 @@ func (pc *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if proto == "tcp" {
 		proto = trace.ProtoForPort(pc.port)
 	}
-	ev := trace.Event{Kind: trace.KindPacket, Host: src.name, Peer: ua.IP.String(), Port: ua.Port, Proto: proto}
+	ev := trace.Event{Kind: trace.KindPacket, Host: src.name, Port: ua.Port, Proto: proto}
 	if dst != nil {
 		ev.Peer = dst.name
+	} else {
+		ev.Peer = ua.IP.String()
 	}
-	ev.Text = strconv.Itoa(len(b)) + " bytes"
 	if n.DescribePacket != nil {
-		if s := n.DescribePacket(proto, b); s != "" {
-			ev.Text = s
-		}
+		ev.Text = n.DescribePacket(proto, b)
+	}
+	if ev.Text == "" {
+		ev.Text = strconv.Itoa(len(b)) + " bytes"
 	}
 	if lost != "" {
 		ev.Text += " — lost: " + lost

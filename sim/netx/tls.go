@@ -15,7 +15,10 @@ func (t *Tap) tlsData(dir trace.Dir, p []byte) {
 	t.tls = tlsOn
 	i := index(dir)
 	t.tlsSent[i] += int64(len(p))
-	buf := append(t.tlsRec[i], p...)
+	buf := p // whole records are read in place; only a partial one is kept
+	if len(t.tlsRec[i]) > 0 {
+		buf = append(t.tlsRec[i], p...)
+	}
 	for len(buf) >= 5 {
 		n := int(binary.BigEndian.Uint16(buf[3:5]))
 		if len(buf) < 5+n {

@@ -60,6 +60,8 @@ type conn struct {
 	helo string // the client's name from EHLO, HELO or LHLO
 	user string // the authenticated user's address
 	tx   transaction
+
+	line []byte // dataLine's, reused from line to line
 }
 
 // transaction is the mail transaction MAIL opens (RFC 5321 §3.3).
@@ -125,6 +127,13 @@ func (c *conn) command() ([]byte, error) {
 	c.s.loop.Idle(c.c, true)
 	defer c.s.loop.Idle(c.c, false)
 	return c.readLine()
+}
+
+// lineBuffered reports whether the rest of a line is already read from
+// the connection: no read, so no read deadline, is needed for it.
+func (c *conn) lineBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
 }
 
 // armRead gives the client the idle timeout to send what comes next.
@@ -496,10 +505,15 @@ func (c *conn) readData() (body []byte, bad *response, err error) {
 
 // dataLine reads one line of the message, with its line end (always an
 // LF). A line longer than maxDataLine is read to its end, but only its
-// last two octets are kept, and long is true.
+// last two octets are kept, and long is true. The line is good until the
+// next call.
 func (c *conn) dataLine() (line []byte, long bool, err error) {
+	line = c.line[:0]
+	defer func() { c.line = line[:0] }()
 	for {
-		c.armRead()
+		if !c.lineBuffered() {
+			c.armRead() // the line is read from the connection
+		}
 		chunk, err := c.br.ReadSlice('\n')
 		line = append(line, chunk...)
 		limit := maxDataLine

@@ -342,3 +342,68 @@ func TestDataTimeout(t *testing.T) {
 		})
 	}
 }
+
+// The idle timeout runs from line to line of a message: a client that
+// sends each line of it four minutes after the last (under the 5-minute
+// timeout) has its message taken, in lines read one by one or several
+// at a time.
+func TestDataTimeoutPerLine(t *testing.T) {
+	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	v := clock.NewVirtual(start)
+	n := netsim.New(v, nil)
+	srvHost, _ := n.AddHost("mx.example.net", "198.51.100.25")
+	cliHost, _ := n.AddHost("client", "192.0.2.99")
+	l, err := srvHost.Listen("tcp", ":25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: &okQueue{}, Clock: v, Timeout: 5 * time.Minute}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	c, err := cliHost.DialContext(context.Background(), "tcp", "198.51.100.25:25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		br := bufio.NewReader(c)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- strings.TrimRight(l, "\r\n")
+		}
+	}()
+	next := func() string {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("connection closed at %v", v.Now().Sub(start))
+				}
+				if len(l) < 4 || l[3] != '-' {
+					return l
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no reply")
+			}
+		}
+	}
+	next() // greeting
+	for _, cmd := range []string{"EHLO client.example.org", "MAIL FROM:<alice@example.org>", "RCPT TO:<bob@example.net>", "DATA"} {
+		fmt.Fprintf(c, "%s\r\n", cmd)
+		next()
+	}
+	for _, part := range []string{"Subject: slow\r\n", "\r\n", "first line\r\nsecond ", "line\r\n", "third line\r\n", ".\r\n"} {
+		time.Sleep(20 * time.Millisecond) // the server reads what came and waits
+		v.Advance(4 * time.Minute)
+		fmt.Fprint(c, part)
+	}
+	if got := next(); !strings.HasPrefix(got, "250 ") {
+		t.Fatalf("after a slow message: %q", got)
+	}
+}
