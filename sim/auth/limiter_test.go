@@ -149,34 +149,27 @@ func TestLimiterParallel(t *testing.T) {
 	}
 
 	// Concurrent goroutines: exactly Max are let in.
-	l = &Limiter{Delay: -1, Max: 10}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	in := 0
-	for range 50 {
-		wg.Go(func() {
-			try, ok := l.Begin(a)
-			if !ok {
-				return
-			}
-			mu.Lock()
-			in++
-			mu.Unlock()
-			try.Failed()
-		})
-	}
-	wg.Wait()
-	if in != 10 {
+	if in, _ := logins(a, 50, 0, func(try *Attempt) { try.Failed() }); in != 10 {
 		t.Fatalf("%d of 50 parallel logins checked, want 10", in)
 	}
-
 	// Right passwords: 50 at once all get in, Max at a time.
-	l = &Limiter{Delay: -1, Max: 10}
-	var most, now int
-	in = 0
-	for range 50 {
+	in, most := logins(a, 50, time.Millisecond, (*Attempt).Done)
+	if in != 50 || most > 10 {
+		t.Fatalf("%d of 50 right logins went in, at most %d at a time; want 50, at most 10", in, most)
+	}
+}
+
+// logins runs n logins from addr at once on a Limiter with Max 10, each
+// checking its password for check, then ended by end, and returns how
+// many were let in and how many at most were in at the same time.
+func logins(addr net.Addr, n int, check time.Duration, end func(*Attempt)) (in, most int) {
+	l := &Limiter{Delay: -1, Max: 10}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	now := 0
+	for range n {
 		wg.Go(func() {
-			try, ok := l.Begin(a)
+			try, ok := l.Begin(addr)
 			if !ok {
 				return
 			}
@@ -185,17 +178,15 @@ func TestLimiterParallel(t *testing.T) {
 			now++
 			most = max(most, now)
 			mu.Unlock()
-			time.Sleep(time.Millisecond) // the password check
+			time.Sleep(check)
 			mu.Lock()
 			now--
 			mu.Unlock()
-			try.Done()
+			end(try)
 		})
 	}
 	wg.Wait()
-	if in != 50 || most > 10 {
-		t.Fatalf("%d of 50 right logins went in, at most %d at a time; want 50, at most 10", in, most)
-	}
+	return in, most
 }
 
 // The nil Limiter limits nothing; addresses without an IP go uncounted

@@ -83,6 +83,9 @@ type selection struct {
 	// told holds the keywords (lower case) a FLAGS response has named to
 	// the session: a FETCH must not show it another (RFC 9051 §7.3.5).
 	told map[string]bool
+	// toldOf is how many of the mailbox's keywords told holds: they only
+	// grow, so while the count is the same there is nothing to copy.
+	toldOf int
 	// drained is the mailbox's expunges when a Poll last emptied the
 	// session's queue (or at SELECT): while it has not moved, no EXPUNGE
 	// waits in the queue, and any Poll empties it.
@@ -102,7 +105,7 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	t.mb.mu.Lock()
 	expunges := t.mb.expunges
 	empties := allowExpunge || expunges == t.drained
-	if empties {
+	if empties && len(t.mb.keywords) != t.toldOf {
 		known = slices.Collect(maps.Keys(t.mb.keywords))
 	}
 	t.mb.mu.Unlock()
@@ -115,6 +118,9 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	}
 	for _, k := range known {
 		t.told[k] = true
+	}
+	if known != nil {
+		t.toldOf = len(known)
 	}
 	// A deferred FETCH may show a keyword the session has not been told
 	// of. When the queue is now empty, its FLAGS has not been queued yet

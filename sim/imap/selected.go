@@ -46,6 +46,7 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 	for k := range mb.keywords {
 		sel.told[k] = true // named by this SELECT's FLAGS
 	}
+	sel.toldOf = len(mb.keywords)
 	if n := len(uids); n > 0 {
 		sel.seen = uids[n-1]
 	}
