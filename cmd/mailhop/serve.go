@@ -33,6 +33,7 @@ import (
 	"github.com/mailhop/mailhop/sim/queue"
 	"github.com/mailhop/mailhop/sim/queue/filespool"
 	"github.com/mailhop/mailhop/sim/service"
+	"github.com/mailhop/mailhop/sim/store"
 	"github.com/mailhop/mailhop/sim/store/maildir"
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -67,6 +68,7 @@ type serveConfig struct {
 	maxConns     int
 	maxPerAddr   int
 	maxMessage   int64
+	quota        store.Quota
 	cpuProfile   string
 	noAuthChecks bool // the MX checks no SPF, DKIM or DMARC
 	printDNS     bool // print the DNS records to publish and exit
@@ -153,6 +155,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.IntVar(&c.maxConns, "max-connections", 2000, "connections served at once on each port; more are answered try-again-later (SMTP 421, POP3 -ERR [SYS/TEMP], IMAP BYE [UNAVAILABLE]) and closed; -1: no bound")
 	fs.IntVar(&c.maxPerAddr, "max-connections-per-address", listen.DefaultMaxConnsPerAddr, "connections served at once on each port to one client IP address; more are refused as over --max-connections; -1: no bound")
 	fs.Int64Var(&c.maxMessage, "max-message-size", 25<<20, "the largest message accepted, in bytes")
+	fs.Int64Var(&c.quota.Storage, "quota-storage", 0, "the bytes each user may keep in all their mailboxes; mail past it is deferred (452 4.2.2 mailbox full) and IMAP APPEND refused [OVERQUOTA]; 0: no bound")
+	fs.Int64Var(&c.quota.Messages, "quota-messages", 0, "the messages each user may keep in all their mailboxes, bounded as --quota-storage; 0: no bound")
 	fs.BoolVar(&c.noAuthChecks, "no-auth-checks", false, "the MX checks no SPF, DKIM or DMARC on mail from other hosts (for closed test setups without DNS); the submission ports still sign with DKIM")
 	fs.BoolVar(&c.printDNS, "print-dns", false, "print the DNS records to publish for each --domain (MX, SPF, DKIM, DMARC) in zone-file syntax and exit; makes the DKIM keys in DIR/dkim if missing")
 	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile (go tool pprof) to FILE until the server stops")
@@ -233,6 +237,8 @@ func (c *serveConfig) check() error {
 		return fmt.Errorf("--log-format %q: want text or json", c.logFormat)
 	case strings.ContainsAny(c.hostname, " /\\:@\t\r\n"):
 		return fmt.Errorf("--hostname %q is not a host name", c.hostname)
+	case c.quota.Storage < 0 || c.quota.Messages < 0:
+		return errors.New("--quota-storage and --quota-messages must not be negative (0: no bound)")
 	}
 	for i, d := range c.domains {
 		d = strings.ToLower(strings.TrimSuffix(d, "."))
@@ -497,6 +503,7 @@ func (s *server) newHost() error {
 		Limiter:      &auth.Limiter{Clock: clock.Wall{}},
 		InsecureAuth: c.insecureAuth, StrictAuth: true, Strict: c.strict,
 		MaxMessageBytes: c.maxMessage, MaxConnections: c.maxConns, MaxConnectionsPerAddr: c.maxPerAddr,
+		Quota:    c.quota,
 		ErrorLog: log.New(&slogWriter{log: s.log}, "", 0),
 	}
 	if !c.noAuthChecks {

@@ -630,6 +630,7 @@ func TestServeBadStarts(t *testing.T) {
 		{append(base, "--user", "bob"), nil, 2, "want EMAIL:PASSWORD"},
 		{append(base, "--user", "eve@example.com:x"), nil, 2, "not one of --domain"},
 		{append(base, "--tls-cert", "/no/such/cert"), nil, 2, "go together"},
+		{append(base, "--quota-storage", "-1"), nil, 2, "must not be negative"},
 		{append(base, "--users", "/no/such/users"), nil, 1, "--users: open /no/such/users: no such file or directory"},
 		{append(base, "--users", unreadable), nil, 1, "not a bcrypt hash"},
 		{append(base, "--tls-cert", "/no/such/cert", "--tls-key", "/no/such/key"), nil, 1, "/no/such/cert"},

@@ -356,11 +356,39 @@ func (s *session) Copy(numSet goimap.NumSet, dest string) (*goimap.CopyData, err
 		}
 		return nil, nil
 	}
+	if err := s.admitCopy(refs); err != nil {
+		return nil, err
+	}
 	src, dstUIDs, validity, err := s.srv.Store.Copy(s.user, s.sel.mb.key.name, refUIDs(refs), dst)
 	if err != nil {
 		return nil, s.destError(err)
 	}
 	return copyData(src, dstUIDs, validity), nil
+}
+
+// admitCopy refuses a COPY that would take the user past their quota.
+// (MOVE keeps what the user has, so it is not bounded.)
+func (s *session) admitCopy(refs []ref) error {
+	q := s.srv.Quota
+	if q == (store.Quota{}) {
+		return nil
+	}
+	msgs, err := s.srv.Store.List(s.user, s.sel.mb.key.name)
+	if err != nil {
+		return s.storeError(err)
+	}
+	var n, size int64
+	for _, r := range refs {
+		i, ok := slices.BinarySearchFunc(msgs, r.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) })
+		if ok {
+			n++
+			size += msgs[i].Size
+		}
+	}
+	if err := q.Admit(s.srv.Store, s.user, n, size); err != nil {
+		return s.storeError(err)
+	}
+	return nil
 }
 
 func (s *session) destError(err error) error {

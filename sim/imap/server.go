@@ -121,6 +121,9 @@ type Server struct {
 	// CREATE beyond it is answered NO [LIMIT] (RFC 5530 §3)
 	// (DefaultMaxMailboxes when 0, no bound when negative).
 	MaxMailboxes int
+	// Quota bounds what each user keeps: an APPEND or COPY past it is
+	// answered NO [OVERQUOTA] (RFC 9208 §4.2; the zero Quota: none).
+	Quota store.Quota
 }
 
 // capSet returns the capabilities given to imapserver; it adds SASL-IR,

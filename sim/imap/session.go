@@ -82,6 +82,8 @@ func (s *session) storeError(err error) error {
 		return errNo(goimap.ResponseCodeNonExistent, "No such message")
 	case errors.Is(err, store.ErrNoUser):
 		return errNo(goimap.ResponseCodeUnavailable, "Mailbox store has no such user")
+	case errors.Is(err, store.ErrOverQuota):
+		return errNo(goimap.ResponseCodeOverQuota, "Quota exceeded: %s; delete or expunge some mail first", strings.TrimPrefix(err.Error(), store.ErrOverQuota.Error()+": "))
 	}
 	s.srv.logf("imap: %s: store: %v", s.user, err)
 	return errNo(goimap.ResponseCodeUnavailable, "Mailbox store failed, try again later")
@@ -564,6 +566,9 @@ func (s *session) Append(name string, r goimap.LiteralReader, options *goimap.Ap
 	date := options.Time
 	if date.IsZero() {
 		date = s.srv.clock().Now()
+	}
+	if err := s.srv.Quota.Admit(s.srv.Store, s.user, 1, int64(len(msg))); err != nil {
+		return nil, s.storeError(err)
 	}
 	uid, err := s.srv.Store.Append(s.user, cn, msg, flags, date)
 	if err != nil {

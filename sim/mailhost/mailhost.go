@@ -90,6 +90,10 @@ type Config struct {
 	InsecureAuth, StrictAuth, Strict bool
 	// MaxMessageBytes bounds a message (SMTP SIZE, IMAP APPEND); 0: 10 MiB.
 	MaxMessageBytes int64
+	// Quota bounds what each user keeps (roles mda, lmtp, imap): a
+	// delivery past it is deferred "mailbox full", an IMAP APPEND or COPY
+	// refused [OVERQUOTA], and IMAP reports it (RFC 9208). Zero: none.
+	Quota store.Quota
 	// MaxConnections bounds each service's connections at once, and
 	// MaxConnectionsPerAddr those of one client address (0: the
 	// defaults of package listen; negative: no bound).
@@ -205,7 +209,7 @@ func New(cfg Config) (_ *Host, err error) {
 		return nil, errors.New("mailhost: roles mda, lmtp, pop3 and imap need a store")
 	}
 	if cfg.Has(RoleMDA) || cfg.Has(RoleLMTP) {
-		h.MDA = &mda.MDA{Hostname: cfg.Hostname, Store: cfg.Store, Clock: cfg.Clock, Trace: cfg.Trace, Exists: cfg.Exists, Folder: h.folder}
+		h.MDA = &mda.MDA{Hostname: cfg.Hostname, Store: cfg.Store, Clock: cfg.Clock, Trace: cfg.Trace, Exists: cfg.Exists, Folder: h.folder, Quota: cfg.Quota}
 	}
 	if cfg.Has(RoleMSA) || cfg.Has(RoleMX) {
 		h.Queue = h.newQueue()
@@ -322,7 +326,7 @@ func (h *Host) server(svc service.Service) running {
 	case "imap":
 		s := &imap.Server{Hostname: cfg.Hostname, Store: cfg.Store, Users: cfg.Users, TLSConfig: starttls,
 			InsecureAuth: cfg.InsecureAuth, Clock: cfg.Clock, Trace: cfg.Trace, Limiter: cfg.Limiter,
-			ErrorLog: h.serviceLog(svc), MaxLiteralSize: cfg.MaxMessageBytes,
+			ErrorLog: h.serviceLog(svc), MaxLiteralSize: cfg.MaxMessageBytes, Quota: cfg.Quota,
 			MaxConnections: cfg.MaxConnections, MaxConnectionsPerAddr: cfg.MaxConnectionsPerAddr}
 		r.serve = h.tlsServe(svc, s.Serve)
 		r.shutdown = func(ctx context.Context) { s.Shutdown(ctx) }

@@ -28,8 +28,12 @@ type MDA struct {
 	// in its Authentication-Results field. A mailbox that does not exist
 	// yet is created.
 	Folder func(msg []byte) string
-	Clock  clock.Clock
-	Trace  *trace.Recorder
+	// Quota bounds what each user may keep; a delivery that would pass
+	// it fails, temporarily, "mailbox full" (RFC 3463 X.2.2: the sender
+	// retries, and the user may make room meanwhile).
+	Quota store.Quota
+	Clock clock.Clock
+	Trace *trace.Recorder
 }
 
 // Error is a delivery failure; Permanent failures are bounced, others
@@ -37,6 +41,7 @@ type MDA struct {
 type Error struct {
 	Reason    string
 	permanent bool
+	status    string // RFC 3463; "" for the default of its class
 }
 
 func (e *Error) Error() string   { return e.Reason }
@@ -44,6 +49,9 @@ func (e *Error) Permanent() bool { return e.permanent }
 
 // Status returns the RFC 3463 status code of the failure.
 func (e *Error) Status() string {
+	if e.status != "" {
+		return e.status
+	}
 	if e.permanent {
 		return "5.1.1"
 	}
@@ -111,6 +119,12 @@ func (m *MDA) Deliver(ctx context.Context, from, rcpt string, body []byte) error
 				m.Store.CreateMailbox(rcpt, box) // a race with the user's own CREATE is no failure
 			}
 		}
+	}
+	if err := m.Quota.Admit(m.Store, rcpt, 1, int64(len(msg))); err != nil {
+		if errors.Is(err, store.ErrOverQuota) {
+			return &Error{Reason: "mailbox full", status: "4.2.2"}
+		}
+		return &Error{Reason: "mailbox store: " + err.Error()}
 	}
 	var uid store.UID
 	filed := true

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/mailhop/mailhop/sim/clock"
 	"github.com/mailhop/mailhop/sim/internal/transcripttest"
+	"github.com/mailhop/mailhop/sim/mda"
 	"github.com/mailhop/mailhop/sim/netsim"
+	"github.com/mailhop/mailhop/sim/store"
 )
 
 // brokenQueue fails as a full disk would.
@@ -115,6 +118,29 @@ func TestLMTPPerRecipientStatus(t *testing.T) {
 				S~ ` + c.want + ` .*bob.*
 				S~ ` + c.want + ` .*carol.*`)
 		})
+	}
+}
+
+// A recipient whose mailbox is full gets 452 4.2.2 (RFC 3463 X.2.2,
+// RFC 2033 §4.2: one reply per recipient), the sender keeps the message
+// for later, and the other recipient has it.
+func TestLMTPMailboxFull(t *testing.T) {
+	st := store.NewMemory(nil)
+	for _, u := range []string{"bob@example.net", "carol@example.net"} {
+		st.AddUser(u)
+	}
+	st.Append("bob@example.net", store.Inbox, bytes.Repeat([]byte("x"), 900), nil, time.Time{})
+	m := &mda.MDA{Hostname: "store.example.net", Store: st, Quota: store.Quota{Storage: 1000}}
+	serve(t, &Server{Mode: LMTP, Hostname: "store.example.net", IsLocal: isExample, Deliver: m}, 24).Run(`
+		C: LHLO mx.example.net
+		S: 250 *` + sendMail("a@example.org", []string{"bob@example.net", "carol@example.net"}, "Subject: x\r\n\r\nbody\r\n.\r\n") + `
+		S: 452 4.2.2 <bob@example.net> Mailbox full: try again later
+		S: 250 2.0.0 Ok: delivered to <carol@example.net>`)
+	if got, _ := st.List("carol@example.net", store.Inbox); len(got) != 1 {
+		t.Fatalf("carol has %d messages", len(got))
+	}
+	if got, _ := st.List("bob@example.net", store.Inbox); len(got) != 1 {
+		t.Fatalf("bob has %d messages, want the 1 he had", len(got))
 	}
 }
 

@@ -410,6 +410,8 @@ func (c *conn) deliver(body []byte) []*response {
 		switch {
 		case err == nil:
 			out[i] = reply(250, "2.0.0", "Ok: delivered to <"+r.addr+">")
+		case statusIs(err, "4.2.2"):
+			out[i] = reply(452, "4.2.2", "<"+r.addr+"> Mailbox full: try again later")
 		case isPermanent(err):
 			out[i] = reply(550, "5.1.1", "<"+r.addr+"> "+err.Error())
 		default:
@@ -481,6 +483,12 @@ func (s *Server) newID(now time.Time) string {
 		r = rand.Uint32
 	}
 	return fmt.Sprintf("%X.%08X", now.Unix(), r())
+}
+
+// statusIs reports whether err carries the RFC 3463 status code.
+func statusIs(err error, code string) bool {
+	var st interface{ Status() string }
+	return errors.As(err, &st) && st.Status() == code
 }
 
 func isPermanent(err error) bool {

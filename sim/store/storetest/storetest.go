@@ -268,6 +268,40 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("tail %v", got[20:])
 		}
 	})
+	// IMAP QUOTA (RFC 9208) and the MDA's "mailbox full" count a user's
+	// messages and bytes across all their mailboxes.
+	t.Run("Quota", func(t *testing.T) {
+		s := fresh(t)
+		s.Append(user, "INBOX", msg(1), nil, date)
+		if err := s.CreateMailbox(user, "Work"); err != nil {
+			t.Fatal(err)
+		}
+		s.Append(user, "Work", msg(2), nil, date)
+		s.Append(user, "Work", msg(3), nil, date)
+		boxes, _ := s.Mailboxes(user)
+		u, err := store.UsageOf(s, user)
+		size := int64(len(msg(1)) + len(msg(2)) + len(msg(3)))
+		if err != nil || u != (store.Usage{Storage: size, Messages: 3, Mailboxes: len(boxes)}) {
+			t.Fatalf("usage %+v, %v; want %d bytes, 3 messages, %d mailboxes", u, err, size, len(boxes))
+		}
+		if err := (store.Quota{}).Admit(s, user, 1000, 1<<40); err != nil {
+			t.Fatalf("no quota refused: %v", err)
+		}
+		q := store.Quota{Storage: size + 10, Messages: 4}
+		if err := q.Admit(s, user, 1, 10); err != nil {
+			t.Fatalf("a message that fits exactly refused: %v", err)
+		}
+		if err := q.Admit(s, user, 1, 11); !errors.Is(err, store.ErrOverQuota) {
+			t.Fatalf("one byte too many: %v", err)
+		}
+		if err := q.Admit(s, user, 2, 1); !errors.Is(err, store.ErrOverQuota) {
+			t.Fatalf("one message too many: %v", err)
+		}
+		s.Expunge(user, "Work", []store.UID{1, 2})
+		if err := q.Admit(s, user, 3, 10); err != nil {
+			t.Fatalf("after expunge: %v", err)
+		}
+	})
 	t.Run("Lock", func(t *testing.T) {
 		s := fresh(t)
 		unlock, err := s.Lock(user)
