@@ -55,7 +55,10 @@
 //     base64, and a partial BINARY[...]<n.m> is answered with its
 //     origin), SASL-IR (RFC 4959), LITERAL+ and
 //     LITERAL- (RFC 7888), APPENDLIMIT (RFC 7889), ID (RFC 2971, before
-//     login too) and AUTH=PLAIN (RFC 4616).
+//     login too), QUOTA (RFC 9208: GETQUOTAROOT and GETQUOTA of one root
+//     over a user's mailboxes, STORAGE and MESSAGE from the Server's
+//     Quota, which APPEND and COPY may not pass: NO [OVERQUOTA]; no
+//     SETQUOTA) and AUTH=PLAIN (RFC 4616).
 //
 // # Sequence numbers and other sessions
 //

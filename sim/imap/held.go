@@ -27,6 +27,9 @@ const (
 	// may have sent just before, so the guard decides at the command
 	// boundary (see nameCommand).
 	heldName
+	// GETQUOTAROOT, GETQUOTA and SETQUOTA (RFC 9208): unknown to go-imap
+	// (see quota.go).
+	heldQuota
 )
 
 // The refusals of a mailbox name go-imap would mishandle.
@@ -47,6 +50,8 @@ func heldCommand(line []byte) heldKind {
 		return heldStartTLS
 	case "ID":
 		return heldID
+	case "GETQUOTAROOT", "GETQUOTA", "SETQUOTA":
+		return heldQuota
 	}
 	for _, a := range nameArgs(line) {
 		if !validMUTF7(a.text) || !isASCII(a.text) {

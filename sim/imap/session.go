@@ -170,7 +170,7 @@ func (s *session) login(username, password string) error {
 		return s.storeError(err)
 	}
 	s.user = addr
-	s.cc.authed.Store(true)
+	s.cc.user.Store(&addr)
 	return nil
 }
 

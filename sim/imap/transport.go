@@ -70,8 +70,8 @@ type clientConn struct {
 
 	wmu sync.Mutex // writes to the client, one at a time
 
-	authed   atomic.Bool // a session logged in: STARTTLS is refused
-	failures int         // failed logins, across STARTTLS
+	user     atomic.Pointer[string] // who logged in: STARTTLS is refused
+	failures int                    // failed logins, across STARTTLS
 
 	// The guard belongs to the goroutine reading the current view.
 	guard
@@ -239,6 +239,12 @@ func (c *clientConn) answerHeld(v *view) bool {
 		}
 	case heldID:
 		g.reply(idReply(tag, text))
+	case heldQuota:
+		user := ""
+		if u := c.user.Load(); u != nil {
+			user = *u
+		}
+		g.reply(c.srv.quotaReply(tag, text, user))
 	case heldName:
 		pass, why := nameCommand(text, v.utf8Names())
 		if why == "" {
@@ -269,7 +275,7 @@ func (c *clientConn) startTLS(v *view, tag string, args bool) bool {
 		why = "BAD [CLIENTBUG] TLS is already active"
 	case c.srv.TLSConfig == nil:
 		why = "BAD STARTTLS is not available on this server"
-	case c.authed.Load():
+	case c.user.Load() != nil:
 		why = "BAD [CLIENTBUG] STARTTLS is only valid before login (RFC 9051 §6.2.1)"
 	}
 	if why != "" {
@@ -389,7 +395,8 @@ func (v *view) follow(p []byte) {
 // patchCapabilities adds to a capability list go-imap writes (CAPABILITY,
 // or the greeting's or a login's [CAPABILITY ...]) what go-imap can not
 // advertise: LITERAL+ before login (RFC 7888; go-imap lists it only
-// after) and ID (RFC 2971). p is a whole line or is returned as it is.
+// after), ID (RFC 2971), and after login QUOTA (RFC 9208). p is a whole
+// line or is returned as it is.
 func patchCapabilities(p []byte) []byte {
 	if !bytes.HasSuffix(p, []byte("\r\n")) || bytes.IndexByte(p, '\n') != len(p)-1 ||
 		!bytes.Contains(p, []byte("CAPABILITY ")) { // most lines, looked at no further
@@ -420,6 +427,9 @@ func patchCapabilities(p []byte) []byte {
 			out = append(out, "LITERAL+")
 		}
 		out = append(out, c)
+		if c == "ESEARCH" && !slices.Contains(caps, "QUOTA") { // after login
+			out = append(out, quotaCapabilities...)
+		}
 	}
 	if !slices.Contains(caps, "ID") {
 		out = append(out, "ID")
