@@ -30,6 +30,8 @@ var imapTables = []group{
 		{"SEARCH", "RFC 3501 §7.2.5", "the numbers (or UIDs) of the messages a SEARCH found (IMAP4rev1; IMAP4rev2 answers with ESEARCH)"},
 		{"LSUB", "RFC 3501 §7.2.3", "one subscribed mailbox (IMAP4rev1)"},
 		{"RECENT", "RFC 3501 §7.3.2", "the number of messages new since the last session (IMAP4rev1; dropped in IMAP4rev2)"},
+		{"QUOTAROOT", "RFC 9208 §5.2", "the quota roots a mailbox counts against (none: it has no quota)"},
+		{"QUOTA", "RFC 9208 §5.1", "a quota root's resources, each with what is used and the limit: STORAGE in units of 1024 octets, MESSAGE in messages"},
 	}},
 
 	// Response codes in brackets: "a1 OK [READ-WRITE] SELECT completed".
@@ -101,6 +103,9 @@ var imapTables = []group{
 		{"MOVE", "RFC 9051 §6.4.8", "moves messages to another mailbox"},
 		{"UID", "RFC 9051 §6.4.9", "the command that follows (FETCH, STORE, COPY, MOVE, SEARCH, EXPUNGE) names messages by UID — an id that stays the same — instead of by sequence number"},
 		{"*", "RFC 9051 §6.2.2", "cancels the authentication exchange"},
+		{"GETQUOTAROOT", "RFC 9208 §4.3.2", "asks which quota roots a mailbox counts against, and how full each is"},
+		{"GETQUOTA", "RFC 9208 §4.3.1", "asks how full a quota root is"},
+		{"SETQUOTA", "RFC 9208 §4.3.3", "asks to change a quota root's limits (only where the server offers QUOTASET)"},
 	}},
 
 	// Capabilities, as listed by * CAPABILITY or [CAPABILITY …].
@@ -124,6 +129,8 @@ var imapTables = []group{
 		{"CONDSTORE", "RFC 7162", "messages carry a modification sequence, so a client can fetch only what changed"},
 		{"ESEARCH", "RFC 4731", "SEARCH can answer with counts, minimum and maximum (ESEARCH)"},
 		{"APPENDLIMIT", "RFC 7889", "the largest message APPEND accepts, in octets"},
+		{"QUOTA", "RFC 9208", "the server reports (GETQUOTAROOT, GETQUOTA) how much of a quota a user has used"},
+		{"QUOTA=RES-", "RFC 9208 §3.1", "a resource a quota may limit: STORAGE, MESSAGE, MAILBOX …"},
 		{"UTF8=ACCEPT", "RFC 6855", "mailbox names and headers may be UTF-8 once the client enables it"},
 	}},
 }

@@ -117,6 +117,7 @@ var serverReplies = []struct {
 	// LMTP (sim/smtp in LMTP mode).
 	{"lmtp", "250 2.0.0 <bob@example.net> Ok: delivered to bob@example.net", []string{"okay", "RFC 5321 §4.2.3"}},
 	{"lmtp", "451 4.3.0 <bob@example.net> Local error in processing (mailbox): try again later", []string{"local error", "RFC 3463 §3.4"}},
+	{"lmtp", "452 4.2.2 <bob@example.net> Mailbox full: try again later", []string{"mailbox full", "RFC 3463 §3.3"}},
 	{"lmtp", "550 5.1.1 <bob@example.net> mailbox store unavailable", []string{"does not exist", "RFC 3463 §3.2"}},
 	{"lmtp", "550 5.1.2 This delivery agent does not hold mailboxes for example.com", []string{"domain", "RFC 3463 §3.2"}},
 
@@ -212,6 +213,7 @@ var serverReplies = []struct {
 	{"imap", "a1 NO [TOOBIG] Literals are limited to 4096 bytes for this command (RFC 9051 §7.5)", []string{"too big", "RFC 4469"}},
 	{"imap", "a1 BAD Non-synchronizing literals are limited to 4096 bytes (RFC 7888 §4)", []string{"protocol error", "RFC 9051 §7.1.3"}},
 	{"imap", "a1 BAD [CLIENTBUG] Search too complex: at most 1000 keys, nested at most 64 deep", []string{"client did something wrong", "RFC 5530 §3"}},
+	{"imap", "a1 NO [OVERQUOTA] Quota exceeded: 3 of 3 messages kept, 1 more do not fit; delete or expunge some mail first", []string{"quota"}},
 	{"imap", "a1 NO [LIMIT] Too many mailboxes: at most 1000 per user; delete some first", []string{"implementation limit", "RFC 9051"}},
 	{"imap", "a1 OK [READ-WRITE] SELECT completed", []string{"read-write", "RFC 9051 §7.1"}},
 	{"imap", "* OK [UIDVALIDITY 1] UIDs valid", []string{"UID validity", "RFC 9051 §7.1"}},
