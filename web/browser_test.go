@@ -503,6 +503,34 @@ func TestDeferredDelivery(t *testing.T) {
 	p.noErrors()
 }
 
+// A teacher fills bob's mailbox from the World tab: the LMTP answer is
+// 452 4.2.2, the message waits in mx.example.net's queue, the mailbox
+// shows FULL; with room made and the retry, it is filed.
+func TestMailboxFull(t *testing.T) {
+	p := open(t, 1280, 720)
+	p.setSpeed("4")
+	p.click(`#tab-world`)
+	p.click(`button[aria-label="Fill up the mailbox of bob@example.net"]`)
+	p.waitJS("the button turned", `!!document.querySelector('button[aria-label="Make room in the mailbox of bob@example.net"]')`)
+	p.click(`#tab-compose`)
+	p.do(chromedp.SetValue(chromedp.CSS(`#c-subject`), "No room"))
+	p.click(`#c-send`)
+	p.timelineHas("the 452 on the LMTP wire", `e.kind === 'wire' && e.text.startsWith('452 4.2.2 <bob@example.net> Mailbox full')`)
+	p.timelineHas("the deferral", `e.kind === 'queue' && e.action === 'deferred' && e.host === 'mx.example.net'`)
+	p.waitJS("the queue badge", `document.querySelector('[data-host="mx.example.net"] [data-badge="queue"]').dataset.count === '1'`)
+	p.click(`#tab-mailboxes`)
+	p.waitJS("FULL beside bob's INBOX", `document.querySelector('[data-user="bob@example.net"][data-mailbox="INBOX"] h4').textContent.includes('FULL')`)
+	p.shot("mailbox-full")
+	p.click(`#tab-world`)
+	p.click(`button[aria-label="Make room in the mailbox of bob@example.net"]`)
+	p.waitJS("the retry button", `!document.getElementById('retry').disabled`)
+	p.click(`#retry`)
+	p.timelineHas("the delivery after the retry", `e.kind === 'deliver' && e.mailbox === 'bob@example.net/INBOX'`)
+	p.click(`#tab-mailboxes`)
+	p.waitJS("FULL gone", `!document.querySelector('[data-user="bob@example.net"][data-mailbox="INBOX"] h4').textContent.includes('FULL')`)
+	p.noErrors()
+}
+
 // Submission by hand: STARTTLS, then AUTH PLAIN with the helper.
 func TestTerminalAuthPlain(t *testing.T) {
 	p := open(t, 1280, 720)

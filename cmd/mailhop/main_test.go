@@ -175,6 +175,25 @@ func TestSimPcap(t *testing.T) {
 	}
 }
 
+// --fault mailbox-full: the store answers 452 4.2.2, the MX's queue
+// tries again on its schedule, warns the sender after four hours and
+// returns the message after five days (RFC 3464, Status: 4.2.2).
+func TestSimMailboxFull(t *testing.T) {
+	out, errOut, code := mailhop(t, nil, "sim", "--fault", "mailbox-full:store.example.net:bob@example.net")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"S: 452 4.2.2 <bob@example.net> Mailbox full: try again later",
+		"(next attempt 2026-01-01 09:05:00)", "Action: delayed", "Action: failed", "Status: 4.2.2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run lacks %q", want)
+		}
+	}
+	if _, errOut, code := mailhop(t, nil, "sim", "--fault", "mailbox-full:store.example.net:nobody@example.net"); code == 0 || !strings.Contains(errOut, `keeps no mailbox for "nobody@example.net"`) {
+		t.Errorf("an unknown user: exit %d, %q", code, errOut)
+	}
+}
+
 // The worlds of SPF, DKIM and DMARC tell their own story without flags.
 // A refused message is the outcome, not a failure of the run: the
 // session and the reply are printed, the exit status is 0.

@@ -33,7 +33,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	body := fs.String("body", "Hello! This message travelled the whole chain.", "the body of the messages sent (of the world's send: messages that have none)")
 	read := fs.String("read", "", "finally let each recipient read their INBOX by imap or pop3")
 	var faults listFlag
-	fs.Var(&faults, "fault", "inject a fault before sending: KIND:HOST[:PEER|:PORT] (host-down:mx.example.net, link-cut:a:b, port-refuse:h:25); may repeat")
+	fs.Var(&faults, "fault", "inject a fault before sending: KIND:HOST[:PEER|:PORT|:USER] (host-down:mx.example.net, link-cut:a:b, port-refuse:h:25, mailbox-full:store.example.net:bob@example.net); may repeat")
 	until := fs.Duration("until", 6*24*time.Hour, "how much virtual time to run, at most, until every queue is empty")
 	seed := fs.Uint64("seed", 0, "the world's seed (default: the world file's, or 1): the same seed and flags give the same trace, byte for byte")
 	outTranscript := fs.String("out-transcript", "", "also write the transcript (C:/S: lines, DNS, queue events) to this file")
@@ -378,6 +378,8 @@ func parseFault(s string) (world.Fault, error) {
 			if len(parts) > 3 {
 				f.Name = parts[3]
 			}
+		case "mailbox-full", "mailbox-room":
+			f.Name = parts[2]
 		default:
 			f.Peer = parts[2]
 		}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/mailhop/mailhop/sim/clock"
@@ -34,6 +36,32 @@ type MDA struct {
 	Quota store.Quota
 	Clock clock.Clock
 	Trace *trace.Recorder
+
+	mu   sync.Mutex
+	full map[string]bool // SetFull: users whose mailbox takes no more mail
+}
+
+// SetFull makes a user's mailbox full (or gives it room again), as if it
+// were over its quota whatever it holds: the fault a teacher injects to
+// show "452 4.2.2 mailbox full" and the retries it causes.
+func (m *MDA) SetFull(user string, full bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.full == nil {
+		m.full = map[string]bool{}
+	}
+	if full {
+		m.full[strings.ToLower(user)] = true
+	} else {
+		delete(m.full, strings.ToLower(user))
+	}
+}
+
+// IsFull reports whether SetFull made a user's mailbox full.
+func (m *MDA) IsFull(user string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.full[strings.ToLower(user)]
 }
 
 // Error is a delivery failure; Permanent failures are bounced, others
@@ -119,6 +147,9 @@ func (m *MDA) Deliver(ctx context.Context, from, rcpt string, body []byte) error
 				m.Store.CreateMailbox(rcpt, box) // a race with the user's own CREATE is no failure
 			}
 		}
+	}
+	if m.IsFull(rcpt) {
+		return &Error{Reason: "mailbox full", status: "4.2.2"}
 	}
 	if err := m.Quota.Admit(m.Store, rcpt, 1, int64(len(msg))); err != nil {
 		if errors.Is(err, store.ErrOverQuota) {

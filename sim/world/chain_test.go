@@ -392,3 +392,63 @@ func TestConnectionReuse(t *testing.T) {
 		t.Fatalf("%d connections and %d MX lookups for 3 messages, want 1 and 1", opens, lookups)
 	}
 }
+
+// A teacher fills bob's mailbox: mx.example.net's LMTP delivery gets
+// "452 4.2.2" (RFC 3463: mailbox full, temporary), the message waits in
+// its queue and is tried again, the page shows the mailbox full; given
+// room, the next attempt files it.
+func TestMailboxFullDefersThenDelivers(t *testing.T) {
+	w := newDefault(t)
+	full := Fault{Kind: "mailbox-full", Host: "store.example.net", Name: "bob@example.net"}
+	if err := w.Fault(full); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []Fault{
+		{Kind: "mailbox-full", Host: "store.example.net"},
+		{Kind: "mailbox-full", Host: "mx.example.net", Name: "bob@example.net"},
+		{Kind: "mailbox-full", Host: "store.example.net", Name: "nobody@example.net"},
+	} {
+		if err := w.Fault(bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	send(t, w, "alice@example.org", "bob@example.net", "no room")
+	w.Advance(20 * time.Minute)
+	if got := len(inbox(t, w, "bob@example.net")); got != 0 {
+		t.Fatalf("bob has %d messages in a full mailbox", got)
+	}
+	if q := w.Hosts["mx.example.net"].Queue.Messages(); len(q) != 1 || q[0].Attempts < 2 {
+		t.Fatalf("mx.example.net's queue: %+v, want the message, tried more than once", q)
+	}
+	said := false
+	for _, e := range w.Trace.Events() {
+		if e.Kind == trace.KindWire && strings.HasPrefix(e.Text, "452 4.2.2 <bob@example.net> Mailbox full") {
+			said = true
+		}
+	}
+	if !said {
+		t.Error("no 452 4.2.2 on the LMTP wire")
+	}
+	if !mailboxFull(w, "bob@example.net") {
+		t.Error("the state does not show bob's mailbox full")
+	}
+	w.Fault(Fault{Kind: "mailbox-room", Host: "store.example.net", Name: "bob@example.net"})
+	if mailboxFull(w, "bob@example.net") {
+		t.Error("the state still shows bob's mailbox full")
+	}
+	w.RunUntilQuiet(24 * time.Hour)
+	if got := len(inbox(t, w, "bob@example.net")); got != 1 {
+		t.Fatalf("bob has %d messages after room was made", got)
+	}
+}
+
+func mailboxFull(w *World, user string) bool {
+	for _, h := range w.State().Hosts {
+		for _, mb := range h.Mailboxes {
+			if mb.User == user && mb.Full {
+				return true
+			}
+		}
+	}
+	return false
+}

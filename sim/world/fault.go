@@ -2,6 +2,8 @@ package world
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mailhop/mailhop/sim/dns"
@@ -19,6 +21,9 @@ import (
 //	{"kind": "latency", "host": "a", "peer": "b", "latency": "200ms"}
 //	{"kind": "dns", "host": "ns.example", "mode": "servfail", "name": "example.net"}
 //	                                                          DNS broken: servfail, refused or drop; mode "" mends
+//	{"kind": "mailbox-full", "host": "store.example.net", "name": "bob@example.net"}
+//	                                                          a user's mailbox takes no more mail (452 4.2.2)
+//	{"kind": "mailbox-room", "host": "store.example.net", "name": "bob@example.net"}
 type Fault struct {
 	Kind    string `json:"kind"`
 	Host    string `json:"host,omitempty"`
@@ -44,6 +49,11 @@ func (f Fault) check(hosts map[string]bool) error {
 	switch f.Kind {
 	case "host-down", "host-up", "dns":
 		return need(f.Host)
+	case "mailbox-full", "mailbox-room":
+		if f.Name == "" {
+			return fmt.Errorf("%s needs the user's address as name", f.Kind)
+		}
+		return need(f.Host)
 	case "link-cut", "link-restore":
 		return need(f.Host, f.Peer)
 	case "latency":
@@ -57,7 +67,7 @@ func (f Fault) check(hosts map[string]bool) error {
 		}
 		return need(f.Host)
 	}
-	return fmt.Errorf("unknown fault kind %q (host-down, host-up, link-cut, link-restore, port-refuse, port-accept, latency, dns)", f.Kind)
+	return fmt.Errorf("unknown fault kind %q (host-down, host-up, link-cut, link-restore, port-refuse, port-accept, latency, dns, mailbox-full, mailbox-room)", f.Kind)
 }
 
 // Fault injects (or mends) a fault.
@@ -86,6 +96,15 @@ func (w *World) Fault(f Fault) error {
 			return fmt.Errorf("dns fault: %s is not a DNS server", f.Host)
 		}
 		err = h.DNS.SetFault(dns.Fault{Mode: dns.FaultMode(f.Mode), Name: f.Name})
+	case "mailbox-full", "mailbox-room":
+		h := w.Hosts[f.Host]
+		if h.MDA == nil {
+			return fmt.Errorf("%s: %s keeps no mailboxes", f.Kind, f.Host)
+		}
+		if !slices.ContainsFunc(h.Store.Users(), func(u string) bool { return strings.EqualFold(u, f.Name) }) {
+			return fmt.Errorf("%s: %s keeps no mailbox for %q", f.Kind, f.Host, f.Name)
+		}
+		h.MDA.SetFull(f.Name, f.Kind == "mailbox-full")
 	}
 	if err != nil {
 		return err
@@ -99,6 +118,9 @@ func (w *World) Fault(f Fault) error {
 	}
 	if f.Latency != "" {
 		text += " " + f.Latency
+	}
+	if strings.HasPrefix(f.Kind, "mailbox-") {
+		text += " " + f.Name
 	}
 	if f.Kind == "dns" {
 		mode := f.Mode

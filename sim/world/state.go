@@ -69,8 +69,11 @@ type QueuedState struct {
 
 // MailboxState is a user's INBOX.
 type MailboxState struct {
-	User     string         `json:"user"`
-	Mailbox  string         `json:"mailbox"`
+	User    string `json:"user"`
+	Mailbox string `json:"mailbox"`
+	// Full: a teacher made the INBOX full (fault mailbox-full); mail
+	// for the user waits in the queue.
+	Full     bool           `json:"full,omitempty"`
 	Messages []MessageState `json:"messages"`
 }
 
@@ -112,6 +115,7 @@ func (w *World) State() State {
 		if h.Store != nil {
 			for _, u := range h.Store.Users() {
 				if mb, err := w.mailbox(h.Store, u, store.Inbox); err == nil {
+					mb.Full = h.MDA != nil && h.MDA.IsFull(u)
 					s.Mailboxes = append(s.Mailboxes, mb)
 				}
 			}

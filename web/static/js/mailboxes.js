@@ -22,7 +22,7 @@ export class Mailboxes {
     if (this.root.hidden || !st) return;
     // Only when something changed: a mailbox of a thousand messages is
     // not rebuilt for nothing.
-    const key = `${st.world}|${st.rewound ?? ''}|${st.hosts.map((x) => (x.mailboxes || []).map((mb) => `${mb.user}:${mb.messages.length}:${mb.messages.length ? mb.messages[mb.messages.length - 1].uid : 0}:${mb.messages.map((m) => m.flags.join()).join()}`).join()).join()}`;
+    const key = `${st.world}|${st.rewound ?? ''}|${st.hosts.map((x) => (x.mailboxes || []).map((mb) => `${mb.user}:${mb.full ? 'full' : ''}:${mb.messages.length}:${mb.messages.length ? mb.messages[mb.messages.length - 1].uid : 0}:${mb.messages.map((m) => m.flags.join()).join()}`).join()).join()}`;
     if (key === this.key) return;
     this.key = key;
     const root = clear(this.root);
@@ -38,7 +38,8 @@ export class Mailboxes {
         const inbox = !mb.mailbox || mb.mailbox === 'INBOX';
         const id = `mb-${inbox ? mb.user : `${mb.user}-${mb.mailbox}`}`.replace(/[^a-z0-9-]/gi, '-');
         const sec = h('section', { class: 'mailbox', 'aria-labelledby': id, dataset: { user: mb.user, mailbox: mb.mailbox || 'INBOX' } },
-          h('h4', { id }, `${mb.user} — ${mb.mailbox} `, h('span', { class: 'count' }, `${mb.messages.length} message${mb.messages.length === 1 ? '' : 's'}`)),
+          h('h4', { id }, `${mb.user} — ${mb.mailbox} `, h('span', { class: 'count' }, `${mb.messages.length} message${mb.messages.length === 1 ? '' : 's'}`),
+            mb.full ? [' ', h('span', { class: 'state down', title: 'A teacher filled it (World tab): new mail waits in the queue, 452 4.2.2' }, 'FULL')] : null),
           mb.mailbox === 'Junk'
             ? h('p', { class: 'muted' }, `on ${host.name}: mail that failed DMARC, from a domain whose policy is p=quarantine, is filed here instead of the INBOX (its Authentication-Results say policy.dmarc=quarantine).`)
             : h('p', { class: 'muted' }, `on ${host.name}; log in as `, h('code', {}, mb.user), ' with password ', h('code', {}, pass.get(mb.user) || '?')));

@@ -130,6 +130,25 @@ export class WorldPanel {
       h('button', { type: 'submit', class: 'small', disabled: past }, 'Apply')));
     }
 
+    // A full mailbox: its host's LMTP (or the queue delivering there)
+    // answers 452 4.2.2, and the mail waits in the queue for room.
+    const inboxes = st.hosts.flatMap((x) => (x.mailboxes || []).filter((mb) => mb.mailbox === 'INBOX').map((mb) => ({ host: x.name, ...mb })));
+    if (inboxes.length) {
+      const rows = inboxes.map((mb) => h('tr', {},
+        h('td', {}, h('code', {}, mb.user)),
+        h('td', {}, mb.host),
+        h('td', {}, h('span', { class: `state ${mb.full ? 'down' : 'up'}` }, mb.full ? 'FULL' : 'has room')),
+        h('td', {}, h('button', {
+          type: 'button', class: 'small', 'aria-pressed': String(!!mb.full), dataset: { key: `mailbox:${mb.user}` }, disabled: past,
+          'aria-label': `${mb.full ? 'Make room in' : 'Fill up'} the mailbox of ${mb.user}`,
+          onclick: () => this.fault({ kind: mb.full ? 'mailbox-room' : 'mailbox-full', host: mb.host, name: mb.user }, `${mb.user}'s mailbox ${mb.full ? 'has room again' : 'is full'}`),
+        }, mb.full ? 'Make room' : 'Fill up'))));
+      root.append(h('p', { class: 'muted' }, 'A full mailbox takes no more mail: its server answers 452 4.2.2 (mailbox full, try again later), and the message waits in the sender’s queue until there is room.'),
+        fold('mailboxes', `The ${rows.length} mailboxes: fill one up`, h('table', { class: 'list', 'aria-label': 'Mailboxes' },
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Kept on'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Fault'))),
+          h('tbody', {}, rows))));
+    }
+
     if ((st.faults || []).length) {
       root.append(h('h4', {}, 'Faults so far'), h('ol', { class: 'faults' },
         st.faults.map((f) => h('li', {}, [f.kind, f.host, f.peer, f.port, f.mode, f.name].filter(Boolean).join(' ')))));
