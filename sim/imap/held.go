@@ -27,6 +27,9 @@ const (
 	// may have sent just before, so the guard decides at the command
 	// boundary (see nameCommand).
 	heldName
+	// SORT and THREAD (RFC 5256): go-imap reads them as a SEARCH (see
+	// sortcmd.go).
+	heldSort
 )
 
 // The refusals of a mailbox name go-imap would mishandle.
@@ -38,7 +41,7 @@ const (
 // heldCommand says whether the guard answers a command line itself, or
 // decides at the command boundary what go-imap gets of it.
 func heldCommand(line []byte) heldKind {
-	f := fields(line[:min(len(line), 200)], 2)
+	f := fields(line[:min(len(line), 200)], 3)
 	if len(f) < 2 {
 		return heldNone
 	}
@@ -47,6 +50,9 @@ func heldCommand(line []byte) heldKind {
 		return heldStartTLS
 	case "ID":
 		return heldID
+	}
+	if isSortCommand(f) {
+		return heldSort
 	}
 	for _, a := range nameArgs(line) {
 		if !validMUTF7(a.text) || !isASCII(a.text) {

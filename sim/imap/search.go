@@ -78,6 +78,9 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 	if keys, ok := searchSize(criteria, 1); !ok || keys > maxSearchKeys {
 		return nil, errBad("%s", searchTooComplex)
 	}
+	if cmd := s.cc.takeSort(); cmd != nil {
+		return s.sortOrThread(kind, criteria, cmd)
+	}
 	data := &goimap.SearchData{}
 	var seqs goimap.SeqSet
 	var uids goimap.UIDSet
@@ -111,7 +114,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 }
 
 // eachMatch calls fn with each message of the session's view that matches
-// the criteria, in order.
+// the criteria, in order; SEARCH, SORT and THREAD select alike.
 func (s *session) eachMatch(criteria *goimap.SearchCriteria, fn func(m *searchMsg) error) error {
 	view := s.view()
 	msgs, err := s.srv.Store.List(s.user, s.sel.mb.key.name)
