@@ -59,6 +59,17 @@
 //     over a user's mailboxes, STORAGE and MESSAGE from the Server's
 //     Quota, which APPEND and COPY may not pass: NO [OVERQUOTA]; no
 //     SETQUOTA) and AUTH=PLAIN (RFC 4616).
+//   - SORT and THREAD (RFC 5256) and their UID forms, for every client:
+//     SORT by ARRIVAL, CC, DATE, FROM, SIZE, SUBJECT and TO, REVERSE,
+//     and DISPLAYFROM and DISPLAYTO (SORT=DISPLAY, RFC 5957); ESORT
+//     (RFC 5267: SORT RETURN (MIN MAX COUNT ALL SAVE), answered ESEARCH);
+//     THREAD=ORDEREDSUBJECT and THREAD=REFERENCES. Charsets UTF-8 and
+//     US-ASCII (another is NO [BADCHARSET (UTF-8 US-ASCII)]). Subjects
+//     compare as base subjects (§2.1), strings in Unicode lower case
+//     (near i;unicode-casemap), addresses by the first mailbox's local
+//     part, dates as sent (the Date field in UTC, else the internal
+//     date), ties by sequence number. The search keys are SEARCH's,
+//     parsed and matched by the same code, with the same bounds.
 //
 // # Sequence numbers and other sessions
 //
@@ -108,8 +119,13 @@
 // decrypted commands, so they hold on every transport (see below).
 //
 // The guard also answers, in order with go-imap's answers, what go-imap
-// can not: ID, and a mailbox name that is not valid modified UTF-7 (NO
-// [CANNOT], RFC 3501 §5.1.3), or that has raw 8-bit characters from a
+// can not: ID; SORT and THREAD, which go-imap gets as the SEARCH with
+// the same keys (so it parses them, literals included, and checks the
+// state), whose answer the session writes in place of go-imap's SEARCH
+// response, pending updates then following as after a SEARCH (no
+// EXPUNGE after one by sequence numbers, RFC 9051 §7.5.1); a mailbox
+// name that is not valid modified UTF-7 (NO [CANNOT], RFC 3501
+// §5.1.3), or that has raw 8-bit characters from a
 // client that enabled neither UTF8=ACCEPT nor IMAP4rev2 (NO [CANNOT],
 // RFC 3501 §5.1, RFC 6855 §3; decided once an ENABLE before it has been
 // answered). A LIST or LSUB pattern that is not valid in the same way
@@ -157,10 +173,10 @@
 // literals; for the same reason an 8-bit name in a literal is taken
 // from any client). The session goes on safely and the real reason goes
 // to ErrorLog. Its capability lists can hold only the capabilities it
-// knows, so the views add ID, and LITERAL+ before login, to the lines it
-// writes. Its imap.Address has no route (at-domain-list), which its
-// writer always writes NIL, so a route is dropped though its address is
-// kept. The FETCH responses that tell a session of another's flag change
+// knows, so the views add ID, LITERAL+ before login, and SORT, THREAD
+// and ESORT after login, to the lines it writes. Its imap.Address has
+// no route (at-domain-list), which its writer always writes NIL, so a
+// route is dropped though its address is kept. The FETCH responses that tell a session of another's flag change
 // come from its MailboxTracker, alike for every session, so they do not
 // show \Recent.
 package imap

@@ -30,6 +30,9 @@ const (
 	// GETQUOTAROOT, GETQUOTA and SETQUOTA (RFC 9208): unknown to go-imap
 	// (see quota.go).
 	heldQuota
+	// SORT and THREAD (RFC 5256): go-imap reads them as a SEARCH (see
+	// sortcmd.go).
+	heldSort
 )
 
 // The refusals of a mailbox name go-imap would mishandle.
@@ -41,7 +44,7 @@ const (
 // heldCommand says whether the guard answers a command line itself, or
 // decides at the command boundary what go-imap gets of it.
 func heldCommand(line []byte) heldKind {
-	f := fields(line[:min(len(line), 200)], 2)
+	f := fields(line[:min(len(line), 200)], 3)
 	if len(f) < 2 {
 		return heldNone
 	}
@@ -52,6 +55,9 @@ func heldCommand(line []byte) heldKind {
 		return heldID
 	case "GETQUOTAROOT", "GETQUOTA", "SETQUOTA":
 		return heldQuota
+	}
+	if isSortCommand(f) {
+		return heldSort
 	}
 	for _, a := range nameArgs(line) {
 		if !validMUTF7(a.text) || !isASCII(a.text) {

@@ -251,3 +251,54 @@ func TestCurl(t *testing.T) {
 		t.Errorf("curl with a wrong password succeeded: %s", out)
 	}
 }
+
+const imaplibSortScript = `
+import imaplib, sys
+M = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
+M.login("bob@example.net", "bob")
+print("caps", M.capability()[1][0].decode())
+M.select("INBOX")
+print("sort", M.sort("(REVERSE DATE)", "UTF-8", "ALL")[1][0].decode())
+print("sort-subject", M.sort("SUBJECT", "UTF-8", "SUBJECT", '"lunch"')[1][0].decode())
+print("uid-sort", M.uid("SORT", "(FROM)", "UTF-8", "NOT", "1")[1][0].decode())
+print("thread", M.thread("REFERENCES", "UTF-8", "ALL")[1][0].decode())
+print("ordered", M.thread("ORDEREDSUBJECT", "UTF-8", "ALL")[1][0].decode())
+typ, data = M.sort("(DATE)", "KOI8-R", "ALL")
+print("koi8", typ, data[0].decode())
+print("logout", M.logout()[0])
+`
+
+// Python's imaplib sorts and threads (imaplib.IMAP4.sort and .thread).
+func TestPythonImaplibSortThread(t *testing.T) {
+	python := need(t, "python3")
+	addr, _, st, _ := realServer(t)
+	for i, m := range sortMailbox {
+		arrived := m.arrived
+		if arrived.IsZero() {
+			arrived = time.Date(2026, 3, 10, i, 0, 0, 0, time.UTC)
+		}
+		if _, err := st.Append(bob, "INBOX", m.bytes(), nil, arrived); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	out := run(t, python, "-c", imaplibSortScript, host, port)
+	t.Logf("imaplib:\n%s", out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, want := range []string{
+		"sort 8 7 5 6 2 4 1 3",
+		"sort-subject 1 2 7",
+		"uid-sort 2 7 3 8 4 5 6",
+		"thread ((3 4)(8))(1 2 7)((6)(5))",
+		"ordered (3 (4)(8))(1 (2)(7))(6)(5)",
+		"koi8 NO [BADCHARSET (UTF-8 US-ASCII)] Only UTF-8 and US-ASCII are supported",
+		"logout BYE",
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %q in imaplib's output", want)
+		}
+	}
+	if !strings.Contains(lines[0], " SORT ") || !strings.Contains(lines[0], " THREAD=REFERENCES") {
+		t.Errorf("capabilities after login: %s", lines[0])
+	}
+}

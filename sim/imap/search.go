@@ -78,10 +78,48 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 	if keys, ok := searchSize(criteria, 1); !ok || keys > maxSearchKeys {
 		return nil, errBad("%s", searchTooComplex)
 	}
+	if cmd := s.cc.takeSort(); cmd != nil {
+		return s.sortOrThread(kind, criteria, cmd)
+	}
+	data := &goimap.SearchData{}
+	var seqs goimap.SeqSet
+	var uids goimap.UIDSet
+	err := s.eachMatch(criteria, func(m *searchMsg) error {
+		uids.AddNum(goimap.UID(m.uid))
+		num := m.seq
+		if kind == imapserver.NumKindUID {
+			num = uint32(m.uid)
+		} else {
+			seqs.AddNum(m.seq)
+		}
+		if data.Min == 0 || num < data.Min {
+			data.Min = num
+		}
+		data.Max = max(data.Max, num)
+		data.Count++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if kind == imapserver.NumKindUID {
+		data.All = uids
+	} else {
+		data.All = seqs
+	}
+	if options.ReturnSave {
+		s.searchRes = uids
+	}
+	return data, nil
+}
+
+// eachMatch calls fn with each message of the session's view that matches
+// the criteria, in order; SEARCH, SORT and THREAD select alike.
+func (s *session) eachMatch(criteria *goimap.SearchCriteria, fn func(m *searchMsg) error) error {
 	view := s.view()
 	msgs, err := s.srv.Store.List(s.user, s.sel.mb.key.name)
 	if err != nil {
-		return nil, s.storeError(err)
+		return s.storeError(err)
 	}
 	var maxSeq, maxUID uint32
 	if n := len(view); n > 0 {
@@ -89,10 +127,6 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 	}
 	c := s.staticCriteria(criteria, maxSeq, maxUID)
 	recent := s.sel.recentSet()
-
-	data := &goimap.SearchData{}
-	var seqs goimap.SeqSet
-	var uids goimap.UIDSet
 	j := 0
 	for _, r := range view {
 		for j < len(msgs) && msgs[j].UID < r.uid {
@@ -105,33 +139,16 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		m := searchMsg{ref: r, meta: &msgs[j], sess: s, recent: isRecent}
 		ok, err := m.match(c)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok {
 			continue
 		}
-		uids.AddNum(goimap.UID(r.uid))
-		num := r.seq
-		if kind == imapserver.NumKindUID {
-			num = uint32(r.uid)
-		} else {
-			seqs.AddNum(r.seq)
+		if err := fn(&m); err != nil {
+			return err
 		}
-		if data.Min == 0 || num < data.Min {
-			data.Min = num
-		}
-		data.Max = max(data.Max, num)
-		data.Count++
 	}
-	if kind == imapserver.NumKindUID {
-		data.All = uids
-	} else {
-		data.All = seqs
-	}
-	if options.ReturnSave {
-		s.searchRes = uids
-	}
-	return data, nil
+	return nil
 }
 
 // staticCriteria copies the criteria with "*" resolved and "$" replaced by

@@ -24,7 +24,8 @@ import (
 // without waiting, a SEARCH that nests too deep to parse; and it answers
 // itself, in turn with go-imap, STARTTLS (see transport.go), ID and a
 // mailbox name go-imap would mishandle (see held.go), whose LIST it may
-// pass on without the patterns that can match nothing.
+// pass on without the patterns that can match nothing, and SORT and
+// THREAD, which go-imap reads as a SEARCH (see sortcmd.go).
 
 // taglessReply is the answer to a command without a tag.
 const taglessReply = "* BAD Every IMAP command starts with a tag of your choice, then the command: try \"a1 LOGIN user password\" (RFC 9051 §2.2.1)\r\n"
@@ -35,7 +36,7 @@ var imapCommands = map[string]bool{
 	"ENABLE": true, "ID": true, "SELECT": true, "EXAMINE": true, "CREATE": true, "DELETE": true, "RENAME": true,
 	"SUBSCRIBE": true, "UNSUBSCRIBE": true, "LIST": true, "LSUB": true, "NAMESPACE": true, "STATUS": true,
 	"APPEND": true, "IDLE": true, "CHECK": true, "CLOSE": true, "UNSELECT": true, "EXPUNGE": true, "SEARCH": true,
-	"FETCH": true, "STORE": true, "COPY": true, "MOVE": true, "UID": true,
+	"FETCH": true, "STORE": true, "COPY": true, "MOVE": true, "UID": true, "SORT": true, "THREAD": true,
 }
 
 // isTagless reports whether a command line starts with a command's name

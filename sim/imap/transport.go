@@ -73,6 +73,10 @@ type clientConn struct {
 	user     atomic.Pointer[string] // who logged in: STARTTLS is refused
 	failures int                    // failed logins, across STARTTLS
 
+	// sorting is the SORT or THREAD command go-imap is reading as a
+	// SEARCH, until its tagged answer (sortcmd.go); wmu.
+	sorting *sortCommand
+
 	// The guard belongs to the goroutine reading the current view.
 	guard
 }
@@ -95,7 +99,7 @@ func (c *clientConn) current() net.Conn {
 func (c *clientConn) say(s string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_, err := io.WriteString(c.current(), s)
+	_, err := c.current().Write(c.tagged([]byte(s)))
 	return err
 }
 
@@ -255,6 +259,23 @@ func (c *clientConn) answerHeld(v *view) bool {
 			return false
 		}
 		g.reply(tag + " " + why + "\r\n")
+	case heldSort:
+		if tag == "*" {
+			// Not a command: go-imap refuses it.
+			g.in = slices.Concat(line, g.in)
+			g.pass = true
+			return false
+		}
+		search, cmd, why := sortSearch(text)
+		if why == "" {
+			// go-imap reads the SEARCH that stands for it as any other
+			// command.
+			c.expectSort(cmd)
+			g.in = slices.Concat(search, line[len(text):], g.in)
+			g.pass = true
+			return false
+		}
+		g.reply(tag + " " + why + "\r\n")
 	}
 	// A literal at the end of the line, sent anyway, is not a command.
 	if n, nonSync, ok := literalAt(text); ok && nonSync {
@@ -340,7 +361,7 @@ func (v *view) Write(p []byte) (int, error) {
 	}
 	out := p
 	if !v.midLine && v.literal == 0 {
-		out = patchCapabilities(p)
+		out = c.tagged(patchCapabilities(p))
 	}
 	v.follow(p)
 	if v.dropLine {
@@ -395,8 +416,9 @@ func (v *view) follow(p []byte) {
 // patchCapabilities adds to a capability list go-imap writes (CAPABILITY,
 // or the greeting's or a login's [CAPABILITY ...]) what go-imap can not
 // advertise: LITERAL+ before login (RFC 7888; go-imap lists it only
-// after), ID (RFC 2971), and after login QUOTA (RFC 9208). p is a whole
-// line or is returned as it is.
+// after), ID (RFC 2971), and after login SORT, THREAD and ESORT (RFC
+// 5256, RFC 5267, with ESEARCH) and QUOTA (RFC 9208). p is a whole line
+// or is returned as it is.
 func patchCapabilities(p []byte) []byte {
 	if !bytes.HasSuffix(p, []byte("\r\n")) || bytes.IndexByte(p, '\n') != len(p)-1 ||
 		!bytes.Contains(p, []byte("CAPABILITY ")) { // most lines, looked at no further
@@ -427,7 +449,8 @@ func patchCapabilities(p []byte) []byte {
 			out = append(out, "LITERAL+")
 		}
 		out = append(out, c)
-		if c == "ESEARCH" && !slices.Contains(caps, "QUOTA") { // after login
+		if c == "ESEARCH" && !slices.Contains(caps, "SORT") { // after login
+			out = append(out, sortCapabilities...)
 			out = append(out, quotaCapabilities...)
 		}
 	}
