@@ -141,6 +141,8 @@ var lineCases = []struct {
 	{"imap", false, "a3 BAD Unknown command", []string{"protocol error", "RFC 9051 §7.1.3"}, nil},
 	{"imap", false, "a4 NO [TRYCREATE] No such mailbox", []string{"create it"}, nil},
 	{"imap", false, "a5 ok done", []string{"completed successfully"}, nil},
+	{"imap", true, "a7 SORT (REVERSE DATE) UTF-8 ALL", []string{"in order", "RFC 5256 §3"}, nil},
+	{"imap", false, "* THREAD (2)(3 6 (4 23)(44 7 96))", []string{"conversations", "RFC 5256 §4"}, nil},
 	{"imap", true, "a6 GETQUOTAROOT INBOX", []string{"quota roots", "RFC 9208 §4.3.2"}, nil},
 	{"imap", false, `* QUOTAROOT INBOX ""`, []string{"quota roots a mailbox counts against", "RFC 9208 §5.2"}, nil},
 	{"imap", false, `* QUOTA "" (STORAGE 1 10 MESSAGE 3 50)`, []string{"units of 1024 octets", "RFC 9208 §5.1"}, nil},
