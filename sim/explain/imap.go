@@ -133,6 +133,7 @@ var imapTables = []group{
 		{"CONDSTORE", "RFC 7162", "messages carry a modification sequence, so a client can fetch only what changed"},
 		{"ESEARCH", "RFC 4731", "SEARCH can answer with counts, minimum and maximum (ESEARCH)"},
 		{"APPENDLIMIT", "RFC 7889", "the largest message APPEND accepts, in octets"},
+		{"MULTIAPPEND", "RFC 3502", "one APPEND may carry several messages, stored all or none"},
 		{"SORT", "RFC 5256", "the SORT command is available: the server orders search results"},
 		{"THREAD=", "RFC 5256", "a THREAD algorithm the server offers: REFERENCES (by In-Reply-To and References) or ORDEREDSUBJECT"},
 		{"ESORT", "RFC 5267", "SORT can answer with counts, minimum and maximum (ESEARCH), like ESEARCH for SEARCH"},

@@ -58,7 +58,10 @@
 //     login too), QUOTA (RFC 9208: GETQUOTAROOT and GETQUOTA of one root
 //     over a user's mailboxes, STORAGE and MESSAGE from the Server's
 //     Quota, which APPEND and COPY may not pass: NO [OVERQUOTA]; no
-//     SETQUOTA) and AUTH=PLAIN (RFC 4616).
+//     SETQUOTA), MULTIAPPEND (RFC 3502: several messages in one APPEND,
+//     stored all or none; the ones stored before a failure are expunged
+//     again, so other sessions may see them come and go) and AUTH=PLAIN
+//     (RFC 4616).
 //   - SORT and THREAD (RFC 5256) and their UID forms, for every client:
 //     SORT by ARRIVAL, CC, DATE, FROM, SIZE, SUBJECT and TO, REVERSE,
 //     and DISPLAYFROM and DISPLAYTO (SORT=DISPLAY, RFC 5957); ESORT

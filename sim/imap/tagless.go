@@ -3,6 +3,7 @@ package imap
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -95,6 +96,15 @@ type guard struct {
 
 	dropping bool // dropping the rest of a line too long
 	rest     bool // dropping the rest of a refused command (after a literal)
+
+	// APPEND: the mailbox as written on its first line (not when a
+	// literal) and its name; afterMessage: the last literal passed on was
+	// a message, so what follows it on the line is another message
+	// (MULTIAPPEND) or nothing. multiAppend registers one more message
+	// of a MULTIAPPEND, and reports whether it can be taken.
+	box, boxName string
+	afterMessage bool
+	multiAppend  func(tag, box string) bool
 }
 
 // sift moves what it can from in to out, answering tagless lines and
@@ -167,6 +177,19 @@ func (c *guard) sift() bool {
 			c.reply(taglessReply)
 			continue
 		}
+		if c.inCmd && c.afterMessage && len(text) > 0 && text[0] == ' ' && c.box != "" && c.multiAppend(c.tag, c.boxName) {
+			// MULTIAPPEND (RFC 3502): another message follows. go-imap's
+			// APPEND of the one before ends here, and the next is a new
+			// APPEND to go-imap (see multiappend.go), bounded with the
+			// ones before as one command.
+			c.out = append(c.out, "\r\n"...)
+			moved = true
+			tag, box, size := c.tag, c.box, c.size
+			c.end()
+			text = slices.Concat([]byte(tag+" APPEND "+box), text)
+			line = slices.Concat(text, []byte("\r\n"))
+			c.size = size
+		}
 		c.begin(text)
 		if c.size += len(line); c.size > maxCommandLine {
 			moved = c.refuse(tooLongReply) || moved
@@ -198,7 +221,8 @@ func (c *guard) sift() bool {
 		}
 		c.out = append(c.out, line...)
 		moved = true
-		if ok && c.appendMessage(text) {
+		c.afterMessage = ok && c.appendMessage(text)
+		if c.afterMessage {
 			if len(c.appends) == maxAppends {
 				c.appends = c.appends[1:]
 			}
@@ -267,6 +291,11 @@ func (c *guard) begin(text []byte) {
 			c.name += " " + strings.ToUpper(f[2])
 		}
 	}
+	if c.name == "APPEND" {
+		if t := tokens(text, 3); len(t) == 3 && t[2].paren == 0 {
+			c.box, c.boxName = string(text[t[2].start:t[2].end]), t[2].text
+		}
+	}
 }
 
 // fields returns the first n fields of a line as strings.Fields splits
@@ -304,6 +333,7 @@ func fields(line []byte, n int) []string {
 // end forgets the command.
 func (c *guard) end() {
 	c.inCmd, c.tag, c.name, c.size, c.nest = false, "", "", 0, 0
+	c.box, c.boxName, c.afterMessage = "", "", false
 }
 
 // refuse refuses the command being read. When go-imap has none of it,

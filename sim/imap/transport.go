@@ -76,6 +76,8 @@ type clientConn struct {
 	// sorting is the SORT or THREAD command go-imap is reading as a
 	// SEARCH, until its tagged answer (sortcmd.go); wmu.
 	sorting *sortCommand
+	// appending is the MULTIAPPEND under way (multiappend.go); wmu.
+	appending *multiAppend
 
 	// The guard belongs to the goroutine reading the current view.
 	guard
@@ -84,6 +86,7 @@ type clientConn struct {
 func newClientConn(s *Server, nc net.Conn, done func()) *clientConn {
 	c := &clientConn{srv: s, raw: nc, conn: nc, done: done}
 	c.guard.say = c.say
+	c.guard.multiAppend = c.multiAppend
 	c.guard.appendLimit = int(s.maxLiteral())
 	return c
 }
@@ -417,8 +420,8 @@ func (v *view) follow(p []byte) {
 // or the greeting's or a login's [CAPABILITY ...]) what go-imap can not
 // advertise: LITERAL+ before login (RFC 7888; go-imap lists it only
 // after), ID (RFC 2971), and after login SORT, THREAD and ESORT (RFC
-// 5256, RFC 5267, with ESEARCH) and QUOTA (RFC 9208). p is a whole line
-// or is returned as it is.
+// 5256, RFC 5267, with ESEARCH), QUOTA (RFC 9208) and MULTIAPPEND (RFC
+// 3502). p is a whole line or is returned as it is.
 func patchCapabilities(p []byte) []byte {
 	if !bytes.HasSuffix(p, []byte("\r\n")) || bytes.IndexByte(p, '\n') != len(p)-1 ||
 		!bytes.Contains(p, []byte("CAPABILITY ")) { // most lines, looked at no further
@@ -452,6 +455,7 @@ func patchCapabilities(p []byte) []byte {
 		if c == "ESEARCH" && !slices.Contains(caps, "SORT") { // after login
 			out = append(out, sortCapabilities...)
 			out = append(out, quotaCapabilities...)
+			out = append(out, "MULTIAPPEND")
 		}
 	}
 	if !slices.Contains(caps, "ID") {
