@@ -24,8 +24,8 @@ type sortMsg struct {
 	subject string // base subject (RFC 5256 §2.1), casemapped
 	reply   bool   // the subject was a reply's or a forward's
 
-	from, to, cc           string // the first mailbox's local part, casemapped
-	displayFrom, displayTo string // RFC 5957 §3, casemapped
+	from, to, cc           string // the first address's addr-mailbox (sortAddress)
+	displayFrom, displayTo string // its display value (RFC 5957 §3)
 
 	msgID string   // Message-ID, "" when it has none
 	refs  []string // References, else In-Reply-To's first (RFC 5256 §3)
@@ -145,22 +145,29 @@ func newSortMsg(m *searchMsg, kind imapserver.NumKind, header bool) (*sortMsg, e
 	return sm, nil
 }
 
-// sortAddress returns the sort keys of an address field: the local part
-// of its first mailbox (RFC 5256 §3, "addr-mailbox"; a group's name is
-// not a mailbox) and its display name, or its address when it has none
-// (RFC 5957 §3). Both are "" without a mailbox.
+// sortAddress returns the sort keys of an address field, both from its
+// first address structure as ENVELOPE shows it (RFC 3501 §7.4.2): its
+// addr-mailbox (RFC 5256 §3), and its display value (RFC 5957 §3): the
+// addr-name if not empty, else addr-mailbox "@" addr-host, else the
+// addr-mailbox alone. A field that starts with a group (RFC 5322 §3.4)
+// so sorts by the group's name, the start marker's addr-mailbox, even
+// an empty group ("undisclosed-recipients:;"). Both are "" without an
+// address.
 func sortAddress(v string) (mailbox, display string) {
-	for _, a := range addressList(v) {
-		if a.Host == "" {
-			continue // a group's start or end
-		}
-		display = a.Name
-		if display == "" {
-			display = a.Mailbox + "@" + a.Host
-		}
-		return casemap(a.Mailbox), casemap(display)
+	addrs := addressList(v)
+	if len(addrs) == 0 {
+		return "", ""
 	}
-	return "", ""
+	a := addrs[0]
+	switch {
+	case a.Name != "":
+		display = a.Name
+	case a.Host != "":
+		display = a.Mailbox + "@" + a.Host
+	default: // a group's start marker
+		display = a.Mailbox
+	}
+	return casemap(a.Mailbox), casemap(display)
 }
 
 // casemap prepares a string for SORT's and THREAD's comparisons, which

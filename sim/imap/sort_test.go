@@ -368,6 +368,50 @@ func TestSortCollation(t *testing.T) {
 		S: a6 OK THREAD completed`)
 }
 
+// RFC 5256 §3: "CC [IMAP] addr-mailbox of the first "cc" address", and
+// so for FROM and TO; RFC 5957 §3: the DISPLAY sort value of an address
+// is its addr-name, else "addr-mailbox@addr-host", else, "if the
+// address structure's [IMAP] addr-mailbox is non-NIL", its addr-mailbox.
+// The first address of a field that starts with a group is the group's
+// start marker, whose addr-mailbox is the group's name (RFC 3501
+// §7.4.2), as ENVELOPE shows it: the group sorts by its name, an empty
+// group too, not by its first member. A field missing sorts as "".
+func TestSortGroups(t *testing.T) {
+	w := newWorld(t)
+	w.fillSortMessages(t, []sortMessage{
+		{from: "Team: zoe@example.org;", to: "undisclosed-recipients:;",
+			cc: "crew: zoe@example.org, amy@example.org;"},
+		{from: "Bob <bob@example.net>", to: "Bob <bob@example.net>", cc: "mia@example.org"},
+		{from: "kim@example.org", to: "kim@example.org"},
+		{from: "lee@example.org", to: "Friends: xena@example.org;", cc: "Lee <lee@example.org>"},
+	})
+	r := w.raw(t)
+	r.Run(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *` + opensInbox("a2", "SELECT", 4) + `
+		C: a3 FETCH 1 ENVELOPE
+		S: * 1 FETCH (ENVELOPE (NIL NIL ((NIL NIL "Team" NIL) *
+		S: a3 OK FETCH completed
+		C: a4 SORT (CC) US-ASCII ALL
+		S: * SORT 3 1 4 2
+		S: a4 OK SORT completed
+		C: a5 SORT (REVERSE CC) US-ASCII ALL
+		S: * SORT 2 4 1 3
+		S: a5 OK SORT completed
+		C: a6 SORT (TO) US-ASCII ALL
+		S: * SORT 2 4 3 1
+		S: a6 OK SORT completed
+		C: a7 SORT (FROM) US-ASCII ALL
+		S: * SORT 2 3 4 1
+		S: a7 OK SORT completed
+		C: a8 SORT (DISPLAYTO) US-ASCII ALL
+		S: * SORT 2 4 3 1
+		S: a8 OK SORT completed
+		C: a9 SORT (DISPLAYFROM) US-ASCII ALL
+		S: * SORT 2 3 4 1
+		S: a9 OK SORT completed`)
+}
+
 // RFC 5256 §2.1: the base subject.
 func TestBaseSubject(t *testing.T) {
 	for _, c := range []struct {
