@@ -68,11 +68,14 @@
 //     (RFC 5267: SORT RETURN (MIN MAX COUNT ALL SAVE), answered ESEARCH);
 //     THREAD=ORDEREDSUBJECT and THREAD=REFERENCES. Charsets UTF-8 and
 //     US-ASCII (another is NO [BADCHARSET (UTF-8 US-ASCII)]). Subjects
-//     compare as base subjects (§2.1), strings in Unicode lower case
-//     (near i;unicode-casemap), addresses by the first mailbox's local
-//     part, dates as sent (the Date field in UTC, else the internal
-//     date), ties by sequence number. The search keys are SEARCH's,
-//     parsed and matched by the same code, with the same bounds.
+//     compare as base subjects (§2.1), strings in Unicode title case
+//     (i;unicode-casemap without its decomposition: "[" and "_" after
+//     the letters), addresses by the field's first address structure,
+//     as ENVELOPE shows it (a group's name when the field starts with a
+//     group, RFC 5957 §3), dates as sent (the Date field in UTC, else
+//     the internal date), ties by sequence number. The search keys are
+//     SEARCH's, parsed and matched by the same code, with the same
+//     bounds.
 //
 // # Sequence numbers and other sessions
 //

@@ -13,8 +13,7 @@ import (
 )
 
 // sortMsg is a message SORT or THREAD selected, with what they compare.
-// Strings compared are case-folded once here (RFC 5256 §3, RFC 5957:
-// i;unicode-casemap, approximated by Unicode lower case).
+// Strings compared are folded once here, by casemap.
 type sortMsg struct {
 	ref
 	num     uint32 // what the answer shows: the sequence number or the UID
@@ -22,11 +21,11 @@ type sortMsg struct {
 	size    int64
 	sent    time.Time // Date:, else the internal date (RFC 5256 §2.2)
 
-	subject string // base subject (RFC 5256 §2.1), folded
+	subject string // base subject (RFC 5256 §2.1), casemapped
 	reply   bool   // the subject was a reply's or a forward's
 
-	from, to, cc           string // the first mailbox's local part, folded
-	displayFrom, displayTo string // RFC 5957 §3, folded
+	from, to, cc           string // the first address's addr-mailbox (sortAddress)
+	displayFrom, displayTo string // its display value (RFC 5957 §3)
 
 	msgID string   // Message-ID, "" when it has none
 	refs  []string // References, else In-Reply-To's first (RFC 5256 §3)
@@ -130,7 +129,7 @@ func newSortMsg(m *searchMsg, kind imapserver.NumKind, header bool) (*sortMsg, e
 		sm.sent = t
 	}
 	sm.subject, sm.reply = baseSubject(decodeWords(first("Subject")))
-	sm.subject = strings.ToLower(sm.subject)
+	sm.subject = casemap(sm.subject)
 	sm.from, sm.displayFrom = sortAddress(first("From"))
 	sm.to, sm.displayTo = sortAddress(first("To"))
 	sm.cc, _ = sortAddress(first("Cc"))
@@ -146,22 +145,40 @@ func newSortMsg(m *searchMsg, kind imapserver.NumKind, header bool) (*sortMsg, e
 	return sm, nil
 }
 
-// sortAddress returns the sort keys of an address field: the local part
-// of its first mailbox (RFC 5256 §3, "addr-mailbox"; a group's name is
-// not a mailbox) and its display name, or its address when it has none
-// (RFC 5957 §3). Both are "" without a mailbox.
+// sortAddress returns the sort keys of an address field, both from its
+// first address structure as ENVELOPE shows it (RFC 3501 §7.4.2): its
+// addr-mailbox (RFC 5256 §3), and its display value (RFC 5957 §3): the
+// addr-name if not empty, else addr-mailbox "@" addr-host, else the
+// addr-mailbox alone. A field that starts with a group (RFC 5322 §3.4)
+// so sorts by the group's name, the start marker's addr-mailbox, even
+// an empty group ("undisclosed-recipients:;"). Both are "" without an
+// address.
 func sortAddress(v string) (mailbox, display string) {
-	for _, a := range addressList(v) {
-		if a.Host == "" {
-			continue // a group's start or end
-		}
-		display = a.Name
-		if display == "" {
-			display = a.Mailbox + "@" + a.Host
-		}
-		return strings.ToLower(a.Mailbox), strings.ToLower(display)
+	addrs := addressList(v)
+	if len(addrs) == 0 {
+		return "", ""
 	}
-	return "", ""
+	a := addrs[0]
+	switch {
+	case a.Name != "":
+		display = a.Name
+	case a.Host != "":
+		display = a.Mailbox + "@" + a.Host
+	default: // a group's start marker
+		display = a.Mailbox
+	}
+	return casemap(a.Mailbox), casemap(display)
+}
+
+// casemap prepares a string for SORT's and THREAD's comparisons, which
+// collate as i;unicode-casemap (RFC 5256's Internationalization
+// Considerations, by way of RFC 5255's I18NLEVEL=1): each character is
+// replaced by its title case (RFC 5051 §2), so that "a" and "A" are
+// equal and both sort before "[" and "_", as in i;ascii-casemap. RFC
+// 5051's NFKD decomposition is not done: a letter with a diacritic
+// sorts after every ASCII one.
+func casemap(s string) string {
+	return strings.ToTitle(s)
 }
 
 // compareSort orders two messages by the SORT criteria, then by

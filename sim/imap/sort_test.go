@@ -54,7 +54,14 @@ var sortMailbox = []sortMessage{
 // fillSortMailbox delivers sortMailbox to bob's INBOX.
 func (w *world) fillSortMailbox(t *testing.T) {
 	t.Helper()
-	for i, m := range sortMailbox {
+	w.fillSortMessages(t, sortMailbox)
+}
+
+// fillSortMessages delivers msgs to bob's INBOX, in order: those without
+// an arrival time arrive an hour apart on 10 March 2026, in order.
+func (w *world) fillSortMessages(t *testing.T, msgs []sortMessage) {
+	t.Helper()
+	for i, m := range msgs {
 		arrived := m.arrived
 		if arrived.IsZero() {
 			arrived = time.Date(2026, 3, 10, i, 0, 0, 0, time.UTC)
@@ -317,6 +324,92 @@ func TestSortIMAP4rev2(t *testing.T) {
 		C: a5 SEARCH SUBJECT party
 		S: * ESEARCH (TAG "a5") ALL 5:6
 		S: a5 OK SEARCH completed`)
+}
+
+// RFC 5256, Internationalization Considerations: SORT and THREAD
+// "MUST collate strings in accordance with the requirements of
+// I18NLEVEL=1", whose comparator is i;unicode-casemap (RFC 5255),
+// which compares "titlecased canonicalized UTF-8" (RFC 5051 §2): in
+// title case, a base subject that is only a blob (§2.1 (4)) or starts
+// with "_" sorts after the letters, not before them as in lower case.
+// The base subject is taken after "(1) Convert any RFC 2047
+// encoded-words in the subject to [UTF-8] ... Convert all multiple
+// spaces to a single space": an encoded space alone is an empty
+// subject, as no Subject is; encoded words in ISO-8859-1, UTF-8 and
+// US-ASCII (base64) are read; THREAD groups the same base subjects.
+func TestSortCollation(t *testing.T) {
+	w := newWorld(t)
+	w.fillSortMessages(t, []sortMessage{
+		{subject: "apple pie"},
+		{subject: "[draft]"},
+		{subject: "=?utf-8?q?Re:_zebra_crossing?="},
+		{subject: "_notes_"},
+		{},
+		{subject: "=?iso-8859-1?q?=C9clair?="},
+		{subject: "=?us-ascii?b?IA==?="},
+		{subject: "Fwd: =?us-ascii?B?QVBQTEUgUElF?="},
+		{subject: "zebra  crossing (fwd)"},
+	})
+	r := w.raw(t)
+	r.Run(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *` + opensInbox("a2", "SELECT", 9) + `
+		C: a3 SORT (SUBJECT) UTF-8 ALL
+		S: * SORT 5 7 1 8 3 9 2 4 6
+		S: a3 OK SORT completed
+		C: a4 SORT (REVERSE SUBJECT) US-ASCII ALL
+		S: * SORT 6 4 2 3 9 1 8 5 7
+		S: a4 OK SORT completed
+		C: a5 THREAD ORDEREDSUBJECT UTF-8 ALL
+		S: * THREAD (1 8)(2)(3 9)(4)(5 7)(6)
+		S: a5 OK THREAD completed
+		C: a6 THREAD REFERENCES UTF-8 ALL
+		S: * THREAD (1 8)(2)((3)(9))(4)(5)(6)(7)
+		S: a6 OK THREAD completed`)
+}
+
+// RFC 5256 §3: "CC [IMAP] addr-mailbox of the first "cc" address", and
+// so for FROM and TO; RFC 5957 §3: the DISPLAY sort value of an address
+// is its addr-name, else "addr-mailbox@addr-host", else, "if the
+// address structure's [IMAP] addr-mailbox is non-NIL", its addr-mailbox.
+// The first address of a field that starts with a group is the group's
+// start marker, whose addr-mailbox is the group's name (RFC 3501
+// §7.4.2), as ENVELOPE shows it: the group sorts by its name, an empty
+// group too, not by its first member. A field missing sorts as "".
+func TestSortGroups(t *testing.T) {
+	w := newWorld(t)
+	w.fillSortMessages(t, []sortMessage{
+		{from: "Team: zoe@example.org;", to: "undisclosed-recipients:;",
+			cc: "crew: zoe@example.org, amy@example.org;"},
+		{from: "Bob <bob@example.net>", to: "Bob <bob@example.net>", cc: "mia@example.org"},
+		{from: "kim@example.org", to: "kim@example.org"},
+		{from: "lee@example.org", to: "Friends: xena@example.org;", cc: "Lee <lee@example.org>"},
+	})
+	r := w.raw(t)
+	r.Run(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *` + opensInbox("a2", "SELECT", 4) + `
+		C: a3 FETCH 1 ENVELOPE
+		S: * 1 FETCH (ENVELOPE (NIL NIL ((NIL NIL "Team" NIL) *
+		S: a3 OK FETCH completed
+		C: a4 SORT (CC) US-ASCII ALL
+		S: * SORT 3 1 4 2
+		S: a4 OK SORT completed
+		C: a5 SORT (REVERSE CC) US-ASCII ALL
+		S: * SORT 2 4 1 3
+		S: a5 OK SORT completed
+		C: a6 SORT (TO) US-ASCII ALL
+		S: * SORT 2 4 3 1
+		S: a6 OK SORT completed
+		C: a7 SORT (FROM) US-ASCII ALL
+		S: * SORT 2 3 4 1
+		S: a7 OK SORT completed
+		C: a8 SORT (DISPLAYTO) US-ASCII ALL
+		S: * SORT 2 4 3 1
+		S: a8 OK SORT completed
+		C: a9 SORT (DISPLAYFROM) US-ASCII ALL
+		S: * SORT 2 3 4 1
+		S: a9 OK SORT completed`)
 }
 
 // RFC 5256 §2.1: the base subject.
