@@ -44,6 +44,14 @@ func (m *mailServer) certFile() string { return filepath.Join(m.data, "tls", "ce
 // MTA would, and waits until it is in bob's Maildir.
 func deliver(t *testing.T, m *mailServer, subject, body string) {
 	t.Helper()
+	hand(t, m, subject, body)
+	waitFor(t, 10*time.Second, subject+" in bob's Maildir", func() bool { return len(inMaildir(m, subject)) == 1 })
+}
+
+// hand hands a message for bob to the server's port 25 and returns once
+// the server took it (250).
+func hand(t *testing.T, m *mailServer, subject, body string) {
+	t.Helper()
 	s := dialSMTP(t, m.addr("smtp"))
 	defer s.close()
 	for _, step := range [][2]string{
@@ -58,7 +66,6 @@ func deliver(t *testing.T, m *mailServer, subject, body string) {
 			t.Fatalf("delivering %q: %q answered %q", subject, step[0], r)
 		}
 	}
-	waitFor(t, 10*time.Second, subject+" in bob's Maildir", func() bool { return len(inMaildir(m, subject)) == 1 })
 }
 
 // inMaildir returns the messages with the subject in bob's Maildir on the

@@ -20,20 +20,7 @@ func TestServeQuota(t *testing.T) {
 	deliver(t, m, "one", "first")
 	deliver(t, m, "two", "second")
 
-	s := dialSMTP(t, m.addr("smtp"))
-	for _, step := range [][2]string{
-		{"EHLO relay.example.org", "250"},
-		{"MAIL FROM:<carol@example.org>", "250"},
-		{"RCPT TO:<bob@example.net>", "250"},
-		{"DATA", "354"},
-		{"From: carol@example.org\r\nTo: bob@example.net\r\nSubject: three\r\n\r\nthird\r\n.", "250"},
-		{"QUIT", "221"},
-	} {
-		if r := s.cmd(step[0]); !strings.HasPrefix(r, step[1]) {
-			t.Fatalf("%q answered %q", step[0], r)
-		}
-	}
-	s.close()
+	hand(t, m, "three", "third")
 	time.Sleep(1500 * time.Millisecond) // an attempt or two
 	if n := len(inMaildir(m, "three")); n != 0 {
 		t.Fatalf("three is in the full mailbox %d times", n)
