@@ -503,15 +503,18 @@ func TestDeferredDelivery(t *testing.T) {
 	p.noErrors()
 }
 
-// A teacher fills bob's mailbox from the World tab: the LMTP answer is
-// 452 4.2.2, the message waits in mx.example.net's queue, the mailbox
-// shows FULL; with room made and the retry, it is filed.
+// The lesson "A full mailbox", done as a student would: its setup fills
+// bob's mailbox (World tab: FULL); the message sent from Compose gets 452
+// 4.2.2 on the LMTP wire and waits in mx.example.net's queue; Make room
+// and the retry file it, and every check is ticked. A teacher's Fill up
+// button then fills it again.
 func TestMailboxFull(t *testing.T) {
-	p := open(t, 1280, 720)
+	p := openURL(t, baseURL+"/", 1366, 768)
 	p.setSpeed("4")
+	p.click(`[data-lesson="mailbox-full"] button`)
+	p.waitJS("the lesson", `document.getElementById('lesson-h') && document.getElementById('lesson-h').textContent.includes('full mailbox')`)
 	p.click(`#tab-world`)
-	p.click(`button[aria-label="Fill up the mailbox of bob@example.net"]`)
-	p.waitJS("the button turned", `!!document.querySelector('button[aria-label="Make room in the mailbox of bob@example.net"]')`)
+	p.waitJS("bob's mailbox full", `!!document.querySelector('button[aria-label="Make room in the mailbox of bob@example.net"]')`)
 	p.click(`#tab-compose`)
 	p.do(chromedp.SetValue(chromedp.CSS(`#c-subject`), "No room"))
 	p.click(`#c-send`)
@@ -526,8 +529,14 @@ func TestMailboxFull(t *testing.T) {
 	p.waitJS("the retry button", `!document.getElementById('retry').disabled`)
 	p.click(`#retry`)
 	p.timelineHas("the delivery after the retry", `e.kind === 'deliver' && e.mailbox === 'bob@example.net/INBOX'`)
+	p.waitJS("the lesson done", `document.getElementById('lesson-strip').textContent.includes('done')`)
+	p.click(`#tab-lessons`)
+	p.waitJS("every check ticked", `document.querySelectorAll('.lesson-checks li.todo').length === 0 && document.querySelector('.lesson-done') !== null`)
 	p.click(`#tab-mailboxes`)
 	p.waitJS("FULL gone", `!document.querySelector('[data-user="bob@example.net"][data-mailbox="INBOX"] h4').textContent.includes('FULL')`)
+	p.click(`#tab-world`)
+	p.click(`button[aria-label="Fill up the mailbox of bob@example.net"]`)
+	p.waitJS("full again", `!!document.querySelector('button[aria-label="Make room in the mailbox of bob@example.net"]')`)
 	p.noErrors()
 }
 

@@ -35,8 +35,13 @@ func runLesson(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "mailhop lesson list: unexpected argument %q\n", args[1])
 			return errUsage
 		}
-		for i, l := range lesson.Index() {
-			fmt.Fprintf(stdout, "%2d  %-12s %s\n", i+1, l.ID, l.Title)
+		index := lesson.Index()
+		width := 0
+		for _, l := range index {
+			width = max(width, len(l.ID))
+		}
+		for i, l := range index {
+			fmt.Fprintf(stdout, "%2d  %-*s  %s\n", i+1, width, l.ID, l.Title)
 		}
 		return nil
 	case "check":

@@ -110,7 +110,7 @@ func TestLessonList(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) < 13 || !strings.Contains(lines[0], "first-mail") || !strings.Contains(lines[12], "smuggling") {
+	if len(lines) < 14 || !strings.HasPrefix(lines[0], "1  first-mail    Your first mail") || !strings.Contains(lines[13], "smuggling") {
 		t.Fatalf("list:\n%s", out)
 	}
 }

@@ -94,7 +94,8 @@
 //	          delivery takes a moment of virtual time: follow it with advance: 1m
 //	fault: {kind: host-up, host: mx.example.net}
 //	          inject or mend a fault (kinds as in world files: host-down, host-up,
-//	          link-cut, link-restore, port-refuse, port-accept, latency, dns)
+//	          link-cut, link-restore, port-refuse, port-accept, latency, dns,
+//	          mailbox-full, mailbox-room)
 //
 // # Checks
 //

@@ -14,7 +14,7 @@ import (
 
 // The course, in order.
 var course = []string{"first-mail", "submission", "envelope", "recipients", "mx", "no-mx", "bounce",
-	"retry", "relay", "pop3", "imap", "lmtp", "smuggling", "spoof", "no-dmarc", "forwarding", "mailing-list"}
+	"retry", "relay", "pop3", "imap", "lmtp", "mailbox-full", "smuggling", "spoof", "no-dmarc", "forwarding", "mailing-list"}
 
 func TestBuiltinOrder(t *testing.T) {
 	var ids []string
