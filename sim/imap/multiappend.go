@@ -27,6 +27,7 @@ type multiAppend struct {
 	user     string
 	box      string // canonical
 	pending  int    // go-imap answers to keep from the client
+	messages int    // the messages taken so far
 	validity uint32
 	uids     []store.UID
 	failed   string // the first failure, its answer after the tag
@@ -37,31 +38,64 @@ const maxMultiAppend = 1000
 
 // multiAppend registers one more message of the APPEND with tag to box
 // (as the client wrote it), and reports whether the view can take it:
-// after login, to a mailbox name the store can hold.
-func (c *clientConn) multiAppend(tag, box string) bool {
+// after login, to a mailbox name the store can hold (go-imap refuses
+// the others itself), at most maxMultiAppend of them (else why is the
+// refusal, and the answer of the whole).
+func (c *clientConn) multiAppend(tag, box string) (ok bool, why string) {
+	ma := c.register(tag, box)
+	if ma == nil {
+		return false, ""
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if ma.messages >= maxMultiAppend {
+		return false, fmt.Sprintf("NO [LIMIT] At most %d messages in one APPEND (RFC 3502): none was stored", maxMultiAppend)
+	}
+	ma.pending++
+	ma.messages++
+	return true, ""
+}
+
+// register returns the APPEND with tag to box (as the client wrote it)
+// under way, made when new; nil when go-imap refuses it itself.
+func (c *clientConn) register(tag, box string) *multiAppend {
 	u := c.user.Load()
 	if u == nil {
-		return false
+		return nil
 	}
 	name, ok := decodeMUTF7(box)
 	if !ok {
-		return false
+		return nil
 	}
 	cn, err := store.CanonicalName(name)
 	if err != nil {
+		return nil
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if ma := c.appending; ma != nil && ma.tag == tag {
+		return ma
+	}
+	c.appending = &multiAppend{tag: tag, user: *u, box: cn, messages: 1}
+	return c.appending
+}
+
+// refuseAppend makes why the answer of the APPEND with tag to box, whose
+// messages go-imap has been given (the last one's line is ended for it):
+// go-imap's answers are kept from the client, and what they stored is
+// taken back. It reports false when go-imap refuses the APPEND itself
+// (before login, an invalid name).
+func (c *clientConn) refuseAppend(tag, box, why string) bool {
+	ma := c.register(tag, box)
+	if ma == nil {
 		return false
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	ma := c.appending
-	if ma == nil || ma.tag != tag {
-		ma = &multiAppend{tag: tag, user: *u, box: cn}
-		c.appending = ma
+	ma.pending++ // the refusal is one more answer, the last to come or not
+	if ma.failed == "" {
+		ma.failed = why
 	}
-	if ma.pending >= maxMultiAppend {
-		return false
-	}
-	ma.pending++
 	return true
 }
 

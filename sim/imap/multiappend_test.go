@@ -2,6 +2,7 @@ package imap
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mailhop/mailhop/sim/store"
@@ -92,4 +93,45 @@ func TestMultiAppendAllOrNone(t *testing.T) {
 			B: "\r\n"
 			S~ a6 OK \[APPENDUID [0-9]+ 4:5\] APPEND completed`, len(m), m, len(big)+2, string(big)+"\r\n"))
 	})
+}
+
+// One APPEND takes at most maxMultiAppend messages: one more gets NO
+// [LIMIT], none is stored, the data sent after it is not read as
+// commands, and the session goes on.
+func TestMultiAppendLimit(t *testing.T) {
+	w := newWorld(t)
+	m := "Subject: s\r\n\r\nx\r\n"
+	var b strings.Builder
+	fmt.Fprintf(&b, "a2 APPEND Sent {%d+}\r\n%s", len(m), m)
+	for range maxMultiAppend {
+		fmt.Fprintf(&b, " {%d+}\r\n%s", len(m), m)
+	}
+	b.WriteString("\r\n")
+	r := w.raw(t)
+	r.Run(fmt.Sprintf(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *
+		B: %q
+		S: a2 NO [LIMIT] At most 1000 messages in one APPEND (RFC 3502): none was stored
+		C: a3 STATUS Sent (MESSAGES)
+		S: * STATUS "Sent" (MESSAGES 0)
+		S: a3 OK *`, b.String()))
+}
+
+// An APPEND whose line goes on too long after its message (RFC 7162 §4's
+// bound) is refused whole: the message is not kept (go-imap would store
+// it and answer nothing, and the client would wait for ever), and the
+// session goes on.
+func TestAppendRefusedAfterMessage(t *testing.T) {
+	w := newWorld(t)
+	m := "Subject: s\r\n\r\nx\r\n"
+	r := w.raw(t)
+	r.Run(fmt.Sprintf(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *
+		B: %q
+		S: a2 BAD Command line too long: *
+		C: a3 STATUS INBOX (MESSAGES)
+		S: * STATUS INBOX (MESSAGES 0)
+		S: a3 OK *`, fmt.Sprintf("a2 APPEND INBOX {%d+}\r\n%s%s\r\n", len(m), m, strings.Repeat("x", maxCommandLine))))
 }

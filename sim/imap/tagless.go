@@ -101,10 +101,13 @@ type guard struct {
 	// literal) and its name; afterMessage: the last literal passed on was
 	// a message, so what follows it on the line is another message
 	// (MULTIAPPEND) or nothing. multiAppend registers one more message
-	// of a MULTIAPPEND, and reports whether it can be taken.
+	// of a MULTIAPPEND, and reports whether it can be taken, or else why
+	// the guard refuses the command; refuseAppend makes a refusal the
+	// answer of an APPEND whose messages go-imap stores and answers.
 	box, boxName string
 	afterMessage bool
-	multiAppend  func(tag, box string) bool
+	multiAppend  func(tag, box string) (ok bool, why string)
+	refuseAppend func(tag, box, why string) bool
 }
 
 // sift moves what it can from in to out, answering tagless lines and
@@ -177,11 +180,22 @@ func (c *guard) sift() bool {
 			c.reply(taglessReply)
 			continue
 		}
-		if c.inCmd && c.afterMessage && len(text) > 0 && text[0] == ' ' && c.box != "" && c.multiAppend(c.tag, c.boxName) {
+		if c.inCmd && c.afterMessage && len(text) > 0 && text[0] == ' ' && c.box != "" {
 			// MULTIAPPEND (RFC 3502): another message follows. go-imap's
 			// APPEND of the one before ends here, and the next is a new
 			// APPEND to go-imap (see multiappend.go), bounded with the
 			// ones before as one command.
+			switch ok, why := c.multiAppend(c.tag, c.boxName); {
+			case why != "":
+				n, nonSync, lit := literalAt(text)
+				moved = c.refuse(why) || moved
+				if lit && nonSync {
+					c.skip, c.rest = n, true // sent anyway: not commands
+				}
+				continue
+			case !ok:
+				goto plain
+			}
 			c.out = append(c.out, "\r\n"...)
 			moved = true
 			tag, box, size := c.tag, c.box, c.size
@@ -190,6 +204,7 @@ func (c *guard) sift() bool {
 			line = slices.Concat(text, []byte("\r\n"))
 			c.size = size
 		}
+	plain:
 		c.begin(text)
 		if c.size += len(line); c.size > maxCommandLine {
 			moved = c.refuse(tooLongReply) || moved
@@ -342,6 +357,15 @@ func (c *guard) end() {
 // answers BAD itself. It reports whether go-imap got something.
 func (c *guard) refuse(why string) bool {
 	defer c.end()
+	if c.inCmd && c.afterMessage && c.box != "" && c.refuseAppend(c.tag, c.boxName, why) {
+		// go-imap answers nothing to an APPEND whose line goes on with
+		// anything but its end after the message (and stores it): the
+		// line ends, and the refusal is the answer of the whole APPEND,
+		// which takes the message back (multiappend.go).
+		c.out = append(c.out, "\r\n"...)
+		c.reply(c.tag + " " + why + "\r\n")
+		return true
+	}
 	if c.inCmd {
 		c.out = append(c.out, "\x00\r\n"...)
 		return true

@@ -87,6 +87,7 @@ func newClientConn(s *Server, nc net.Conn, done func()) *clientConn {
 	c := &clientConn{srv: s, raw: nc, conn: nc, done: done}
 	c.guard.say = c.say
 	c.guard.multiAppend = c.multiAppend
+	c.guard.refuseAppend = c.refuseAppend
 	c.guard.appendLimit = int(s.maxLiteral())
 	return c
 }
