@@ -119,13 +119,18 @@
 // skipped (RFC 7888 §4). A SEARCH may have at most 1000 keys nested at
 // most 64 deep (each OR, NOT and parenthesised list is a level): more is
 // BAD. A user has at most MaxMailboxes mailboxes: a CREATE (or RENAME
-// INBOX) beyond is answered NO [LIMIT] (RFC 5530 §3). Where the refused
-// part follows a literal, go-imap already holds the command's start and
-// answers the refusal as a syntax error. These guards read the
+// INBOX) beyond is answered NO [LIMIT] (RFC 5530 §3). An APPEND may carry
+// at most 1000 messages: one more is NO [LIMIT], and none is kept. Where
+// the refused part follows a literal, go-imap already holds the command's
+// start and answers the refusal as a syntax error; after an APPEND's
+// message (which go-imap would keep, and answer nothing), the guard
+// answers, and what was stored is expunged again. These guards read the
 // decrypted commands, so they hold on every transport (see below).
 //
 // The guard also answers, in order with go-imap's answers, what go-imap
-// can not: ID; SORT and THREAD, which go-imap gets as the SEARCH with
+// can not: ID; QUOTA's GETQUOTAROOT, GETQUOTA and SETQUOTA; a
+// MULTIAPPEND, each message given to go-imap as an APPEND of its own,
+// their answers made one; SORT and THREAD, which go-imap gets as the SEARCH with
 // the same keys (so it parses them, literals included, and checks the
 // state), whose answer the session writes in place of go-imap's SEARCH
 // response, pending updates then following as after a SEARCH (no
