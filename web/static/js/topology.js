@@ -566,15 +566,19 @@ export class Topology {
       }
       // As many mailboxes as the card has room for, those with mail
       // first; "+N more" says how many others (the label lists them all).
+      const now = ((this.model.state && this.model.state.hosts) || []).find((x) => x.name === name) || h;
+      // A mailbox a teacher filled (fault mailbox-full) says so.
+      const full = new Set((now.mailboxes || []).filter((mb) => mb.full).map((mb) => mb.user));
       const boxes = (h.mailboxes || []).filter((mb) => !mb.mailbox || mb.mailbox === 'INBOX')
         .map((mb) => ({ mb, n: v.mail.get(mb.user) ?? mb.messages.length }));
       const order = [...boxes.filter((b) => b.n), ...boxes.filter((b) => !b.n)];
       const room = W - 20;
       order.forEach(({ mb, n }, i) => {
-        parts.push(`${n} in ${mb.user}'s INBOX`);
+        const isFull = full.has(mb.user);
+        parts.push(`${n} in ${mb.user}'s INBOX${isFull ? ', full' : ''}`);
         if (x < 0) return;
         const who = mb.user.split('@')[0];
-        const text = `${who} ${n}`;
+        const text = `${who} ${n}${isFull ? ' FULL' : ''}`;
         const w = text.length * 7 + 28;
         const more = order.length - i - 1;
         const moreW = more ? `+${more} more`.length * 7 + 12 + 5 : 0;
@@ -589,7 +593,7 @@ export class Topology {
           x = -1;
           return;
         }
-        c.badges.append(s('g', { class: `badge mail${n ? ' busy' : ''}`, 'data-badge': `mail:${mb.user}`, 'data-count': n },
+        c.badges.append(s('g', { class: `badge mail${n ? ' busy' : ''}${isFull ? ' full' : ''}`, 'data-badge': `mail:${mb.user}`, 'data-count': n },
           s('rect', { x, y: 0, width: w, height: 18, rx: 9 }),
           s('path', { d: `M${x + 7},5 h12 v9 h-12 z M${x + 7},5 l6,5 l6,-5`, class: 'env-icon' }),
           s('text', { x: x + 22 + (w - 22) / 2 - 3, y: 13, 'text-anchor': 'middle' }, text)));
@@ -597,7 +601,6 @@ export class Topology {
       });
       if (x < 0) x = room;
       // A DNS server answering badly says so on its card.
-      const now = ((this.model.state && this.model.state.hosts) || []).find((x) => x.name === name) || h;
       for (const f of now.dns_faults || []) {
         const text = `${f.mode.toUpperCase()} ${(f.name || '').replace(/\.$/, '') || 'all'}`;
         const w = text.length * 7 + 12;
