@@ -923,6 +923,9 @@ func (s *Store) appendTo(b *box, msg []byte, flags []string, date time.Time, tag
 // maxAppendBatch bounds a batch, and so the wait of its last append.
 const maxAppendBatch = 64
 
+// fsyncWorkers is how many of a batch's files are fsynced at once.
+const fsyncWorkers = 4
+
 // appender gathers the appends to one mailbox into batches (appendTo).
 type appender struct {
 	mu   sync.Mutex
@@ -951,20 +954,30 @@ type appendReq struct {
 // then each directory that gained a name fsynced once. An append is
 // answered only after its file and its name are on disk.
 func (s *Store) fileBatch(b *box, batch []*appendReq) {
-	// Every file written first and its writeback started, then each
-	// fsynced: the disk takes the batch's writes together, and the fsyncs
-	// mostly find them done.
+	// Every file written first and its writeback started, then the
+	// fsyncs, a few side by side: each waits for the disk several times
+	// (data, inode, flush), and one after the other those waits add up
+	// when the CPU is busy.
 	files := make([]*os.File, len(batch))
 	for i, r := range batch {
 		if files[i], r.err = s.createFile(r.tmp, r.disk, r.date); r.err == nil && !s.noSync {
 			startWriteback(files[i])
 		}
 	}
-	for i, r := range batch {
-		if files[i] != nil {
-			r.err = s.finishFile(r.tmp, files[i])
+	var next atomic.Int64
+	fsyncs := func() {
+		for i := int(next.Add(1)) - 1; i < len(batch); i = int(next.Add(1)) - 1 {
+			if files[i] != nil {
+				batch[i].err = s.finishFile(batch[i].tmp, files[i])
+			}
 		}
 	}
+	var wg sync.WaitGroup
+	for range min(len(batch), fsyncWorkers) - 1 {
+		wg.Go(fsyncs)
+	}
+	fsyncs()
+	wg.Wait()
 	var seq uint64
 	subs := map[string][]*appendReq{} // directory to fsync → its appends
 	b.mu.Lock()
