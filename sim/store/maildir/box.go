@@ -31,7 +31,7 @@ type box struct {
 	dir  string
 
 	mu        sync.Mutex
-	createMu  sync.Mutex // one file created in tmp/ at a time
+	appends   appender
 	gone      bool
 	validity  uint32
 	next      store.UID

@@ -159,6 +159,11 @@ type Store struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	pollDone chan struct{}
+
+	// hook, in tests, hears each step that makes a message durable:
+	// "fsync" (a file, once done), "rename" (from, to), "dirsync" (a
+	// directory, as it starts) and "dirsynced" (once done).
+	hook func(step string, paths ...string)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -857,65 +862,175 @@ func (s *Store) AppendOnce(addr, name, key string, msg []byte, flags []string, d
 // (cur/ with flags) under a new UID, the directory fsynced. With a tag,
 // the file is named by it, unless a message with that tag is there
 // already: then nothing is filed, and its UID is returned with dup true.
+//
+// Concurrent appends to one mailbox are filed in batches (group commit):
+// the first caller leads, files every append waiting by then (each file
+// written and fsynced, then all renamed, then one directory fsync) and
+// answers them; one that came meanwhile leads the next batch. One thread
+// per mailbox does the file system work, rather than one per delivery
+// contending for the directory's lock in the kernel, and the others wait
+// without a thread of their own.
 func (s *Store) appendTo(b *box, msg []byte, flags []string, date time.Time, tag string) (uid store.UID, dup bool, err error) {
 	if date.IsZero() {
 		date = s.now()
 	}
-	flags = store.NormalizeFlags(flags)
-	disk := toLF(msg)
-	size := crlfLen(disk)
-	sizes := fmt.Sprintf(",S=%d,W=%d", len(disk), size)
+	r := &appendReq{flags: store.NormalizeFlags(flags), date: date, tag: tag, done: make(chan bool, 1)}
+	r.disk = toLF(msg)
+	r.size = crlfLen(r.disk)
+	sizes := fmt.Sprintf(",S=%d,W=%d", len(r.disk), r.size)
 	base := s.uniqueName() + sizes
-	final := base
+	r.final = base
 	if tag != "" {
-		final = fmt.Sprintf("%d.%s.%s%s", time.Now().Unix(), tag, s.host, sizes)
+		r.final = fmt.Sprintf("%d.%s.%s%s", time.Now().Unix(), tag, s.host, sizes)
 	}
-	tmp := filepath.Join(b.dir, "tmp", base)
-	if err := s.writeFile(tmp, disk, date, &b.createMu); err != nil {
-		return 0, false, err
+	r.tmp = filepath.Join(b.dir, "tmp", base)
+	a := &b.appends
+	a.mu.Lock()
+	a.reqs = append(a.reqs, r)
+	lead := !a.busy
+	a.busy = true
+	a.mu.Unlock()
+	if !lead && !<-r.done {
+		return r.uid, r.dup, r.err
 	}
-	b.mu.Lock()
-	if b.gone {
-		b.mu.Unlock()
-		os.Remove(tmp)
-		return 0, false, fmt.Errorf("%w: %s", store.ErrNoMailbox, b.name)
+	a.mu.Lock()
+	batch := a.reqs
+	if len(batch) > maxAppendBatch {
+		batch = batch[:maxAppendBatch]
 	}
-	if m := b.byTag[tag]; tag != "" && m != nil {
-		// Filed meanwhile by another call with the same key.
-		uid, sub := m.uid, m.sub
-		b.mu.Unlock()
-		os.Remove(tmp)
-		if err := b.syncer(sub).sync(); err != nil {
-			return 0, false, err
+	a.reqs = a.reqs[len(batch):]
+	a.mu.Unlock()
+	s.fileBatch(b, batch)
+	a.mu.Lock()
+	var next *appendReq
+	if len(a.reqs) > 0 {
+		next = a.reqs[0]
+	} else {
+		a.busy = false
+	}
+	a.mu.Unlock()
+	for _, o := range batch {
+		if o != r {
+			o.done <- false
 		}
-		return uid, true, nil
 	}
-	info, err := b.info(flags, "")
-	if err != nil {
-		b.mu.Unlock()
-		os.Remove(tmp)
-		return 0, false, err
+	if next != nil {
+		next.done <- true
 	}
-	m := &message{uid: b.next, key: final + ",U=" + strconv.FormatUint(uint64(b.next), 10), size: size, date: date, flags: flags}
-	m.sub, m.name = "new", m.key
-	if info != "" {
-		m.sub, m.name = "cur", m.key+":2,"+info
+	return r.uid, r.dup, r.err
+}
+
+// maxAppendBatch bounds a batch, and so the wait of its last append.
+const maxAppendBatch = 64
+
+// fsyncWorkers is how many of a batch's files are fsynced at once.
+const fsyncWorkers = 4
+
+// appender gathers the appends to one mailbox into batches (appendTo).
+type appender struct {
+	mu   sync.Mutex
+	reqs []*appendReq // waiting; the first leads the next batch
+	busy bool         // a batch is being filed
+}
+
+// appendReq is one append waiting in a batch, and its outcome.
+type appendReq struct {
+	disk  []byte // the message with LF line ends
+	size  int64  // with CRLF
+	flags []string
+	date  time.Time
+	tag   string
+	final string // the file's name, but for its UID and flags
+	tmp   string
+
+	uid  store.UID
+	dup  bool
+	err  error
+	done chan bool // answered (false), or to lead the next batch (true)
+}
+
+// fileBatch files a batch of appends into b: each file written to tmp/
+// and fsynced, then all renamed under one hold of the mailbox's lock,
+// then each directory that gained a name fsynced once. An append is
+// answered only after its file and its name are on disk.
+func (s *Store) fileBatch(b *box, batch []*appendReq) {
+	// Every file written first and its writeback started, then the
+	// fsyncs, a few side by side: each waits for the disk several times
+	// (data, inode, flush), and one after the other those waits add up
+	// when the CPU is busy.
+	files := make([]*os.File, len(batch))
+	for i, r := range batch {
+		if files[i], r.err = s.createFile(r.tmp, r.disk, r.date); r.err == nil && !s.noSync {
+			startWriteback(files[i])
+		}
 	}
-	if err := os.Rename(tmp, b.path(m)); err != nil {
-		b.mu.Unlock()
-		os.Remove(tmp)
-		return 0, false, fmt.Errorf("maildir: %w", err)
+	var next atomic.Int64
+	fsyncs := func() {
+		for i := int(next.Add(1)) - 1; i < len(batch); i = int(next.Add(1)) - 1 {
+			if files[i] != nil {
+				batch[i].err = s.finishFile(batch[i].tmp, files[i])
+			}
+		}
 	}
-	b.next++
-	b.add(m)
-	seq := b.publish(store.Change{Kind: store.Appended, UID: m.uid, Flags: slices.Clone(flags), Size: size})
+	var wg sync.WaitGroup
+	for range min(len(batch), fsyncWorkers) - 1 {
+		wg.Go(fsyncs)
+	}
+	fsyncs()
+	wg.Wait()
+	var seq uint64
+	subs := map[string][]*appendReq{} // directory to fsync → its appends
+	b.mu.Lock()
+	for _, r := range batch {
+		if r.err != nil {
+			continue
+		}
+		if b.gone {
+			os.Remove(r.tmp)
+			r.err = fmt.Errorf("%w: %s", store.ErrNoMailbox, b.name)
+			continue
+		}
+		if m := b.byTag[r.tag]; r.tag != "" && m != nil {
+			// Filed meanwhile by another call with the same key.
+			os.Remove(r.tmp)
+			r.uid, r.dup = m.uid, true
+			subs[m.sub] = append(subs[m.sub], r)
+			continue
+		}
+		info, err := b.info(r.flags, "")
+		if err != nil {
+			os.Remove(r.tmp)
+			r.err = err
+			continue
+		}
+		m := &message{uid: b.next, key: r.final + ",U=" + strconv.FormatUint(uint64(b.next), 10), size: r.size, date: r.date, flags: r.flags}
+		m.sub, m.name = "new", m.key
+		if info != "" {
+			m.sub, m.name = "cur", m.key+":2,"+info
+		}
+		if err := os.Rename(r.tmp, b.path(m)); err != nil {
+			os.Remove(r.tmp)
+			r.err = fmt.Errorf("maildir: %w", err)
+			continue
+		}
+		if s.hook != nil {
+			s.hook("rename", r.tmp, b.path(m))
+		}
+		b.next++
+		b.add(m)
+		seq = b.publish(store.Change{Kind: store.Appended, UID: m.uid, Flags: slices.Clone(r.flags), Size: r.size})
+		r.uid = m.uid
+		subs[m.sub] = append(subs[m.sub], r)
+	}
 	b.mu.Unlock()
-	err = b.syncer(m.sub).sync()
-	b.flush(seq)
-	if err != nil {
-		return 0, false, err
+	for sub, rs := range subs {
+		if err := b.syncer(sub).sync(); err != nil {
+			for _, r := range rs {
+				r.uid, r.dup, r.err = 0, false, err
+			}
+		}
 	}
-	return m.uid, false, nil
+	b.flush(seq)
 }
 
 // uniqueName makes the unique part of a new message's file name.
@@ -926,40 +1041,47 @@ func (s *Store) uniqueName() string {
 }
 
 // writeFile creates path (which must not exist), writes data, sets its
-// modification time and fsyncs it. With createMu, the creation and the
-// write are done under it: concurrent creations in one directory contend
-// for the directory's lock in the kernel, which spins and burns CPU; one
-// at a time they are cheap, and the fsyncs still run side by side.
-func (s *Store) writeFile(path string, data []byte, mtime time.Time, createMu *sync.Mutex) error {
-	if createMu != nil {
-		createMu.Lock()
+// modification time and fsyncs it, the time included.
+func (s *Store) writeFile(path string, data []byte, mtime time.Time) error {
+	f, err := s.createFile(path, data, mtime)
+	if err != nil {
+		return err
 	}
+	return s.finishFile(path, f)
+}
+
+// createFile is writeFile but for the fsync and the close (finishFile).
+func (s *Store) createFile(path string, data []byte, mtime time.Time) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		_, err = f.Write(data)
-		if err != nil {
-			f.Close()
-		}
+	if err != nil {
+		return nil, fmt.Errorf("maildir: %w", err)
 	}
-	if createMu != nil {
-		createMu.Unlock()
+	_, err = f.Write(data)
+	if err == nil {
+		err = os.Chtimes(path, mtime, mtime)
 	}
 	if err != nil {
+		f.Close()
 		os.Remove(path)
-		return fmt.Errorf("maildir: %w", err)
+		return nil, fmt.Errorf("maildir: %w", err)
 	}
+	return f, nil
+}
+
+func (s *Store) finishFile(path string, f *os.File) error {
+	var err error
 	if !s.noSync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Chtimes(path, mtime, mtime)
-	}
 	if err != nil {
 		os.Remove(path)
 		return fmt.Errorf("maildir: %w", err)
+	}
+	if s.hook != nil {
+		s.hook("fsync", path)
 	}
 	return nil
 }
@@ -1165,7 +1287,7 @@ func (s *Store) linkOrCopy(src, tmp, final string, date time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := s.writeFile(tmp, data, date, nil); err != nil {
+	if err := s.writeFile(tmp, data, date); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -1250,10 +1372,16 @@ func (s *Store) syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
+	if s.hook != nil {
+		s.hook("dirsync", dir)
+	}
 	err = d.Sync()
 	d.Close()
 	if err != nil {
 		return fmt.Errorf("maildir: fsync %s: %w", dir, err)
+	}
+	if s.hook != nil {
+		s.hook("dirsynced", dir)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@
 //	                                    (F: VmRSS, or VmHWM for its peak)
 //	benchtool pss -pid PID              print the proportional memory (PSS) of a process
 //	                                    and all its descendants together, in MiB
+//	benchtool cpu -pid PID              print the CPU seconds (user and system) of a process and
+//	                                    all its descendants, reaped ones included
 //	benchtool mbox -n N -out FILE       write N varied messages as an mbox (CRLF), the same every time
 //	benchtool imaptest -file F -secs S  read imaptest's output: print logins/s, commands/s and
 //	                                    the error count, then each kind of error with its count
@@ -36,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool discard|wait|idle|rss|pss|mbox|imaptest [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool discard|wait|idle|rss|pss|cpu|mbox|imaptest [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -62,6 +64,8 @@ func main() {
 		err = rss(*pid, *field)
 	case "pss":
 		err = pss(*pid)
+	case "cpu":
+		err = cpu(*pid)
 	case "mbox":
 		err = writeMbox(*out, *n)
 	case "imaptest":
