@@ -117,6 +117,7 @@ func Note(e trace.Event) string {
 //
 // Case does not matter. ok is false when nothing explains code.
 func Reply(proto, code string) (e Entry, ok bool) {
+	tab := tab.get()
 	code = strings.TrimSpace(code)
 	if strings.HasPrefix(code, "[") && strings.HasSuffix(code, "]") {
 		code = code[1 : len(code)-1]
@@ -153,6 +154,7 @@ func Reply(proto, code string) (e Entry, ok bool) {
 // enhancedEntry composes the entry for an enhanced status code from its
 // class and the most precise of detail and subject that is known.
 func enhancedEntry(code string, class byte, subject string) Entry {
+	tab := tab.get()
 	e := Entry{Proto: "smtp", Kind: KindStatus, Key: code}
 	c := tab.class[class-'0']
 	if i, ok := tab.detail[code[2:]]; ok {
@@ -179,6 +181,7 @@ func classWord(class byte) string {
 // --- SMTP and LMTP ---
 
 func smtpCommand(proto, line string) string {
+	tab := tab.get()
 	verb, rest := cutSpace(line)
 	i := tab.findFold(proto, KindCommand, verb)
 	if i < 0 {
@@ -200,6 +203,7 @@ func nullSender(arg string) bool {
 }
 
 func smtpReply(proto, line string) string {
+	tab := tab.get()
 	if len(line) < 3 || !isReplyCode(line[:3]) || (len(line) > 3 && line[3] != ' ' && line[3] != '-') {
 		return ""
 	}
@@ -308,6 +312,7 @@ var (
 const maxJoined = 4096
 
 func buildEnhanced(code, replyNote, status string, class byte, subject string) string {
+	tab := tab.get()
 	word := classWord(class)
 	sep := " — "
 	var what string
@@ -337,6 +342,7 @@ func buildEnhanced(code, replyNote, status string, class byte, subject string) s
 
 // command explains a client line by its first word (POP3).
 func command(proto, line string) string {
+	tab := tab.get()
 	verb, _ := cutSpace(line)
 	if i := tab.findFold(proto, KindCommand, verb); i >= 0 {
 		return tab.notes[i]
@@ -345,6 +351,7 @@ func command(proto, line string) string {
 }
 
 func pop3Reply(line string) string {
+	tab := tab.get()
 	switch {
 	case line == ".":
 		return note("pop3", KindReply, ".")
@@ -365,6 +372,7 @@ func pop3Reply(line string) string {
 // withCode returns the note of reply i, joined with the note of the
 // response code in brackets that starts rest, if it has one.
 func withCode(proto string, i int, rest string) string {
+	tab := tab.get()
 	if i < 0 {
 		return ""
 	}
@@ -397,6 +405,7 @@ func withCode(proto string, i int, rest string) string {
 // --- IMAP ---
 
 func imapCommand(line string) string {
+	tab := tab.get()
 	tag, rest := cutSpace(line)
 	if rest == "" {
 		// Untagged lines: "*" cancels AUTHENTICATE, "DONE" ends IDLE.
@@ -428,6 +437,7 @@ func imapCommand(line string) string {
 }
 
 func imapReply(line string) string {
+	tab := tab.get()
 	if line == "+" || strings.HasPrefix(line, "+ ") {
 		return note("imap", KindReply, "+")
 	}
@@ -507,6 +517,7 @@ func blockNote(proto string, fromClient bool, text string) string {
 // as dig prints them. Only what the event shows is explained: an empty
 // answer is called one only when the text says NOERROR.
 func dnsNote(action, text string, records []string) string {
+	tab := tab.get()
 	var qtype, rcode string
 	for rest := text; rest != ""; {
 		var f string
@@ -593,6 +604,7 @@ func lastField(s string) string {
 
 // note returns the note of the entry with exactly this key, or "".
 func note(proto, kind, key string) string {
+	tab := tab.get()
 	if i := tab.find(proto, kind, key); i >= 0 {
 		return tab.notes[i]
 	}
@@ -600,6 +612,7 @@ func note(proto, kind, key string) string {
 }
 
 func noteFold(proto, kind, key string) string {
+	tab := tab.get()
 	if i := tab.findFold(proto, kind, key); i >= 0 {
 		return tab.notes[i]
 	}

@@ -706,6 +706,7 @@ func smtpRefusal(r replyLine) string {
 // ehloKeyword tells what a server can do, from one keyword of its EHLO
 // answer ("" when the word is no keyword).
 func ehloKeyword(kw, arg string) string {
+	tab := tab.get()
 	switch kw {
 	case "STARTTLS":
 		return "can encrypt the connection"
@@ -1007,6 +1008,7 @@ func bracketCode(s string) (code, text string) {
 // --- IMAP ---
 
 func sayIMAPCommand(c, s, line string) string {
+	tab := tab.get()
 	tag, rest := cutSpace(strings.TrimSpace(line))
 	if rest == "" {
 		switch strings.ToUpper(tag) {
@@ -1220,6 +1222,7 @@ func imapStoreWhat(f []string, uid bool) string {
 }
 
 func sayIMAPReply(c, s, line string) string {
+	tab := tab.get()
 	if line == "+" || strings.HasPrefix(line, "+ ") {
 		if containsFold(line, "literal") {
 			return s + " is ready for the data (+)"
@@ -1358,6 +1361,7 @@ func sayIMAPReply(c, s, line string) string {
 }
 
 func imapOK(c, code, text string) string {
+	tab := tab.get()
 	switch {
 	case code == "READ-WRITE":
 		return "has opened the mailbox; " + c + " may change it"
@@ -1443,6 +1447,7 @@ func dnsAbout(text string) string {
 }
 
 func dnsRcodeParen(text string) string {
+	tab := tab.get()
 	w, _ := cutSpace(strings.TrimSpace(text))
 	w = strings.TrimRight(w, ",")
 	if tab.findFold("dns", KindRcode, w) >= 0 {

@@ -1,6 +1,9 @@
 package explain
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // Kinds of entry.
 const (
@@ -38,7 +41,7 @@ type group struct {
 type pk struct{ proto, kind string }
 
 // table is every entry, indexed for lookups that do not allocate. It is
-// built once, at start-up, and only read after that.
+// built once, at its first use, and only read after that.
 type table struct {
 	entries []Entry
 	notes   []string              // notes[i]: "summary (RFC …)", ready for a trace event
@@ -51,7 +54,24 @@ type table struct {
 	special map[string]string     // notes made of two entries, see build
 }
 
-var tab = build(smtpTables, pop3Tables, imapTables, dnsTables)
+// tab is the tables, built at their first use rather than at start-up,
+// where the WebAssembly playground waits for every package's
+// initialisation before its world can start.
+var tab lazyTable
+
+type lazyTable struct {
+	once sync.Once
+	*table
+}
+
+func (l *lazyTable) get() *table {
+	l.once.Do(func() { l.table = build(smtpTables, pop3Tables, imapTables, dnsTables) })
+	return l.table
+}
+
+// Prepare builds the tables ahead of their first use (the playground
+// does it while its page waits for its user).
+func Prepare() { tab.get() }
 
 func build(tables ...[]group) *table {
 	t := &table{
@@ -166,5 +186,5 @@ func hasLower(s string) bool {
 // Entries returns every entry of the tables, grouped by protocol and kind
 // in the order the tables are written. The slice is the caller's own.
 func Entries() []Entry {
-	return append([]Entry(nil), tab.entries...)
+	return append([]Entry(nil), tab.get().entries...)
 }

@@ -415,10 +415,12 @@ type ClockState struct {
 
 // Warm does ahead of time what the first connection in the running world
 // would otherwise do: the world CA's key and certificate, which every
-// terminal and mail client trusts. A page calls it when it waits for its
-// user; a WebAssembly program compiles code the first time it runs, so
-// this takes a good part of a first connection's time.
+// terminal and mail client trusts, and the tables that explain its lines.
+// A page calls it when it waits for its user; a WebAssembly program
+// compiles code the first time it runs, so this takes a good part of a
+// first connection's time.
 func (p *Playground) Warm() {
+	explain.Prepare()
 	if r, err := p.current(); err == nil {
 		r.w.CA.Pool()
 	}
