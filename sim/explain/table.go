@@ -61,12 +61,12 @@ var tab lazyTable
 
 type lazyTable struct {
 	once sync.Once
-	*table
+	t    *table // not embedded: a use without get does not compile
 }
 
 func (l *lazyTable) get() *table {
-	l.once.Do(func() { l.table = build(smtpTables, pop3Tables, imapTables, dnsTables) })
-	return l.table
+	l.once.Do(func() { l.t = build(smtpTables, pop3Tables, imapTables, dnsTables) })
+	return l.t
 }
 
 // Prepare builds the tables ahead of their first use (the playground
