@@ -49,6 +49,10 @@ func TestLargeWorldTopology(t *testing.T) {
 			if got := p.eval(`document.querySelector('[data-host="store.isp.example"]').getAttribute('aria-label')`); !strings.Contains(got, "1 in bob@isp.example's INBOX") {
 				t.Errorf("store.isp.example's label: %q", got)
 			}
+			// A full mailbox says so on its compact card too.
+			p.eval(`mailhop.fault({kind: 'mailbox-full', host: 'store.isp.example', name: 'bob@isp.example'}), true`)
+			p.waitJS("store.isp.example's card says full", `document.querySelector('[data-host="store.isp.example"]').getAttribute('aria-label').includes("1 in bob@isp.example's INBOX, full")
+				&& !!document.querySelector('[data-host="store.isp.example"] .badge.mail.full')`)
 			if v := p.axe(); len(v) > 0 {
 				t.Errorf("%d accessibility violations:\n%s", len(v), strings.Join(v, "\n"))
 			}

@@ -488,7 +488,7 @@ export class Topology {
   // compactBadges shows a compact card's counts as small pills, from the
   // right: the queue when it holds mail, the mail in the INBOXes when
   // there is some; it returns what the label says of them.
-  compactBadges(c, v) {
+  compactBadges(c, v, full) {
     const h = c.host;
     const parts = [];
     const pills = [];
@@ -504,9 +504,10 @@ export class Topology {
       for (const mb of boxes) {
         const n = v.mail.get(mb.user) ?? mb.messages.length;
         total += n;
-        parts.push(`${n} in ${mb.user}'s INBOX`);
+        parts.push(`${n} in ${mb.user}'s INBOX${full.has(mb.user) ? ', full' : ''}`);
       }
-      if (total) pills.push({ cls: 'mail busy', badge: 'mail', n: total, text: String(total), env: true });
+      const anyFull = boxes.some((mb) => full.has(mb.user));
+      if (total || anyFull) pills.push({ cls: `mail${total ? ' busy' : ''}${anyFull ? ' full' : ''}`, badge: 'mail', n: total, text: String(total), env: true });
     }
     let x = 0;
     for (const pl of pills) {
@@ -520,6 +521,18 @@ export class Topology {
       x -= 3;
     }
     return parts;
+  }
+
+  // label names a card's host, its roles and ports, and what its badges
+  // show (parts), for screen readers and as its tooltip.
+  label(c, parts, down) {
+    const h = c.host;
+    const roles = chips(h).map(([, l]) => l).join(', ');
+    const label = `${h.label ? `${h.label} (${h.name})` : h.name}, ${h.addrs.join(' ')}, ${roles || 'no role'}, ` +
+      `${h.ports.length ? `ports ${h.ports.join(' ')}` : 'no open ports'}${parts.length ? `, ${parts.join(', ')}` : ''}` +
+      `${down ? ', DOWN' : ''}`;
+    c.g.setAttribute('aria-label', label);
+    c.title.textContent = label;
   }
 
   // badges shows queue lengths, mailbox counts and down hosts as the
@@ -538,17 +551,15 @@ export class Topology {
       const down = !!v.down.get(name);
       c.g.classList.toggle('is-down', down);
       clear(c.badges);
+      // The host as the world is now (faults, full mailboxes), not as
+      // the structure was drawn.
+      const now = ((this.model.state && this.model.state.hosts) || []).find((x) => x.name === name) || h;
+      const full = new Set((now.mailboxes || []).filter((mb) => mb.full).map((mb) => mb.user));
       if (this.compact) {
-        const parts = this.compactBadges(c, v);
-        const now = ((this.model.state && this.model.state.hosts) || []).find((x) => x.name === name) || h;
+        const parts = this.compactBadges(c, v, full);
         for (const f of now.dns_faults || []) parts.push(`answers ${f.mode} for ${(f.name || '').replace(/\.$/, '') || 'every name'}`);
         c.g.classList.toggle('has-fault', !!(now.dns_faults || []).length);
-        const roles = chips(h).map(([, l]) => l).join(', ');
-        const label = `${h.label ? `${h.label} (${name})` : name}, ${h.addrs.join(' ')}, ${roles || 'no role'}, ` +
-          `${h.ports.length ? `ports ${h.ports.join(' ')}` : 'no open ports'}${parts.length ? `, ${parts.join(', ')}` : ''}` +
-          `${down ? ', DOWN' : ''}`;
-        c.g.setAttribute('aria-label', label);
-        c.title.textContent = label;
+        this.label(c, parts, down);
         continue;
       }
       let x = 0;
@@ -566,9 +577,6 @@ export class Topology {
       }
       // As many mailboxes as the card has room for, those with mail
       // first; "+N more" says how many others (the label lists them all).
-      const now = ((this.model.state && this.model.state.hosts) || []).find((x) => x.name === name) || h;
-      // A mailbox a teacher filled (fault mailbox-full) says so.
-      const full = new Set((now.mailboxes || []).filter((mb) => mb.full).map((mb) => mb.user));
       const boxes = (h.mailboxes || []).filter((mb) => !mb.mailbox || mb.mailbox === 'INBOX')
         .map((mb) => ({ mb, n: v.mail.get(mb.user) ?? mb.messages.length }));
       const order = [...boxes.filter((b) => b.n), ...boxes.filter((b) => !b.n)];
@@ -610,12 +618,7 @@ export class Topology {
         x += w + 5;
         parts.push(`answers ${f.mode} for ${(f.name || '').replace(/\.$/, '') || 'every name'}`);
       }
-      const roles = chips(h).map(([, l]) => l).join(', ');
-      const label = `${h.label ? `${h.label} (${name})` : name}, ${h.addrs.join(' ')}, ${roles || 'no role'}, ` +
-        `${h.ports.length ? `ports ${h.ports.join(' ')}` : 'no open ports'}${parts.length ? `, ${parts.join(', ')}` : ''}` +
-        `${down ? ', DOWN' : ''}`;
-      c.g.setAttribute('aria-label', label);
-      c.title.textContent = label;
+      this.label(c, parts, down);
     }
     for (const l of this.links.values()) {
       l.g.classList.toggle('is-cut', v.cuts.has(l.key));
