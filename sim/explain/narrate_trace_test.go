@@ -68,28 +68,7 @@ func TestNarrateJourneys(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t, c.world)
 			w.Trace.SetNarrator(explain.Narrate)
-			ctx := context.Background()
-			if _, err := w.Send(ctx, mua.Mail{From: c.from, To: []string{c.to}, Subject: "Hello", Body: "Hello! This message travelled the whole chain."}); err != nil {
-				t.Fatal(err)
-			}
-			w.RunUntilQuiet(144 * time.Hour)
-			if c.read != "" {
-				r, err := w.Reader(c.to, c.read)
-				if err != nil {
-					t.Fatal(err)
-				}
-				release := w.Clock.Hold()
-				if c.read == "pop3" {
-					_, err = r.POP3(ctx)
-				} else {
-					_, err = r.IMAP(ctx)
-				}
-				release()
-				if err != nil {
-					t.Fatal(err)
-				}
-				w.Settle()
-			}
+			journey(t, w, mua.Mail{From: c.from, To: []string{c.to}, Subject: "Hello", Body: "Hello! This message travelled the whole chain."}, 1, c.read)
 			events := w.Trace.Events()
 			checkEvents(t, events, trace.KindConn, trace.KindWire, trace.KindDNS, trace.KindQueue, trace.KindPacket)
 			if os.Getenv("SHOW") != "" {
@@ -103,6 +82,38 @@ func TestNarrateJourneys(t *testing.T) {
 
 // checkEvents checks the sentence of every event, and that the kinds
 // want are all there.
+// journey sends m times times, lets the world run until it is quiet
+// (retries and bounces included), and then reads the recipient's
+// mailbox with read ("pop3", "imap", or "": not read).
+func journey(t *testing.T, w *world.World, m mua.Mail, times int, read string) {
+	t.Helper()
+	ctx := context.Background()
+	for range times {
+		if _, err := w.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.RunUntilQuiet(144 * time.Hour)
+	if read == "" {
+		return
+	}
+	r, err := w.Reader(m.To[0], read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := w.Clock.Hold()
+	if read == "pop3" {
+		_, err = r.POP3(ctx)
+	} else {
+		_, err = r.IMAP(ctx)
+	}
+	release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Settle()
+}
+
 func checkEvents(t *testing.T, events []trace.Event, want ...trace.Kind) {
 	t.Helper()
 	if len(events) < 20 {
@@ -269,30 +280,7 @@ func TestMemoAgrees(t *testing.T) {
 		{"backup-mx", "bob@example.net", ""},
 	} {
 		w := newWorld(t, c.world)
-		ctx := context.Background()
-		for range 2 {
-			if _, err := w.Send(ctx, mua.Mail{From: "alice@example.org", To: []string{c.to}, Subject: "Hello", Body: "Hi."}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		w.RunUntilQuiet(144 * time.Hour)
-		if c.read != "" {
-			r, err := w.Reader(c.to, c.read)
-			if err != nil {
-				t.Fatal(err)
-			}
-			release := w.Clock.Hold()
-			if c.read == "pop3" {
-				_, err = r.POP3(ctx)
-			} else {
-				_, err = r.IMAP(ctx)
-			}
-			release()
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Settle()
-		}
+		journey(t, w, mua.Mail{From: "alice@example.org", To: []string{c.to}, Subject: "Hello", Body: "Hi."}, 2, c.read)
 		events := w.Trace.Events()
 		for _, e := range events {
 			say := explain.NarrateAfresh(e)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -238,6 +239,66 @@ type instant struct{ clock.Wall }
 
 func (instant) Sleep(time.Duration) {}
 
+// virtualClient serves s on mx.example.net:25 of a network on the
+// virtual clock v and connects a client to it. The client reads on its
+// own goroutine, without deadlines (they would run on the virtual clock
+// too): lines has each line the server sends, next the next whole reply.
+func virtualClient(t *testing.T, s *Server, v *clock.Virtual, rec *trace.Recorder) (c net.Conn, lines <-chan string, next func() string) {
+	t.Helper()
+	n := netsim.New(v, rec)
+	srvHost, _ := n.AddHost("mx.example.net", "198.51.100.25")
+	cliHost, _ := n.AddHost("client", "192.0.2.99")
+	l, err := srvHost.Listen("tcp", ":25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	c, err = cliHost.DialContext(context.Background(), "tcp", "198.51.100.25:25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ch := make(chan string, 16)
+	go func() {
+		defer close(ch)
+		br := bufio.NewReader(c)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			ch <- strings.TrimRight(l, "\r\n")
+		}
+	}()
+	next = func() string {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-ch:
+				if !ok {
+					t.Fatalf("connection closed at %v", v.Now())
+				}
+				if len(l) < 4 || l[3] != '-' {
+					return l
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no reply")
+			}
+		}
+	}
+	return c, ch, next
+}
+
+// toData reads the greeting and opens a mail transaction up to DATA's 354.
+func toData(c net.Conn, next func() string) {
+	next() // greeting
+	for _, cmd := range []string{"EHLO client.example.org", "MAIL FROM:<alice@example.org>", "RCPT TO:<bob@example.net>", "DATA"} {
+		fmt.Fprintf(c, "%s\r\n", cmd)
+		next()
+	}
+}
+
 // A client that stops in the middle of DATA (it forgot the final ".")
 // gets 421 4.4.2 once the idle timeout passes on the network's clock —
 // a reply on the wire, traced like any other — and the connection closes.
@@ -247,57 +308,9 @@ func TestDataTimeout(t *testing.T) {
 			start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 			v := clock.NewVirtual(start)
 			rec := trace.NewRecorder(v.Now, 0)
-			n := netsim.New(v, rec)
-			srvHost, _ := n.AddHost("mx.example.net", "198.51.100.25")
-			cliHost, _ := n.AddHost("client", "192.0.2.99")
-			l, err := srvHost.Listen("tcp", ":25")
-			if err != nil {
-				t.Fatal(err)
-			}
 			s := &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: &okQueue{}, Clock: v, Timeout: 5 * time.Minute, Strict: strict}
-			go s.Serve(l)
-			t.Cleanup(func() { s.Close() })
-			c, err := cliHost.DialContext(context.Background(), "tcp", "198.51.100.25:25")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-
-			// The client reads on its own goroutine, without deadlines:
-			// they would run on the virtual clock too.
-			lines := make(chan string, 16)
-			go func() {
-				defer close(lines)
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					lines <- strings.TrimRight(l, "\r\n")
-				}
-			}()
-			next := func() string {
-				t.Helper()
-				for {
-					select {
-					case l, ok := <-lines:
-						if !ok {
-							t.Fatal("connection closed")
-						}
-						if len(l) < 4 || l[3] != '-' {
-							return l
-						}
-					case <-time.After(10 * time.Second):
-						t.Fatal("no reply")
-					}
-				}
-			}
-			next() // greeting
-			for _, cmd := range []string{"EHLO client.example.org", "MAIL FROM:<alice@example.org>", "RCPT TO:<bob@example.net>", "DATA"} {
-				fmt.Fprintf(c, "%s\r\n", cmd)
-				next()
-			}
+			c, lines, next := virtualClient(t, s, v, rec)
+			toData(c, next)
 			fmt.Fprintf(c, "Subject: hello\r\n\r\nand then nothing more\r\n")
 			sent := v.Now()
 
@@ -350,54 +363,9 @@ func TestDataTimeout(t *testing.T) {
 func TestDataTimeoutPerLine(t *testing.T) {
 	start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 	v := clock.NewVirtual(start)
-	n := netsim.New(v, nil)
-	srvHost, _ := n.AddHost("mx.example.net", "198.51.100.25")
-	cliHost, _ := n.AddHost("client", "192.0.2.99")
-	l, err := srvHost.Listen("tcp", ":25")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &Server{Mode: MX, Hostname: "mx.example.net", IsLocal: isExample, Queue: &okQueue{}, Clock: v, Timeout: 5 * time.Minute}
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-	c, err := cliHost.DialContext(context.Background(), "tcp", "198.51.100.25:25")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	lines := make(chan string, 16)
-	go func() {
-		defer close(lines)
-		br := bufio.NewReader(c)
-		for {
-			l, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			lines <- strings.TrimRight(l, "\r\n")
-		}
-	}()
-	next := func() string {
-		t.Helper()
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("connection closed at %v", v.Now().Sub(start))
-				}
-				if len(l) < 4 || l[3] != '-' {
-					return l
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no reply")
-			}
-		}
-	}
-	next() // greeting
-	for _, cmd := range []string{"EHLO client.example.org", "MAIL FROM:<alice@example.org>", "RCPT TO:<bob@example.net>", "DATA"} {
-		fmt.Fprintf(c, "%s\r\n", cmd)
-		next()
-	}
+	c, _, next := virtualClient(t, s, v, nil)
+	toData(c, next)
 	for _, part := range []string{"Subject: slow\r\n", "\r\n", "first line\r\nsecond ", "line\r\n", "third line\r\n", ".\r\n"} {
 		time.Sleep(20 * time.Millisecond) // the server reads what came and waits
 		v.Advance(4 * time.Minute)
