@@ -321,6 +321,34 @@ func validMUTF7(s string) bool {
 	return true
 }
 
+// decodeMUTF7 decodes a mailbox name from modified UTF-7 (RFC 3501
+// §5.1.3); UTF-8 passes as it is. ok is false when it is not valid.
+func decodeMUTF7(s string) (string, bool) {
+	if !validMUTF7(s) {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '&' {
+			b.WriteByte(s[i])
+			continue
+		}
+		end := i + 1 + strings.IndexByte(s[i+1:], '-')
+		if end == i+1 {
+			b.WriteByte('&')
+		} else {
+			raw, _ := mutf7.DecodeString(s[i+1 : end])
+			units := make([]uint16, len(raw)/2)
+			for j := range units {
+				units[j] = uint16(raw[2*j])<<8 | uint16(raw[2*j+1])
+			}
+			b.WriteString(string(utf16.Decode(units)))
+		}
+		i = end
+	}
+	return b.String(), true
+}
+
 // validShift checks the modified BASE64 of a shift: whole UTF-16 code
 // units, surrogates in pairs, nothing printable US-ASCII.
 func validShift(b64 string) bool {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/mailhop/mailhop/sim/store"
 )
@@ -86,32 +85,4 @@ func (s *Server) quotaLine(user string) (string, error) {
 		res = append(res, fmt.Sprintf("MESSAGE %d %d", u.Messages, q))
 	}
 	return `* QUOTA "" (` + strings.Join(res, " ") + ")\r\n", nil
-}
-
-// decodeMUTF7 decodes a mailbox name from modified UTF-7 (RFC 3501
-// §5.1.3); UTF-8 passes as it is. ok is false when it is not valid.
-func decodeMUTF7(s string) (string, bool) {
-	if !validMUTF7(s) {
-		return "", false
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '&' {
-			b.WriteByte(s[i])
-			continue
-		}
-		end := i + 1 + strings.IndexByte(s[i+1:], '-')
-		if end == i+1 {
-			b.WriteByte('&')
-		} else {
-			raw, _ := mutf7.DecodeString(s[i+1 : end])
-			units := make([]uint16, len(raw)/2)
-			for j := range units {
-				units[j] = uint16(raw[2*j])<<8 | uint16(raw[2*j+1])
-			}
-			b.WriteString(string(utf16.Decode(units)))
-		}
-		i = end
-	}
-	return b.String(), true
 }

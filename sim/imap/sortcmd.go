@@ -242,15 +242,9 @@ func (v *view) answerSort(resp string) error {
 	return nil
 }
 
-// tagged sees a line written to the client (wmu held): an answer to one
-// message of a MULTIAPPEND is kept or made the answer of the whole
-// (multiappend.go); the tagged answer of the SORT or THREAD command
-// go-imap read as a SEARCH ends it, its OK renamed. go-imap's lines come
-// whole (it flushes each), the guard's too.
-func (c *clientConn) tagged(line []byte) []byte {
-	if out, ok := c.multiAppended(line); ok {
-		return out
-	}
+// sorted renames the tagged OK of the SEARCH that stood for a SORT or
+// THREAD command, which it ends; other lines pass as they are. wmu held.
+func (c *clientConn) sorted(line []byte) []byte {
 	cmd := c.sorting
 	if cmd == nil || !bytes.HasPrefix(line, []byte(cmd.tag+" ")) {
 		return line

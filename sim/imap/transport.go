@@ -384,6 +384,17 @@ func (v *view) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// tagged sees each line written to the client, go-imap's or the
+// guard's (wmu held; go-imap flushes each line whole): the commands the
+// guard hands go-imap in other forms get their own answers back
+// (multiappend.go, sortcmd.go).
+func (c *clientConn) tagged(line []byte) []byte {
+	if out, ok := c.multiAppended(line); ok {
+		return out
+	}
+	return c.sorted(line)
+}
+
 // follow notes the lines go-imap writes, and the literals in them; wmu
 // held.
 func (v *view) follow(p []byte) {
