@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ type memBox struct {
 	next       UID
 	msgs       []*memMsg // ascending UID
 	subscribed bool
+	modseq     uint64 // the highest mod-sequence given (RFC 7162)
 	watchers   map[int]func(Change)
 	watchSeq   int
 }
@@ -166,7 +168,7 @@ func userKey(u string) string { return strings.ToLower(u) }
 
 func (m *Memory) newBox(name string) *memBox {
 	m.validity++
-	return &memBox{name: name, validity: m.validity, next: 1, subscribed: true, watchers: map[int]func(Change){}}
+	return &memBox{name: name, validity: m.validity, next: 1, modseq: 1, subscribed: true, watchers: map[int]func(Change){}}
 }
 
 func (m *Memory) AddUser(user string) error {
@@ -302,12 +304,16 @@ func (m *Memory) RenameMailbox(user, from, to string) error {
 			c := *msg
 			c.UID = nb.next
 			nb.next++
+			c.ModSeq = nb.nextModSeq()
 			nb.msgs = append(nb.msgs, &c)
 		}
 		u.boxes[dst] = nb
 		var gone []Change
-		for _, msg := range b.msgs {
-			gone = append(gone, Change{Kind: Expunged, UID: msg.UID})
+		if len(b.msgs) > 0 {
+			seq := b.nextModSeq()
+			for _, msg := range b.msgs {
+				gone = append(gone, Change{Kind: Expunged, UID: msg.UID, ModSeq: seq})
+			}
 		}
 		b.msgs = nil
 		m.publish(b.watcherList(), gone...)
@@ -350,7 +356,7 @@ func (m *Memory) Status(user, name string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	s := Status{Messages: uint32(len(b.msgs)), UIDNext: b.next, UIDValidity: b.validity}
+	s := Status{Messages: uint32(len(b.msgs)), UIDNext: b.next, UIDValidity: b.validity, HighestModSeq: b.modseq}
 	for _, msg := range b.msgs {
 		s.Size += msg.Size
 		if !HasFlag(msg.Flags, FlagSeen) {
@@ -376,6 +382,13 @@ func (m *Memory) List(user, name string) ([]Message, error) {
 		out[i].Flags = slices.Clone(msg.Flags)
 	}
 	return out, nil
+}
+
+// nextModSeq raises the mailbox's highest mod-sequence and returns it;
+// mu held.
+func (b *memBox) nextModSeq() uint64 {
+	b.modseq++
+	return b.modseq
 }
 
 // find returns the index of uid in msgs, or -1.
@@ -423,21 +436,27 @@ func (m *Memory) Append(user, name string, msg []byte, flags []string, date time
 		m.mu.Unlock()
 		return 0, err
 	}
-	mm := &memMsg{Message: Message{UID: b.next, Size: int64(len(msg)), Flags: NormalizeFlags(flags), Date: date}, body: body, packed: packed}
+	mm := &memMsg{Message: Message{UID: b.next, Size: int64(len(msg)), Flags: NormalizeFlags(flags), Date: date, ModSeq: b.nextModSeq()}, body: body, packed: packed}
 	b.next++
 	b.msgs = append(b.msgs, mm)
-	m.publish(b.watcherList(), Change{Kind: Appended, UID: mm.UID, Flags: slices.Clone(mm.Flags), Size: mm.Size})
+	m.publish(b.watcherList(), Change{Kind: Appended, UID: mm.UID, Flags: slices.Clone(mm.Flags), Size: mm.Size, ModSeq: mm.ModSeq})
 	return mm.UID, nil
 }
 
 func (m *Memory) SetFlags(user, name string, uids []UID, op FlagOp, flags []string) ([]Message, error) {
+	out, _, err := m.SetFlagsIf(user, name, uids, op, flags, math.MaxUint64)
+	return out, err
+}
+
+func (m *Memory) SetFlagsIf(user, name string, uids []UID, op FlagOp, flags []string, unchangedSince uint64) ([]Message, []UID, error) {
 	m.mu.Lock()
 	_, b, err := m.box(user, name)
 	if err != nil {
 		m.mu.Unlock()
-		return nil, err
+		return nil, nil, err
 	}
 	var out []Message
+	var modified []UID
 	var changes []Change
 	for _, uid := range uids {
 		i := b.find(uid)
@@ -445,17 +464,23 @@ func (m *Memory) SetFlags(user, name string, uids []UID, op FlagOp, flags []stri
 			continue
 		}
 		msg := b.msgs[i]
+		if msg.ModSeq > unchangedSince {
+			modified = append(modified, uid)
+			continue
+		}
 		nf := ApplyFlags(msg.Flags, op, flags)
 		if !slices.Equal(nf, msg.Flags) {
 			msg.Flags = nf
-			changes = append(changes, Change{Kind: FlagsChanged, UID: uid, Flags: slices.Clone(nf)})
+			msg.ModSeq = b.nextModSeq()
+			changes = append(changes, Change{Kind: FlagsChanged, UID: uid, Flags: slices.Clone(nf), ModSeq: msg.ModSeq})
 		}
 		c := msg.Message
 		c.Flags = slices.Clone(nf)
 		out = append(out, c)
 	}
 	m.publish(b.watcherList(), changes...)
-	return out, nil
+	slices.Sort(modified)
+	return out, slices.Compact(modified), nil
 }
 
 func (m *Memory) Expunge(user, name string, uids []UID) ([]UID, error) {
@@ -468,7 +493,7 @@ func (m *Memory) Expunge(user, name string, uids []UID) ([]UID, error) {
 	removed := b.remove(uids)
 	changes := make([]Change, len(removed))
 	for i, uid := range removed {
-		changes[i] = Change{Kind: Expunged, UID: uid}
+		changes[i] = Change{Kind: Expunged, UID: uid, ModSeq: b.modseq}
 	}
 	m.publish(b.watcherList(), changes...)
 	return removed, nil
@@ -491,6 +516,9 @@ func (b *memBox) remove(uids []UID) []UID {
 	}
 	clear(b.msgs[len(kept):])
 	b.msgs = kept
+	if len(removed) > 0 {
+		b.nextModSeq()
+	}
 	return removed
 }
 
@@ -539,15 +567,16 @@ func (m *Memory) copyMove(user, from string, uids []UID, to string, move bool) (
 		c.Flags = slices.Clone(c.Flags)
 		c.UID = db.next
 		db.next++
+		c.ModSeq = db.nextModSeq()
 		db.msgs = append(db.msgs, &c)
 		src = append(src, uid)
 		dst = append(dst, c.UID)
-		added = append(added, Change{Kind: Appended, UID: c.UID, Flags: slices.Clone(c.Flags), Size: c.Size})
+		added = append(added, Change{Kind: Appended, UID: c.UID, Flags: slices.Clone(c.Flags), Size: c.Size, ModSeq: c.ModSeq})
 	}
 	var removed []Change
 	if move && sb != db {
 		for _, uid := range sb.remove(src) {
-			removed = append(removed, Change{Kind: Expunged, UID: uid})
+			removed = append(removed, Change{Kind: Expunged, UID: uid, ModSeq: sb.modseq})
 		}
 	}
 	validity := db.validity

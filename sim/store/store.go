@@ -65,6 +65,11 @@ type Store interface {
 	// SetFlags changes the flags of the messages with these UIDs (missing
 	// UIDs are skipped) and returns them as they are now.
 	SetFlags(user, name string, uids []UID, op FlagOp, flags []string) ([]Message, error)
+	// SetFlagsIf is SetFlags for the messages whose ModSeq is at most
+	// unchangedSince, decided and done in one step (RFC 7162 §3.1.3,
+	// STORE UNCHANGEDSINCE). It also returns, ascending, the UIDs of the
+	// messages it left alone because they changed since.
+	SetFlagsIf(user, name string, uids []UID, op FlagOp, flags []string, unchangedSince uint64) (msgs []Message, modified []UID, err error)
 	// Expunge removes the messages with these UIDs and returns the UIDs
 	// actually removed, ascending.
 	Expunge(user, name string, uids []UID) ([]UID, error)
@@ -103,6 +108,10 @@ type Status struct {
 	Size        int64  // sum of message sizes
 	UIDNext     UID
 	UIDValidity uint32
+	// HighestModSeq is the highest mod-sequence of the mailbox (RFC 7162
+	// §3.1.2.1): at least 1, never lower than before, and raised by every
+	// append, flag change and expunge.
+	HighestModSeq uint64
 }
 
 // Message is what the store knows of a message without reading it.
@@ -111,6 +120,10 @@ type Message struct {
 	Size  int64
 	Flags []string  // sorted
 	Date  time.Time // internal date: when the store received it
+	// ModSeq is the message's mod-sequence (RFC 7162 §3.1): given by
+	// the append and raised by every change of its flags, each time above
+	// every other of the mailbox.
+	ModSeq uint64
 }
 
 // FlagOp says how SetFlags combines flags.
@@ -140,6 +153,9 @@ type Change struct {
 	UID   UID
 	Flags []string // FlagsChanged: the flags now; Appended: the initial flags
 	Size  int64    // Appended
+	// ModSeq is the message's mod-sequence now (Appended, FlagsChanged)
+	// or the mailbox's highest after the expunge (Expunged).
+	ModSeq uint64
 }
 
 // Standard IMAP system flags (RFC 9051 §2.3.2).

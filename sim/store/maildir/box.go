@@ -30,25 +30,28 @@ type box struct {
 	name string
 	dir  string
 
-	mu        sync.Mutex
-	appends   appender
-	gone      bool
-	validity  uint32
-	next      store.UID
-	savedNext store.UID // next as mailhop-uidlist has it
-	keywords  []string  // keyword i is letter 'a'+i
-	msgs      []*message
-	byKey     map[string]*message
-	byTag     map[string]*message // delivered messages by delivery tag
-	watchers  map[int]func(store.Change)
-	watchSeq  int
-	pending   []queuedChange // changes not yet told to watchers
-	changeSeq uint64
-	scanNew   time.Time // directory mtimes at the last scan
-	scanCur   time.Time
-	notifyMu  sync.Mutex
-	syncNew   syncer
-	syncCur   syncer
+	mu       sync.Mutex
+	appends  appender
+	gone     bool
+	validity uint32
+	next     store.UID
+	// highest is the mailbox's highest mod-sequence (RFC 7162);
+	// savedHighest is what mailhop-uidlist has of it.
+	highest      uint64
+	savedHighest uint64
+	keywords     []string // keyword i is letter 'a'+i
+	msgs         []*message
+	byKey        map[string]*message
+	byTag        map[string]*message // delivered messages by delivery tag
+	watchers     map[int]func(store.Change)
+	watchSeq     int
+	pending      []queuedChange // changes not yet told to watchers
+	changeSeq    uint64
+	scanNew      time.Time // directory mtimes at the last scan
+	scanCur      time.Time
+	notifyMu     sync.Mutex
+	syncNew      syncer
+	syncCur      syncer
 }
 
 type queuedChange struct {
@@ -58,8 +61,11 @@ type queuedChange struct {
 
 // message is one message file.
 type message struct {
-	uid   store.UID
-	key   string // the file name before ":": unique, stable across renames
+	uid    store.UID
+	modseq uint64 // its M= field (1 without one)
+	// key is the file name before ":": unique, kept by other programs'
+	// renames; mailhop's own renames change only its U= and M= fields.
+	key   string
 	name  string // the file name now
 	sub   string // "new" or "cur"
 	size  int64  // with CRLF line ends
@@ -70,7 +76,7 @@ type message struct {
 }
 
 func (m *message) message() store.Message {
-	return store.Message{UID: m.uid, Size: m.size, Flags: slices.Clone(m.flags), Date: m.date}
+	return store.Message{UID: m.uid, Size: m.size, Flags: slices.Clone(m.flags), Date: m.date, ModSeq: m.modseq}
 }
 
 func (m *message) diskSize() int64 {
@@ -113,6 +119,25 @@ func (b *box) add(m *message) {
 	if tag := tagOf(m.key); tag != "" {
 		b.byTag[tag] = m
 	}
+}
+
+// rekey records that m's file is now named name in sub, with the key
+// key. mu held.
+func (b *box) rekey(m *message, key, sub, name string) {
+	if b.byKey[m.key] == m {
+		delete(b.byKey, m.key)
+	}
+	m.key, m.sub, m.name = key, sub, name
+	b.byKey[key] = m
+}
+
+// nameFor joins a key and the info part of the name it had ("" and no
+// ":" when it had none).
+func nameFor(key, oldName, info string) string {
+	if info != "" || strings.Contains(oldName, ":") {
+		return key + ":" + info
+	}
+	return key
 }
 
 // publish queues a change for the watchers and returns its sequence
@@ -163,8 +188,10 @@ func (b *box) flush(seq uint64) {
 }
 
 // remove drops the messages with these UIDs from disk (unless keepFile
-// says the file is gone already) and from the list. mu held; the caller
-// syncs the touched directories and flushes seq.
+// says the file is gone already) and from the list, and reports them
+// expunged at the mailbox's highest mod-sequence, which the caller has
+// raised (expungeModSeq). mu held; the caller syncs the touched
+// directories and flushes seq.
 func (b *box) remove(uids []store.UID, keepFile func(*message) bool) (removed []store.UID, seq uint64, touched map[string]bool, err error) {
 	touched = map[string]bool{}
 	drop := map[store.UID]bool{}
@@ -198,28 +225,45 @@ func (b *box) remove(uids []store.UID, keepFile func(*message) bool) (removed []
 			delete(b.byTag, tag)
 		}
 		removed = append(removed, m.uid)
-		seq = b.publish(store.Change{Kind: store.Expunged, UID: m.uid})
+		seq = b.publish(store.Change{Kind: store.Expunged, UID: m.uid, ModSeq: b.highest})
 	}
 	return removed, seq, touched, err
 }
 
-// saveNext writes mailhop-uidlist when the next UID there is behind, so
-// that removing the message with the highest UID can not let it be used
-// again after a restart. mu held.
-func (b *box) saveNext() error {
-	if b.savedNext >= b.next {
-		return nil
-	}
-	return b.saveList()
-}
-
+// saveList writes mailhop-uidlist: the UIDVALIDITY, the next UID (so
+// that the UID of a removed last message is never used again after a
+// restart), the highest mod-sequence and the keywords. mu held.
 func (b *box) saveList() error {
-	ul := uidlist{validity: b.validity, next: b.next, keywords: b.keywords}
+	ul := uidlist{validity: b.validity, next: b.next, highest: b.highest, keywords: b.keywords}
 	if err := b.s.writeAtomic(b.dir, uidlistFile, ul.encode()); err != nil {
 		return err
 	}
-	b.savedNext = b.next
+	b.savedHighest = b.highest
 	return nil
+}
+
+// nextModSeq is the mod-sequence the next change gets: above every other
+// of the mailbox. Whoever records it on disk raises highest to it. mu
+// held.
+func (b *box) nextModSeq() uint64 { return b.highest + 1 }
+
+// expungeModSeq raises the mailbox's highest mod-sequence for an expunge
+// and writes it to mailhop-uidlist, with the next UID, before any file is
+// removed: the removed messages take their M= fields with them, and the
+// highest must never be lower after a restart than it was before. mu
+// held.
+func (b *box) expungeModSeq() error {
+	b.highest++
+	if err := b.saveList(); err != nil {
+		b.highest--
+		return err
+	}
+	return nil
+}
+
+// holdsAny reports whether any of uids is in the mailbox. mu held.
+func (b *box) holdsAny(uids []store.UID) bool {
+	return slices.ContainsFunc(uids, func(u store.UID) bool { return b.find(u) != nil })
 }
 
 // Maildir flag letters and the IMAP flags they stand for.
@@ -294,11 +338,12 @@ func (b *box) parseInfo(info string) (flags []string, extra string) {
 
 // fileName is what a message file's name says.
 type fileName struct {
-	key  string // before ":"
-	info string // after ":"
-	uid  store.UID
-	size int64 // W=, else -1
-	disk int64 // S=, else -1
+	key    string // before ":"
+	info   string // after ":"
+	uid    store.UID
+	modseq uint64 // M=, else 0
+	size   int64  // W=, else -1
+	disk   int64  // S=, else -1
 }
 
 func parseName(name string) fileName {
@@ -319,6 +364,10 @@ func parseName(name string) fileName {
 			if n > 0 && n < 1<<32 {
 				fn.uid = store.UID(n)
 			}
+		case "M":
+			if n > 0 {
+				fn.modseq = n
+			}
 		case "W":
 			fn.size = int64(n)
 		case "S":
@@ -328,16 +377,22 @@ func parseName(name string) fileName {
 	return fn
 }
 
-// withUID returns key with its U= field set to uid.
-func withUID(key string, uid store.UID) string {
+// withUID returns key with its U= and M= fields set to uid and modseq,
+// last and in that order.
+func withUID(key string, uid store.UID, modseq uint64) string {
 	fields := strings.Split(key, ",")
 	out := fields[:1]
 	for _, f := range fields[1:] {
-		if !strings.HasPrefix(f, "U=") {
+		if !strings.HasPrefix(f, "U=") && !strings.HasPrefix(f, "M=") {
 			out = append(out, f)
 		}
 	}
-	return strings.Join(out, ",") + ",U=" + strconv.FormatUint(uint64(uid), 10)
+	return strings.Join(out, ",") + uidFields(uid, modseq)
+}
+
+// uidFields renders the U= and M= fields of a name.
+func uidFields(uid store.UID, modseq uint64) string {
+	return ",U=" + strconv.FormatUint(uint64(uid), 10) + ",M=" + strconv.FormatUint(modseq, 10)
 }
 
 // deliveryTag names one delivery in a file name: "K" and 32 hex digits,
@@ -423,10 +478,11 @@ func (b *box) load() error {
 		if ul, err = decodeUidlist(data); err != nil {
 			return fmt.Errorf("maildir: %s: %w", path, err)
 		}
-		b.validity, b.next, b.savedNext, b.keywords = ul.validity, max(ul.next, 1), ul.next, ul.keywords
+		b.validity, b.next, b.keywords = ul.validity, max(ul.next, 1), ul.keywords
+		b.highest, b.savedHighest = max(ul.highest, 1), ul.highest
 	case errors.Is(err, fs.ErrNotExist):
 		// A Maildir made by another program: its UIDs start now.
-		b.validity, b.next = b.s.newValidity(), 1
+		b.validity, b.next, b.highest = b.s.newValidity(), 1, 1
 		if err := b.saveList(); err != nil {
 			return err
 		}
@@ -465,16 +521,32 @@ func (b *box) refresh() error {
 }
 
 // scanLocked reconciles the list with the directories: new files get UIDs
-// (renamed to carry them), missing ones are expunged, renamed ones change
-// flags. mu held; the caller flushes.
+// and mod-sequences (renamed to carry them), missing ones are expunged,
+// renamed ones change flags (and are renamed again, to carry their new
+// mod-sequence). mu held; the caller flushes.
 func (b *box) scanLocked(initial bool) error {
 	entries, mtNew, mtCur, err := b.readEntries()
 	if err != nil {
 		return err
 	}
+	if initial {
+		// The highest mod-sequence is at least every one a name holds.
+		for _, e := range entries {
+			b.highest = max(b.highest, e.fn.modseq)
+		}
+	}
+	// retry says a rename failed: scan again next time, whatever the
+	// directories' modification times say.
+	retry := false
+	type flagChange struct {
+		m     *message
+		e     diskEntry
+		flags []string
+		extra string
+	}
 	seen := map[string]bool{}
 	var fresh []diskEntry
-	var flagged []store.UID
+	var flagged []flagChange
 	for _, e := range entries {
 		if seen[e.fn.key] {
 			continue // the same message in new/ and cur/ at once: mid-rename
@@ -487,10 +559,10 @@ func (b *box) scanLocked(initial bool) error {
 		}
 		if m.sub != e.sub || m.name != e.name {
 			flags, extra := b.parseInfo(e.fn.info)
-			m.sub, m.name, m.extra = e.sub, e.name, extra
-			if !slices.Equal(flags, m.flags) {
-				m.flags = flags
-				flagged = append(flagged, m.uid)
+			if slices.Equal(flags, m.flags) {
+				m.sub, m.name, m.extra = e.sub, e.name, extra
+			} else {
+				flagged = append(flagged, flagChange{m, e, flags, extra})
 			}
 		}
 	}
@@ -502,15 +574,29 @@ func (b *box) scanLocked(initial bool) error {
 		}
 	}
 	if len(gone) > 0 {
-		if err := b.saveNext(); err != nil {
+		if err := b.expungeModSeq(); err != nil {
 			return err
 		}
 		b.remove(gone, func(*message) bool { return true })
 	}
-	for _, uid := range flagged {
-		if m := b.find(uid); m != nil {
-			b.publish(store.Change{Kind: store.FlagsChanged, UID: uid, Flags: slices.Clone(m.flags)})
+	var renamed []string
+	// Flags another program changed: a new mod-sequence, carried in the
+	// name from now on. Should the rename fail (the file renamed again
+	// meanwhile), the message stays as it was until the next scan.
+	for _, f := range flagged {
+		m, e := f.m, f.e
+		modseq := b.nextModSeq()
+		key := withUID(e.fn.key, m.uid, modseq)
+		name := nameFor(key, e.name, e.fn.info)
+		if err := os.Rename(filepath.Join(b.dir, e.sub, e.name), filepath.Join(b.dir, e.sub, name)); err != nil {
+			retry = true
+			continue
 		}
+		b.highest = modseq
+		b.rekey(m, key, e.sub, name)
+		m.flags, m.extra, m.modseq = f.flags, f.extra, modseq
+		renamed = append(renamed, e.sub)
+		b.publish(store.Change{Kind: store.FlagsChanged, UID: m.uid, Flags: slices.Clone(m.flags), ModSeq: modseq})
 	}
 	// New files: those that carry a UID above every UID in use keep it
 	// (in order); the others are given the next UIDs, in name order.
@@ -530,7 +616,6 @@ func (b *box) scanLocked(initial bool) error {
 		}
 		return strings.Compare(x.name, y.name)
 	})
-	var renamed []string
 	for _, e := range fresh {
 		m := &message{key: e.fn.key, name: e.name, sub: e.sub, size: e.fn.size, disk: e.fn.disk}
 		m.flags, m.extra = b.parseInfo(e.fn.info)
@@ -555,27 +640,33 @@ func (b *box) scanLocked(initial bool) error {
 		if n := len(b.msgs); n > 0 {
 			last = b.msgs[n-1].uid
 		}
-		if e.fn.uid != 0 && e.fn.uid > last && (initial || e.fn.uid >= b.next) {
-			m.uid = e.fn.uid
+		keep := e.fn.uid != 0 && e.fn.uid > last && (initial || e.fn.uid >= b.next)
+		if keep && initial {
+			// As it was when mailhop last ran: its UID and its
+			// mod-sequence (1 for a file named without one).
+			m.uid, m.modseq = e.fn.uid, max(e.fn.modseq, 1)
 			b.next = max(b.next, m.uid+1)
 		} else {
-			// No UID yet, or one already taken: the next, carried in
-			// the name from now on.
-			m.uid = b.next
-			newKey := withUID(e.fn.key, m.uid)
-			newName := newKey
-			if e.fn.info != "" || strings.Contains(e.name, ":") {
-				newName += ":" + e.fn.info
+			// New to the mailbox, or its UID is taken: a mod-sequence
+			// above every other and, when need be, the next UID, both
+			// carried in the name from now on.
+			m.uid, m.modseq = b.next, b.nextModSeq()
+			if keep {
+				m.uid = e.fn.uid
 			}
-			if err := os.Rename(path, filepath.Join(b.dir, e.sub, newName)); err != nil {
+			key := withUID(e.fn.key, m.uid, m.modseq)
+			name := nameFor(key, e.name, e.fn.info)
+			if err := os.Rename(path, filepath.Join(b.dir, e.sub, name)); err != nil {
+				retry = true
 				continue
 			}
-			b.next++
-			m.key, m.name = newKey, newName
+			b.next = max(b.next, m.uid+1)
+			b.highest = m.modseq
+			m.key, m.name = key, name
 			renamed = append(renamed, e.sub)
 		}
 		b.add(m)
-		b.publish(store.Change{Kind: store.Appended, UID: m.uid, Flags: slices.Clone(m.flags), Size: m.size})
+		b.publish(store.Change{Kind: store.Appended, UID: m.uid, Flags: slices.Clone(m.flags), Size: m.size, ModSeq: m.modseq})
 	}
 	for _, sub := range slices.Compact(slices.Sorted(slices.Values(renamed))) {
 		if err := b.syncer(sub).sync(); err != nil {
@@ -583,6 +674,9 @@ func (b *box) scanLocked(initial bool) error {
 		}
 	}
 	b.scanNew, b.scanCur = mtNew, mtCur
+	if retry {
+		b.scanNew, b.scanCur = time.Time{}, time.Time{}
+	}
 	return nil
 }
 
@@ -636,12 +730,15 @@ func (y *syncer) sync() error {
 type uidlist struct {
 	validity uint32
 	next     store.UID
+	// highest is the highest mod-sequence as of the last expunge (0: a
+	// file from before mod-sequences); the names may hold higher ones.
+	highest  uint64
 	keywords []string
 }
 
 func (u uidlist) encode() []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "mailhop-uidlist 1\nuidvalidity %d\nuidnext %d\n", u.validity, u.next)
+	fmt.Fprintf(&b, "mailhop-uidlist 1\nuidvalidity %d\nuidnext %d\nhighestmodseq %d\n", u.validity, u.next, u.highest)
 	for i, k := range u.keywords {
 		fmt.Fprintf(&b, "keyword %c %s\n", 'a'+i, k)
 	}
@@ -673,6 +770,15 @@ func decodeUidlist(data []byte) (uidlist, error) {
 				return u, bad
 			}
 			u.next = store.UID(v)
+		case "highestmodseq":
+			if len(f) < 2 {
+				return u, bad
+			}
+			v, err := strconv.ParseUint(f[1], 10, 63)
+			if err != nil {
+				return u, bad
+			}
+			u.highest = v
 		case "keyword":
 			if len(f) != 3 || len(f[1]) != 1 || f[1][0] != byte('a'+len(u.keywords)) {
 				return u, bad

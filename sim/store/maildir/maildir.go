@@ -7,7 +7,7 @@
 //
 //	ROOT/DOMAIN/LOCAL/                   bob@example.net's INBOX (a Maildir)
 //	ROOT/DOMAIN/LOCAL/{tmp,new,cur}/
-//	ROOT/DOMAIN/LOCAL/mailhop-uidlist    INBOX's UIDVALIDITY, UIDNEXT, keywords
+//	ROOT/DOMAIN/LOCAL/mailhop-uidlist    INBOX's UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, keywords
 //	ROOT/DOMAIN/LOCAL/mailhop-unsubscribed   mailboxes the user unsubscribed from
 //	ROOT/DOMAIN/LOCAL/.Work/             the mailbox "Work" (Maildir++)
 //	ROOT/DOMAIN/LOCAL/.Work.2026/        "Work/2026": "/" becomes "."
@@ -18,11 +18,11 @@
 //
 // A message file is named
 //
-//	<secs>.M<usecs>P<pid>Q<n>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>[:2,<flags>]
+//	<secs>.M<usecs>P<pid>Q<n>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>,M=<modseq>[:2,<flags>]
 //
 // or, when the MDA delivered it (AppendOnce, see "Delivering once"),
 //
-//	<secs>.K<32 hex digits>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>[:2,<flags>]
+//	<secs>.K<32 hex digits>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>,M=<modseq>[:2,<flags>]
 //
 // It holds the message with LF line ends, as Maildir readers expect; Read
 // gives it back with CRLF, exactly as appended when the message used CRLF
@@ -40,11 +40,46 @@
 // the name when they move a message from new/ to cur/ or change its flags
 // (the Maildir rule), so the UID stays. mailhop-uidlist keeps what is not
 // in file names — UIDVALIDITY, the next UID (so that the UID of an
-// expunged last message is never reused) and the keyword letters — and is
-// always replaced atomically: written to a temporary file, fsynced,
-// renamed over the old one, and the directory fsynced. It is written
-// before any message file is removed when the next UID is not yet on
-// disk.
+// expunged last message is never reused), the highest mod-sequence as of
+// the last expunge and the keyword letters — and is always replaced
+// atomically: written to a temporary file, fsynced, renamed over the old
+// one, and the directory fsynced. It is written before any message file
+// is removed.
+//
+// # Mod-sequences
+//
+// A message's mod-sequence (RFC 7162 CONDSTORE) is in its name too,
+// beside U= in the part other programs keep (",U=7,M=12"). The append or
+// copy that files a message names it with the mailbox's highest
+// mod-sequence plus one, under the mailbox's lock as its UID. mailhop's
+// own flag change renames the file for its new flags, and that one rename
+// carries the new M= too: flags and mod-sequence change together or not
+// at all. A file without M= (filed before mailhop kept mod-sequences, or
+// by another program) has mod-sequence 1, the same after every restart.
+// The part of the name before ":" is thus not fixed for mailhop: its U=
+// and M= change; a program that has the mailbox open and knows messages
+// by that part sees a message mailhop flagged as one removed and one new.
+//
+// The mailbox's highest mod-sequence is the largest of every M= and of
+// the value in mailhop-uidlist (at least 1). An expunge raises it, and
+// the raised value is written to mailhop-uidlist before any file is
+// removed (Expunge, the source of Move, renaming INBOX away), since the
+// removed messages take their M= with them: a crash never lowers it.
+// Close writes it there too.
+//
+// Durable: an append's M= with the append; a flag change's once its
+// directory is fsynced, before SetFlags returns and before watchers hear
+// of it. Not durable: a flag change whose rename a crash loses before
+// that fsync. After the restart the file has its old name (old flags, old
+// M=) or its new one (both new), never a mix; but another session may
+// have listed the new mod-sequence meanwhile, and the highest may then be
+// lower than what it saw. Not seen at all: flags another program changes
+// while mailhop is not running (a name does not say which flags its M=
+// was given with, so the message keeps its mod-sequence, and a client
+// resynchronising with CHANGEDSINCE misses the change). And a message
+// another program removes, while mailhop is stopped or before a scan
+// notices, takes its M= with it: when that was the highest and mailhop
+// ended without Close, the highest is lower after the restart.
 //
 // # Durability
 //
@@ -91,8 +126,13 @@
 // A message another program drops into new/ (with the Maildir tmp/ →
 // new/ protocol) is found the next time the mailbox is listed, or within
 // PollInterval while an IMAP session watches the mailbox, given the next
-// UID and renamed to carry it. Messages another program removes are
-// reported as expunged; flag changes made by renaming are reported too.
+// UID and mod-sequence and renamed to carry them. Messages another
+// program removes are reported as expunged (the highest mod-sequence
+// raised and saved as for an Expunge). Flag changes made by renaming are
+// reported too: the scan sees flags in a name that differ from those
+// mailhop knew, gives the message a new mod-sequence and renames the file
+// once more to carry it; should that rename fail (renamed again
+// meanwhile), the change is taken at the next scan.
 package maildir
 
 import (
@@ -102,10 +142,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,14 +272,34 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the poller. The store must not be used after.
+// Close stops the poller, and writes to each loaded mailbox's
+// mailhop-uidlist its highest mod-sequence where that file is behind
+// (see "Mod-sequences"). The store must not be used after.
 func (s *Store) Close() error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.pollDone
 	s.mu.Lock()
 	s.closed = true
+	users := make([]*user, 0, len(s.users))
+	for _, u := range s.users {
+		users = append(users, u)
+	}
 	s.mu.Unlock()
-	return nil
+	var firstErr error
+	for _, u := range users {
+		u.mu.Lock()
+		for _, b := range u.boxes {
+			b.mu.Lock()
+			if !b.gone && b.savedHighest < b.highest {
+				if err := b.saveList(); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+			b.mu.Unlock()
+		}
+		u.mu.Unlock()
+	}
+	return firstErr
 }
 
 // poll checks the watched mailboxes for changes made by other programs.
@@ -379,7 +439,7 @@ func (s *Store) makeMaildir(dir string, folder bool) error {
 			return fmt.Errorf("maildir: %w", err)
 		}
 	}
-	ul := uidlist{validity: s.newValidity(), next: 1}
+	ul := uidlist{validity: s.newValidity(), next: 1, highest: 1}
 	if err := s.writeAtomic(dir, uidlistFile, ul.encode()); err != nil {
 		return err
 	}
@@ -748,7 +808,7 @@ func (s *Store) Status(addr, name string) (store.Status, error) {
 	if b.gone {
 		return store.Status{}, fmt.Errorf("%w: %s", store.ErrNoMailbox, name)
 	}
-	st := store.Status{Messages: uint32(len(b.msgs)), UIDNext: b.next, UIDValidity: b.validity}
+	st := store.Status{Messages: uint32(len(b.msgs)), UIDNext: b.next, UIDValidity: b.validity, HighestModSeq: b.highest}
 	for _, m := range b.msgs {
 		st.Size += m.size
 		if !store.HasFlag(m.flags, store.FlagSeen) {
@@ -1003,7 +1063,8 @@ func (s *Store) fileBatch(b *box, batch []*appendReq) {
 			r.err = err
 			continue
 		}
-		m := &message{uid: b.next, key: r.final + ",U=" + strconv.FormatUint(uint64(b.next), 10), size: r.size, date: r.date, flags: r.flags}
+		m := &message{uid: b.next, modseq: b.nextModSeq(), size: r.size, date: r.date, flags: r.flags}
+		m.key = r.final + uidFields(m.uid, m.modseq)
 		m.sub, m.name = "new", m.key
 		if info != "" {
 			m.sub, m.name = "cur", m.key+":2,"+info
@@ -1017,8 +1078,9 @@ func (s *Store) fileBatch(b *box, batch []*appendReq) {
 			s.hook("rename", r.tmp, b.path(m))
 		}
 		b.next++
+		b.highest = m.modseq
 		b.add(m)
-		seq = b.publish(store.Change{Kind: store.Appended, UID: m.uid, Flags: slices.Clone(r.flags), Size: r.size})
+		seq = b.publish(store.Change{Kind: store.Appended, UID: m.uid, Flags: slices.Clone(r.flags), Size: r.size, ModSeq: m.modseq})
 		r.uid = m.uid
 		subs[m.sub] = append(subs[m.sub], r)
 	}
@@ -1087,37 +1149,56 @@ func (s *Store) finishFile(path string, f *os.File) error {
 }
 
 func (s *Store) SetFlags(addr, name string, uids []store.UID, op store.FlagOp, flags []string) ([]store.Message, error) {
+	out, _, err := s.SetFlagsIf(addr, name, uids, op, flags, math.MaxUint64)
+	return out, err
+}
+
+// SetFlagsIf decides and renames under the mailbox's lock: the new flags
+// and the new mod-sequence (M=) of a message are one rename of its file.
+func (s *Store) SetFlagsIf(addr, name string, uids []store.UID, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.Message, []store.UID, error) {
 	b, err := s.box(addr, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b.mu.Lock()
 	var out []store.Message
+	var modified []store.UID
 	var seq uint64
 	touched := map[string]bool{}
+	fail := func(err error) ([]store.Message, []store.UID, error) {
+		b.mu.Unlock()
+		for sub := range touched {
+			b.syncer(sub).sync()
+		}
+		b.flush(seq)
+		return nil, nil, err
+	}
 	for _, uid := range uids {
 		m := b.find(uid)
 		if m == nil {
+			continue
+		}
+		if m.modseq > unchangedSince {
+			modified = append(modified, uid)
 			continue
 		}
 		nf := store.ApplyFlags(m.flags, op, flags)
 		if !slices.Equal(nf, m.flags) {
 			info, err := b.info(nf, m.extra)
 			if err != nil {
-				b.mu.Unlock()
-				b.flush(seq)
-				return nil, err
+				return fail(err)
 			}
-			old := b.path(m)
-			newName := m.key + ":2," + info
-			if err := os.Rename(old, filepath.Join(b.dir, "cur", newName)); err != nil {
-				b.mu.Unlock()
-				b.flush(seq)
-				return nil, fmt.Errorf("maildir: %w", err)
+			modseq := b.nextModSeq()
+			key := withUID(m.key, m.uid, modseq)
+			newName := key + ":2," + info
+			if err := os.Rename(b.path(m), filepath.Join(b.dir, "cur", newName)); err != nil {
+				return fail(fmt.Errorf("maildir: %w", err))
 			}
 			touched[m.sub], touched["cur"] = true, true
-			m.sub, m.name, m.flags = "cur", newName, nf
-			seq = b.publish(store.Change{Kind: store.FlagsChanged, UID: uid, Flags: slices.Clone(nf)})
+			b.highest = modseq
+			b.rekey(m, key, "cur", newName)
+			m.flags, m.modseq = nf, modseq
+			seq = b.publish(store.Change{Kind: store.FlagsChanged, UID: uid, Flags: slices.Clone(nf), ModSeq: modseq})
 		}
 		out = append(out, m.message())
 	}
@@ -1129,7 +1210,8 @@ func (s *Store) SetFlags(addr, name string, uids []store.UID, op store.FlagOp, f
 		}
 	}
 	b.flush(seq)
-	return out, firstErr
+	slices.Sort(modified)
+	return out, slices.Compact(modified), firstErr
 }
 
 func (s *Store) Expunge(addr, name string, uids []store.UID) ([]store.UID, error) {
@@ -1138,9 +1220,11 @@ func (s *Store) Expunge(addr, name string, uids []store.UID) ([]store.UID, error
 		return nil, err
 	}
 	b.mu.Lock()
-	if err := b.saveNext(); err != nil {
-		b.mu.Unlock()
-		return nil, err
+	if b.holdsAny(uids) {
+		if err := b.expungeModSeq(); err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
 	}
 	removed, seq, touched, err := b.remove(uids, nil)
 	b.mu.Unlock()
@@ -1204,8 +1288,9 @@ func (s *Store) copyMove(addr, from string, uids []store.UID, to string, move bo
 		unlock()
 		return nil, nil, 0, fmt.Errorf("%w: %s", store.ErrNoMailbox, to)
 	}
-	if move {
-		if err := sb.saveNext(); err != nil {
+	if move && sb.holdsAny(sorted) {
+		// The files leave sb with the renames below.
+		if err := sb.expungeModSeq(); err != nil {
 			unlock()
 			return nil, nil, 0, err
 		}
@@ -1225,7 +1310,7 @@ func (s *Store) copyMove(addr, from string, uids []store.UID, to string, move bo
 			break
 		}
 		base := fmt.Sprintf("%s,S=%d,W=%d", s.uniqueName(), m.diskSize(), m.size)
-		nm := &message{uid: db.next, key: base + ",U=" + strconv.FormatUint(uint64(db.next), 10),
+		nm := &message{uid: db.next, modseq: db.nextModSeq(), key: base + uidFields(db.next, db.nextModSeq()),
 			size: m.size, date: m.date, flags: slices.Clone(m.flags), extra: m.extra}
 		nm.sub, nm.name = "new", nm.key
 		if info != "" {
@@ -1241,9 +1326,10 @@ func (s *Store) copyMove(addr, from string, uids []store.UID, to string, move bo
 			break
 		}
 		db.next++
+		db.highest = nm.modseq
 		db.add(nm)
 		dtouched[nm.sub] = true
-		dseq = db.publish(store.Change{Kind: store.Appended, UID: nm.uid, Flags: slices.Clone(nm.flags), Size: nm.size})
+		dseq = db.publish(store.Change{Kind: store.Appended, UID: nm.uid, Flags: slices.Clone(nm.flags), Size: nm.size, ModSeq: nm.modseq})
 		src = append(src, uid)
 		dst = append(dst, nm.uid)
 	}

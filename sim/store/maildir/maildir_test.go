@@ -3,6 +3,7 @@ package maildir
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -71,8 +72,8 @@ func TestLayout(t *testing.T) {
 	}
 	s.Append(bob, "INBOX", msg, []string{`\Seen`, `\Flagged`, "$Label"}, date)
 	fs := files(t, inbox)
-	if len(fs) != 2 || !regexp.MustCompile(`^new/\d+\.M\d+P\d+Q\d+\.mx\.example\.net,S=27,W=31,U=1$`).MatchString(fs[0]) ||
-		!strings.HasSuffix(fs[1], ",U=2:2,FSa") || !strings.HasPrefix(fs[1], "cur/") {
+	if len(fs) != 2 || !regexp.MustCompile(`^new/\d+\.M\d+P\d+Q\d+\.mx\.example\.net,S=27,W=31,U=1,M=2$`).MatchString(fs[0]) ||
+		!strings.HasSuffix(fs[1], ",U=2,M=3:2,FSa") || !strings.HasPrefix(fs[1], "cur/") {
 		t.Fatalf("files %q", fs)
 	}
 	disk, _ := os.ReadFile(filepath.Join(inbox, fs[0]))
@@ -157,9 +158,123 @@ func TestReopen(t *testing.T) {
 	}
 }
 
+// Mod-sequences live in the file names (M=) and the highest in
+// mailhop-uidlist: both survive a restart, a crash (a store opened again
+// without Close) included; an expunge of the message with the highest M=
+// does not lower the highest; a flag change another program makes gets a
+// new, higher mod-sequence, carried in the name; a file without M= has
+// mod-sequence 1.
+func TestModSeqReopen(t *testing.T) {
+	dir := t.TempDir()
+	inbox := filepath.Join(dir, "example.net", "bob")
+	s := open(t, dir)
+	s.AddUser(bob)
+	for i := 0; i < 3; i++ {
+		s.Append(bob, "INBOX", []byte(fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n", i)), nil, date)
+	}
+	s.SetFlags(bob, "INBOX", []store.UID{1}, store.FlagsAdd, []string{store.FlagSeen})
+	s.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagFlagged, "Work"})
+	state := func(s *Store) (map[store.UID]uint64, uint64) {
+		t.Helper()
+		l, err := s.List(bob, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[store.UID]uint64{}
+		for _, msg := range l {
+			m[msg.UID] = msg.ModSeq
+		}
+		st, err := s.Status(bob, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, st.HighestModSeq
+	}
+	ms, h := state(s)
+	if want := map[store.UID]uint64{1: 5, 2: 6, 3: 4}; !maps.Equal(ms, want) || h != 6 {
+		t.Fatalf("mod-sequences %v, highest %d; want %v, 6", ms, h, want)
+	}
+
+	// A crash: the next process opens the directory, the last never
+	// closed it.
+	s2 := open(t, dir)
+	if ms2, h2 := state(s2); !maps.Equal(ms2, ms) || h2 != h {
+		t.Fatalf("after a restart: %v, highest %d; before %v, %d", ms2, h2, ms, h)
+	}
+	// UID 2 holds the highest M=: expunged, the highest is raised, and
+	// stays raised after the next crash although no name holds it.
+	if removed, err := s2.Expunge(bob, "INBOX", []store.UID{2}); err != nil || len(removed) != 1 {
+		t.Fatalf("expunge: %v %v", removed, err)
+	}
+	if _, h2 := state(s2); h2 != 7 {
+		t.Fatalf("highest after the expunge %d, want 7", h2)
+	}
+	s3 := open(t, dir)
+	if ms3, h3 := state(s3); h3 != 7 || !maps.Equal(ms3, map[store.UID]uint64{1: 5, 3: 4}) {
+		t.Fatalf("after the expunge and a restart: %v, highest %d; want highest 7", ms3, h3)
+	}
+
+	// Another program marks UID 3 seen (a rename, as mutt makes it): the
+	// next List gives it a mod-sequence above all, in its name.
+	old, _ := filepath.Glob(filepath.Join(inbox, "new", "*,U=3,M=4"))
+	if len(old) != 1 {
+		t.Fatalf("UID 3's file: %q in %q", old, files(t, inbox))
+	}
+	os.Rename(old[0], filepath.Join(inbox, "cur", filepath.Base(old[0])+":2,S"))
+	l, _ := s3.List(bob, "INBOX")
+	if len(l) != 2 || l[1].UID != 3 || l[1].ModSeq != 8 || !slices.Equal(l[1].Flags, []string{store.FlagSeen}) {
+		t.Fatalf("after another program's flag change: %+v, want UID 3 seen at mod-sequence 8", l)
+	}
+	if now, _ := filepath.Glob(filepath.Join(inbox, "cur", "*,U=3,M=8:2,S")); len(now) != 1 {
+		t.Fatalf("UID 3's new mod-sequence is not in its name: %q", files(t, inbox))
+	}
+	s3.Close()
+	s4 := open(t, dir)
+	if ms4, h4 := state(s4); h4 != 8 || !maps.Equal(ms4, map[store.UID]uint64{1: 5, 3: 8}) {
+		t.Fatalf("after a restart: %v, highest %d", ms4, h4)
+	}
+	s4.Close()
+
+	// A file named without M= (filed before mod-sequences, or by a
+	// program that knows U= only): mod-sequence 1, after every restart.
+	os.WriteFile(filepath.Join(inbox, "cur", "1700000000.P1Q1.elsewhere,U=9:2,S"), []byte("Subject: old\n\nx\n"), 0o600)
+	for range 2 {
+		s5 := open(t, dir)
+		if ms5, h5 := state(s5); h5 != 8 || !maps.Equal(ms5, map[store.UID]uint64{1: 5, 3: 8, 9: 1}) {
+			t.Fatalf("with a file without M=: %v, highest %d", ms5, h5)
+		}
+		s5.Close()
+	}
+	if _, err := os.Stat(filepath.Join(inbox, "cur", "1700000000.P1Q1.elsewhere,U=9:2,S")); err != nil {
+		t.Fatalf("the file without M= was renamed: %q", files(t, inbox))
+	}
+
+	// Close saved the highest: another program removing the message with
+	// the highest M= while mailhop is stopped does not lower it.
+	gone, _ := filepath.Glob(filepath.Join(inbox, "cur", "*,U=3,M=8:2,S"))
+	os.Remove(gone[0])
+	if ms6, h6 := state(open(t, dir)); h6 != 8 || !maps.Equal(ms6, map[store.UID]uint64{1: 5, 9: 1}) {
+		t.Fatalf("after a removal while stopped: %v, highest %d; want 8", ms6, h6)
+	}
+}
+
+// mailhop-uidlist files from before mod-sequences decode, with no
+// highest: the names give it.
+func TestUidlistWithoutModSeq(t *testing.T) {
+	ul, err := decodeUidlist([]byte("mailhop-uidlist 1\nuidvalidity 7\nuidnext 4\nkeyword a Work\n"))
+	if err != nil || ul.validity != 7 || ul.next != 4 || ul.highest != 0 || !slices.Equal(ul.keywords, []string{"Work"}) {
+		t.Fatalf("%+v %v", ul, err)
+	}
+	again, err := decodeUidlist(uidlist{validity: 7, next: 4, highest: 12, keywords: []string{"Work"}}.encode())
+	if err != nil || again.highest != 12 {
+		t.Fatalf("%+v %v", again, err)
+	}
+}
+
 // Mail dropped into new/ by another program (an MDA such as procmail,
-// or a person) shows up with the next UID; files another program
-// renames or removes show as flag changes and expunges.
+// or a person) shows up with the next UID and mod-sequence; files another
+// program renames or removes show as flag changes (with a new
+// mod-sequence) and expunges.
 func TestOtherPrograms(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
@@ -177,11 +292,11 @@ func TestOtherPrograms(t *testing.T) {
 	if string(body) != "Subject: theirs\r\n\r\nhello\r\n" {
 		t.Fatalf("read %q", body)
 	}
-	if _, err := os.Stat(filepath.Join(inbox, "new", "1700000000.P1Q1.elsewhere,U=2")); err != nil {
-		t.Fatalf("the foreign file does not carry its UID: %v", files(t, inbox))
+	if _, err := os.Stat(filepath.Join(inbox, "new", "1700000000.P1Q1.elsewhere,U=2,M=3")); err != nil {
+		t.Fatalf("the foreign file does not carry its UID and mod-sequence: %v", files(t, inbox))
 	}
 	// A mail reader moves it to cur/ and marks it seen; it removes ours.
-	os.Rename(filepath.Join(inbox, "new", "1700000000.P1Q1.elsewhere,U=2"), filepath.Join(inbox, "cur", "1700000000.P1Q1.elsewhere,U=2:2,S"))
+	os.Rename(filepath.Join(inbox, "new", "1700000000.P1Q1.elsewhere,U=2,M=3"), filepath.Join(inbox, "cur", "1700000000.P1Q1.elsewhere,U=2,M=3:2,S"))
 	for _, f := range files(t, inbox) {
 		if strings.Contains(f, "mx.example.net") {
 			os.Remove(filepath.Join(inbox, f))
@@ -200,13 +315,13 @@ func TestOtherPrograms(t *testing.T) {
 	}
 	cancel, _ := s.Watch(bob, "INBOX", func(c store.Change) {
 		mu.Lock()
-		changes = append(changes, fmt.Sprintf("%d:%d:%v", c.Kind, c.UID, c.Flags))
+		changes = append(changes, fmt.Sprintf("%d:%d:%v@%d", c.Kind, c.UID, c.Flags, c.ModSeq))
 		mu.Unlock()
 	})
 	defer cancel()
 	os.WriteFile(filepath.Join(inbox, "new", "1700000001.P1Q2.elsewhere"), []byte("Subject: 3\n\n3\n"), 0o600)
-	os.Rename(filepath.Join(inbox, "cur", "1700000000.P1Q1.elsewhere,U=2:2,S"), filepath.Join(inbox, "cur", "1700000000.P1Q1.elsewhere,U=2:2,FS"))
-	want := []string{fmt.Sprintf("%d:2:[\\Flagged \\Seen]", store.FlagsChanged), fmt.Sprintf("%d:3:[]", store.Appended)}
+	os.Rename(filepath.Join(inbox, "cur", "1700000000.P1Q1.elsewhere,U=2,M=3:2,S"), filepath.Join(inbox, "cur", "1700000000.P1Q1.elsewhere,U=2,M=3:2,FS"))
+	want := []string{fmt.Sprintf("%d:2:[\\Flagged \\Seen]@4", store.FlagsChanged), fmt.Sprintf("%d:3:[]@5", store.Appended)}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		mu.Lock()
@@ -222,10 +337,10 @@ func TestOtherPrograms(t *testing.T) {
 	}
 	// A file with a UID that is taken (a copy made by another program)
 	// gets a new one.
-	data, _ := os.ReadFile(filepath.Join(inbox, "new", "1700000001.P1Q2.elsewhere,U=3"))
-	os.WriteFile(filepath.Join(inbox, "new", "1700000002.P1Q3.elsewhere,U=3"), data, 0o600)
+	data, _ := os.ReadFile(filepath.Join(inbox, "new", "1700000001.P1Q2.elsewhere,U=3,M=5"))
+	os.WriteFile(filepath.Join(inbox, "new", "1700000002.P1Q3.elsewhere,U=3,M=5"), data, 0o600)
 	list, _ = s.List(bob, "INBOX")
-	if len(list) != 3 || list[2].UID != 4 {
+	if len(list) != 3 || list[2].UID != 4 || list[2].ModSeq != 6 {
 		t.Fatalf("copy with a taken UID: %+v", list)
 	}
 }

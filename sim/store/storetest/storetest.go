@@ -268,6 +268,108 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("tail %v", got[20:])
 		}
 	})
+	// CONDSTORE (RFC 7162 §3.1): every change gets a mod-sequence above
+	// all before it, and a conditional STORE changes only what has not.
+	t.Run("ModSeq", func(t *testing.T) {
+		s := fresh(t)
+		s.CreateMailbox(user, "Archive")
+		highest := func(name string) uint64 {
+			t.Helper()
+			st, err := s.Status(user, name)
+			if err != nil || st.HighestModSeq == 0 {
+				t.Fatalf("status of %s: %+v, %v", name, st, err)
+			}
+			return st.HighestModSeq
+		}
+		modseqs := func() map[store.UID]uint64 {
+			l, _ := s.List(user, "INBOX")
+			m := map[store.UID]uint64{}
+			for _, msg := range l {
+				m[msg.UID] = msg.ModSeq
+			}
+			return m
+		}
+		var mu sync.Mutex
+		var changes []store.Change
+		cancel, err := s.Watch(user, "INBOX", func(c store.Change) {
+			mu.Lock()
+			changes = append(changes, c)
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		last := func() store.Change {
+			mu.Lock()
+			defer mu.Unlock()
+			return changes[len(changes)-1]
+		}
+
+		h := highest("INBOX")
+		for i := 1; i <= 3; i++ {
+			s.Append(user, "INBOX", msg(i), nil, date)
+			m := modseqs()[store.UID(i)]
+			if m <= h || highest("INBOX") != m || last().ModSeq != m {
+				t.Fatalf("append %d: modseq %d after %d, highest %d, change %+v", i, m, h, highest("INBOX"), last())
+			}
+			h = m
+		}
+		before := modseqs()
+
+		got, err := s.SetFlags(user, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagSeen})
+		if err != nil || len(got) != 1 || got[0].ModSeq <= h || highest("INBOX") != got[0].ModSeq || last().ModSeq != got[0].ModSeq {
+			t.Fatalf("flag change: %+v %v (highest was %d, change %+v)", got, err, h, last())
+		}
+		h = got[0].ModSeq
+		// A STORE that changes nothing changes no mod-sequence.
+		if got, _ := s.SetFlags(user, "INBOX", []store.UID{2}, store.FlagsAdd, []string{`\seen`}); got[0].ModSeq != h || highest("INBOX") != h {
+			t.Fatalf("a STORE that changed nothing: %+v, highest %d want %d", got, highest("INBOX"), h)
+		}
+
+		// UNCHANGEDSINCE the mod-sequence of message 3: 1 and 3 have not
+		// changed since, 2 has.
+		got, modified, err := s.SetFlagsIf(user, "INBOX", []store.UID{3, 1, 2, 9}, store.FlagsAdd, []string{store.FlagFlagged}, before[3])
+		if err != nil || !slices.Equal(modified, []store.UID{2}) || len(got) != 2 {
+			t.Fatalf("SetFlagsIf: %+v, modified %v, %v", got, modified, err)
+		}
+		now := modseqs()
+		if now[2] != h || now[1] <= h || now[3] <= h || now[1] == now[3] || highest("INBOX") != max(now[1], now[3]) {
+			t.Fatalf("mod-sequences after a conditional STORE: %v (before %v, 2 at %d)", now, before, h)
+		}
+		for _, m := range got {
+			if !store.HasFlag(m.Flags, store.FlagFlagged) || m.ModSeq != now[m.UID] {
+				t.Fatalf("changed %+v, now %v", m, now)
+			}
+		}
+		if l, _ := s.List(user, "INBOX"); store.HasFlag(l[1].Flags, store.FlagFlagged) {
+			t.Fatalf("message 2 changed since, and was changed: %+v", l[1])
+		}
+		// UNCHANGEDSINCE 0 fails for every message (RFC 7162 §3.1.3).
+		if got, modified, _ := s.SetFlagsIf(user, "INBOX", []store.UID{1, 2, 3}, store.FlagsSet, nil, 0); len(got) != 0 || !slices.Equal(modified, []store.UID{1, 2, 3}) {
+			t.Fatalf("UNCHANGEDSINCE 0: %+v, modified %v", got, modified)
+		}
+
+		// An expunge raises the highest mod-sequence too.
+		h = highest("INBOX")
+		if removed, _ := s.Expunge(user, "INBOX", []store.UID{1}); len(removed) != 1 {
+			t.Fatalf("expunge: %v", removed)
+		}
+		if e := highest("INBOX"); e <= h || last().Kind != store.Expunged || last().ModSeq != e {
+			t.Fatalf("after an expunge: highest %d (was %d), change %+v", e, h, last())
+		}
+
+		// A copy gets mod-sequences of its new mailbox.
+		ha := highest("Archive")
+		_, dst, _, err := s.Copy(user, "INBOX", []store.UID{2, 3}, "Archive")
+		if err != nil || len(dst) != 2 {
+			t.Fatalf("copy: %v %v", dst, err)
+		}
+		l, _ := s.List(user, "Archive")
+		if len(l) != 2 || l[0].ModSeq <= ha || l[1].ModSeq <= l[0].ModSeq || highest("Archive") != l[1].ModSeq {
+			t.Fatalf("copied: %+v, highest %d was %d", l, highest("Archive"), ha)
+		}
+	})
 	// IMAP QUOTA (RFC 9208) and the MDA's "mailbox full" count a user's
 	// messages and bytes across all their mailboxes.
 	t.Run("Quota", func(t *testing.T) {
