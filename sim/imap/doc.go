@@ -62,6 +62,18 @@
 //     stored all or none; the ones stored before a failure are expunged
 //     again, so other sessions may see them come and go) and AUTH=PLAIN
 //     (RFC 4616).
+//   - CONDSTORE (RFC 7162 §3.1), on both stores: every message has a
+//     mod-sequence, raised by each change of its flags, and every
+//     mailbox a HIGHESTMODSEQ, raised by expunges too. SELECT and
+//     EXAMINE (CONDSTORE), FETCH's MODSEQ item and CHANGEDSINCE
+//     modifier, STORE (UNCHANGEDSINCE n), answered [MODIFIED set] for
+//     the messages changed since, SEARCH's MODSEQ key (answered with
+//     the highest mod-sequence of the matches; the per-flag entry names
+//     read as the message's), STATUS HIGHESTMODSEQ and ENABLE CONDSTORE.
+//     Once a connection used one of them, SELECT says HIGHESTMODSEQ,
+//     every FETCH response names its UID, and those with FLAGS (another
+//     session's flag change included) and a STORE's (even .SILENT)
+//     carry MODSEQ. QRESYNC is not offered.
 //   - SORT and THREAD (RFC 5256) and their UID forms, for every client:
 //     SORT by ARRIVAL, CC, DATE, FROM, SIZE, SUBJECT and TO, REVERSE,
 //     and DISPLAYFROM and DISPLAYTO (SORT=DISPLAY, RFC 5957); ESORT
@@ -128,7 +140,9 @@
 // decrypted commands, so they hold on every transport (see below).
 //
 // The guard also answers, in order with go-imap's answers, what go-imap
-// can not: ID; QUOTA's GETQUOTAROOT, GETQUOTA and SETQUOTA; a
+// can not: a command using CONDSTORE, which go-imap gets without it
+// while the session and the view add what it asked for to go-imap's
+// answers (see condstore.go); ID; QUOTA's GETQUOTAROOT, GETQUOTA and SETQUOTA; a
 // MULTIAPPEND, each message given to go-imap as an APPEND of its own,
 // their answers made one; SORT and THREAD, which go-imap gets as the SEARCH with
 // the same keys (so it parses them, literals included, and checks the
@@ -184,8 +198,11 @@
 // literals; for the same reason an 8-bit name in a literal is taken
 // from any client). The session goes on safely and the real reason goes
 // to ErrorLog. Its capability lists can hold only the capabilities it
-// knows, so the views add ID, LITERAL+ before login, and SORT, THREAD
-// and ESORT after login, to the lines it writes. Its imap.Address has
+// knows, so the views add ID, LITERAL+ before login, and SORT, THREAD,
+// ESORT, QUOTA, MULTIAPPEND and CONDSTORE after login, to the lines it
+// writes. A SORT or THREAD with a MODSEQ key, LIST-STATUS's
+// HIGHESTMODSEQ, and CONDSTORE's parts after a literal on the same
+// command line are refused as go-imap refuses them. Its imap.Address has
 // no route (at-domain-list), which its writer always writes NIL, so a
 // route is dropped though its address is kept. The FETCH responses that tell a session of another's flag change
 // come from its MailboxTracker, alike for every session, so they do not

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,11 +23,36 @@ func errNoMailbox(err error) bool { return errors.Is(err, store.ErrNoMailbox) }
 
 // Fetch is FETCH and UID FETCH (RFC 9051 §6.4.5).
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
+	cmd := s.cc.takeCond("FETCH")
+	if err := s.announceHighest(cmd); err != nil {
+		return err
+	}
+	if s.cc.condstoreOn() {
+		// Every response names the UID, by which the view finds the
+		// MODSEQ it adds (condstore.go).
+		options.UID = true
+	}
+	if cmd != nil && cmd.modseqItem {
+		s.cc.withModSeq(true)
+		defer s.cc.withModSeq(false)
+	}
 	refs := s.resolve(numSet)
+	name := s.sel.mb.key.name
+	if cmd != nil && cmd.hasChanged && len(refs) > 0 {
+		// CHANGEDSINCE: only the messages changed since (RFC 7162
+		// §3.1.4.1).
+		msgs, err := s.srv.Store.List(s.user, name)
+		if err != nil {
+			return s.storeError(err)
+		}
+		refs = slices.DeleteFunc(refs, func(r ref) bool {
+			i, ok := slices.BinarySearchFunc(msgs, r.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) })
+			return !ok || msgs[i].ModSeq <= cmd.changedSince
+		})
+	}
 	if len(refs) == 0 {
 		return nil
 	}
-	name := s.sel.mb.key.name
 
 	// BODY[...] and BINARY[...] without .PEEK set \Seen; the new flags go
 	// in this FETCH's responses.
@@ -39,7 +65,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 	}
 	var seen []store.Message // the flags of messages whose \Seen this set
 	if markSeen && !s.sel.readOnly {
-		msgs, changed, err := s.setFlags(refUIDs(refs), store.FlagsAdd, []string{store.FlagSeen})
+		msgs, changed, _, err := s.setFlags(refUIDs(refs), store.FlagsAdd, []string{store.FlagSeen}, math.MaxUint64)
 		if err != nil {
 			return s.storeError(err)
 		}

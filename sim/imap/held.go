@@ -33,6 +33,9 @@ const (
 	// SORT and THREAD (RFC 5256): go-imap reads them as a SEARCH (see
 	// sortcmd.go).
 	heldSort
+	// A command using CONDSTORE (RFC 7162): go-imap reads it without
+	// (see condstore.go).
+	heldCond
 )
 
 // The refusals of a mailbox name go-imap would mishandle.
@@ -59,12 +62,24 @@ func heldCommand(line []byte) heldKind {
 	if isSortCommand(f) {
 		return heldSort
 	}
-	for _, a := range nameArgs(line) {
-		if !validMUTF7(a.text) || !isASCII(a.text) {
-			return heldName
-		}
+	if isCondCommand(line, f) {
+		return heldCond
+	}
+	if badNames(line) {
+		return heldName
 	}
 	return heldNone
+}
+
+// badNames reports whether a command line has a mailbox name or pattern
+// go-imap would mishandle (see heldName).
+func badNames(line []byte) bool {
+	for _, a := range nameArgs(line) {
+		if !validMUTF7(a.text) || !isASCII(a.text) {
+			return true
+		}
+	}
+	return false
 }
 
 // nameCommand decides, at the command boundary, the fate of a command

@@ -49,6 +49,9 @@ type mailbox struct {
 	keywords map[string]string
 	// expunges counts the EXPUNGE responses queued to the tracker.
 	expunges uint64
+	// modseqs are the messages' mod-sequences as last heard (RFC 7162),
+	// for the MODSEQ of a FETCH response (condstore.go).
+	modseqs map[store.UID]uint64
 
 	// opMu serialises the flag changes of sessions, so that the change
 	// reports of one STORE are known to come from it (source): the session
@@ -140,12 +143,14 @@ func (mb *mailbox) init() error {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	mb.uids = make([]store.UID, len(msgs))
+	mb.modseqs = make(map[store.UID]uint64, len(msgs))
 	mb.keywords = maps.Clone(kept)
 	if mb.keywords == nil {
 		mb.keywords = map[string]string{}
 	}
 	for i, m := range msgs {
 		mb.uids[i] = m.UID
+		mb.modseqs[m.UID] = m.ModSeq
 		mb.addKeywords(m.Flags)
 	}
 	for _, c := range mb.pending {
@@ -224,6 +229,24 @@ func (mb *mailbox) resume() {
 	}
 }
 
+// dropExpungedModSeqs keeps the mod-sequences of the messages listed
+// only; mu held.
+func (mb *mailbox) dropExpungedModSeqs() {
+	for uid := range mb.modseqs {
+		if mb.index(uid) < 0 {
+			delete(mb.modseqs, uid)
+		}
+	}
+}
+
+// modseq returns a message's mod-sequence as last heard.
+func (mb *mailbox) modseq(uid store.UID) (uint64, bool) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	m, ok := mb.modseqs[uid]
+	return m, ok && m > 0
+}
+
 // index returns the position of uid in the mailbox, or -1; mu held.
 func (mb *mailbox) index(uid store.UID) int {
 	i, ok := slices.BinarySearch(mb.uids, uid)
@@ -238,6 +261,18 @@ func (mb *mailbox) index(uid store.UID) int {
 func (mb *mailbox) apply(c store.Change, live bool) {
 	if mb.gone {
 		return
+	}
+	switch c.Kind {
+	case store.Appended, store.FlagsChanged:
+		if c.ModSeq > mb.modseqs[c.UID] {
+			mb.modseqs[c.UID] = c.ModSeq
+		}
+	case store.Expunged:
+		// Kept: a flag change told before the EXPUNGE still has its
+		// MODSEQ. Those of expunged messages go when they are many.
+		if len(mb.modseqs) > 2*len(mb.uids)+1024 {
+			mb.dropExpungedModSeqs()
+		}
 	}
 	if (c.Kind == store.Appended || c.Kind == store.FlagsChanged) && mb.addKeywords(c.Flags) && live {
 		// A keyword new to the mailbox: every session learns it from
@@ -285,6 +320,7 @@ func (mb *mailbox) apply(c store.Change, live bool) {
 			}
 		}
 		mb.uids = nil
+		clear(mb.modseqs)
 		mb.gone = true
 	}
 }

@@ -81,6 +81,13 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 	if cmd := s.cc.takeSort(); cmd != nil {
 		return s.sortOrThread(kind, criteria, cmd)
 	}
+	cond := s.cc.takeCond("SEARCH")
+	if err := s.announceHighest(cond); err != nil {
+		return nil, err
+	}
+	s.modseqKeys = cond != nil && cond.searchModSeq
+	defer func() { s.modseqKeys = false }()
+	var highest uint64
 	data := &goimap.SearchData{}
 	var seqs goimap.SeqSet
 	var uids goimap.UIDSet
@@ -97,10 +104,18 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		}
 		data.Max = max(data.Max, num)
 		data.Count++
+		highest = max(highest, m.meta.ModSeq)
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.modseqKeys {
+		// The highest mod-sequence of the matches, which the view adds to
+		// the response (RFC 7162 §3.1.5).
+		s.cc.wmu.Lock()
+		cond.highest = highest
+		s.cc.wmu.Unlock()
 	}
 	if kind == imapserver.NumKindUID {
 		data.All = uids
@@ -240,6 +255,15 @@ func (m *searchMsg) match(c *goimap.SearchCriteria) (bool, error) {
 	// RECENT, NEW (RECENT UNSEEN) and OLD (NOT RECENT) are \Recent
 	// flags of the session's (RFC 3501 §6.4.4).
 	for _, f := range c.Flag {
+		if n, ok := modseqKey(string(f)); ok && m.sess.modseqKeys {
+			// MODSEQ n (RFC 7162 §3.1.5), which the guard wrote as a
+			// keyword: the message's mod-sequence stands for every
+			// metadata item's.
+			if m.meta.ModSeq < n {
+				return false, nil
+			}
+			continue
+		}
 		if isRecentFlag(f) && !m.recent || !isRecentFlag(f) && !store.HasFlag(m.meta.Flags, string(f)) {
 			return false, nil
 		}

@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"math"
 	"slices"
 	"sort"
 
@@ -68,6 +69,10 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 			mb.mu.Unlock()
 			data := selectData(status, uids, msgs, flags, options.ReadOnly)
 			data.NumRecent = uint32(len(sel.recent))
+			s.cc.selected(mb.modseq, func() (uint64, bool) {
+				st, err := s.srv.Store.Status(s.user, cn)
+				return max(st.HighestModSeq, status.HighestModSeq), err == nil
+			})
 			if s.rev2() {
 				data.List = s.listData(cn)
 			}
@@ -123,6 +128,7 @@ func (s *session) unselect() {
 	mb.mu.Unlock()
 	s.sel, s.searchRes = nil, nil
 	s.idling.Store(nil)
+	s.cc.selected(nil, nil)
 	s.srv.release(mb)
 }
 
@@ -257,21 +263,23 @@ func (s *session) view() []ref {
 // setFlags changes flags in the store as this session: the tracker tells
 // the other sessions, and this one answers with its own FETCH responses.
 // It returns the messages with their flags now, and the UIDs of those whose
-// flags this call changed.
-func (s *session) setFlags(uids []store.UID, op store.FlagOp, flags []string) ([]store.Message, []store.UID, error) {
+// flags this call changed; only messages whose mod-sequence is at most
+// unchangedSince are changed, the UIDs of the others returned as
+// modified (RFC 7162 §3.1.3).
+func (s *session) setFlags(uids []store.UID, op store.FlagOp, flags []string, unchangedSince uint64) (msgs []store.Message, changed, modified []store.UID, err error) {
 	mb := s.sel.mb
 	mb.opMu.Lock()
 	defer mb.opMu.Unlock()
 	mb.mu.Lock()
 	mb.source, mb.sourceUIDs, mb.sourceChanged = s.sel.st, uids, nil
 	mb.mu.Unlock()
-	msgs, err := s.srv.Store.SetFlags(s.user, mb.key.name, uids, op, flags)
+	msgs, modified, err = s.srv.Store.SetFlagsIf(s.user, mb.key.name, uids, op, flags, unchangedSince)
 	mb.mu.Lock()
-	changed := mb.sourceChanged
+	changed = mb.sourceChanged
 	mb.source, mb.sourceUIDs, mb.sourceChanged = nil, nil, nil
 	mb.mu.Unlock()
 	slices.Sort(changed)
-	return msgs, changed, err
+	return msgs, changed, modified, err
 }
 
 func (s *session) errReadOnly() error {
@@ -287,6 +295,10 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 	if err != nil {
 		return err
 	}
+	cmd := s.cc.takeCond("STORE")
+	if err := s.announceHighest(cmd); err != nil {
+		return err
+	}
 	refs := s.resolve(numSet)
 	if len(refs) == 0 {
 		return nil
@@ -296,14 +308,32 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 		goimap.StoreFlagsAdd: store.FlagsAdd,
 		goimap.StoreFlagsDel: store.FlagsRemove,
 	}[flags.Op]
-	msgs, _, err := s.setFlags(refUIDs(refs), op, fl)
+	unchangedSince := uint64(math.MaxUint64)
+	if cmd != nil && cmd.hasUnchanged {
+		unchangedSince = cmd.unchangedSince
+	}
+	msgs, changed, modified, err := s.setFlags(refUIDs(refs), op, fl, unchangedSince)
 	if err != nil {
 		return s.storeError(err)
 	}
-	if flags.Silent {
+	_, byUID := numSet.(goimap.UIDSet)
+	if len(modified) > 0 {
+		// MODIFIED: the messages changed since UNCHANGEDSINCE, which
+		// this STORE left as they were (RFC 7162 §3.1.3).
+		s.cc.wmu.Lock()
+		cmd.modified = modifiedSet(refs, modified, byUID)
+		s.cc.wmu.Unlock()
+	}
+	// With CONDSTORE on, every FETCH response names the UID and gets the
+	// new MODSEQ, even for .SILENT: then only of those changed.
+	condstore := s.cc.condstoreOn()
+	if flags.Silent && !condstore {
 		return nil
 	}
-	_, byUID := numSet.(goimap.UIDSet)
+	if condstore {
+		s.cc.withModSeq(true)
+		defer s.cc.withModSeq(false)
+	}
 	var recent []store.UID
 	if !s.rev2() {
 		recent = s.sel.recentSet()
@@ -311,18 +341,28 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 	for _, r := range refs {
 		i, ok := slices.BinarySearchFunc(msgs, r.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) })
 		if !ok {
-			continue // expunged meanwhile
+			continue // expunged meanwhile, or changed since UNCHANGEDSINCE
+		}
+		if flags.Silent {
+			if _, ok := slices.BinarySearch(changed, r.uid); ok {
+				mw := w.CreateMessage(r.seq)
+				mw.WriteUID(goimap.UID(r.uid))
+				if err := mw.Close(); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		// A keyword the session has not been told of by FLAGS (this
 		// STORE's own, new to the mailbox, or another session's) is
 		// announced first (RFC 9051 §7.3.5), in the poll that follows:
 		// the FETCH response waits for it.
 		if _, untold := s.sel.shown(msgs[i].Flags); untold {
-			s.sel.later(r.uid, byUID, withRecent(msgs[i].Flags, r.uid, recent))
+			s.sel.later(r.uid, byUID || condstore, withRecent(msgs[i].Flags, r.uid, recent))
 			continue
 		}
 		mw := w.CreateMessage(r.seq)
-		if byUID {
+		if byUID || condstore {
 			mw.WriteUID(goimap.UID(r.uid))
 		}
 		mw.WriteFlags(withRecent(msgs[i].Flags, r.uid, recent))
@@ -331,6 +371,26 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 		}
 	}
 	return nil
+}
+
+// modifiedSet is the MODIFIED set of a STORE: the UIDs of the messages
+// that changed since its UNCHANGEDSINCE, or their sequence numbers
+// (RFC 7162 §3.1.3).
+func modifiedSet(refs []ref, modified []store.UID, byUID bool) string {
+	if byUID {
+		var set goimap.UIDSet
+		for _, u := range modified {
+			set.AddNum(goimap.UID(u))
+		}
+		return set.String()
+	}
+	var set goimap.SeqSet
+	for _, r := range refs {
+		if _, ok := slices.BinarySearch(modified, r.uid); ok {
+			set.AddNum(r.seq)
+		}
+	}
+	return set.String()
 }
 
 func cmpUID(a, b store.UID) int {

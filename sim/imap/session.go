@@ -28,8 +28,11 @@ type session struct {
 	srv  *Server
 	conn *imapserver.Conn
 	cc   *clientConn // the connection, across STARTTLS
-	gv   *view       // the connection as this session's go-imap sees it
-	peer netip.Addr
+	// modseqKeys: the SEARCH being matched has MODSEQ keys, written as
+	// keywords (condstore.go).
+	modseqKeys bool
+	gv         *view // the connection as this session's go-imap sees it
+	peer       netip.Addr
 
 	user string // canonical address once logged in
 
@@ -473,7 +476,23 @@ func (s *session) Status(name string, options *goimap.StatusOptions) (*goimap.St
 	if err != nil {
 		return nil, err
 	}
-	return s.status(cn, options)
+	cmd := s.cc.takeCond("STATUS")
+	if err := s.announceHighest(cmd); err != nil {
+		return nil, err
+	}
+	data, err := s.status(cn, options)
+	if err == nil && cmd != nil && cmd.statusModSeq {
+		// STATUS HIGHESTMODSEQ (RFC 7162 §3.1.6), which the view adds to
+		// go-imap's STATUS response.
+		st, err := s.srv.Store.Status(s.user, cn)
+		if err != nil {
+			return nil, s.storeError(err)
+		}
+		s.cc.wmu.Lock()
+		cmd.highest = st.HighestModSeq
+		s.cc.wmu.Unlock()
+	}
+	return data, err
 }
 
 // status fills every item the client asked for: imapserver dereferences

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/mailhop/mailhop/sim/netx"
+	"github.com/mailhop/mailhop/sim/store"
 )
 
 // The server owns each connection's transport. go-imap (imapserver) only
@@ -78,6 +79,21 @@ type clientConn struct {
 	sorting *sortCommand
 	// appending is the MULTIAPPEND under way (multiappend.go); wmu.
 	appending *multiAppend
+
+	// CONDSTORE (condstore.go), all wmu: condstore is on; cond is the
+	// command go-imap reads without its CONDSTORE part; enabling is the
+	// tag of an ENABLE CONDSTORE; modseqAll, every FETCH response of the
+	// command gets MODSEQ; modseqOf and highestNow read the selected
+	// mailbox; announce is SELECT's HIGHESTMODSEQ line, still to write;
+	// lineSuffix ends a SEARCH response written in parts.
+	condstore  bool
+	cond       *condCommand
+	enabling   string
+	modseqAll  bool
+	modseqOf   func(store.UID) (uint64, bool)
+	highestNow func() (uint64, bool)
+	announce   string
+	lineSuffix []byte
 
 	// The guard belongs to the goroutine reading the current view.
 	guard
@@ -263,6 +279,20 @@ func (c *clientConn) answerHeld(v *view) bool {
 			return false
 		}
 		g.reply(tag + " " + why + "\r\n")
+	case heldCond:
+		pass, cmd, why := condRewrite(text)
+		if why == "" && badNames(pass) {
+			pass, why = nameCommand(pass, v.utf8Names())
+		}
+		if why == "" {
+			if cmd != nil && tag != "*" {
+				c.expectCond(cmd)
+			}
+			g.in = slices.Concat(pass, line[len(text):], g.in)
+			g.pass = true
+			return false
+		}
+		g.reply(tag + " " + why + "\r\n")
 	case heldSort:
 		if tag == "*" {
 			// Not a command: go-imap refuses it.
@@ -366,6 +396,8 @@ func (v *view) Write(p []byte) (int, error) {
 	out := p
 	if !v.midLine && v.literal == 0 {
 		out = c.tagged(patchCapabilities(p))
+	} else {
+		out = c.endLine(out)
 	}
 	v.follow(p)
 	if v.dropLine {
@@ -392,7 +424,7 @@ func (c *clientConn) tagged(line []byte) []byte {
 	if out, ok := c.multiAppended(line); ok {
 		return out
 	}
-	return c.sorted(line)
+	return c.condLine(c.sorted(line))
 }
 
 // follow notes the lines go-imap writes, and the literals in them; wmu
@@ -467,7 +499,7 @@ func patchCapabilities(p []byte) []byte {
 		if c == "ESEARCH" && !slices.Contains(caps, "SORT") { // after login
 			out = append(out, sortCapabilities...)
 			out = append(out, quotaCapabilities...)
-			out = append(out, "MULTIAPPEND")
+			out = append(out, "MULTIAPPEND", "CONDSTORE")
 		}
 	}
 	if !slices.Contains(caps, "ID") {

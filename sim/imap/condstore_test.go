@@ -1,0 +1,196 @@
+package imap
+
+import (
+	"testing"
+)
+
+// RFC 7162 §3.1 (CONDSTORE): SELECT (CONDSTORE) enables it and is
+// answered with HIGHESTMODSEQ (§3.1.2.1, §3.1.8); FETCH's MODSEQ item and
+// CHANGEDSINCE modifier (§3.1.4, §3.1.4.1); STORE's UNCHANGEDSINCE, whose
+// failures are MODIFIED, and whose .SILENT form still gives the new
+// MODSEQ of what it changed (§3.1.3); SEARCH's MODSEQ key, answered with
+// the highest mod-sequence of the matches (§3.1.5); STATUS HIGHESTMODSEQ
+// (§3.1.6).
+func TestCondStore(t *testing.T) {
+	overStores(t, func(t *testing.T, onStore option) {
+		w := newWorld(t, onStore)
+		w.Deliver(t, "INBOX", msg(1), msg(2), msg(3))
+		r := w.raw(t)
+		r.Run(`
+			C: a1 LOGIN bob bob
+			S~ a1 OK \[CAPABILITY .* CONDSTORE( .*)?\] .*
+			C: a2 STATUS INBOX (MESSAGES HIGHESTMODSEQ)
+			S: * STATUS INBOX (MESSAGES 3 HIGHESTMODSEQ 4)
+			S: a2 OK STATUS completed
+			C: a3 SELECT INBOX (CONDSTORE)
+			S: * 3 EXISTS
+			S: * 3 RECENT
+			S: * OK [UNSEEN 1] *
+			S: * OK [UIDVALIDITY *
+			S: * OK [HIGHESTMODSEQ 4] Highest
+			S: * OK [UIDNEXT 4] *
+			S: * FLAGS *
+			S: * OK [PERMANENTFLAGS *
+			S: a3 OK [READ-WRITE] SELECT completed
+			C: a4 FETCH 1:* (FLAGS MODSEQ)
+			S: * 1 FETCH (UID 1 MODSEQ (2) FLAGS (\Recent))
+			S: * 2 FETCH (UID 2 MODSEQ (3) FLAGS (\Recent))
+			S: * 3 FETCH (UID 3 MODSEQ (4) FLAGS (\Recent))
+			S: a4 OK FETCH completed
+			C: a5 STORE 2 (UNCHANGEDSINCE 3) +FLAGS (\Seen)
+			S: * 2 FETCH (UID 2 MODSEQ (5) FLAGS (\Seen \Recent))
+			S: a5 OK STORE completed
+			C: a6 FETCH 1:* (FLAGS) (CHANGEDSINCE 4)
+			S: * 2 FETCH (UID 2 MODSEQ (5) FLAGS (\Seen \Recent))
+			S: a6 OK FETCH completed
+			C: a7 STORE 1:3 (UNCHANGEDSINCE 4) +FLAGS.SILENT (\Flagged)
+			S: * 1 FETCH (UID 1 MODSEQ (6))
+			S: * 3 FETCH (UID 3 MODSEQ (7))
+			S: a7 OK [MODIFIED 2] Conditional STORE failed
+			C: a8 UID STORE 1:3 (UNCHANGEDSINCE 0) +FLAGS (\Deleted)
+			S: a8 OK [MODIFIED 1:3] Conditional STORE failed
+			C: a9 SEARCH MODSEQ 6
+			S: * SEARCH 1 3 (MODSEQ 7)
+			S: a9 OK SEARCH completed
+			C: b1 SEARCH OR MODSEQ 7 SUBJECT "MODSEQ" NOT MODSEQ "/flags/\\seen" all 8
+			S: * SEARCH 3 (MODSEQ 7)
+			S: b1 OK SEARCH completed
+			C: b2 SEARCH MODSEQ 8
+			S: * SEARCH
+			S: b2 OK SEARCH completed
+			C: b3 UID SEARCH RETURN (MIN COUNT) MODSEQ 1
+			S: * ESEARCH (TAG "b3") UID MIN 1 COUNT 3 MODSEQ 7
+			S: b3 OK UID SEARCH completed
+			C: b4 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] MODSEQ)
+			S: * 1 FETCH (UID 1 MODSEQ (6) BODY[HEADER.FIELDS ("SUBJECT")] {22}
+			S: Subject: message 1
+			S:
+			S: )
+			S: b4 OK FETCH completed
+			C: b5 FETCH 3 MODSEQ
+			S: * 3 FETCH (UID 3 MODSEQ (7))
+			S: b5 OK FETCH completed
+			C: b6 FETCH 3 (RFC822.SIZE)
+			S~ \* 3 FETCH \(UID 3 RFC822\.SIZE \d+\)
+			S: b6 OK FETCH completed
+			C: b7 STATUS INBOX (HIGHESTMODSEQ)
+			S: * STATUS INBOX (HIGHESTMODSEQ 7)
+			S: b7 OK STATUS completed`)
+	})
+}
+
+// Once CONDSTORE is on, a flag change made by another session comes with
+// its MODSEQ (RFC 7162 §3.1.4), and an expunge raises HIGHESTMODSEQ; a
+// session without it sees neither. ENABLE CONDSTORE while a mailbox is
+// selected says its HIGHESTMODSEQ (§3.1, §3.1.2.1), and so does every
+// SELECT after it.
+func TestCondStoreOtherSessions(t *testing.T) {
+	overStores(t, func(t *testing.T, onStore option) {
+		w := newWorld(t, onStore)
+		w.Deliver(t, "INBOX", msg(1), msg(2))
+		a, b := w.raw(t), w.raw(t)
+		a.Run(`
+			C: a1 LOGIN bob bob
+			S: a1 OK *
+			C: a2 EXAMINE INBOX
+			S: * 2 EXISTS
+			S: * 2 RECENT
+			S: * OK [UNSEEN 1] *
+			S: * OK [UIDVALIDITY *
+			S: * OK [UIDNEXT 3] *
+			S: * FLAGS *
+			S: * OK [PERMANENTFLAGS ()] *
+			S: a2 OK [READ-ONLY] EXAMINE completed
+			C: a3 ENABLE CONDSTORE
+			S: * ENABLED CONDSTORE
+			S: * OK [HIGHESTMODSEQ 3] Highest
+			S: a3 OK ENABLE completed`)
+		b.Run(`
+			C: b1 LOGIN bob bob
+			S: b1 OK *
+			C: b2 SELECT INBOX
+			S: * 2 EXISTS
+			S: * 2 RECENT
+			S: * OK [UNSEEN 1] *
+			S: * OK [UIDVALIDITY *
+			S: * OK [UIDNEXT 3] *
+			S: * FLAGS *
+			S: * OK [PERMANENTFLAGS *
+			S: b2 OK [READ-WRITE] SELECT completed
+			C: b3 STORE 2 +FLAGS (\Answered)
+			S: * 2 FETCH (FLAGS (\Answered \Recent))
+			S: b3 OK STORE completed
+			C: b4 FETCH 2 (FLAGS)
+			S: * 2 FETCH (FLAGS (\Answered \Recent))
+			S: b4 OK FETCH completed`)
+		a.Run(`
+			C: a4 NOOP
+			S: * 2 FETCH (UID 2 MODSEQ (4) FLAGS (\Answered))
+			S: a4 OK NOOP completed`)
+		b.Run(`
+			C: b5 STORE 1 +FLAGS (\Deleted)
+			S: * 1 FETCH (FLAGS (\Deleted \Recent))
+			S: b5 OK STORE completed
+			C: b6 EXPUNGE
+			S: * 1 EXPUNGE
+			S: b6 OK EXPUNGE completed`)
+		a.Run(`
+			C: a5 NOOP
+			S: * 1 FETCH (UID 1 MODSEQ (5) FLAGS (\Deleted))
+			S: * 1 EXPUNGE
+			S: a5 OK NOOP completed
+			C: a6 STATUS INBOX (HIGHESTMODSEQ MESSAGES)
+			S: * STATUS INBOX (MESSAGES 1 HIGHESTMODSEQ 6)
+			S: a6 OK STATUS completed
+			C: a7 EXAMINE INBOX
+			S: * OK [CLOSED] *
+			S: * 1 EXISTS
+			S: * 0 RECENT
+			S: * OK [UNSEEN 1] *
+			S: * OK [UIDVALIDITY *
+			S: * OK [HIGHESTMODSEQ 6] Highest
+			S: * OK [UIDNEXT 3] *
+			S: * FLAGS *
+			S: * OK [PERMANENTFLAGS ()] *
+			S: a7 OK [READ-ONLY] EXAMINE completed`)
+	})
+}
+
+// What CONDSTORE does not allow is refused BAD, with what is wrong
+// (RFC 7162 §3.1.3, §3.1.4.1, §3.1.5, §3.1.8); QRESYNC is not offered.
+func TestCondStoreRefusals(t *testing.T) {
+	w := newWorld(t)
+	w.Deliver(t, "INBOX", msg(1))
+	r := w.raw(t)
+	r.Run(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *
+		C: a2 SELECT INBOX (FOO)
+		S: a2 BAD [CLIENTBUG] Unknown SELECT parameter: only CONDSTORE (RFC 7162 §3.1.8)
+		C: a3 SELECT INBOX (CONDSTORE QRESYNC)
+		S: a3 BAD [CLIENTBUG] QRESYNC is not supported*
+		C: a4 SELECT INBOX
+		S: * 1 EXISTS
+		S: * 1 RECENT
+		S: * OK [UNSEEN 1] *
+		S: * OK [UIDVALIDITY *
+		S: * OK [UIDNEXT 2] *
+		S: * FLAGS *
+		S: * OK [PERMANENTFLAGS *
+		S: a4 OK [READ-WRITE] SELECT completed
+		C: a5 FETCH 1 (FLAGS) (CHANGEDSINCE x)
+		S: a5 BAD [CLIENTBUG] CHANGEDSINCE takes a mod-sequence, a number (RFC 7162 §3.1.4.1)
+		C: a6 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)
+		S: a6 BAD [CLIENTBUG] VANISHED is part of QRESYNC*
+		C: a7 FETCH 1 (FLAGS) (MODSEQ 3)
+		S: a7 BAD [CLIENTBUG] Unknown FETCH modifier: only CHANGEDSINCE (RFC 7162 §3.1.4.1)
+		C: a8 STORE 1 (UNCHANGEDSINCE) +FLAGS (\Seen)
+		S: a8 BAD [CLIENTBUG] UNCHANGEDSINCE takes a mod-sequence*
+		C: a9 SEARCH MODSEQ
+		S: a9 BAD [CLIENTBUG] MODSEQ takes a mod-sequence*
+		C: b1 SEARCH MODSEQ "/flags/\\seen" sometimes 3
+		S: b1 BAD [CLIENTBUG] MODSEQ's entry type is priv, shared or all (RFC 7162 §3.1.5)
+		C: b2 FETCH 1 (FLAGS)
+		S: * 1 FETCH (FLAGS (\Recent))
+		S: b2 OK FETCH completed`)
+}
