@@ -194,3 +194,45 @@ func TestCondStoreRefusals(t *testing.T) {
 		S: * 1 FETCH (FLAGS (\Recent))
 		S: b2 OK FETCH completed`)
 }
+
+// An ESEARCH that returns only MIN or MAX gives the MODSEQ of those
+// messages, not of every match (RFC 7162 §3.1.5, RFC 4731 §3.2).
+func TestCondStoreESearchMinMax(t *testing.T) {
+	w := newWorld(t)
+	w.Deliver(t, "INBOX", msg(1), msg(2), msg(3))
+	r := w.raw(t)
+	r.Run(`
+		C: a1 LOGIN bob bob
+		S: a1 OK *
+		C: a2 SELECT INBOX
+		S: * 3 EXISTS
+		S: * 3 RECENT
+		S: * OK [UNSEEN 1] *
+		S: * OK [UIDVALIDITY *
+		S: * OK [UIDNEXT 4] *
+		S: * FLAGS *
+		S: * OK [PERMANENTFLAGS *
+		S: a2 OK [READ-WRITE] SELECT completed
+		C: a3 FETCH 1 MODSEQ
+		S: * OK [HIGHESTMODSEQ 4] Highest
+		S: * 1 FETCH (UID 1 MODSEQ (2))
+		S: a3 OK FETCH completed
+		C: a4 STORE 2 +FLAGS (\Seen)
+		S: * 2 FETCH (UID 2 MODSEQ (5) FLAGS (\Seen \Recent))
+		S: a4 OK STORE completed
+		C: a5 SEARCH RETURN (MIN) MODSEQ 1
+		S: * ESEARCH (TAG "a5") MIN 1 MODSEQ 2
+		S: a5 OK SEARCH completed
+		C: a6 SEARCH RETURN (MAX) 1:3 MODSEQ 1
+		S: * ESEARCH (TAG "a6") MAX 3 MODSEQ 4
+		S: a6 OK SEARCH completed
+		C: a7 SEARCH RETURN (MIN MAX) MODSEQ 1
+		S: * ESEARCH (TAG "a7") MIN 1 MAX 3 MODSEQ 4
+		S: a7 OK SEARCH completed
+		C: a8 SEARCH RETURN () MODSEQ 1
+		S: * ESEARCH (TAG "a8") ALL 1:3 MODSEQ 5
+		S: a8 OK SEARCH completed
+		C: a9 SEARCH RETURN (MIN COUNT) MODSEQ 1
+		S: * ESEARCH (TAG "a9") MIN 1 COUNT 3 MODSEQ 5
+		S: a9 OK SEARCH completed`)
+}

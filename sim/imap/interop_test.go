@@ -302,3 +302,62 @@ func TestPythonImaplibSortThread(t *testing.T) {
 		t.Errorf("capabilities after login: %s", lines[0])
 	}
 }
+
+// imaplibCondStoreScript uses CONDSTORE (RFC 7162) from Python's imaplib,
+// which has no words for it but sends what it is given: a SELECT
+// (CONDSTORE), a FETCH CHANGEDSINCE after another connection changed a
+// flag, a STORE UNCHANGEDSINCE that finds a message changed since, a
+// SEARCH MODSEQ.
+const imaplibCondStoreScript = `
+import imaplib, sys
+host, port = sys.argv[1], int(sys.argv[2])
+a = imaplib.IMAP4(host, port); a.login('bob@example.net', 'bob')
+b = imaplib.IMAP4(host, port); b.login('bob@example.net', 'bob')
+print('condstore', 'CONDSTORE' in a.capability()[1][0].decode().split())
+typ, _ = a._simple_command('SELECT', 'INBOX', '(CONDSTORE)')
+a.state = 'SELECTED'
+print('select', typ, a.response('HIGHESTMODSEQ')[1][0].decode())
+print('modseq', ' '.join(d.decode() for d in a.uid('FETCH', '1:*', '(MODSEQ)')[1]))
+b.select('INBOX')
+print('other', b.uid('STORE', '2', '+FLAGS', '(\\Seen)')[0])
+typ, data = a.uid('FETCH', '1:*', '(FLAGS)', '(CHANGEDSINCE 4)')
+print('changed', ' '.join(d.decode() for d in data if d))
+typ, data = a.uid('STORE', '1:3', '(UNCHANGEDSINCE 4)', '+FLAGS', '(\\Flagged)')
+print('store', typ, a.response('MODIFIED')[1][0].decode())
+print('search', a.uid('SEARCH', 'MODSEQ', '6')[1][0].decode())
+typ, data = a.status('INBOX', '(HIGHESTMODSEQ)')
+print('status', data[0].decode())
+a.logout(); b.logout()
+`
+
+func TestPythonImaplibCondStore(t *testing.T) {
+	python := need(t, "python3")
+	addr, _, st, _ := realServer(t)
+	for i := 1; i <= 3; i++ {
+		if _, err := st.Append(bob, "INBOX", msg(i), nil, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	out := run(t, python, "-c", imaplibCondStoreScript, host, port)
+	t.Logf("imaplib:\n%s", out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, want := range []string{
+		"condstore True",
+		"select OK 4",
+		"modseq 1 (UID 1 MODSEQ (2)) 2 (UID 2 MODSEQ (3)) 3 (UID 3 MODSEQ (4))",
+		"other OK",
+		"store OK 2",
+		"search 1 3 (MODSEQ 7)",
+		"status INBOX (HIGHESTMODSEQ 7)",
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %q in imaplib's output", want)
+		}
+	}
+	// The FETCH's own answer, then (while \Recent is missing from the
+	// tracker's) the change as the other connection's.
+	if !strings.Contains(out, `changed 2 (UID 2 MODSEQ (5) FLAGS (\Seen \Recent))`) {
+		t.Errorf("FETCH CHANGEDSINCE 4 did not give message 2 at MODSEQ 5")
+	}
+}

@@ -87,7 +87,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 	}
 	s.modseqKeys = cond != nil && cond.searchModSeq
 	defer func() { s.modseqKeys = false }()
-	var highest uint64
+	var highest, first, last uint64 // mod-sequences: all matches', the first's, the last's
 	data := &goimap.SearchData{}
 	var seqs goimap.SeqSet
 	var uids goimap.UIDSet
@@ -105,14 +105,29 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		data.Max = max(data.Max, num)
 		data.Count++
 		highest = max(highest, m.meta.ModSeq)
+		if first == 0 {
+			first = m.meta.ModSeq
+		}
+		last = m.meta.ModSeq
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if s.modseqKeys {
-		// The highest mod-sequence of the matches, which the view adds to
-		// the response (RFC 7162 §3.1.5).
+		// The highest mod-sequence of the matches the response gives,
+		// which the view adds to it (RFC 7162 §3.1.5): of them all, or
+		// of the MIN and MAX messages when it gives only those (RFC 4731
+		// §3.2).
+		if (options.ReturnMin || options.ReturnMax) && !options.ReturnAll && !options.ReturnCount {
+			highest = 0
+			if options.ReturnMin {
+				highest = first
+			}
+			if options.ReturnMax {
+				highest = max(highest, last)
+			}
+		}
 		s.cc.wmu.Lock()
 		cond.highest = highest
 		s.cc.wmu.Unlock()
