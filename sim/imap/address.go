@@ -18,9 +18,10 @@ import (
 // the comment after an addr-spec alone is its display name (the legacy
 // form "user@domain (Real Name)" of RFC 5322 §3.4).
 // imapserver writes the address structure's at-domain-list (the route)
-// as NIL whatever it is given, so the route itself is not returned. A
-// mailbox without a domain gets "MISSING_DOMAIN", so that it is not
-// taken for a group marker.
+// as NIL whatever it is given (its imap.Address has none), so an
+// envelope with a route is written by the session itself (see
+// writeEnvelope). A mailbox without a domain gets "MISSING_DOMAIN", so
+// that it is not taken for a group marker.
 
 // missingDomain is the host of an address that has none.
 const missingDomain = "MISSING_DOMAIN"
@@ -107,16 +108,25 @@ func lexAddresses(v string) []addrToken {
 
 // addrParser reads an address list from its tokens.
 type addrParser struct {
-	toks []addrToken
-	out  []goimap.Address
+	toks   []addrToken
+	out    []goimap.Address
+	routes []string // out's at-domain-lists ("@a,@b"), "" for none
+	route  string   // the route of the angle address being read
 }
 
 // addressList parses the value of an address header field (From, To,
 // ...) into ENVELOPE address structures.
 func addressList(v string) []goimap.Address {
+	out, _ := routedAddressList(v)
+	return out
+}
+
+// routedAddressList is addressList with the route of each address ("" for
+// none).
+func routedAddressList(v string) ([]goimap.Address, []string) {
 	p := &addrParser{toks: lexAddresses(v)}
 	p.list(false)
-	return p.out
+	return p.out, p.routes
 }
 
 func (p *addrParser) peek() byte {
@@ -169,11 +179,13 @@ func (p *addrParser) address(inGroup bool) {
 			return
 		}
 		p.out = append(p.out, goimap.Address{Mailbox: displayName(phrase)})
+		p.routes = append(p.routes, "")
 		p.list(true)
 		if p.peek() == ';' {
 			p.toks = p.toks[1:]
 		}
 		p.out = append(p.out, goimap.Address{})
+		p.routes = append(p.routes, "")
 	case '@':
 		// An addr-spec alone. Its trailing comment is the display name
 		// of the legacy form "user@domain (Real Name)" (RFC 5322 §3.4).
@@ -200,11 +212,18 @@ func (p *addrParser) address(inGroup bool) {
 func (p *addrParser) angle(name string) {
 	if p.peek() == '@' { // obs-route: "@a,@b:" before the address
 		i := 0
+		var route strings.Builder
 		for i < len(p.toks) && p.toks[i].special != ':' && p.toks[i].special != '>' {
+			if t := p.toks[i]; t.special != 0 {
+				route.WriteByte(t.special)
+			} else {
+				route.WriteString(t.text)
+			}
 			i++
 		}
 		if i < len(p.toks) && p.toks[i].special == ':' {
 			p.toks = p.toks[i+1:]
+			p.route = route.String()
 		}
 	}
 	local := localPart(p.words())
@@ -220,12 +239,15 @@ func (p *addrParser) angle(name string) {
 		p.toks = p.toks[1:]
 	}
 	if local == "" && host == "" {
+		p.route = ""
 		return // "<>"
 	}
 	p.mailbox(name, local, host)
 }
 
 func (p *addrParser) mailbox(name, local, host string) {
+	route := p.route
+	p.route = ""
 	if local == "" {
 		return
 	}
@@ -233,6 +255,7 @@ func (p *addrParser) mailbox(name, local, host string) {
 		host = missingDomain
 	}
 	p.out = append(p.out, goimap.Address{Name: name, Mailbox: local, Host: host})
+	p.routes = append(p.routes, route)
 }
 
 // displayName joins a phrase's words, decoding RFC 2047 encoded words.
@@ -296,18 +319,36 @@ func domain(words []addrToken) string {
 	return b.String()
 }
 
+// envelopeRoutes are the routes of an envelope's addresses, field by
+// field (From, Sender, Reply-To, To, Cc, Bcc) and address by address.
+type envelopeRoutes [6][]string
+
+// any reports whether an address has a route.
+func (r *envelopeRoutes) any() bool {
+	for _, f := range r {
+		for _, route := range f {
+			if route != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // envelopeAddresses puts the header's address fields, read by
-// addressList, into an envelope.
-func envelopeAddresses(env *goimap.Envelope, get func(key string) string) {
-	for _, f := range []struct {
+// addressList, into an envelope, and returns their routes.
+func envelopeAddresses(env *goimap.Envelope, get func(key string) string) *envelopeRoutes {
+	var routes envelopeRoutes
+	for i, f := range []struct {
 		key string
 		to  *[]goimap.Address
 	}{
 		{"From", &env.From}, {"Sender", &env.Sender}, {"Reply-To", &env.ReplyTo},
 		{"To", &env.To}, {"Cc", &env.Cc}, {"Bcc", &env.Bcc},
 	} {
-		*f.to = addressList(get(f.key))
+		*f.to, routes[i] = routedAddressList(get(f.key))
 	}
+	return &routes
 }
 
 // isAddressField reports whether SEARCH matches a header field against

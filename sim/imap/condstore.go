@@ -392,13 +392,14 @@ func (c *clientConn) withModSeq(on bool) {
 }
 
 // selected tells the view where to find the mod-sequences of the
-// messages of the mailbox the session selected, and its highest (nil:
+// messages of the mailbox the session selected, its highest, and (for
+// an IMAP4rev1 client) which messages are recent in the session (nil:
 // none selected); SELECT's UIDNEXT is then preceded by its
 // HIGHESTMODSEQ when CONDSTORE is on.
-func (c *clientConn) selected(modseq func(store.UID) (uint64, bool), highest func() (uint64, bool)) {
+func (c *clientConn) selected(modseq func(store.UID) (uint64, bool), highest func() (uint64, bool), isRecent func(store.UID) bool) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.modseqOf, c.highestNow = modseq, highest
+	c.modseqOf, c.highestNow, c.isRecent = modseq, highest, isRecent
 	c.announce = ""
 	if highest != nil && c.condstore {
 		if n, ok := highest(); ok {
@@ -448,8 +449,14 @@ func (c *clientConn) condLine(line []byte) []byte {
 		out := slices.Concat([]byte(c.announce), line)
 		c.announce = ""
 		return out
-	case bytes.HasPrefix(line, []byte("* ")) && c.condstore:
-		return c.fetchModSeq(line)
+	case bytes.HasPrefix(line, []byte("* ")):
+		if c.isRecent != nil {
+			line = c.fetchRecent(line)
+		}
+		if c.condstore {
+			return c.fetchModSeq(line)
+		}
+		return line
 	}
 	cmd := c.cond
 	if cmd == nil || !bytes.HasPrefix(line, []byte(cmd.tag+" ")) {
@@ -495,25 +502,14 @@ func (c *clientConn) fetchModSeq(line []byte) []byte {
 	if c.modseqOf == nil {
 		return line
 	}
-	// * n FETCH (UID u ...
-	rest := line[2:]
-	sp := bytes.IndexByte(rest, ' ')
-	if sp <= 0 || !isDigits(rest[:sp]) || !bytes.HasPrefix(rest[sp:], []byte(" FETCH (UID ")) {
-		return line
-	}
-	at := 2 + sp + len(" FETCH (UID ")
-	n := at
-	for n < len(line) && line[n] >= '0' && line[n] <= '9' {
-		n++
-	}
-	uid, err := strconv.ParseUint(string(line[at:n]), 10, 32)
-	if err != nil {
+	uid, n, ok := fetchUID(line)
+	if !ok {
 		return line
 	}
 	if !c.modseqAll && !bytes.HasPrefix(line[n:], []byte(" FLAGS (")) {
 		return line
 	}
-	m, ok := c.modseqOf(store.UID(uid))
+	m, ok := c.modseqOf(uid)
 	if !ok {
 		return line
 	}
@@ -540,6 +536,53 @@ func (c *clientConn) endLine(out []byte) []byte {
 	out = slices.Concat(out[:i], c.lineSuffix, out[i:])
 	c.lineSuffix = nil
 	return out
+}
+
+// fetchRecent adds \Recent to the FLAGS of a FETCH response that lacks
+// it for a message recent in the session: the responses that tell a
+// session of another's flag change come from the mailbox's tracker,
+// alike for every session (RFC 3501 §2.3.2: the flag is the session's).
+// wmu held.
+func (c *clientConn) fetchRecent(line []byte) []byte {
+	uid, n, ok := fetchUID(line)
+	if !ok {
+		return line
+	}
+	i := bytes.Index(line[n:], []byte(" FLAGS ("))
+	if i < 0 {
+		return line
+	}
+	start := n + i + len(" FLAGS (")
+	end := bytes.IndexByte(line[start:], ')')
+	if end < 0 || bytes.Contains(line[start:start+end], []byte(`\Recent`)) || !c.isRecent(uid) {
+		return line
+	}
+	end += start
+	sep := " "
+	if end == start {
+		sep = ""
+	}
+	return slices.Concat(line[:end], []byte(sep+`\Recent`), line[end:])
+}
+
+// fetchUID reads the UID of a FETCH response that starts with it: "* n
+// FETCH (UID u"; n is where the UID ends.
+func fetchUID(line []byte) (uid store.UID, n int, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte("* "))
+	if !ok {
+		return 0, 0, false
+	}
+	sp := bytes.IndexByte(rest, ' ')
+	if sp <= 0 || !isDigits(rest[:sp]) || !bytes.HasPrefix(rest[sp:], []byte(" FETCH (UID ")) {
+		return 0, 0, false
+	}
+	at := 2 + sp + len(" FETCH (UID ")
+	n = at
+	for n < len(line) && line[n] >= '0' && line[n] <= '9' {
+		n++
+	}
+	u, err := strconv.ParseUint(string(line[at:n]), 10, 32)
+	return store.UID(u), n, err == nil
 }
 
 func isDigits(b []byte) bool {

@@ -125,7 +125,7 @@ func TestCondStoreOtherSessions(t *testing.T) {
 			S: b4 OK FETCH completed`)
 		a.Run(`
 			C: a4 NOOP
-			S: * 2 FETCH (UID 2 MODSEQ (4) FLAGS (\Answered))
+			S: * 2 FETCH (UID 2 MODSEQ (4) FLAGS (\Answered \Recent))
 			S: a4 OK NOOP completed`)
 		b.Run(`
 			C: b5 STORE 1 +FLAGS (\Deleted)
@@ -136,7 +136,7 @@ func TestCondStoreOtherSessions(t *testing.T) {
 			S: b6 OK EXPUNGE completed`)
 		a.Run(`
 			C: a5 NOOP
-			S: * 1 FETCH (UID 1 MODSEQ (5) FLAGS (\Deleted))
+			S: * 1 FETCH (UID 1 MODSEQ (5) FLAGS (\Deleted \Recent))
 			S: * 1 EXPUNGE
 			S: a5 OK NOOP completed
 			C: a6 STATUS INBOX (HIGHESTMODSEQ MESSAGES)

@@ -203,8 +203,9 @@
 // writes. A SORT or THREAD with a MODSEQ key, LIST-STATUS's
 // HIGHESTMODSEQ, and CONDSTORE's parts after a literal on the same
 // command line are refused as go-imap refuses them. Its imap.Address has
-// no route (at-domain-list), which its writer always writes NIL, so a
-// route is dropped though its address is kept. The FETCH responses that tell a session of another's flag change
-// come from its MailboxTracker, alike for every session, so they do not
-// show \Recent.
+// no route (at-domain-list), which its writer always writes NIL, so the
+// session writes an ENVELOPE with a route itself, in a FETCH response of
+// its own. The FETCH responses that tell a session of another's flag
+// change come from its MailboxTracker, alike for every session: the view
+// adds \Recent to those of the messages recent in the session.
 package imap

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"mime"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,10 +138,12 @@ type fetchPlan struct {
 	// §7.5.2); whole are the other BINARY items.
 	partial, whole []*goimap.FetchItemBinarySection
 	// items: the response imapserver writes has items besides the FLAGS
-	// of a message whose \Seen this FETCH set.
-	items  bool
-	seen   []store.Message // the flags of messages whose \Seen this FETCH set
-	recent []store.UID     // the session's recent messages; nil for IMAP4rev2
+	// of a message whose \Seen this FETCH set; itemsButEnvelope, when
+	// the session writes the ENVELOPE itself (a route in it).
+	items            bool
+	itemsButEnvelope bool
+	seen             []store.Message // the flags of messages whose \Seen this FETCH set
+	recent           []store.UID     // the session's recent messages; nil for IMAP4rev2
 }
 
 func newFetchPlan(options *goimap.FetchOptions, seen []store.Message) *fetchPlan {
@@ -152,9 +155,10 @@ func newFetchPlan(options *goimap.FetchOptions, seen []store.Message) *fetchPlan
 			p.whole = append(p.whole, bs)
 		}
 	}
-	p.items = options.UID || options.Flags || options.InternalDate || options.RFC822Size ||
-		options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 || len(p.whole) > 0 ||
+	p.itemsButEnvelope = options.UID || options.Flags || options.InternalDate || options.RFC822Size ||
+		options.BodyStructure != nil || len(options.BodySection) > 0 || len(p.whole) > 0 ||
 		len(options.BinarySectionSize) > 0
+	p.items = p.itemsButEnvelope || options.Envelope
 	return p
 }
 
@@ -165,8 +169,34 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, r ref, m *store.Message, r
 	} else if m != nil {
 		flags = m.Flags
 	}
-	if p.items || flagsChanged {
-		if err := s.fetchItems(w, r, m, raw, flags, p.options.Flags || flagsChanged, p); err != nil {
+	// An ENVELOPE with a route goes in a FETCH response of the
+	// session's own (several for one message are allowed, RFC 9051
+	// §7.5.2): imapserver's writer has no route.
+	var env *goimap.Envelope
+	var routes *envelopeRoutes
+	if p.options.Envelope {
+		env, routes = envelope(raw)
+	}
+	routed := routes != nil && routes.any()
+	items := p.items
+	if routed {
+		items = p.itemsButEnvelope
+	}
+	if items || flagsChanged {
+		if err := s.fetchItems(w, r, m, raw, flags, p.options.Flags || flagsChanged, p.options.Envelope && !routed, env, p); err != nil {
+			return err
+		}
+	}
+	if routed {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "* %d FETCH (", r.seq)
+		if p.options.UID {
+			fmt.Fprintf(&b, "UID %d ", r.uid)
+		}
+		b.WriteString("ENVELOPE ")
+		writeEnvelope(&b, env, routes, s.gv.utf8Names())
+		b.WriteString(")\r\n")
+		if _, err := s.gv.Write(b.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -193,8 +223,8 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, r ref, m *store.Message, r
 
 // fetchItems writes the FETCH response of one message through imapserver:
 // every item but the partial BINARY sections; its flags (with \Recent)
-// when writeFlags.
-func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, flags []string, writeFlags bool, p *fetchPlan) error {
+// when writeFlags, its envelope env when writeEnv.
+func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message, raw []byte, flags []string, writeFlags, writeEnv bool, env *goimap.Envelope, p *fetchPlan) error {
 	options := p.options
 	mw := w.CreateMessage(r.seq)
 	if options.UID {
@@ -214,8 +244,8 @@ func (s *session) fetchItems(w *imapserver.FetchWriter, r ref, m *store.Message,
 	if options.RFC822Size && m != nil {
 		mw.WriteRFC822Size(m.Size)
 	}
-	if options.Envelope {
-		mw.WriteEnvelope(envelope(raw))
+	if writeEnv {
+		mw.WriteEnvelope(env)
 	}
 	if options.BodyStructure != nil {
 		mw.WriteBodyStructure(bodyStructure(raw))
@@ -280,7 +310,7 @@ func bodySection(raw []byte, bs *goimap.FetchItemBodySection) []byte {
 	return data
 }
 
-func envelope(raw []byte) *goimap.Envelope {
+func envelope(raw []byte) (*goimap.Envelope, *envelopeRoutes) {
 	hdr := raw[:headerEnd(raw)]
 	if !bytes.HasSuffix(hdr, []byte("\n\n")) && !bytes.HasSuffix(hdr, []byte("\n\r\n")) {
 		// No body: end the header, in a copy (raw is the store's).
@@ -288,11 +318,101 @@ func envelope(raw []byte) *goimap.Envelope {
 	}
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hdr)))
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	env := imapserver.ExtractEnvelope(h)
-	envelopeAddresses(env, h.Get)
-	return env
+	return env, envelopeAddresses(env, h.Get)
+}
+
+// envelopeDate is how imapserver writes an envelope's date.
+const envelopeDate = "Mon, 02 Jan 2006 15:04:05 -0700"
+
+// writeEnvelope writes an envelope as imapserver's writer does (RFC 9051
+// §7.5.2: Sender and Reply-To default to From, names and the subject
+// encoded as RFC 2047 words), with the route of each address as its
+// at-domain-list (RFC 3501 §7.4.2), which that writer has not.
+func writeEnvelope(b *bytes.Buffer, env *goimap.Envelope, routes *envelopeRoutes, utf8 bool) {
+	str := func(s string) { writeNString(b, s, utf8) }
+	b.WriteByte('(')
+	if env.Date.IsZero() {
+		b.WriteString("NIL")
+	} else {
+		str(env.Date.Format(envelopeDate))
+	}
+	b.WriteByte(' ')
+	str(mime.QEncoding.Encode("utf-8", env.Subject))
+	lists := [6][]goimap.Address{env.From, env.Sender, env.ReplyTo, env.To, env.Cc, env.Bcc}
+	for i := 1; i <= 2; i++ {
+		if lists[i] == nil {
+			lists[i], routes[i] = env.From, routes[0]
+		}
+	}
+	for i, l := range lists {
+		b.WriteByte(' ')
+		if len(l) == 0 {
+			b.WriteString("NIL")
+			continue
+		}
+		b.WriteByte('(')
+		for j, a := range l {
+			if j > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteByte('(')
+			str(mime.QEncoding.Encode("utf-8", a.Name))
+			b.WriteByte(' ')
+			route := ""
+			if j < len(routes[i]) {
+				route = routes[i][j]
+			}
+			str(route)
+			b.WriteByte(' ')
+			str(a.Mailbox)
+			b.WriteByte(' ')
+			str(a.Host)
+			b.WriteByte(')')
+		}
+		b.WriteByte(')')
+	}
+	b.WriteByte(' ')
+	if len(env.InReplyTo) > 0 {
+		str("<" + strings.Join(env.InReplyTo, "> <") + ">")
+	} else {
+		b.WriteString("NIL")
+	}
+	b.WriteByte(' ')
+	if env.MessageID != "" {
+		str("<" + env.MessageID + ">")
+	} else {
+		b.WriteString("NIL")
+	}
+	b.WriteByte(')')
+}
+
+// writeNString writes an nstring as imapserver does: NIL when empty, a
+// quoted string when it may be one, else a literal.
+func writeNString(b *bytes.Buffer, s string, utf8 bool) {
+	if s == "" {
+		b.WriteString("NIL")
+		return
+	}
+	quoted := len(s) <= 4096
+	for i := 0; i < len(s) && quoted; i++ {
+		c := s[i]
+		quoted = c != 0 && c != '\r' && c != '\n' && (utf8 || c < 0x80)
+	}
+	if !quoted {
+		fmt.Fprintf(b, "{%d}\r\n%s", len(s), s)
+		return
+	}
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
 }
 
 // bodyStructure is imapserver.ExtractBodyStructure made safe to write: a

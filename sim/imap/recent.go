@@ -265,6 +265,14 @@ func (t *selection) claim() (int, bool) {
 }
 
 // recentSet returns the session's recent messages.
+// isRecent reports whether a message is recent in the session.
+func (t *selection) isRecent(uid store.UID) bool {
+	t.mb.mu.Lock()
+	defer t.mb.mu.Unlock()
+	_, ok := slices.BinarySearch(t.recent, uid)
+	return ok
+}
+
 func (t *selection) recentSet() []store.UID {
 	t.mb.mu.Lock()
 	defer t.mb.mu.Unlock()

@@ -140,7 +140,7 @@ func TestRecent(t *testing.T) {
 		S: c6 OK FETCH completed`)
 	a.Run(`
 		C: a6 NOOP
-		S: * 1 FETCH (UID 1 FLAGS (\Seen))
+		S: * 1 FETCH (UID 1 FLAGS (\Seen \Recent))
 		S: * 3 EXISTS
 		S: a6 OK NOOP completed
 		C: a7 FETCH 3 FLAGS
@@ -267,7 +267,7 @@ func TestKeywordNotShownBeforeFlags(t *testing.T) {
 		C: a3 UID FETCH 1 (FLAGS)
 		S: * 1 FETCH (UID 1 FLAGS (\Flagged \Recent))
 		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen $Fresh)
-		S: * 1 FETCH (UID 1 FLAGS ($Fresh \Flagged))
+		S: * 1 FETCH (UID 1 FLAGS ($Fresh \Flagged \Recent))
 		S: * 1 FETCH (UID 1 FLAGS ($Fresh \Flagged \Recent))
 		S: a3 OK UID FETCH completed`)
 }
@@ -291,12 +291,12 @@ func TestKeywordBehindExpunge(t *testing.T) {
 	r.Run(`
 		C: a3 FETCH 2 (FLAGS)
 		S: * 2 FETCH (FLAGS (\Recent))
-		S: * 1 FETCH (UID 1 FLAGS (\Deleted))
+		S: * 1 FETCH (UID 1 FLAGS (\Deleted \Recent))
 		S: a3 OK FETCH completed
 		C: a4 NOOP
 		S: * 1 EXPUNGE
 		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen $Late)
-		S: * 1 FETCH (UID 2 FLAGS ($Late))
+		S: * 1 FETCH (UID 2 FLAGS ($Late \Recent))
 		S: * 1 FETCH (FLAGS ($Late \Recent))
 		S: a4 OK NOOP completed`)
 }
@@ -653,7 +653,8 @@ func TestAppendBinaryParts(t *testing.T) {
 // end of group marker (semi-colon in RFC 822 syntax). If the mailbox
 // name field is non-NIL, this is a start of group marker, and the
 // mailbox name field holds the group name phrase." A source route
-// (RFC 5322 §4.4 obs-route) does not lose its address, comments are not
+// (RFC 5322 §4.4 obs-route) is the address's at-domain-list, its address
+// kept, comments are not
 // part of one, and SEARCH FROM (RFC 9051 §6.4.4: "the envelope
 // structure's FROM field") finds the address however it was written.
 func TestEnvelopeGroups(t *testing.T) {
@@ -669,7 +670,7 @@ func TestEnvelopeGroups(t *testing.T) {
 		S: a1 OK *
 		` + opensInbox("a2", "EXAMINE", 2) + `
 		C: a3 FETCH 1 ENVELOPE
-		S: * 1 FETCH (ENVELOPE ("Thu, 01 Jan 2026 09:00:00 +0000" "groups" ((NIL NIL "alice" "example.org")) ((NIL NIL "alice" "example.org")) ((NIL NIL "alice" "example.org")) ((NIL NIL "Team" NIL) (NIL NIL "bob" "example.net") ("Carol C." NIL "carol" "example.net") (NIL NIL NIL NIL) ("Dave" NIL "dave" "example.net")) ((NIL NIL "undisclosed-recipients" NIL) (NIL NIL NIL NIL)) NIL NIL "<g1@example.org>"))
+		S: * 1 FETCH (ENVELOPE ("Thu, 01 Jan 2026 09:00:00 +0000" "groups" ((NIL NIL "alice" "example.org")) ((NIL NIL "alice" "example.org")) ((NIL NIL "alice" "example.org")) ((NIL NIL "Team" NIL) (NIL NIL "bob" "example.net") ("Carol C." NIL "carol" "example.net") (NIL NIL NIL NIL) ("Dave" "@relay.example.org,@hub.example.org" "dave" "example.net")) ((NIL NIL "undisclosed-recipients" NIL) (NIL NIL NIL NIL)) NIL NIL "<g1@example.org>"))
 		S: a3 OK FETCH completed
 		C: a4 SEARCH FROM alice@example.org
 		S: * SEARCH 1 2
@@ -682,7 +683,12 @@ func TestEnvelopeGroups(t *testing.T) {
 		S: a6 OK SEARCH completed
 		C: a7 SEARCH CC bob
 		S: * SEARCH
-		S: a7 OK SEARCH completed`)
+		S: a7 OK SEARCH completed
+		C: a8 UID FETCH 1:2 (FLAGS ENVELOPE)
+		S: * 1 FETCH (UID 1 FLAGS (\Recent))
+		S: * 1 FETCH (UID 1 ENVELOPE ("Thu, 01 Jan 2026 09:00:00 +0000" "groups" *
+		S: * 2 FETCH (UID 2 FLAGS (\Recent) ENVELOPE (*
+		S: a8 OK UID FETCH completed`)
 }
 
 // RFC 5322 §3.4: "Some legacy implementations used the simple form

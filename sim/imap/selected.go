@@ -69,10 +69,14 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 			mb.mu.Unlock()
 			data := selectData(status, uids, msgs, flags, options.ReadOnly)
 			data.NumRecent = uint32(len(sel.recent))
+			var isRecent func(store.UID) bool
+			if !s.rev2() {
+				isRecent = sel.isRecent
+			}
 			s.cc.selected(mb.modseq, func() (uint64, bool) {
 				st, err := s.srv.Store.Status(s.user, cn)
-				return max(st.HighestModSeq, status.HighestModSeq), err == nil
-			})
+				return st.HighestModSeq, err == nil
+			}, isRecent)
 			if s.rev2() {
 				data.List = s.listData(cn)
 			}
@@ -128,7 +132,7 @@ func (s *session) unselect() {
 	mb.mu.Unlock()
 	s.sel, s.searchRes = nil, nil
 	s.idling.Store(nil)
-	s.cc.selected(nil, nil)
+	s.cc.selected(nil, nil, nil)
 	s.srv.release(mb)
 }
 

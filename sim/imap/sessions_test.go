@@ -31,7 +31,7 @@ func TestIdleSeesDelivery(t *testing.T) {
 
 	// An expunge and a flag change by someone else arrive too.
 	w.Store.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagFlagged})
-	u.wait(t, "FETCH FLAGS during IDLE", func() bool { return slices.Contains(u.flags, `2:\Flagged`) })
+	u.wait(t, "FETCH FLAGS during IDLE", func() bool { return slices.Contains(u.flags, `2:\Flagged,\Recent`) })
 	w.Store.Expunge(bob, "INBOX", []store.UID{1})
 	u.wait(t, "EXPUNGE 1 during IDLE", func() bool { return slices.Equal(u.expunge, []uint32{1}) })
 	if err := idle.Close(); err != nil {

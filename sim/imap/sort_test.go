@@ -216,7 +216,7 @@ func TestSortSequenceNumbers(t *testing.T) {
 	a.Run(`
 		C: a3 SORT (DATE) UTF-8 ALL
 		S: * SORT 1 4 2 6 5 7 8
-		S: * 3 FETCH (UID 3 FLAGS (\Deleted))
+		S: * 3 FETCH (UID 3 FLAGS (\Deleted \Recent))
 		S: a3 OK SORT completed
 		C: a4 THREAD ORDEREDSUBJECT UTF-8 ALL
 		S: * THREAD (1 (2)(7))(4 8)(6)(5)

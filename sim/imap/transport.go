@@ -92,6 +92,7 @@ type clientConn struct {
 	modseqAll  bool
 	modseqOf   func(store.UID) (uint64, bool)
 	highestNow func() (uint64, bool)
+	isRecent   func(store.UID) bool // the selected mailbox's \Recent (recent.go)
 	announce   string
 	lineSuffix []byte
 
