@@ -50,14 +50,21 @@ type condCommand struct {
 	// enables: this command enabled CONDSTORE (RFC 7162 §3.1).
 	enables bool
 
+	// QRESYNC (qresync.go): ENABLE's extensions; SELECT's QRESYNC
+	// parameter; UID FETCH's VANISHED modifier.
+	enableCondstore, enableQresync bool
+	qresync                        *qresyncParams
+	vanished                       bool
+
 	// Set by the session, for the view (wmu).
 	taken    bool
 	modified string // STORE: the MODIFIED set
 	highest  uint64 // STATUS: HIGHESTMODSEQ; SEARCH: the highest of the matches
+	extra    string // SELECT (QRESYNC): the lines before its tagged OK
 }
 
 // condWords are the words that make the guard look closer at a line.
-var condWords = [][]byte{[]byte("MODSEQ"), []byte("CHANGEDSINCE"), []byte("CONDSTORE")}
+var condWords = [][]byte{[]byte("MODSEQ"), []byte("CHANGEDSINCE"), []byte("CONDSTORE"), []byte("QRESYNC")}
 
 // isCondCommand reports whether a command line may use CONDSTORE: one of
 // its words, in a command that takes them (f: the line's first words).
@@ -135,12 +142,19 @@ func condRewrite(line []byte) (out []byte, cmd *condCommand, why string) {
 			return line, nil, ""
 		}
 		for _, t := range toks[i:] {
-			if strings.EqualFold(t.text, "CONDSTORE") && t.paren == 0 {
-				cmd.name = "ENABLE"
-				return line, cmd, ""
+			switch {
+			case t.paren != 0:
+			case strings.EqualFold(t.text, "CONDSTORE"):
+				cmd.enableCondstore = true
+			case strings.EqualFold(t.text, "QRESYNC"):
+				cmd.enableQresync = true
 			}
 		}
-		return line, nil, ""
+		if !cmd.enableCondstore && !cmd.enableQresync {
+			return line, nil, ""
+		}
+		cmd.name = "ENABLE"
+		return line, cmd, ""
 
 	case "SELECT", "EXAMINE":
 		// tag SELECT mailbox (CONDSTORE)
@@ -148,13 +162,19 @@ func condRewrite(line []byte) (out []byte, cmd *condCommand, why string) {
 			return line, nil, ""
 		}
 		cmd.name = "SELECT"
-		for _, t := range toks[i+2 : len(toks)-1] {
-			switch p := strings.ToUpper(t.text); {
-			case p == "CONDSTORE" && t.paren == 0:
-			case p == "QRESYNC":
-				return nil, nil, "BAD [CLIENTBUG] QRESYNC is not supported: ENABLE it first, as RFC 7162 §3.2.5 requires, and see that it is not in CAPABILITY"
+		params := toks[i+2 : len(toks)-1]
+		for j := 0; j < len(params); j++ {
+			switch p := strings.ToUpper(params[j].text); {
+			case p == "CONDSTORE" && params[j].paren == 0:
+			case p == "QRESYNC" && params[j].paren == 0 && cmd.qresync == nil:
+				qr, n, why := parseQresync(params[j+1:])
+				if why != "" {
+					return nil, nil, "BAD [CLIENTBUG] " + why + " (RFC 7162 §3.2.5)"
+				}
+				cmd.qresync = qr
+				j += n
 			default:
-				return nil, nil, "BAD [CLIENTBUG] Unknown SELECT parameter: only CONDSTORE (RFC 7162 §3.1.8)"
+				return nil, nil, "BAD [CLIENTBUG] Unknown SELECT parameter: only CONDSTORE and QRESYNC (RFC 7162 §3.1.8, §3.2.5)"
 			}
 		}
 		return cut(i+1, len(toks)), cmd, ""
@@ -218,13 +238,16 @@ func condRewrite(line []byte) (out []byte, cmd *condCommand, why string) {
 					cmd.changedSince, cmd.hasChanged, cmd.modseqItem = n, true, true
 					j++
 				case "VANISHED":
-					return nil, nil, "BAD [CLIENTBUG] VANISHED is part of QRESYNC, which is not supported (RFC 7162 §3.2.6)"
+					if !uid {
+						return nil, nil, "BAD [CLIENTBUG] VANISHED is for UID FETCH only (RFC 7162 §3.2.6)"
+					}
+					cmd.vanished = true
 				default:
-					return nil, nil, "BAD [CLIENTBUG] Unknown FETCH modifier: only CHANGEDSINCE (RFC 7162 §3.1.4.1)"
+					return nil, nil, "BAD [CLIENTBUG] Unknown FETCH modifier: only CHANGEDSINCE and VANISHED (RFC 7162 §3.1.4.1, §3.2.6)"
 				}
 			}
 			if !cmd.hasChanged {
-				return nil, nil, "BAD [CLIENTBUG] Empty FETCH modifier list"
+				return nil, nil, "BAD [CLIENTBUG] A FETCH modifier list needs CHANGEDSINCE (RFC 7162 §3.1.4.1, §3.2.6)"
 			}
 		}
 		// The MODSEQ item, which go-imap does not know: taken out of the
@@ -349,17 +372,22 @@ func modseqKey(f string) (uint64, bool) {
 }
 
 // expectCond notes the CONDSTORE command go-imap reads next, and enables
-// CONDSTORE; wmu.
-func (c *clientConn) expectCond(cmd *condCommand) {
+// CONDSTORE; it refuses (the answer after the tag) a use of QRESYNC
+// before ENABLE QRESYNC (RFC 7162 §3.2.3). wmu.
+func (c *clientConn) expectCond(cmd *condCommand) (why string) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if (cmd.qresync != nil || cmd.vanished) && !c.qresync {
+		return "BAD [CLIENTBUG] QRESYNC is not enabled: ENABLE QRESYNC first (RFC 7162 §3.2.3)"
+	}
 	if cmd.name == "ENABLE" {
-		c.enabling = cmd.tag // enabled when go-imap says ENABLED
-		return
+		c.enabling = cmd // enabled when go-imap says ENABLED
+		return ""
 	}
 	cmd.enables = !c.condstore
 	c.condstore = true
 	c.cond = cmd
+	return ""
 }
 
 // takeCond returns the CONDSTORE command go-imap is running, if it is
@@ -391,18 +419,25 @@ func (c *clientConn) withModSeq(on bool) {
 	c.wmu.Unlock()
 }
 
-// selected tells the view where to find the mod-sequences of the
-// messages of the mailbox the session selected, its highest, and (for
-// an IMAP4rev1 client) which messages are recent in the session (nil:
-// none selected); SELECT's UIDNEXT is then preceded by its
-// HIGHESTMODSEQ when CONDSTORE is on.
-func (c *clientConn) selected(modseq func(store.UID) (uint64, bool), highest func() (uint64, bool), isRecent func(store.UID) bool) {
+// selectedBox is what the view reads of the mailbox the session
+// selected, to add to go-imap's lines what they lack.
+type selectedBox struct {
+	modseq       func(store.UID) (uint64, bool) // a message's mod-sequence
+	highest      func() (uint64, bool)          // the mailbox's HIGHESTMODSEQ
+	isRecent     func(store.UID) bool           // \Recent here; nil for an IMAP4rev2 client
+	nextExpunged func() (store.UID, bool)       // the UID of the EXPUNGE response being written
+}
+
+// selected tells the view of the mailbox the session selected (nil:
+// none); SELECT's UIDNEXT is then preceded by its HIGHESTMODSEQ when
+// CONDSTORE is on.
+func (c *clientConn) selected(box *selectedBox) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.modseqOf, c.highestNow, c.isRecent = modseq, highest, isRecent
+	c.box = box
 	c.announce = ""
-	if highest != nil && c.condstore {
-		if n, ok := highest(); ok {
+	if box != nil && c.condstore {
+		if n, ok := box.highest(); ok {
 			c.announce = highestLine(n)
 		}
 	}
@@ -431,26 +466,37 @@ func highestLine(n uint64) string {
 // held. line is a whole line, or the start of one that a literal ends.
 func (c *clientConn) condLine(line []byte) []byte {
 	switch {
-	case c.enabling != "" && bytes.HasPrefix(line, []byte("* ENABLED")):
-		c.enabling = ""
+	case c.enabling != nil && bytes.HasPrefix(line, []byte("* ENABLED")):
+		e := c.enabling
+		c.enabling = nil
 		enables := !c.condstore
-		c.condstore = true
-		out := slices.Concat(bytes.TrimRight(line, "\r\n"), []byte(" CONDSTORE\r\n"))
-		if enables && c.modseqOf != nil && c.highestNow != nil {
-			if n, ok := c.highestNow(); ok {
+		c.condstore = true // QRESYNC implies it (RFC 7162 §3.2.3)
+		out := bytes.TrimRight(line, "\r\n")
+		if e.enableCondstore {
+			out = append(out, " CONDSTORE"...)
+		}
+		if e.enableQresync {
+			out = append(out, " QRESYNC"...)
+			c.qresync = true
+		}
+		out = append(out, "\r\n"...)
+		if enables && c.box != nil {
+			if n, ok := c.box.highest(); ok {
 				out = append(out, highestLine(n)...)
 			}
 		}
 		return out
-	case c.enabling != "" && bytes.HasPrefix(line, []byte(c.enabling+" ")):
-		c.enabling = ""
+	case c.enabling != nil && bytes.HasPrefix(line, []byte(c.enabling.tag+" ")):
+		c.enabling = nil
 		return line
 	case c.announce != "" && bytes.HasPrefix(line, []byte("* OK [UIDNEXT ")):
 		out := slices.Concat([]byte(c.announce), line)
 		c.announce = ""
 		return out
+	case c.box != nil && isExpunge(line):
+		return c.vanish(line)
 	case bytes.HasPrefix(line, []byte("* ")):
-		if c.isRecent != nil {
+		if c.box != nil && c.box.isRecent != nil {
 			line = c.fetchRecent(line)
 		}
 		if c.condstore {
@@ -463,6 +509,9 @@ func (c *clientConn) condLine(line []byte) []byte {
 		return line
 	}
 	c.cond = nil
+	if cmd.extra != "" && bytes.HasPrefix(line[len(cmd.tag)+1:], []byte("OK ")) {
+		return slices.Concat([]byte(cmd.extra), line)
+	}
 	if cmd.modified != "" && bytes.HasPrefix(line[len(cmd.tag)+1:], []byte("OK ")) {
 		return fmt.Appendf(nil, "%s OK [MODIFIED %s] Conditional STORE failed\r\n", cmd.tag, cmd.modified)
 	}
@@ -499,7 +548,7 @@ func (c *clientConn) fetchModSeq(line []byte) []byte {
 		c.lineSuffix = []byte(suffix)
 		return line
 	}
-	if c.modseqOf == nil {
+	if c.box == nil {
 		return line
 	}
 	uid, n, ok := fetchUID(line)
@@ -509,7 +558,7 @@ func (c *clientConn) fetchModSeq(line []byte) []byte {
 	if !c.modseqAll && !bytes.HasPrefix(line[n:], []byte(" FLAGS (")) {
 		return line
 	}
-	m, ok := c.modseqOf(uid)
+	m, ok := c.box.modseq(uid)
 	if !ok {
 		return line
 	}
@@ -554,7 +603,7 @@ func (c *clientConn) fetchRecent(line []byte) []byte {
 	}
 	start := n + i + len(" FLAGS (")
 	end := bytes.IndexByte(line[start:], ')')
-	if end < 0 || bytes.Contains(line[start:start+end], []byte(`\Recent`)) || !c.isRecent(uid) {
+	if end < 0 || bytes.Contains(line[start:start+end], []byte(`\Recent`)) || !c.box.isRecent(uid) {
 		return line
 	}
 	end += start

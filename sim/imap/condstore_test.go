@@ -157,7 +157,8 @@ func TestCondStoreOtherSessions(t *testing.T) {
 }
 
 // What CONDSTORE does not allow is refused BAD, with what is wrong
-// (RFC 7162 §3.1.3, §3.1.4.1, §3.1.5, §3.1.8); QRESYNC is not offered.
+// (RFC 7162 §3.1.3, §3.1.4.1, §3.1.5, §3.1.8), and so is QRESYNC before
+// ENABLE QRESYNC (§3.2.3).
 func TestCondStoreRefusals(t *testing.T) {
 	w := newWorld(t)
 	w.Deliver(t, "INBOX", msg(1))
@@ -166,9 +167,9 @@ func TestCondStoreRefusals(t *testing.T) {
 		C: a1 LOGIN bob bob
 		S: a1 OK *
 		C: a2 SELECT INBOX (FOO)
-		S: a2 BAD [CLIENTBUG] Unknown SELECT parameter: only CONDSTORE (RFC 7162 §3.1.8)
+		S: a2 BAD [CLIENTBUG] Unknown SELECT parameter: only CONDSTORE and QRESYNC (RFC 7162 §3.1.8, §3.2.5)
 		C: a3 SELECT INBOX (CONDSTORE QRESYNC)
-		S: a3 BAD [CLIENTBUG] QRESYNC is not supported*
+		S: a3 BAD [CLIENTBUG] QRESYNC takes (uidvalidity mod-sequence [known-uids]) (RFC 7162 §3.2.5)
 		C: a4 SELECT INBOX
 		S: * 1 EXISTS
 		S: * 1 RECENT
@@ -181,9 +182,9 @@ func TestCondStoreRefusals(t *testing.T) {
 		C: a5 FETCH 1 (FLAGS) (CHANGEDSINCE x)
 		S: a5 BAD [CLIENTBUG] CHANGEDSINCE takes a mod-sequence, a number (RFC 7162 §3.1.4.1)
 		C: a6 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)
-		S: a6 BAD [CLIENTBUG] VANISHED is part of QRESYNC*
+		S: a6 BAD [CLIENTBUG] QRESYNC is not enabled: ENABLE QRESYNC first (RFC 7162 §3.2.3)
 		C: a7 FETCH 1 (FLAGS) (MODSEQ 3)
-		S: a7 BAD [CLIENTBUG] Unknown FETCH modifier: only CHANGEDSINCE (RFC 7162 §3.1.4.1)
+		S: a7 BAD [CLIENTBUG] Unknown FETCH modifier: only CHANGEDSINCE and VANISHED (RFC 7162 §3.1.4.1, §3.2.6)
 		C: a8 STORE 1 (UNCHANGEDSINCE) +FLAGS (\Seen)
 		S: a8 BAD [CLIENTBUG] UNCHANGEDSINCE takes a mod-sequence*
 		C: a9 SEARCH MODSEQ

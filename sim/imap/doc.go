@@ -73,7 +73,15 @@
 //     Once a connection used one of them, SELECT says HIGHESTMODSEQ,
 //     every FETCH response names its UID, and those with FLAGS (another
 //     session's flag change included) and a STORE's (even .SILENT)
-//     carry MODSEQ. QRESYNC is not offered.
+//     carry MODSEQ.
+//   - QRESYNC (RFC 7162 §3.2), after ENABLE QRESYNC: EXPUNGE responses
+//     become VANISHED with the UID; SELECT and EXAMINE (QRESYNC
+//     (uidvalidity modseq [known-uids [seq-match]])) end with the
+//     messages changed since, as FETCH (UID FLAGS MODSEQ), and VANISHED
+//     (EARLIER) with the known UIDs gone; UID FETCH (CHANGEDSINCE n
+//     VANISHED) says the UIDs of its set that are gone. The expunges'
+//     mod-sequences are not kept: VANISHED (EARLIER) names every UID
+//     asked about that is gone, as RFC 7162 allows (see qresync.go).
 //   - SORT and THREAD (RFC 5256) and their UID forms, for every client:
 //     SORT by ARRIVAL, CC, DATE, FROM, SIZE, SUBJECT and TO, REVERSE,
 //     and DISPLAYFROM and DISPLAYTO (SORT=DISPLAY, RFC 5957); ESORT
@@ -140,7 +148,7 @@
 // decrypted commands, so they hold on every transport (see below).
 //
 // The guard also answers, in order with go-imap's answers, what go-imap
-// can not: a command using CONDSTORE, which go-imap gets without it
+// can not: a command using CONDSTORE or QRESYNC, which go-imap gets without it
 // while the session and the view add what it asked for to go-imap's
 // answers (see condstore.go); ID; QUOTA's GETQUOTAROOT, GETQUOTA and SETQUOTA; a
 // MULTIAPPEND, each message given to go-imap as an APPEND of its own,
@@ -199,7 +207,7 @@
 // from any client). The session goes on safely and the real reason goes
 // to ErrorLog. Its capability lists can hold only the capabilities it
 // knows, so the views add ID, LITERAL+ before login, and SORT, THREAD,
-// ESORT, QUOTA, MULTIAPPEND and CONDSTORE after login, to the lines it
+// ESORT, QUOTA, MULTIAPPEND, CONDSTORE and QRESYNC after login, to the lines it
 // writes. A SORT or THREAD with a MODSEQ key, LIST-STATUS's
 // HIGHESTMODSEQ, and CONDSTORE's parts after a literal on the same
 // command line are refused as go-imap refuses them. Its imap.Address has

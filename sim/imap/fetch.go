@@ -37,6 +37,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 		s.cc.withModSeq(true)
 		defer s.cc.withModSeq(false)
 	}
+	if set, ok := numSet.(goimap.UIDSet); ok && cmd != nil && cmd.vanished {
+		if err := s.vanishedEarlier(set); err != nil {
+			return err
+		}
+	}
 	refs := s.resolve(numSet)
 	name := s.sel.mb.key.name
 	if cmd != nil && cmd.hasChanged && len(refs) > 0 {

@@ -307,7 +307,8 @@ func TestPythonImaplibSortThread(t *testing.T) {
 // which has no words for it but sends what it is given: a SELECT
 // (CONDSTORE), a FETCH CHANGEDSINCE after another connection changed a
 // flag, a STORE UNCHANGEDSINCE that finds a message changed since, a
-// SEARCH MODSEQ.
+// SEARCH MODSEQ; and QRESYNC (RFC 7162 §3.2): a client back after an
+// expunge, selecting with what it knew.
 const imaplibCondStoreScript = `
 import imaplib, sys
 host, port = sys.argv[1], int(sys.argv[2])
@@ -327,7 +328,16 @@ print('store', typ, a.response('MODIFIED')[1][0].decode())
 print('search', a.uid('SEARCH', 'MODSEQ', '6')[1][0].decode())
 typ, data = a.status('INBOX', '(HIGHESTMODSEQ)')
 print('status', data[0].decode())
+validity = a.response('UIDVALIDITY')[1][0].decode()
+b.store('3', '+FLAGS', '(\\Deleted)'); b.expunge()
 a.logout(); b.logout()
+# QRESYNC: back later with what it knew, as a client resyncs.
+c = imaplib.IMAP4(host, port); c.login('bob@example.net', 'bob')
+c.capabilities = tuple(c.capability()[1][0].decode().split())  # as they are after login
+print('enable', c.enable('QRESYNC')[0])
+typ, _ = c._simple_command('SELECT', 'INBOX', '(QRESYNC (%s 4 1:3))' % validity)
+print('resync', typ, c.response('VANISHED')[1][0].decode(), ' '.join(d.decode() for d in c.response('FETCH')[1]))
+c.logout()
 `
 
 func TestPythonImaplibCondStore(t *testing.T) {
@@ -350,6 +360,8 @@ func TestPythonImaplibCondStore(t *testing.T) {
 		"store OK 2",
 		"search 1 3 (MODSEQ 7)",
 		"status INBOX (HIGHESTMODSEQ 7)",
+		"enable OK",
+		`resync OK (EARLIER) 3 1 (UID 1 FLAGS (\Flagged) MODSEQ (6)) 2 (UID 2 FLAGS (\Seen) MODSEQ (5))`,
 	} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("no %q in imaplib's output", want)

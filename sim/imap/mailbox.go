@@ -49,6 +49,15 @@ type mailbox struct {
 	keywords map[string]string
 	// expunges counts the EXPUNGE responses queued to the tracker.
 	expunges uint64
+	// expunged are the UIDs of the EXPUNGE responses queued to the
+	// tracker, the first being the one counted expungedFrom: each
+	// session takes them in turn as it writes the responses, whose
+	// numbers it turns into UIDs (VANISHED, RFC 7162 §3.2.10). sels are
+	// the sessions with the mailbox selected, kept to drop what all
+	// have taken.
+	expunged     []store.UID
+	expungedFrom uint64
+	sels         map[*selection]struct{}
 	// modseqs are the messages' mod-sequences as last heard (RFC 7162),
 	// for the MODSEQ of a FETCH response (condstore.go).
 	modseqs map[store.UID]uint64
@@ -229,6 +238,30 @@ func (mb *mailbox) resume() {
 	}
 }
 
+// queueExpunge tells the sessions that message i is expunged, and keeps
+// its UID for them; mu held.
+func (mb *mailbox) queueExpunge(i int) {
+	mb.tracker.QueueExpunge(uint32(i + 1))
+	mb.expunges++
+	mb.expunged = append(mb.expunged, mb.uids[i])
+	if len(mb.expunged) >= 1024 {
+		mb.trimExpunged()
+	}
+}
+
+// trimExpunged drops the UIDs of the EXPUNGE responses every session has
+// written; mu held.
+func (mb *mailbox) trimExpunged() {
+	upTo := mb.expunges
+	for sel := range mb.sels {
+		upTo = min(upTo, sel.expungesTold)
+	}
+	if n := upTo - mb.expungedFrom; n > 0 {
+		mb.expunged = slices.Delete(mb.expunged, 0, int(n))
+		mb.expungedFrom = upTo
+	}
+}
+
 // dropExpungedModSeqs keeps the mod-sequences of the messages listed
 // only; mu held.
 func (mb *mailbox) dropExpungedModSeqs() {
@@ -294,8 +327,7 @@ func (mb *mailbox) apply(c store.Change, live bool) {
 			return
 		}
 		if live {
-			mb.tracker.QueueExpunge(uint32(i + 1))
-			mb.expunges++
+			mb.queueExpunge(i)
 		}
 		mb.uids = slices.Delete(mb.uids, i, i+1)
 	case store.FlagsChanged:
@@ -314,9 +346,8 @@ func (mb *mailbox) apply(c store.Change, live bool) {
 	case store.Deleted:
 		// Every session with it selected sees it emptied.
 		if live {
-			for i := len(mb.uids); i > 0; i-- {
-				mb.tracker.QueueExpunge(uint32(i))
-				mb.expunges++
+			for i := len(mb.uids) - 1; i >= 0; i-- {
+				mb.queueExpunge(i)
 			}
 		}
 		mb.uids = nil

@@ -86,6 +86,9 @@ type selection struct {
 	// toldOf is how many of the mailbox's keywords told holds: they only
 	// grow, so while the count is the same there is nothing to copy.
 	toldOf int
+	// expungesTold counts the mailbox's EXPUNGE responses written to the
+	// session, from the mailbox's expunges when it selected it.
+	expungesTold uint64
 	// drained is the mailbox's expunges when a Poll last emptied the
 	// session's queue (or at SELECT): while it has not moved, no EXPUNGE
 	// waits in the queue, and any Poll empties it.
@@ -265,6 +268,19 @@ func (t *selection) claim() (int, bool) {
 }
 
 // recentSet returns the session's recent messages.
+// nextExpunged returns the UID of the EXPUNGE response the session is
+// writing: the next the tracker queued for it.
+func (t *selection) nextExpunged() (store.UID, bool) {
+	t.mb.mu.Lock()
+	defer t.mb.mu.Unlock()
+	i := t.expungesTold - t.mb.expungedFrom
+	if t.expungesTold < t.mb.expungedFrom || i >= uint64(len(t.mb.expunged)) {
+		return 0, false
+	}
+	t.expungesTold++
+	return t.mb.expunged[i], true
+}
+
 // isRecent reports whether a message is recent in the session.
 func (t *selection) isRecent(uid store.UID) bool {
 	t.mb.mu.Lock()

@@ -43,7 +43,11 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 	st := mb.tracker.NewSession()
 	uids := slices.Clone(mb.uids) // this session's view, for now
 	flags := mb.flagList()
-	sel := &selection{s: s, mb: mb, st: st, readOnly: options.ReadOnly, told: map[string]bool{}, drained: mb.expunges}
+	sel := &selection{s: s, mb: mb, st: st, readOnly: options.ReadOnly, told: map[string]bool{}, drained: mb.expunges, expungesTold: mb.expunges}
+	if mb.sels == nil {
+		mb.sels = map[*selection]struct{}{}
+	}
+	mb.sels[sel] = struct{}{}
 	for k := range mb.keywords {
 		sel.told[k] = true // named by this SELECT's FLAGS
 	}
@@ -69,14 +73,28 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 			mb.mu.Unlock()
 			data := selectData(status, uids, msgs, flags, options.ReadOnly)
 			data.NumRecent = uint32(len(sel.recent))
-			var isRecent func(store.UID) bool
-			if !s.rev2() {
-				isRecent = sel.isRecent
+			box := &selectedBox{
+				modseq: mb.modseq,
+				highest: func() (uint64, bool) {
+					st, err := s.srv.Store.Status(s.user, cn)
+					return st.HighestModSeq, err == nil
+				},
+				nextExpunged: sel.nextExpunged,
 			}
-			s.cc.selected(mb.modseq, func() (uint64, bool) {
-				st, err := s.srv.Store.Status(s.user, cn)
-				return st.HighestModSeq, err == nil
-			}, isRecent)
+			if !s.rev2() {
+				box.isRecent = sel.isRecent
+			}
+			s.cc.selected(box)
+			if cmd := s.cc.takeCond("SELECT"); cmd != nil && cmd.qresync != nil {
+				var recent []store.UID
+				if !s.rev2() {
+					recent = sel.recent
+				}
+				extra := resync(cmd.qresync, status, uids, msgs, recent)
+				s.cc.wmu.Lock()
+				cmd.extra = extra
+				s.cc.wmu.Unlock()
+			}
 			if s.rev2() {
 				data.List = s.listData(cn)
 			}
@@ -129,10 +147,11 @@ func (s *session) unselect() {
 	mb.mu.Lock()
 	s.sel.st.Close()
 	s.sel.closed = true
+	delete(mb.sels, s.sel)
 	mb.mu.Unlock()
 	s.sel, s.searchRes = nil, nil
 	s.idling.Store(nil)
-	s.cc.selected(nil, nil, nil)
+	s.cc.selected(nil)
 	s.srv.release(mb)
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/mailhop/mailhop/sim/netx"
-	"github.com/mailhop/mailhop/sim/store"
 )
 
 // The server owns each connection's transport. go-imap (imapserver) only
@@ -80,19 +79,19 @@ type clientConn struct {
 	// appending is the MULTIAPPEND under way (multiappend.go); wmu.
 	appending *multiAppend
 
-	// CONDSTORE (condstore.go), all wmu: condstore is on; cond is the
-	// command go-imap reads without its CONDSTORE part; enabling is the
-	// tag of an ENABLE CONDSTORE; modseqAll, every FETCH response of the
-	// command gets MODSEQ; modseqOf and highestNow read the selected
-	// mailbox; announce is SELECT's HIGHESTMODSEQ line, still to write;
-	// lineSuffix ends a SEARCH response written in parts.
+	// CONDSTORE and QRESYNC (condstore.go, qresync.go), all wmu:
+	// condstore and qresync are on; cond is the command go-imap reads
+	// without its CONDSTORE part; enabling is an ENABLE of them under
+	// way; modseqAll, every FETCH response of the command gets MODSEQ;
+	// box reads the selected mailbox (nil: none); announce is SELECT's
+	// HIGHESTMODSEQ line, still to write; lineSuffix ends a SEARCH
+	// response written in parts.
 	condstore  bool
+	qresync    bool
 	cond       *condCommand
-	enabling   string
+	enabling   *condCommand
 	modseqAll  bool
-	modseqOf   func(store.UID) (uint64, bool)
-	highestNow func() (uint64, bool)
-	isRecent   func(store.UID) bool // the selected mailbox's \Recent (recent.go)
+	box        *selectedBox
 	announce   string
 	lineSuffix []byte
 
@@ -285,10 +284,10 @@ func (c *clientConn) answerHeld(v *view) bool {
 		if why == "" && badNames(pass) {
 			pass, why = nameCommand(pass, v.utf8Names())
 		}
+		if why == "" && cmd != nil && tag != "*" {
+			why = c.expectCond(cmd)
+		}
 		if why == "" {
-			if cmd != nil && tag != "*" {
-				c.expectCond(cmd)
-			}
 			g.in = slices.Concat(pass, line[len(text):], g.in)
 			g.pass = true
 			return false
@@ -500,7 +499,7 @@ func patchCapabilities(p []byte) []byte {
 		if c == "ESEARCH" && !slices.Contains(caps, "SORT") { // after login
 			out = append(out, sortCapabilities...)
 			out = append(out, quotaCapabilities...)
-			out = append(out, "MULTIAPPEND", "CONDSTORE")
+			out = append(out, "MULTIAPPEND", "CONDSTORE", "QRESYNC")
 		}
 	}
 	if !slices.Contains(caps, "ID") {
