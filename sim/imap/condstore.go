@@ -426,6 +426,8 @@ type selectedBox struct {
 	highest      func() (uint64, bool)          // the mailbox's HIGHESTMODSEQ
 	isRecent     func(store.UID) bool           // \Recent here; nil for an IMAP4rev2 client
 	nextExpunged func() (store.UID, bool)       // the UID of the EXPUNGE response being written
+	flagsNow     func(store.UID) ([]string, bool)
+	toldBy       func(line []byte) // a FLAGS response is written
 }
 
 // selected tells the view of the mailbox the session selected (nil:
@@ -495,9 +497,15 @@ func (c *clientConn) condLine(line []byte) []byte {
 		return out
 	case c.box != nil && isExpunge(line):
 		return c.vanish(line)
+	case c.box != nil && bytes.HasPrefix(line, []byte("* FLAGS (")):
+		c.box.toldBy(line)
+		return line
 	case bytes.HasPrefix(line, []byte("* ")):
-		if c.box != nil && c.box.isRecent != nil {
-			line = c.fetchRecent(line)
+		if c.box != nil {
+			line = c.fetchFlagsNow(line)
+			if c.box.isRecent != nil {
+				line = c.fetchRecent(line)
+			}
 		}
 		if c.condstore {
 			return c.fetchModSeq(line)
@@ -585,6 +593,34 @@ func (c *clientConn) endLine(out []byte) []byte {
 	out = slices.Concat(out[:i], c.lineSuffix, out[i:])
 	c.lineSuffix = nil
 	return out
+}
+
+// fetchFlagsNow writes the FLAGS of a FETCH response that names its UID
+// as the message's flags are now (but the keywords the session has not
+// been told of). The tracker's responses carry the flags of the change
+// they tell, and go-imap writes those a session has pending after the
+// command's own answer: a change told late would otherwise undo a newer
+// one the command showed (another session's flag, then this one's
+// STORE), and the client keep flags the message no longer has. wmu held.
+func (c *clientConn) fetchFlagsNow(line []byte) []byte {
+	uid, n, ok := fetchUID(line)
+	if !ok {
+		return line
+	}
+	i := bytes.Index(line[n:], []byte(" FLAGS ("))
+	if i < 0 {
+		return line
+	}
+	start := n + i + len(" FLAGS (")
+	end := bytes.IndexByte(line[start:], ')')
+	if end < 0 {
+		return line
+	}
+	flags, ok := c.box.flagsNow(uid)
+	if !ok {
+		return line
+	}
+	return slices.Concat(line[:start], []byte(strings.Join(flags, " ")), line[start+end:])
 }
 
 // fetchRecent adds \Recent to the FLAGS of a FETCH response that lacks

@@ -58,9 +58,10 @@ type mailbox struct {
 	expunged     []store.UID
 	expungedFrom uint64
 	sels         map[*selection]struct{}
-	// modseqs are the messages' mod-sequences as last heard (RFC 7162),
-	// for the MODSEQ of a FETCH response (condstore.go).
-	modseqs map[store.UID]uint64
+	// now is each message's state as last heard, ahead of the tracker:
+	// the flags and mod-sequence a FETCH response shows when it is
+	// written (see clientConn.flagsNow, condstore.go).
+	now map[store.UID]msgNow
 
 	// opMu serialises the flag changes of sessions, so that the change
 	// reports of one STORE are known to come from it (source): the session
@@ -152,14 +153,16 @@ func (mb *mailbox) init() error {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	mb.uids = make([]store.UID, len(msgs))
-	mb.modseqs = make(map[store.UID]uint64, len(msgs))
+	if mb.now == nil { // else changes heard while loading are in it
+		mb.now = make(map[store.UID]msgNow, len(msgs))
+	}
 	mb.keywords = maps.Clone(kept)
 	if mb.keywords == nil {
 		mb.keywords = map[string]string{}
 	}
 	for i, m := range msgs {
 		mb.uids[i] = m.UID
-		mb.modseqs[m.UID] = m.ModSeq
+		mb.heard(m.UID, m.Flags, m.ModSeq)
 		mb.addKeywords(m.Flags)
 	}
 	for _, c := range mb.pending {
@@ -177,6 +180,13 @@ func (mb *mailbox) init() error {
 // mailbox, after the change.
 func (mb *mailbox) onChange(c store.Change) {
 	mb.mu.Lock()
+	if c.Kind == store.Appended || c.Kind == store.FlagsChanged {
+		// Heard at once, even while the change waits (loading, hold).
+		if mb.now == nil {
+			mb.now = map[store.UID]msgNow{}
+		}
+		mb.heard(c.UID, c.Flags, c.ModSeq)
+	}
 	if mb.loading {
 		c.Flags = slices.Clone(c.Flags)
 		mb.pending = append(mb.pending, c)
@@ -262,12 +272,25 @@ func (mb *mailbox) trimExpunged() {
 	}
 }
 
-// dropExpungedModSeqs keeps the mod-sequences of the messages listed
-// only; mu held.
-func (mb *mailbox) dropExpungedModSeqs() {
-	for uid := range mb.modseqs {
+// msgNow is a message's state as last heard.
+type msgNow struct {
+	flags  []string
+	modseq uint64
+}
+
+// heard notes a message's state, unless an older one; mu held.
+func (mb *mailbox) heard(uid store.UID, flags []string, modseq uint64) {
+	if old, ok := mb.now[uid]; ok && modseq < old.modseq {
+		return
+	}
+	mb.now[uid] = msgNow{flags: slices.Clone(flags), modseq: modseq}
+}
+
+// dropExpungedNow keeps the state of the messages listed only; mu held.
+func (mb *mailbox) dropExpungedNow() {
+	for uid := range mb.now {
 		if mb.index(uid) < 0 {
-			delete(mb.modseqs, uid)
+			delete(mb.now, uid)
 		}
 	}
 }
@@ -276,8 +299,8 @@ func (mb *mailbox) dropExpungedModSeqs() {
 func (mb *mailbox) modseq(uid store.UID) (uint64, bool) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	m, ok := mb.modseqs[uid]
-	return m, ok && m > 0
+	m, ok := mb.now[uid]
+	return m.modseq, ok && m.modseq > 0
 }
 
 // index returns the position of uid in the mailbox, or -1; mu held.
@@ -295,17 +318,10 @@ func (mb *mailbox) apply(c store.Change, live bool) {
 	if mb.gone {
 		return
 	}
-	switch c.Kind {
-	case store.Appended, store.FlagsChanged:
-		if c.ModSeq > mb.modseqs[c.UID] {
-			mb.modseqs[c.UID] = c.ModSeq
-		}
-	case store.Expunged:
-		// Kept: a flag change told before the EXPUNGE still has its
-		// MODSEQ. Those of expunged messages go when they are many.
-		if len(mb.modseqs) > 2*len(mb.uids)+1024 {
-			mb.dropExpungedModSeqs()
-		}
+	if c.Kind == store.Expunged && len(mb.now) > 2*len(mb.uids)+1024 {
+		// Kept until then: a flag change told before the EXPUNGE still
+		// shows the message's state.
+		mb.dropExpungedNow()
 	}
 	if (c.Kind == store.Appended || c.Kind == store.FlagsChanged) && mb.addKeywords(c.Flags) && live {
 		// A keyword new to the mailbox: every session learns it from
@@ -351,7 +367,7 @@ func (mb *mailbox) apply(c store.Change, live bool) {
 			}
 		}
 		mb.uids = nil
-		clear(mb.modseqs)
+		clear(mb.now)
 		mb.gone = true
 	}
 }

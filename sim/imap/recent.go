@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"bytes"
 	"maps"
 	"slices"
 	"strings"
@@ -105,6 +106,7 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	// The keywords and the count of expunges are taken together: what
 	// was queued before is ahead of any EXPUNGE queued after.
 	var known []string
+	now := t.deferredFlagsNow()
 	t.mb.mu.Lock()
 	expunges := t.mb.expunges
 	empties := allowExpunge || expunges == t.drained
@@ -135,6 +137,9 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	var write []deferredFetch
 	keep := t.deferred[:0:0]
 	for _, f := range t.deferred {
+		if flags, ok := now[f.uid]; ok {
+			f.flags = flags
+		}
 		var untold []goimap.Flag
 		for _, fl := range f.flags {
 			if k := strings.ToLower(string(fl)); isKeyword(k) && !t.told[k] {
@@ -189,6 +194,38 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		return nil
 	}
 	return w.WriteNumRecent(uint32(n))
+}
+
+// deferredFlagsNow reads the flags of the messages whose FETCH responses
+// wait (as the session shows them, \Recent included): written late, such
+// a response shows the flags as they are then, not as they were when it
+// was held back. Another session's change, told by the tracker in the
+// meantime, would otherwise be undone by it. A mailbox gone leaves them
+// as they were (their EXPUNGE responses come).
+func (t *selection) deferredFlagsNow() map[store.UID][]goimap.Flag {
+	t.mb.mu.Lock()
+	n := len(t.deferred)
+	t.mb.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	msgs, err := t.s.srv.Store.List(t.s.user, t.mb.key.name)
+	if err != nil {
+		return nil
+	}
+	var recent []store.UID
+	if !t.s.rev2() {
+		recent = t.recentSet()
+	}
+	t.mb.mu.Lock()
+	defer t.mb.mu.Unlock()
+	now := make(map[store.UID][]goimap.Flag, len(t.deferred))
+	for _, f := range t.deferred {
+		if i, ok := slices.BinarySearchFunc(msgs, f.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) }); ok {
+			now[f.uid] = withRecent(msgs[i].Flags, f.uid, recent)
+		}
+	}
+	return now
 }
 
 // deferredFetch is a FETCH response of the session's own STORE that
@@ -268,6 +305,43 @@ func (t *selection) claim() (int, bool) {
 }
 
 // recentSet returns the session's recent messages.
+// flagsNow returns a message's flags as last heard, without the keywords
+// no FLAGS response has named to the session yet (RFC 9051 §7.3.5: a
+// later FETCH, behind that FLAGS, shows them); ok is false when the
+// message is not known.
+func (t *selection) flagsNow(uid store.UID) ([]string, bool) {
+	t.mb.mu.Lock()
+	defer t.mb.mu.Unlock()
+	m, ok := t.mb.now[uid]
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(m.flags))
+	for _, f := range m.flags {
+		if k := strings.ToLower(f); isKeyword(k) && !t.told[k] {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out, true
+}
+
+// toldBy notes the keywords of a FLAGS response written to the session.
+func (t *selection) toldBy(line []byte) {
+	list, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r\n"), []byte("* FLAGS ("))
+	if !ok {
+		return
+	}
+	list = bytes.TrimSuffix(list, []byte(")"))
+	t.mb.mu.Lock()
+	defer t.mb.mu.Unlock()
+	for _, f := range strings.Fields(string(list)) {
+		if k := strings.ToLower(f); isKeyword(k) {
+			t.told[k] = true
+		}
+	}
+}
+
 // nextExpunged returns the UID of the EXPUNGE response the session is
 // writing: the next the tracker queued for it.
 func (t *selection) nextExpunged() (store.UID, bool) {

@@ -172,7 +172,9 @@ func TestRecent(t *testing.T) {
 // the mailbox, and PERMANENTFLAGS (§7.1) those a client can change for
 // good, with \* for new keywords. A keyword that STORE, APPEND or COPY
 // brings into the mailbox is announced by FLAGS to every session that
-// has it selected, before a FETCH shows it.
+// has it selected, before a FETCH shows it. Each FETCH shows the flags
+// as they are when it is written (the first of two changes told shows
+// both).
 func TestKeywordsAnnounced(t *testing.T) {
 	w := newWorld(t)
 	w.Deliver(t, "INBOX", msg(1), msg(2))
@@ -211,7 +213,7 @@ func TestKeywordsAnnounced(t *testing.T) {
 		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen $Label1 $Todo)
 		S: * 1 FETCH (UID 1 FLAGS ($Todo))
 		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen $Label1 $Other $Todo)
-		S: * 2 FETCH (UID 2 FLAGS ($Label1 $Other))
+		S: * 2 FETCH (UID 2 FLAGS ($Label1 $Other $todo))
 		S: * 2 FETCH (UID 2 FLAGS ($Label1 $Other $todo))
 		S: b3 OK NOOP completed
 		C: b4 APPEND INBOX (Draft-Review) {11}
@@ -974,4 +976,64 @@ func TestSelectListRev2(t *testing.T) {
 		S: * OK [PERMANENTFLAGS *
 		S: * LIST (\HasNoChildren) "/" INBOX
 		S: a6 OK [READ-WRITE] SELECT completed`)
+}
+
+// A FETCH response held back behind the FLAGS that names its keyword
+// (see TestKeywordBehindExpunge) shows the message's flags as they are
+// when it is written: another session's change, told before it, is not
+// undone by it (RFC 9051 §7.5.2: the last FETCH FLAGS is what the
+// client keeps). imaptest's checkpoints caught sessions that disagreed.
+func TestHeldFetchShowsFlagsNow(t *testing.T) {
+	w := newWorld(t)
+	w.Deliver(t, "INBOX", msg(1), msg(2))
+	a := w.raw(t)
+	a.expect("a1", "LOGIN bob bob", "OK")
+	a.expect("a2", "SELECT INBOX", "OK")
+	// Another session expunges the second message; this one then labels
+	// the first, whose FLAGS waits behind that EXPUNGE.
+	w.Store.SetFlags(bob, "INBOX", []store.UID{2}, store.FlagsAdd, []string{store.FlagDeleted})
+	w.Store.Expunge(bob, "INBOX", []store.UID{2})
+	a.Run(`
+		C: a3 STORE 1 +FLAGS ($New)
+		S: * 2 FETCH (UID 2 FLAGS (\Deleted \Recent))
+		S: a3 OK STORE completed`)
+	// Someone takes the label off again.
+	w.Store.SetFlags(bob, "INBOX", []store.UID{1}, store.FlagsRemove, []string{"$New"})
+	a.Run(`
+		C: a4 NOOP
+		S: * 2 EXPUNGE
+		S: * FLAGS (\Answered \Deleted \Draft \Flagged \Seen $New)
+		S: * 1 FETCH (UID 1 FLAGS (\Recent))
+		S: * 1 FETCH (FLAGS (\Recent))
+		S: a4 OK NOOP completed`)
+}
+
+// Another session's change told after this session's own STORE does not
+// undo it: go-imap writes the pending updates after the command's
+// answer, and each FETCH shows the flags as they are then, so the last
+// one the client reads is the message's state. imaptest's checkpoints
+// caught clients that kept \Seen off a message that had it.
+func TestLateChangeShowsFlagsNow(t *testing.T) {
+	overStores(t, func(t *testing.T, onStore option) {
+		w := newWorld(t, onStore)
+		w.Deliver(t, "INBOX", msg(1))
+		a, b := w.raw(t), w.raw(t)
+		a.expect("a1", "LOGIN bob bob", "OK")
+		a.expect("a2", "SELECT INBOX", "OK")
+		b.expect("b1", "LOGIN bob bob", "OK")
+		b.expect("b2", "SELECT INBOX", "OK")
+		b.expect("b3", "STORE 1 +FLAGS.SILENT (\\Flagged)", "OK")
+		a.Run(`
+			C: a3 STORE 1 +FLAGS (\Seen)
+			S: * 1 FETCH (FLAGS (\Flagged \Seen \Recent))
+			S: * 1 FETCH (UID 1 FLAGS (\Flagged \Seen \Recent))
+			S: a3 OK STORE completed
+			C: a4 UID FETCH 1 (FLAGS)
+			S: * 1 FETCH (UID 1 FLAGS (\Flagged \Seen \Recent))
+			S: a4 OK UID FETCH completed`)
+		b.Run(`
+			C: b4 NOOP
+			S: * 1 FETCH (UID 1 FLAGS (\Flagged \Seen))
+			S: b4 OK NOOP completed`)
+	})
 }

@@ -80,6 +80,8 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 					return st.HighestModSeq, err == nil
 				},
 				nextExpunged: sel.nextExpunged,
+				flagsNow:     sel.flagsNow,
+				toldBy:       sel.toldBy,
 			}
 			if !s.rev2() {
 				box.isRecent = sel.isRecent
