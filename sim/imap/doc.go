@@ -106,6 +106,14 @@
 // in IDLE (and at the next command to the others); a flag change or an
 // expunge made by one session, by POP3 or by anyone else is reported to
 // every other session with its own sequence numbers (RFC 9051 §5.2, §7.5).
+// go-imap writes a session's pending changes after its command's own
+// answer, so a change told late could undo a newer state the command
+// showed: every FETCH response that names its UID therefore shows the
+// message's flags as they are when it is written (the mailbox keeps
+// them as last heard, ahead of the tracker), but for keywords no FLAGS
+// response has named to the session yet. The last FETCH a client reads
+// of a message is its state; imaptest's checkpoints, which compare what
+// every client believes, agree.
 // A selected mailbox that is deleted or renamed away looks empty to the
 // sessions that had it selected.
 //
