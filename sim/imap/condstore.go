@@ -502,10 +502,7 @@ func (c *clientConn) condLine(line []byte) []byte {
 		return line
 	case bytes.HasPrefix(line, []byte("* ")):
 		if c.box != nil {
-			line = c.fetchFlagsNow(line)
-			if c.box.isRecent != nil {
-				line = c.fetchRecent(line)
-			}
+			line = c.fetchFlags(line)
 		}
 		if c.condstore {
 			return c.fetchModSeq(line)
@@ -595,14 +592,17 @@ func (c *clientConn) endLine(out []byte) []byte {
 	return out
 }
 
-// fetchFlagsNow writes the FLAGS of a FETCH response that names its UID
-// as the message's flags are now (but the keywords the session has not
-// been told of). The tracker's responses carry the flags of the change
-// they tell, and go-imap writes those a session has pending after the
-// command's own answer: a change told late would otherwise undo a newer
-// one the command showed (another session's flag, then this one's
-// STORE), and the client keep flags the message no longer has. wmu held.
-func (c *clientConn) fetchFlagsNow(line []byte) []byte {
+// fetchFlags writes the FLAGS of a FETCH response that names its UID as
+// the message's flags are now (but the keywords the session has not been
+// told of), with \Recent for a message recent in the session. The
+// tracker's responses carry the flags of the change they tell, and
+// go-imap writes those a session has pending after the command's own
+// answer: a change told late would otherwise undo a newer one the
+// command showed (another session's flag, then this one's STORE), and
+// the client keep flags the message no longer has. And they are alike
+// for every session, where \Recent is the session's (RFC 3501 §2.3.2).
+// wmu held.
+func (c *clientConn) fetchFlags(line []byte) []byte {
 	uid, n, ok := fetchUID(line)
 	if !ok {
 		return line
@@ -616,38 +616,15 @@ func (c *clientConn) fetchFlagsNow(line []byte) []byte {
 	if end < 0 {
 		return line
 	}
-	flags, ok := c.box.flagsNow(uid)
-	if !ok {
-		return line
-	}
-	return slices.Concat(line[:start], []byte(strings.Join(flags, " ")), line[start+end:])
-}
-
-// fetchRecent adds \Recent to the FLAGS of a FETCH response that lacks
-// it for a message recent in the session: the responses that tell a
-// session of another's flag change come from the mailbox's tracker,
-// alike for every session (RFC 3501 §2.3.2: the flag is the session's).
-// wmu held.
-func (c *clientConn) fetchRecent(line []byte) []byte {
-	uid, n, ok := fetchUID(line)
-	if !ok {
-		return line
-	}
-	i := bytes.Index(line[n:], []byte(" FLAGS ("))
-	if i < 0 {
-		return line
-	}
-	start := n + i + len(" FLAGS (")
-	end := bytes.IndexByte(line[start:], ')')
-	if end < 0 || bytes.Contains(line[start:start+end], []byte(`\Recent`)) || !c.box.isRecent(uid) {
-		return line
-	}
 	end += start
-	sep := " "
-	if end == start {
-		sep = ""
+	flags := strings.Fields(string(line[start:end]))
+	if now, ok := c.box.flagsNow(uid); ok {
+		flags = now
 	}
-	return slices.Concat(line[:end], []byte(sep+`\Recent`), line[end:])
+	if c.box.isRecent != nil && !slices.Contains(flags, string(flagRecent)) && c.box.isRecent(uid) {
+		flags = append(flags, string(flagRecent))
+	}
+	return slices.Concat(line[:start], []byte(strings.Join(flags, " ")), line[end:])
 }
 
 // fetchUID reads the UID of a FETCH response that starts with it: "* n
