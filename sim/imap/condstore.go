@@ -607,11 +607,12 @@ func (c *clientConn) fetchFlags(line []byte) []byte {
 	if !ok {
 		return line
 	}
-	i := bytes.Index(line[n:], []byte(" FLAGS ("))
-	if i < 0 {
+	// FLAGS right after the UID, as the session and the tracker write
+	// them: not a " FLAGS (" in a string further on.
+	if !bytes.HasPrefix(line[n:], []byte(" FLAGS (")) {
 		return line
 	}
-	start := n + i + len(" FLAGS (")
+	start := n + len(" FLAGS (")
 	end := bytes.IndexByte(line[start:], ')')
 	if end < 0 {
 		return line

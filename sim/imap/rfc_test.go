@@ -1037,3 +1037,17 @@ func TestLateChangeShowsFlagsNow(t *testing.T) {
 			S: b4 OK NOOP completed`)
 	})
 }
+
+// The flags a FETCH response shows are its FLAGS item's, right after its
+// UID: text that only looks like one (a subject) is left as written.
+func TestFlagsLookalikeKept(t *testing.T) {
+	w := newWorld(t)
+	w.Deliver(t, "INBOX", []byte("From: alice@example.org\r\nSubject: about FLAGS (bug)\r\nDate: Thu, 01 Jan 2026 09:00:00 +0000\r\n\r\nHi\r\n"))
+	r := w.raw(t)
+	r.expect("a1", "LOGIN bob bob", "OK")
+	r.expect("a2", "SELECT INBOX", "OK")
+	r.Run(`
+		C: a3 UID FETCH 1 (ENVELOPE)
+		S: * 1 FETCH (UID 1 ENVELOPE ("Thu, 01 Jan 2026 09:00:00 +0000" "about FLAGS (bug)" *
+		S: a3 OK UID FETCH completed`)
+}
