@@ -424,7 +424,7 @@ func (c *clientConn) tagged(line []byte) []byte {
 	if out, ok := c.multiAppended(line); ok {
 		return out
 	}
-	return c.condLine(c.sorted(line))
+	return c.amended(c.sorted(line))
 }
 
 // follow notes the lines go-imap writes, and the literals in them; wmu
