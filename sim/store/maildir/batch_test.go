@@ -58,7 +58,7 @@ func TestAppendBatchDurableBeforeReturn(t *testing.T) {
 		// Its rename, found by the UID in the new name.
 		r := -1
 		for j := range i {
-			if log[j][0] == "rename" && strings.Contains(log[j][2], ",U="+uid+",") {
+			if log[j][0] == "rename" && strings.HasSuffix(log[j][2], ",U="+uid) {
 				r = j
 			}
 		}

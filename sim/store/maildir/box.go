@@ -35,23 +35,29 @@ type box struct {
 	gone     bool
 	validity uint32
 	next     store.UID
-	// highest is the mailbox's highest mod-sequence (RFC 7162);
-	// savedHighest is what mailhop-uidlist has of it.
-	highest      uint64
-	savedHighest uint64
-	keywords     []string // keyword i is letter 'a'+i
-	msgs         []*message
-	byKey        map[string]*message
-	byTag        map[string]*message // delivered messages by delivery tag
-	watchers     map[int]func(store.Change)
-	watchSeq     int
-	pending      []queuedChange // changes not yet told to watchers
-	changeSeq    uint64
-	scanNew      time.Time // directory mtimes at the last scan
-	scanCur      time.Time
-	notifyMu     sync.Mutex
-	syncNew      syncer
-	syncCur      syncer
+	// savedNext is the next UID as mailhop-uidlist has it.
+	savedNext store.UID
+	// highest is the mailbox's highest mod-sequence (RFC 7162), kept in
+	// memory only; reserved is the reserve mailhop-uidlist has, never
+	// below it (see "Mod-sequences"). legacy says that file was written
+	// before the reserve: its value is a highest as of an expunge, and
+	// names may hold higher ones (M=).
+	highest   uint64
+	reserved  uint64
+	legacy    bool
+	keywords  []string // keyword i is letter 'a'+i
+	msgs      []*message
+	byKey     map[string]*message
+	byTag     map[string]*message // delivered messages by delivery tag
+	watchers  map[int]func(store.Change)
+	watchSeq  int
+	pending   []queuedChange // changes not yet told to watchers
+	changeSeq uint64
+	scanNew   time.Time // directory mtimes at the last scan
+	scanCur   time.Time
+	notifyMu  sync.Mutex
+	syncNew   syncer
+	syncCur   syncer
 }
 
 type queuedChange struct {
@@ -62,9 +68,10 @@ type queuedChange struct {
 // message is one message file.
 type message struct {
 	uid    store.UID
-	modseq uint64 // its M= field (1 without one)
-	// key is the file name before ":": unique, kept by other programs'
-	// renames; mailhop's own renames change only its U= and M= fields.
+	modseq uint64 // in memory only
+	// key is the file name before ":": unique, kept by every rename of a
+	// flag change (mailhop's and other programs'); only the scan changes
+	// it, to add a U= field to a file that has none or a taken one.
 	key   string
 	name  string // the file name now
 	sub   string // "new" or "cur"
@@ -119,16 +126,6 @@ func (b *box) add(m *message) {
 	if tag := tagOf(m.key); tag != "" {
 		b.byTag[tag] = m
 	}
-}
-
-// rekey records that m's file is now named name in sub, with the key
-// key. mu held.
-func (b *box) rekey(m *message, key, sub, name string) {
-	if b.byKey[m.key] == m {
-		delete(b.byKey, m.key)
-	}
-	m.key, m.sub, m.name = key, sub, name
-	b.byKey[key] = m
 }
 
 // nameFor joins a key and the info part of the name it had ("" and no
@@ -230,34 +227,70 @@ func (b *box) remove(uids []store.UID, keepFile func(*message) bool) (removed []
 	return removed, seq, touched, err
 }
 
-// saveList writes mailhop-uidlist: the UIDVALIDITY, the next UID (so
-// that the UID of a removed last message is never used again after a
-// restart), the highest mod-sequence and the keywords. mu held.
+// saveNext writes mailhop-uidlist when the next UID there is behind, so
+// that removing the message with the highest UID can not let it be used
+// again after a restart. mu held.
+func (b *box) saveNext() error {
+	if b.savedNext >= b.next {
+		return nil
+	}
+	return b.saveList()
+}
+
+// saveList writes mailhop-uidlist: the UIDVALIDITY, the next UID, the
+// mod-sequence reserve and the keywords. mu held.
 func (b *box) saveList() error {
-	ul := uidlist{validity: b.validity, next: b.next, highest: b.highest, keywords: b.keywords}
+	ul := uidlist{validity: b.validity, next: b.next, reserve: b.reserved, keywords: b.keywords}
 	if err := b.s.writeAtomic(b.dir, uidlistFile, ul.encode()); err != nil {
 		return err
 	}
-	b.savedHighest = b.highest
+	b.savedNext, b.legacy = b.next, false
 	return nil
 }
 
-// nextModSeq is the mod-sequence the next change gets: above every other
-// of the mailbox. Whoever records it on disk raises highest to it. mu
-// held.
-func (b *box) nextModSeq() uint64 { return b.highest + 1 }
+// modSeqBlock is how many mod-sequences one write of mailhop-uidlist
+// reserves.
+const modSeqBlock = 1024
 
-// expungeModSeq raises the mailbox's highest mod-sequence for an expunge
-// and writes it to mailhop-uidlist, with the next UID, before any file is
-// removed: the removed messages take their M= fields with them, and the
-// highest must never be lower after a restart than it was before. mu
-// held.
-func (b *box) expungeModSeq() error {
-	b.highest++
+// cover makes sure that mailhop-uidlist's reserve is at least ms before
+// ms is handed out: when it is below, the reserve is raised to cover ms
+// and a block more, and written. mu held.
+func (b *box) cover(ms uint64) error {
+	if ms <= b.reserved {
+		return nil
+	}
+	old := b.reserved
+	b.reserved = ms + modSeqBlock - 1
 	if err := b.saveList(); err != nil {
-		b.highest--
+		b.reserved = old
 		return err
 	}
+	return nil
+}
+
+// nextModSeq is the mod-sequence the next change gets, above every other
+// of the mailbox, once the reserve covers it. Whoever makes the change
+// raises highest to it. mu held.
+func (b *box) nextModSeq() (uint64, error) {
+	ms := b.highest + 1
+	if err := b.cover(ms); err != nil {
+		return 0, err
+	}
+	return ms, nil
+}
+
+// expungeModSeq raises the mailbox's highest mod-sequence for an expunge,
+// and writes the next UID to mailhop-uidlist when it is behind there,
+// before any file is removed. mu held.
+func (b *box) expungeModSeq() error {
+	ms, err := b.nextModSeq()
+	if err != nil {
+		return err
+	}
+	if err := b.saveNext(); err != nil {
+		return err
+	}
+	b.highest = ms
 	return nil
 }
 
@@ -341,7 +374,7 @@ type fileName struct {
 	key    string // before ":"
 	info   string // after ":"
 	uid    store.UID
-	modseq uint64 // M=, else 0
+	modseq uint64 // M= (written by an older mailhop), else 0
 	size   int64  // W=, else -1
 	disk   int64  // S=, else -1
 }
@@ -377,9 +410,9 @@ func parseName(name string) fileName {
 	return fn
 }
 
-// withUID returns key with its U= and M= fields set to uid and modseq,
-// last and in that order.
-func withUID(key string, uid store.UID, modseq uint64) string {
+// withUID returns key with its U= field set to uid, last. An M= field
+// (written by an older mailhop) is dropped.
+func withUID(key string, uid store.UID) string {
 	fields := strings.Split(key, ",")
 	out := fields[:1]
 	for _, f := range fields[1:] {
@@ -387,12 +420,12 @@ func withUID(key string, uid store.UID, modseq uint64) string {
 			out = append(out, f)
 		}
 	}
-	return strings.Join(out, ",") + uidFields(uid, modseq)
+	return strings.Join(out, ",") + uidField(uid)
 }
 
-// uidFields renders the U= and M= fields of a name.
-func uidFields(uid store.UID, modseq uint64) string {
-	return ",U=" + strconv.FormatUint(uint64(uid), 10) + ",M=" + strconv.FormatUint(modseq, 10)
+// uidField renders the U= field of a name.
+func uidField(uid store.UID) string {
+	return ",U=" + strconv.FormatUint(uint64(uid), 10)
 }
 
 // deliveryTag names one delivery in a file name: "K" and 32 hex digits,
@@ -478,14 +511,12 @@ func (b *box) load() error {
 		if ul, err = decodeUidlist(data); err != nil {
 			return fmt.Errorf("maildir: %s: %w", path, err)
 		}
-		b.validity, b.next, b.keywords = ul.validity, max(ul.next, 1), ul.keywords
-		b.highest, b.savedHighest = max(ul.highest, 1), ul.highest
+		b.validity, b.next, b.savedNext, b.keywords = ul.validity, max(ul.next, 1), ul.next, ul.keywords
+		b.reserved, b.legacy = ul.reserve, !ul.hasReserve
 	case errors.Is(err, fs.ErrNotExist):
-		// A Maildir made by another program: its UIDs start now.
-		b.validity, b.next, b.highest = b.s.newValidity(), 1, 1
-		if err := b.saveList(); err != nil {
-			return err
-		}
+		// A Maildir made by another program: its UIDs start now, its
+		// mod-sequences from a reserve of 0. The scan writes the file.
+		b.validity, b.next = b.s.newValidity(), 1
 	default:
 		return fmt.Errorf("maildir: %w", err)
 	}
@@ -521,19 +552,31 @@ func (b *box) refresh() error {
 }
 
 // scanLocked reconciles the list with the directories: new files get UIDs
-// and mod-sequences (renamed to carry them), missing ones are expunged,
-// renamed ones change flags (and are renamed again, to carry their new
-// mod-sequence). mu held; the caller flushes.
+// (renamed to carry them when need be) and mod-sequences, missing ones
+// are expunged, renamed ones change flags and get a new mod-sequence.
+// The first scan (initial) gives every message the mod-sequence one above
+// the reserve in mailhop-uidlist, once the reserve is raised past it. mu
+// held; the caller flushes.
 func (b *box) scanLocked(initial bool) error {
 	entries, mtNew, mtCur, err := b.readEntries()
 	if err != nil {
 		return err
 	}
 	if initial {
-		// The highest mod-sequence is at least every one a name holds.
-		for _, e := range entries {
-			b.highest = max(b.highest, e.fn.modseq)
+		// Above every mod-sequence handed out before (all within the
+		// reserve): every message counts as changed since. A reserve
+		// written by a mailhop that kept M= in names was a highest as of
+		// an expunge, and those names may hold higher ones.
+		base := b.reserved
+		if b.legacy {
+			for _, e := range entries {
+				base = max(base, e.fn.modseq)
+			}
 		}
+		if err := b.cover(base + 1); err != nil {
+			return err
+		}
+		b.highest = base + 1
 	}
 	// retry says a rename failed: scan again next time, whatever the
 	// directories' modification times say.
@@ -579,25 +622,19 @@ func (b *box) scanLocked(initial bool) error {
 		}
 		b.remove(gone, func(*message) bool { return true })
 	}
-	var renamed []string
-	// Flags another program changed: a new mod-sequence, carried in the
-	// name from now on. Should the rename fail (the file renamed again
-	// meanwhile), the message stays as it was until the next scan.
+	// Flags another program changed: a new mod-sequence.
 	for _, f := range flagged {
 		m, e := f.m, f.e
-		modseq := b.nextModSeq()
-		key := withUID(e.fn.key, m.uid, modseq)
-		name := nameFor(key, e.name, e.fn.info)
-		if err := os.Rename(filepath.Join(b.dir, e.sub, e.name), filepath.Join(b.dir, e.sub, name)); err != nil {
-			retry = true
-			continue
+		modseq, err := b.nextModSeq()
+		if err != nil {
+			return err
 		}
 		b.highest = modseq
-		b.rekey(m, key, e.sub, name)
+		m.sub, m.name = e.sub, e.name
 		m.flags, m.extra, m.modseq = f.flags, f.extra, modseq
-		renamed = append(renamed, e.sub)
 		b.publish(store.Change{Kind: store.FlagsChanged, UID: m.uid, Flags: slices.Clone(m.flags), ModSeq: modseq})
 	}
+	var renamed []string
 	// New files: those that carry a UID above every UID in use keep it
 	// (in order); the others are given the next UIDs, in name order.
 	slices.SortFunc(fresh, func(x, y diskEntry) int {
@@ -640,31 +677,30 @@ func (b *box) scanLocked(initial bool) error {
 		if n := len(b.msgs); n > 0 {
 			last = b.msgs[n-1].uid
 		}
-		keep := e.fn.uid != 0 && e.fn.uid > last && (initial || e.fn.uid >= b.next)
-		if keep && initial {
-			// As it was when mailhop last ran: its UID and its
-			// mod-sequence (1 for a file named without one).
-			m.uid, m.modseq = e.fn.uid, max(e.fn.modseq, 1)
-			b.next = max(b.next, m.uid+1)
-		} else {
-			// New to the mailbox, or its UID is taken: a mod-sequence
-			// above every other and, when need be, the next UID, both
-			// carried in the name from now on.
-			m.uid, m.modseq = b.next, b.nextModSeq()
-			if keep {
-				m.uid = e.fn.uid
+		modseq := b.highest // the first scan's, for every message
+		if !initial {
+			// New to the mailbox: above every other.
+			if modseq, err = b.nextModSeq(); err != nil {
+				return err
 			}
-			key := withUID(e.fn.key, m.uid, m.modseq)
+		}
+		if e.fn.uid != 0 && e.fn.uid > last && (initial || e.fn.uid >= b.next) {
+			m.uid = e.fn.uid
+		} else {
+			// No UID yet, or one already taken: the next, carried in
+			// the name from now on.
+			m.uid = b.next
+			key := withUID(e.fn.key, m.uid)
 			name := nameFor(key, e.name, e.fn.info)
 			if err := os.Rename(path, filepath.Join(b.dir, e.sub, name)); err != nil {
 				retry = true
 				continue
 			}
-			b.next = max(b.next, m.uid+1)
-			b.highest = m.modseq
 			m.key, m.name = key, name
 			renamed = append(renamed, e.sub)
 		}
+		b.next = max(b.next, m.uid+1)
+		b.highest, m.modseq = modseq, modseq
 		b.add(m)
 		b.publish(store.Change{Kind: store.Appended, UID: m.uid, Flags: slices.Clone(m.flags), Size: m.size, ModSeq: m.modseq})
 	}
@@ -730,15 +766,19 @@ func (y *syncer) sync() error {
 type uidlist struct {
 	validity uint32
 	next     store.UID
-	// highest is the highest mod-sequence as of the last expunge (0: a
-	// file from before mod-sequences); the names may hold higher ones.
-	highest  uint64
-	keywords []string
+	// reserve is the highest mod-sequence mailhop may hand out before
+	// it writes the file again (see "Mod-sequences"). hasReserve says
+	// the file had it; when not, reserve is the "highestmodseq" of a
+	// mailhop that kept mod-sequences in names (a highest as of its last
+	// expunge or Close), or 0 from before mod-sequences.
+	reserve    uint64
+	hasReserve bool
+	keywords   []string
 }
 
 func (u uidlist) encode() []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "mailhop-uidlist 1\nuidvalidity %d\nuidnext %d\nhighestmodseq %d\n", u.validity, u.next, u.highest)
+	fmt.Fprintf(&b, "mailhop-uidlist 1\nuidvalidity %d\nuidnext %d\nmodseqreserve %d\n", u.validity, u.next, u.reserve)
 	for i, k := range u.keywords {
 		fmt.Fprintf(&b, "keyword %c %s\n", 'a'+i, k)
 	}
@@ -747,6 +787,7 @@ func (u uidlist) encode() []byte {
 
 func decodeUidlist(data []byte) (uidlist, error) {
 	var u uidlist
+	var oldHighest uint64
 	lines := strings.Split(string(data), "\n")
 	if len(lines) == 0 || lines[0] != "mailhop-uidlist 1" {
 		return u, errors.New("not a mailhop-uidlist (version 1)")
@@ -770,7 +811,7 @@ func decodeUidlist(data []byte) (uidlist, error) {
 				return u, bad
 			}
 			u.next = store.UID(v)
-		case "highestmodseq":
+		case "modseqreserve", "highestmodseq":
 			if len(f) < 2 {
 				return u, bad
 			}
@@ -778,7 +819,11 @@ func decodeUidlist(data []byte) (uidlist, error) {
 			if err != nil {
 				return u, bad
 			}
-			u.highest = v
+			if f[0] == "highestmodseq" {
+				oldHighest = v
+			} else {
+				u.reserve, u.hasReserve = v, true
+			}
 		case "keyword":
 			if len(f) != 3 || len(f[1]) != 1 || f[1][0] != byte('a'+len(u.keywords)) {
 				return u, bad
@@ -788,6 +833,9 @@ func decodeUidlist(data []byte) (uidlist, error) {
 	}
 	if u.validity == 0 {
 		return u, errors.New("no uidvalidity")
+	}
+	if !u.hasReserve {
+		u.reserve = oldHighest
 	}
 	return u, nil
 }

@@ -7,7 +7,7 @@
 //
 //	ROOT/DOMAIN/LOCAL/                   bob@example.net's INBOX (a Maildir)
 //	ROOT/DOMAIN/LOCAL/{tmp,new,cur}/
-//	ROOT/DOMAIN/LOCAL/mailhop-uidlist    INBOX's UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, keywords
+//	ROOT/DOMAIN/LOCAL/mailhop-uidlist    INBOX's UIDVALIDITY, UIDNEXT, mod-sequence reserve, keywords
 //	ROOT/DOMAIN/LOCAL/mailhop-unsubscribed   mailboxes the user unsubscribed from
 //	ROOT/DOMAIN/LOCAL/.Work/             the mailbox "Work" (Maildir++)
 //	ROOT/DOMAIN/LOCAL/.Work.2026/        "Work/2026": "/" becomes "."
@@ -18,11 +18,11 @@
 //
 // A message file is named
 //
-//	<secs>.M<usecs>P<pid>Q<n>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>,M=<modseq>[:2,<flags>]
+//	<secs>.M<usecs>P<pid>Q<n>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>[:2,<flags>]
 //
 // or, when the MDA delivered it (AppendOnce, see "Delivering once"),
 //
-//	<secs>.K<32 hex digits>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>,M=<modseq>[:2,<flags>]
+//	<secs>.K<32 hex digits>.<host>,S=<bytes on disk>,W=<bytes with CRLF>,U=<uid>[:2,<flags>]
 //
 // It holds the message with LF line ends, as Maildir readers expect; Read
 // gives it back with CRLF, exactly as appended when the message used CRLF
@@ -38,48 +38,58 @@
 // ascending order: a UID is exactly as durable as the message, and the
 // mapping survives a crash without any list to replay. Other programs keep
 // the name when they move a message from new/ to cur/ or change its flags
-// (the Maildir rule), so the UID stays. mailhop-uidlist keeps what is not
-// in file names — UIDVALIDITY, the next UID (so that the UID of an
-// expunged last message is never reused), the highest mod-sequence as of
-// the last expunge and the keyword letters — and is always replaced
-// atomically: written to a temporary file, fsynced, renamed over the old
-// one, and the directory fsynced. It is written before any message file
-// is removed.
+// (the Maildir rule), so the UID stays; and so does mailhop: its flag
+// change renames only the part after ":". The part before ":" is what
+// other Maildir programs (mutt, Python's mailbox module, Dovecot) know a
+// message by, and mailhop changes it only to give a file its U= field,
+// when the file came without one or with a UID already taken.
+// mailhop-uidlist keeps what is not in file names — UIDVALIDITY, the next
+// UID (so that the UID of an expunged last message is never reused), the
+// mod-sequence reserve (see "Mod-sequences") and the keyword letters —
+// and is always replaced atomically: written to a temporary file,
+// fsynced, renamed over the old one, and the directory fsynced. It is
+// written before a message file is removed when the next UID there is
+// behind.
 //
 // # Mod-sequences
 //
-// A message's mod-sequence (RFC 7162 CONDSTORE) is in its name too,
-// beside U= in the part other programs keep (",U=7,M=12"). The append or
-// copy that files a message names it with the mailbox's highest
-// mod-sequence plus one, under the mailbox's lock as its UID. mailhop's
-// own flag change renames the file for its new flags, and that one rename
-// carries the new M= too: flags and mod-sequence change together or not
-// at all. A file without M= (filed before mailhop kept mod-sequences, or
-// by another program) has mod-sequence 1, the same after every restart.
-// The part of the name before ":" is thus not fixed for mailhop: its U=
-// and M= change; a program that has the mailbox open and knows messages
-// by that part sees a message mailhop flagged as one removed and one new.
+// Mod-sequences (RFC 7162 CONDSTORE) are not in file names: each
+// message's is kept in memory only, and given as the memory store gives
+// it. An append, a copy, a flag change (mailhop's, or one another program
+// made by renaming, seen by a scan) gives the message the mailbox's
+// highest mod-sequence plus one; an expunge raises the highest by one. A
+// new mailbox starts at highest 1, so its messages are numbered 2, 3, 4
+// and on.
 //
-// The mailbox's highest mod-sequence is the largest of every M= and of
-// the value in mailhop-uidlist (at least 1). An expunge raises it, and
-// the raised value is written to mailhop-uidlist before any file is
-// removed (Expunge, the source of Move, renaming INBOX away), since the
-// removed messages take their M= with them: a crash never lowers it.
-// Close writes it there too.
+// What is on disk is a reserve, R, in mailhop-uidlist: no mod-sequence
+// above R is handed out (to a message, or as HIGHESTMODSEQ) before a
+// mailhop-uidlist with a higher R is written. When the next one would
+// pass R, mailhop-uidlist is first written with R raised by a block
+// (1,024), under the mailbox's lock: one write per block of changes, not
+// one per change. So every mod-sequence any client has seen is at most
+// the R on disk, whatever happens to the process or the machine.
 //
-// Durable: an append's M= with the append; a flag change's once its
-// directory is fsynced, before SetFlags returns and before watchers hear
-// of it. Not durable: a flag change whose rename a crash loses before
-// that fsync. After the restart the file has its old name (old flags, old
-// M=) or its new one (both new), never a mix; but another session may
-// have listed the new mod-sequence meanwhile, and the highest may then be
-// lower than what it saw. Not seen at all: flags another program changes
-// while mailhop is not running (a name does not say which flags its M=
-// was given with, so the message keeps its mod-sequence, and a client
-// resynchronising with CHANGEDSINCE misses the change). And a message
-// another program removes, while mailhop is stopped or before a scan
-// notices, takes its M= with it: when that was the highest and mailhop
-// ended without Close, the highest is lower after the restart.
+// The first use of a mailbox after a start (its load) gives every message
+// the mod-sequence R+1, and the mailbox the highest R+1, once R has been
+// raised past it and written. After a restart, a crash included, every
+// message thus counts as changed since anything a client saw before: a
+// CONDSTORE or QRESYNC client resynchronising with CHANGEDSINCE (or
+// SELECT's QRESYNC) fetches every message's flags once, and misses no
+// flag change: not one mailhop made and a crash then undid (its rename
+// lost before its directory's fsync), not one another program made while
+// mailhop was stopped. The highest never goes back, not even when
+// another program removed the message that held it, so a client's cached
+// HIGHESTMODSEQ is never above the server's. The cost is one refetch of
+// flags per mailbox per restart.
+//
+// Names that carry an M= field (written by a mailhop that kept
+// mod-sequences there) are read as any other: the field is ignored, and
+// dropped when the scan renames such a file to give it a UID; a flag
+// change keeps it, as it keeps the rest of the part before ":". The
+// mailhop-uidlist of that version has "highestmodseq", a highest as of its
+// last expunge or Close, which names may exceed: the first load after it
+// takes R as the largest of that value and every M=. A mailhop-uidlist
+// from before mod-sequences has neither, and R is 0.
 //
 // # Durability
 //
@@ -126,13 +136,12 @@
 // A message another program drops into new/ (with the Maildir tmp/ →
 // new/ protocol) is found the next time the mailbox is listed, or within
 // PollInterval while an IMAP session watches the mailbox, given the next
-// UID and mod-sequence and renamed to carry them. Messages another
+// UID and mod-sequence, and renamed to carry its UID. Messages another
 // program removes are reported as expunged (the highest mod-sequence
-// raised and saved as for an Expunge). Flag changes made by renaming are
-// reported too: the scan sees flags in a name that differ from those
-// mailhop knew, gives the message a new mod-sequence and renames the file
-// once more to carry it; should that rename fail (renamed again
-// meanwhile), the change is taken at the next scan.
+// raised as for an Expunge). Flag changes made by renaming are reported
+// too: the scan sees flags in a name that differ from those mailhop knew,
+// and gives the message a new mod-sequence; the file keeps the name that
+// program gave it.
 package maildir
 
 import (
@@ -272,34 +281,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the poller, and writes to each loaded mailbox's
-// mailhop-uidlist its highest mod-sequence where that file is behind
-// (see "Mod-sequences"). The store must not be used after.
+// Close stops the poller. The store must not be used after. It has
+// nothing to write: mailhop-uidlist is always as a restart needs it (see
+// "Mod-sequences").
 func (s *Store) Close() error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.pollDone
 	s.mu.Lock()
 	s.closed = true
-	users := make([]*user, 0, len(s.users))
-	for _, u := range s.users {
-		users = append(users, u)
-	}
 	s.mu.Unlock()
-	var firstErr error
-	for _, u := range users {
-		u.mu.Lock()
-		for _, b := range u.boxes {
-			b.mu.Lock()
-			if !b.gone && b.savedHighest < b.highest {
-				if err := b.saveList(); err != nil && firstErr == nil {
-					firstErr = err
-				}
-			}
-			b.mu.Unlock()
-		}
-		u.mu.Unlock()
-	}
-	return firstErr
+	return nil
 }
 
 // poll checks the watched mailboxes for changes made by other programs.
@@ -439,7 +430,7 @@ func (s *Store) makeMaildir(dir string, folder bool) error {
 			return fmt.Errorf("maildir: %w", err)
 		}
 	}
-	ul := uidlist{validity: s.newValidity(), next: 1, highest: 1}
+	ul := uidlist{validity: s.newValidity(), next: 1}
 	if err := s.writeAtomic(dir, uidlistFile, ul.encode()); err != nil {
 		return err
 	}
@@ -1063,8 +1054,14 @@ func (s *Store) fileBatch(b *box, batch []*appendReq) {
 			r.err = err
 			continue
 		}
-		m := &message{uid: b.next, modseq: b.nextModSeq(), size: r.size, date: r.date, flags: r.flags}
-		m.key = r.final + uidFields(m.uid, m.modseq)
+		modseq, err := b.nextModSeq()
+		if err != nil {
+			os.Remove(r.tmp)
+			r.err = err
+			continue
+		}
+		m := &message{uid: b.next, modseq: modseq, size: r.size, date: r.date, flags: r.flags}
+		m.key = r.final + uidField(m.uid)
 		m.sub, m.name = "new", m.key
 		if info != "" {
 			m.sub, m.name = "cur", m.key+":2,"+info
@@ -1153,8 +1150,9 @@ func (s *Store) SetFlags(addr, name string, uids []store.UID, op store.FlagOp, f
 	return out, err
 }
 
-// SetFlagsIf decides and renames under the mailbox's lock: the new flags
-// and the new mod-sequence (M=) of a message are one rename of its file.
+// SetFlagsIf decides and renames under the mailbox's lock, so that no
+// change comes between the test of a message's mod-sequence and its new
+// flags. The rename changes only the name's info part (after ":").
 func (s *Store) SetFlagsIf(addr, name string, uids []store.UID, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.Message, []store.UID, error) {
 	b, err := s.box(addr, name)
 	if err != nil {
@@ -1188,16 +1186,17 @@ func (s *Store) SetFlagsIf(addr, name string, uids []store.UID, op store.FlagOp,
 			if err != nil {
 				return fail(err)
 			}
-			modseq := b.nextModSeq()
-			key := withUID(m.key, m.uid, modseq)
-			newName := key + ":2," + info
+			modseq, err := b.nextModSeq()
+			if err != nil {
+				return fail(err)
+			}
+			newName := m.key + ":2," + info
 			if err := os.Rename(b.path(m), filepath.Join(b.dir, "cur", newName)); err != nil {
 				return fail(fmt.Errorf("maildir: %w", err))
 			}
 			touched[m.sub], touched["cur"] = true, true
 			b.highest = modseq
-			b.rekey(m, key, "cur", newName)
-			m.flags, m.modseq = nf, modseq
+			m.sub, m.name, m.flags, m.modseq = "cur", newName, nf, modseq
 			seq = b.publish(store.Change{Kind: store.FlagsChanged, UID: uid, Flags: slices.Clone(nf), ModSeq: modseq})
 		}
 		out = append(out, m.message())
@@ -1309,8 +1308,13 @@ func (s *Store) copyMove(addr, from string, uids []store.UID, to string, move bo
 			firstErr = err
 			break
 		}
+		modseq, err := db.nextModSeq()
+		if err != nil {
+			firstErr = err
+			break
+		}
 		base := fmt.Sprintf("%s,S=%d,W=%d", s.uniqueName(), m.diskSize(), m.size)
-		nm := &message{uid: db.next, modseq: db.nextModSeq(), key: base + uidFields(db.next, db.nextModSeq()),
+		nm := &message{uid: db.next, modseq: modseq, key: base + uidField(db.next),
 			size: m.size, date: m.date, flags: slices.Clone(m.flags), extra: m.extra}
 		nm.sub, nm.name = "new", nm.key
 		if info != "" {
