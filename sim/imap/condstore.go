@@ -62,7 +62,7 @@ type condCommand struct {
 }
 
 // condWords are the words that make the guard look closer at a line.
-var condWords = [][]byte{[]byte("MODSEQ"), []byte("CHANGEDSINCE"), []byte("CONDSTORE"), []byte("QRESYNC")}
+var condWords = []string{"MODSEQ", "CHANGEDSINCE", "CONDSTORE", "QRESYNC"}
 
 // isCondCommand reports whether a command line may use CONDSTORE: one of
 // its words, in a command that takes them (f: the line's first words).
@@ -82,9 +82,8 @@ func isCondCommand(line []byte, f []string) bool {
 	default:
 		return false
 	}
-	up := bytes.ToUpper(line)
 	for _, w := range condWords {
-		if bytes.Contains(up, w) {
+		if containsFold(line, w) { // no copy of a line of up to 48 KiB
 			return true
 		}
 	}

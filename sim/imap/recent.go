@@ -106,7 +106,7 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	// The keywords and the count of expunges are taken together: what
 	// was queued before is ahead of any EXPUNGE queued after.
 	var known []string
-	now := t.deferredFlagsNow()
+	rev2 := t.s.rev2()
 	t.mb.mu.Lock()
 	expunges := t.mb.expunges
 	empties := allowExpunge || expunges == t.drained
@@ -137,8 +137,15 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	var write []deferredFetch
 	keep := t.deferred[:0:0]
 	for _, f := range t.deferred {
-		if flags, ok := now[f.uid]; ok {
-			f.flags = flags
+		// Written late, it shows the flags as they are now, not as when
+		// it was held back: another session's change, told meanwhile by
+		// the tracker, would otherwise be undone by it.
+		if m, ok := t.mb.now[f.uid]; ok {
+			var recent []store.UID
+			if !rev2 {
+				recent = t.recent
+			}
+			f.flags = withRecent(m.flags, f.uid, recent)
 		}
 		var untold []goimap.Flag
 		for _, fl := range f.flags {
@@ -194,38 +201,6 @@ func (t *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		return nil
 	}
 	return w.WriteNumRecent(uint32(n))
-}
-
-// deferredFlagsNow reads the flags of the messages whose FETCH responses
-// wait (as the session shows them, \Recent included): written late, such
-// a response shows the flags as they are then, not as they were when it
-// was held back. Another session's change, told by the tracker in the
-// meantime, would otherwise be undone by it. A mailbox gone leaves them
-// as they were (their EXPUNGE responses come).
-func (t *selection) deferredFlagsNow() map[store.UID][]goimap.Flag {
-	t.mb.mu.Lock()
-	n := len(t.deferred)
-	t.mb.mu.Unlock()
-	if n == 0 {
-		return nil
-	}
-	msgs, err := t.s.srv.Store.List(t.s.user, t.mb.key.name)
-	if err != nil {
-		return nil
-	}
-	var recent []store.UID
-	if !t.s.rev2() {
-		recent = t.recentSet()
-	}
-	t.mb.mu.Lock()
-	defer t.mb.mu.Unlock()
-	now := make(map[store.UID][]goimap.Flag, len(t.deferred))
-	for _, f := range t.deferred {
-		if i, ok := slices.BinarySearchFunc(msgs, f.uid, func(m store.Message, u store.UID) int { return cmpUID(m.UID, u) }); ok {
-			now[f.uid] = withRecent(msgs[i].Flags, f.uid, recent)
-		}
-	}
-	return now
 }
 
 // deferredFetch is a FETCH response of the session's own STORE that

@@ -14,10 +14,7 @@ import (
 // Python's mailbox module (a Maildir reader other than mailhop) reads
 // what mailhop wrote: folders, messages and flags.
 func TestPythonReadsIt(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatal("python3 is needed for this test (Debian package python3)")
-	}
+	py := needPython(t)
 	dir := t.TempDir()
 	s := open(t, dir)
 	s.AddUser(bob)
@@ -49,10 +46,7 @@ for key in w.keys():
 // ":": a flag change mailhop makes keeps it, so the message keeps its key
 // there (it is not seen as removed and another added).
 func TestPythonKeepsKeys(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatal("python3 is needed for this test (Debian package python3)")
-	}
+	py := needPython(t)
 	dir := t.TempDir()
 	s := open(t, dir)
 	s.AddUser(bob)
@@ -86,4 +80,14 @@ for key in sorted(md.keys()):
 			t.Fatalf("python listed %q after the flag change, want %q (before: %q)", after[i], want, before[i])
 		}
 	}
+}
+
+// needPython finds python3, which CI installs: missing, the test fails.
+func needPython(t *testing.T) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is needed for this test (Debian package python3)")
+	}
+	return py
 }
