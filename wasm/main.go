@@ -218,20 +218,26 @@ func install(p *playground.Playground, name string) error {
 
 // state answers state(). The page asks for it first and then shows the
 // world to its user: the worker has time then, so the first answer also
-// sets the playground warming up (in a later turn of the event loop, so
-// the answer goes first).
+// sets the playground warming up, a little later (warmDelay). A page that
+// connects at once (a link that opens a terminal, a quick click) is not
+// kept waiting behind work its plain connection does not need.
 func (b *bridge) state([]safejs.Value) (runner, error) {
 	return func() (any, error) {
 		st, err := b.p.State()
 		b.warm.Do(func() {
 			go func() {
-				time.Sleep(time.Millisecond)
+				time.Sleep(warmDelay)
 				b.p.Warm()
 			}()
 		})
 		return st, err
 	}, nil
 }
+
+// warmDelay is how long after the first state() the playground warms up:
+// longer than a page takes to ask for its first connection when it asks
+// at once, shorter than a person takes to read the page and click.
+const warmDelay = 300 * time.Millisecond
 
 // runner does a call's work, off the JavaScript event loop.
 type runner func() (any, error)

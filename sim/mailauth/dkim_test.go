@@ -3,6 +3,7 @@ package mailauth
 import (
 	"context"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -513,5 +514,33 @@ func TestDKIMRSA2048(t *testing.T) {
 		if r := verify(t, f, m)[0]; r.Result != Pass || r.Algorithm != "rsa-sha256" {
 			t.Errorf("%+v", r)
 		}
+	}
+}
+
+// A key whose public half was worked out ahead of time is the very key
+// derived without it, and signs what its public key verifies; a seed not
+// known ahead is derived as before.
+func TestKnowEd25519(t *testing.T) {
+	seeds := [][]byte{[]byte("example.org"), []byte("example.net")}
+	want := []ed25519.PrivateKey{Ed25519FromSeed(seeds[0]), Ed25519FromSeed(seeds[1])}
+	known := Ed25519PublicKeys(seeds[:1])
+	KnowEd25519(known)
+	defer KnowEd25519(nil)
+	for i, seed := range seeds {
+		got := Ed25519FromSeed(seed)
+		if !got.Equal(want[i]) {
+			t.Fatalf("seed %q: %x, want %x", seed, got, want[i])
+		}
+		sig := ed25519.Sign(got, []byte("m"))
+		if !ed25519.Verify(got.Public().(ed25519.PublicKey), []byte("m"), sig) {
+			t.Errorf("seed %q: the key's signature does not verify", seed)
+		}
+	}
+	// A wrong public half shows: the table is taken as it is.
+	for s := range known {
+		known[s] = [32]byte{1}
+	}
+	if Ed25519FromSeed(seeds[0]).Equal(want[0]) {
+		t.Error("KnowEd25519's keys are not used")
 	}
 }

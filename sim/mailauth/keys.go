@@ -49,9 +49,41 @@ func GenerateKey(kind KeyType, bits int) (crypto.Signer, error) {
 // run and Go version: the simulation's keys. Never use it for a real
 // domain: whoever knows the seed can sign.
 func Ed25519FromSeed(seed []byte) ed25519.PrivateKey {
-	s := sha256.Sum256(append([]byte("mailhop dkim ed25519 "), seed...))
+	s := ed25519Seed(seed)
+	if pub, ok := knownEd25519[s]; ok {
+		return append(append(make(ed25519.PrivateKey, 0, ed25519.PrivateKeySize), s[:]...), pub[:]...)
+	}
 	return ed25519.NewKeyFromSeed(s[:])
 }
+
+func ed25519Seed(seed []byte) [32]byte {
+	return sha256.Sum256(append([]byte("mailhop dkim ed25519 "), seed...))
+}
+
+// knownEd25519 holds public keys worked out ahead of time, by the
+// Ed25519 seed they derive from (see KnowEd25519).
+var knownEd25519 map[[32]byte][32]byte
+
+// Ed25519PublicKeys returns the public keys Ed25519FromSeed gives the
+// seeds, by the seed's digest: what KnowEd25519 takes. A build works them
+// out ahead of time for the keys it knows it will need.
+func Ed25519PublicKeys(seeds [][]byte) map[[32]byte][32]byte {
+	out := make(map[[32]byte][32]byte, len(seeds))
+	for _, seed := range seeds {
+		s := ed25519Seed(seed)
+		var pub [32]byte
+		copy(pub[:], ed25519.NewKeyFromSeed(s[:]).Public().(ed25519.PublicKey))
+		out[s] = pub
+	}
+	return out
+}
+
+// KnowEd25519 gives Ed25519FromSeed public keys worked out ahead of time
+// (Ed25519PublicKeys): a key whose public half is known is made without a
+// scalar multiplication, which a WebAssembly program's first run pays
+// dearly for (its code compiled on first use, the base point's table
+// built). Call it before the first Ed25519FromSeed; nil forgets them.
+func KnowEd25519(keys map[[32]byte][32]byte) { knownEd25519 = keys }
 
 // RSAFromSeed derives an RSA key of bits bits (at least 1024) from a seed,
 // the same on every run. rsa.GenerateKey cannot do that: since Go 1.26 it

@@ -47,7 +47,7 @@ type Session struct {
 
 	clock   clock.Clock
 	paused  func() bool
-	tlsCfg  *tls.Config
+	tlsCfg  func() *tls.Config // made at the handshake: a plain session never waits for the world CA
 	noTLS   bool
 	timeout time.Duration
 	raw     net.Conn
@@ -138,7 +138,7 @@ func Dial(ctx context.Context, w *world.World, from, to string, port int, opt Op
 	}
 	s := &Session{
 		From: from, To: name, Port: port, Proto: trace.ProtoForPort(port), Server: name,
-		tlsCfg: w.CA.ClientConfig(name), noTLS: opt.NoTLS, timeout: timeout, raw: conn, conn: conn,
+		tlsCfg: func() *tls.Config { return w.CA.ClientConfig(name) }, noTLS: opt.NoTLS, timeout: timeout, raw: conn, conn: conn,
 		clock: w.Clock, paused: opt.Paused, done: make(chan struct{}),
 		notify: make(chan struct{}),
 	}
@@ -427,7 +427,7 @@ func isLogin(proto, text string, afterChallenge bool) bool {
 // startTLS does the client's TLS handshake over the raw connection; its
 // cleartext is reported to the trace as the other clients' is.
 func (s *Session) startTLS(ctx context.Context, why string) error {
-	tc := tls.Client(s.raw, s.tlsCfg)
+	tc := tls.Client(s.raw, s.tlsCfg())
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return err
 	}

@@ -756,8 +756,6 @@ const dkimSelector = "mailhop"
 // Ed25519 key from the world's seed and the domain (ed25519-sha256, RFC
 // 8463), quick to make in the browser, the same on every run.
 func (w *World) dkimKeys() []mailhost.DKIMKey {
-	var seed [8]byte
-	binary.BigEndian.PutUint64(seed[:], w.Seed())
 	var keys []mailhost.DKIMKey
 	for _, hs := range w.Spec.Hosts {
 		if !hs.Signs() {
@@ -765,10 +763,33 @@ func (w *World) dkimKeys() []mailhost.DKIMKey {
 		}
 		for _, d := range hs.Domains {
 			keys = append(keys, mailhost.DKIMKey{Domain: d, Selector: dkimSelector,
-				Key: mailauth.Ed25519FromSeed(append(seed[:], strings.ToLower(d)...))})
+				Key: mailauth.Ed25519FromSeed(dkimSeed(w.Seed(), d))})
 		}
 	}
 	return keys
+}
+
+// dkimSeed is what a domain's DKIM key derives from.
+func dkimSeed(seed uint64, domain string) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seed)
+	return append(b[:], strings.ToLower(domain)...)
+}
+
+// DKIMSeeds returns what the DKIM keys of a world of spec derive from
+// (see mailauth.Ed25519PublicKeys), for a build to work their public
+// halves out ahead of time.
+func DKIMSeeds(spec *Spec) [][]byte {
+	w := &World{Spec: spec}
+	var seeds [][]byte
+	for _, hs := range spec.Hosts {
+		if hs.Signs() {
+			for _, d := range hs.Domains {
+				seeds = append(seeds, dkimSeed(w.Seed(), d))
+			}
+		}
+	}
+	return seeds
 }
 
 // dkimRecords returns the zone file lines that publish the DKIM keys of

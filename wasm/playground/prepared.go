@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mailhop/mailhop/sim/mailauth"
 	"github.com/mailhop/mailhop/sim/world"
 )
 
@@ -36,6 +37,21 @@ func PreparedWorlds() (map[string]string, error) {
 		out[name] = string(b)
 	}
 	return out, nil
+}
+
+// PreparedKeys returns the public halves of the built-in worlds' DKIM keys
+// (at each world's own seed), for mailauth.KnowEd25519: a world then
+// starts without the scalar multiplications that make them.
+func PreparedKeys() (map[[32]byte][32]byte, error) {
+	var seeds [][]byte
+	for _, name := range world.Builtin() {
+		s, err := world.Load(name)
+		if err != nil {
+			return nil, fmt.Errorf("world %s: %w", name, err)
+		}
+		seeds = append(seeds, world.DKIMSeeds(s)...)
+	}
+	return mailauth.Ed25519PublicKeys(seeds), nil
 }
 
 // loadSpec reads a world as world.Load does, a built-in one from its

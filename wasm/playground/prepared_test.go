@@ -1,10 +1,12 @@
 package playground
 
 import (
+	"crypto/ed25519"
 	"crypto/x509"
 	"reflect"
 	"testing"
 
+	"github.com/mailhop/mailhop/sim/mailauth"
 	"github.com/mailhop/mailhop/sim/world"
 )
 
@@ -68,5 +70,33 @@ func TestWarm(t *testing.T) {
 	}
 	if _, err := p.Connect(t.Context(), "bob-pc", "mx.example.net", 25, ConnectOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The prepared DKIM keys are those each built-in world derives at its
+// seed: a world started with them signs what its DNS publishes.
+func TestPreparedKeys(t *testing.T) {
+	keys, err := PreparedKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := world.Load("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := world.DKIMSeeds(spec)
+	if len(seeds) == 0 || len(keys) < len(seeds) {
+		t.Fatalf("%d keys prepared, the default world has %d", len(keys), len(seeds))
+	}
+	var derived []ed25519.PrivateKey
+	for _, seed := range seeds {
+		derived = append(derived, mailauth.Ed25519FromSeed(seed))
+	}
+	mailauth.KnowEd25519(keys)
+	defer mailauth.KnowEd25519(nil)
+	for i, seed := range seeds {
+		if got := mailauth.Ed25519FromSeed(seed); !got.Equal(derived[i]) {
+			t.Errorf("seed %q: prepared %x, derived %x", seed, got, derived[i])
+		}
 	}
 }
