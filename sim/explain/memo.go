@@ -58,6 +58,12 @@ func keyOf(e trace.Event) (memoKey, bool) {
 	}
 	k := memoKey{kind: e.Kind, action: e.Action, host: e.Host, peer: e.Peer, text: e.Text,
 		port: e.Port, proto: e.Proto, dir: e.Dir, tls: e.TLS}
+	if e.Kind == trace.KindPacket {
+		// A packet's port is the client's ephemeral one, new for every
+		// DNS question, and its sentence does not name it: keyed by the
+		// port, every packet would be told afresh and crowd the memory.
+		k.port = 0
+	}
 	if len(e.Records) > 0 {
 		var b strings.Builder
 		for _, r := range e.Records {
