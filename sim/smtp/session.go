@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -424,7 +425,25 @@ func (c *conn) deliver(body []byte) []*response {
 // emitReceived traces the message's arrival (key: its trace.MsgKey).
 func (c *conn) emitReceived(received []byte, key string) {
 	c.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: c.s.Hostname, Peer: c.peerName(), Conn: c.id, Msg: key,
-		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
+		Text: unfoldHeader(received)})
+}
+
+// unfoldHeader returns a header field on one line: each "\r\n\t" a space,
+// the final line break gone (strings.ReplaceAll and TrimRight, copying once).
+func unfoldHeader(h []byte) string {
+	h = bytes.TrimRight(h, "\r\n")
+	var b strings.Builder
+	b.Grow(len(h))
+	for {
+		i := bytes.Index(h, []byte("\r\n\t"))
+		if i < 0 {
+			b.Write(h)
+			return b.String()
+		}
+		b.Write(h[:i])
+		b.WriteByte(' ')
+		h = h[i+3:]
+	}
 }
 
 func (c *conn) peerName() string {
@@ -448,28 +467,41 @@ func addrHost(a net.Addr) string {
 // received builds the trace header this server adds (RFC 5321 §4.4), with
 // the protocol keyword of RFC 3848.
 func (c *conn) received(now time.Time, id string) []byte {
-	with := "ESMTP"
+	ip := addrHost(c.remote)
+	b := make([]byte, 0, 160+len(c.helo)+len(ip)+len(c.s.Hostname)+len(id))
+	b = append(b, "Received: from "...)
+	b = append(b, c.helo...)
+	b = append(b, " (["...)
+	b = append(b, ip...)
+	b = append(b, "])\r\n\tby "...)
+	b = append(b, c.s.Hostname...)
+	b = append(b, " (mailhop) with "...)
 	if c.s.Mode == LMTP {
-		with = "LMTP"
+		b = append(b, "LMTP"...)
+	} else {
+		b = append(b, "ESMTP"...)
 	}
 	if c.isTLS() {
-		with += "S"
+		b = append(b, 'S')
 	}
 	if c.user != "" {
-		with += "A"
+		b = append(b, 'A')
 	}
-	helo := c.helo
-	ip := addrHost(c.remote)
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (mailhop) with %s id %s", helo, "["+ip+"]", c.s.Hostname, with, id)
+	b = append(b, " id "...)
+	b = append(b, id...)
 	if c.isTLS() {
-		fmt.Fprintf(&b, "\r\n\t(using %s)", tls.VersionName(c.tls.Version))
+		b = append(b, "\r\n\t(using "...)
+		b = append(b, tls.VersionName(c.tls.Version)...)
+		b = append(b, ')')
 	}
 	if len(c.tx.to) == 1 {
-		fmt.Fprintf(&b, "\r\n\tfor <%s>", c.tx.to[0].addr)
+		b = append(b, "\r\n\tfor <"...)
+		b = append(b, c.tx.to[0].addr...)
+		b = append(b, '>')
 	}
-	fmt.Fprintf(&b, "; %s\r\n", now.Format(time.RFC1123Z))
-	return b.Bytes()
+	b = append(b, "; "...)
+	b = now.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n"...)
 }
 
 // newID returns a session id for Received headers and generated
@@ -482,7 +514,20 @@ func (s *Server) newID(now time.Time) string {
 	if r == nil {
 		r = rand.Uint32
 	}
-	return fmt.Sprintf("%X.%08X", now.Unix(), r())
+	// fmt.Sprintf("%X.%08X", now.Unix(), r()), without fmt.
+	var b [32]byte
+	out := strconv.AppendInt(b[:0], now.Unix(), 16)
+	for i, c := range out {
+		if 'a' <= c && c <= 'f' {
+			out[i] = c - 'a' + 'A'
+		}
+	}
+	out = append(out, '.')
+	v := r()
+	for shift := 28; shift >= 0; shift -= 4 {
+		out = append(out, "0123456789ABCDEF"[v>>shift&0xF])
+	}
+	return string(out)
 }
 
 // statusIs reports whether err carries the RFC 3463 status code.
