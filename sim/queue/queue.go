@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailhop/mailhop/sim/clock"
@@ -108,6 +109,8 @@ type Queue struct {
 	byDomain map[string]map[string]bool
 	seq      uint32
 	sem      chan struct{}
+	runq     chan func() // to an idle runner (goLocked)
+	idle     atomic.Int32
 	pool     *connPool
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -153,6 +156,7 @@ func (q *Queue) Start(ctx context.Context) error {
 	q.again = map[string]bool{}
 	q.byDomain = map[string]map[string]bool{}
 	q.sem = make(chan struct{}, q.Concurrency)
+	q.runq = make(chan func())
 	q.pool = newConnPool(q.Clock, q.IdleConn)
 	// Start each host's sequence elsewhere, so that two hosts of one
 	// simulated world, on one clock, never show the same queue id.
@@ -333,7 +337,7 @@ func (q *Queue) startAttemptLocked(id string) {
 	q.waiting[id] = true
 	release := hold(q.Clock)
 	q.wg.Add(1)
-	go func() {
+	q.goLocked(func() {
 		defer q.wg.Done()
 		defer release()
 		select {
@@ -358,7 +362,37 @@ func (q *Queue) startAttemptLocked(id string) {
 		q.mu.Unlock()
 		q.attempt(id)
 		q.done(id)
-	}()
+	})
+}
+
+// goLocked runs f in a goroutine of its own, as go f() does, but in one
+// that ran an attempt before when one is idle: an attempt runs deep
+// (SMTP, TLS, the trace), and a fresh goroutine would grow its stack, by
+// copying it, every time. At most Concurrency goroutines wait idle, until
+// the queue stops. mu held.
+func (q *Queue) goLocked(f func()) {
+	select {
+	case q.runq <- f:
+	default:
+		go q.runner(q.ctx, f)
+	}
+}
+
+func (q *Queue) runner(ctx context.Context, f func()) {
+	for {
+		f()
+		if q.idle.Add(1) > int32(q.Concurrency) {
+			q.idle.Add(-1)
+			return
+		}
+		select {
+		case f = <-q.runq:
+			q.idle.Add(-1)
+		case <-ctx.Done():
+			q.idle.Add(-1)
+			return
+		}
+	}
 }
 
 // done ends an envelope's attempt and starts the next if one was asked
