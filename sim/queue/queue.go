@@ -17,6 +17,7 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,7 +248,7 @@ func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
 	}
 	from = "<" + from + ">"
 	q.emit(trace.Event{Kind: trace.KindQueue, Action: "queued", Msg: env.Key,
-		Text: fmt.Sprintf("queue id %s, from %s to %s, %d bytes", env.ID, from, strings.Join(rcpts, ", "), env.Size)})
+		Text: "queue id " + env.ID + ", from " + from + " to " + strings.Join(rcpts, ", ") + ", " + strconv.FormatInt(env.Size, 10) + " bytes"})
 	q.schedule(env)
 	return env.ID, nil
 }
@@ -265,10 +266,29 @@ func (q *Queue) nextSeq() uint32 {
 // short id is taken.
 func newID(now time.Time, seq uint32, long bool) string {
 	ms := uint64(now.UnixMilli()) & 0xFFFFFFF
+	// fmt.Sprintf("%07X%03X%X", ms, seq&0xFFF, seq>>12), without fmt.
+	var b [24]byte
+	out := appendHex(b[:0], ms, 7)
+	out = appendHex(out, uint64(seq&0xFFF), 3)
 	if long {
-		return fmt.Sprintf("%07X%03X%X", ms, seq&0xFFF, seq>>12)
+		out = appendHex(out, uint64(seq>>12), 1)
 	}
-	return fmt.Sprintf("%07X%03X", ms, seq&0xFFF)
+	return string(out)
+}
+
+// appendHex appends v in upper-case hexadecimal, at least width digits.
+func appendHex(b []byte, v uint64, width int) []byte {
+	n := 1
+	for x := v >> 4; x != 0; x >>= 4 {
+		n++
+	}
+	for ; width > n; width-- {
+		b = append(b, '0')
+	}
+	for shift := 4 * (n - 1); shift >= 0; shift -= 4 {
+		b = append(b, "0123456789ABCDEF"[v>>shift&0xF])
+	}
+	return b
 }
 
 // Messages returns a snapshot of the queued envelopes, oldest first.

@@ -37,10 +37,17 @@ func (r *response) Error() string { return strings.TrimSuffix(r.wire(), "\r\n") 
 
 // wire is the reply as the client reads it.
 func (r *response) wire() string {
-	if r.enh == "" {
-		return fmt.Sprintf("%d %s\r\n", r.code, r.text)
+	// fmt.Sprintf("%d %s %s\r\n"), without fmt: every reply comes here.
+	b := make([]byte, 0, 8+len(r.enh)+len(r.text))
+	b = strconv.AppendInt(b, int64(r.code), 10)
+	b = append(b, ' ')
+	if r.enh != "" {
+		b = append(b, r.enh...)
+		b = append(b, ' ')
 	}
-	return fmt.Sprintf("%d %s %s\r\n", r.code, r.enh, r.text)
+	b = append(b, r.text...)
+	b = append(b, "\r\n"...)
+	return string(b)
 }
 
 var (
