@@ -303,6 +303,10 @@ func TestMemoAgrees(t *testing.T) {
 					if got := explain.Narrate(ev); got != say {
 						t.Errorf("%s, round %d: seq %d %s: Narrate %q, afresh %q", c.world, round, ev.Seq, ev.Kind, got, say)
 					}
+					note, got := explain.Explain(ev)
+					if got != say || note != explain.Note(ev) {
+						t.Errorf("%s, round %d: seq %d %s: Explain %q, %q; want %q, %q", c.world, round, ev.Seq, ev.Kind, note, got, explain.Note(ev), say)
+					}
 				}
 			}
 		}
