@@ -62,6 +62,7 @@ type conn struct {
 	tx   transaction
 
 	line []byte // dataLine's, reused from line to line
+	out  []byte // write's, reused from reply to reply
 }
 
 // transaction is the mail transaction MAIL opens (RFC 5321 §3.3).
@@ -166,13 +167,24 @@ func (c *conn) handshake() bool {
 }
 
 func (c *conn) write(s string) error {
+	c.out = append(c.out[:0], s...)
+	return c.flushOut()
+}
+
+// flushOut writes c.out: a buffer kept from write to write (a Write
+// does not keep what it is given), so that a reply is not copied to a new
+// []byte every time, as io.WriteString would.
+func (c *conn) flushOut() error {
 	c.c.SetWriteDeadline(time.Now().Add(c.s.timeout()))
-	_, err := io.WriteString(c.c, s)
+	_, err := c.c.Write(c.out)
 	return err
 }
 
 // reply writes one reply.
-func (c *conn) reply(r *response) bool { return c.write(r.wire()) == nil }
+func (c *conn) reply(r *response) bool {
+	c.out = r.appendWire(c.out[:0])
+	return c.flushOut() == nil
+}
 
 // readLine reads one line, with its line end, of at most maxCommandLine
 // bytes; a longer one is read to its end and reported as errLineTooLong.

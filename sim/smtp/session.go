@@ -37,8 +37,12 @@ func (r *response) Error() string { return strings.TrimSuffix(r.wire(), "\r\n") 
 
 // wire is the reply as the client reads it.
 func (r *response) wire() string {
-	// fmt.Sprintf("%d %s %s\r\n"), without fmt: every reply comes here.
-	b := make([]byte, 0, 8+len(r.enh)+len(r.text))
+	return string(r.appendWire(make([]byte, 0, 8+len(r.enh)+len(r.text))))
+}
+
+// appendWire appends wire to b: fmt.Sprintf("%d %s %s\r\n"), without fmt
+// (every reply comes here).
+func (r *response) appendWire(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(r.code), 10)
 	b = append(b, ' ')
 	if r.enh != "" {
@@ -46,8 +50,7 @@ func (r *response) wire() string {
 		b = append(b, ' ')
 	}
 	b = append(b, r.text...)
-	b = append(b, "\r\n"...)
-	return string(b)
+	return append(b, "\r\n"...)
 }
 
 var (
