@@ -74,6 +74,7 @@ type transaction struct {
 	// only such a transaction may relay.
 	authFrom bool
 	to       []rcpt
+	size     int64 // the SIZE MAIL declared (RFC 1870), 0 if none
 }
 
 // rcpt is an accepted recipient: the address the client gave, and the
@@ -490,6 +491,10 @@ func (c *conn) data(arg string) bool {
 // quiet).
 func (c *conn) readData() (body []byte, bad *response, err error) {
 	var buf bytes.Buffer
+	// Room for the size MAIL declared, up to maxSizeHint (a hint only: a
+	// client may declare more than it sends), so that the buffer is not
+	// grown and copied from 64 bytes up.
+	buf.Grow(int(min(c.tx.size, maxSizeHint)))
 	atLineStart := true // the previous line ended with CRLF
 	for {
 		line, long, err := c.dataLine()
@@ -514,6 +519,9 @@ func (c *conn) readData() (body []byte, bad *response, err error) {
 		}
 	}
 }
+
+// maxSizeHint bounds the room readData makes for a declared SIZE.
+const maxSizeHint = 64 << 10
 
 // dataLine reads one line of the message, with its line end (always an
 // LF). A line longer than maxDataLine is read to its end, but only its

@@ -135,6 +135,7 @@ func (c *conn) mail(arg string) *response {
 		return reply(501, "5.1.7", "Bad sender address syntax: "+why+" (RFC 5321 §4.1.2)")
 	}
 	utf8 := false
+	var size int64
 	for _, p := range params {
 		key, value, hasValue := strings.Cut(p, "=")
 		switch strings.ToUpper(key) {
@@ -146,6 +147,7 @@ func (c *conn) mail(arg string) *response {
 			if n > c.s.MaxMessageBytes {
 				return reply(552, "5.3.4", "Max message size exceeded")
 			}
+			size = n
 		case "BODY": // RFC 6152
 			if v := strings.ToUpper(value); v != "7BIT" && v != "8BITMIME" {
 				return reply(501, "5.5.4", "BODY is 7BIT or 8BITMIME here (RFC 6152)")
@@ -180,7 +182,7 @@ func (c *conn) mail(arg string) *response {
 	case c.s.Mode == Submission:
 		return errAuthRequired
 	}
-	c.tx = transaction{open: true, from: from, utf8: utf8, authFrom: c.user != ""}
+	c.tx = transaction{open: true, from: from, utf8: utf8, authFrom: c.user != "", size: size}
 	return reply(250, "2.1.0", "Roger, accepting mail from <"+from+">")
 }
 
