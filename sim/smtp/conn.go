@@ -139,7 +139,7 @@ func (c *conn) lineBuffered() bool {
 }
 
 // armRead gives the client the idle timeout to send what comes next.
-func (c *conn) armRead() { c.c.SetReadDeadline(time.Now().Add(c.s.timeout())) }
+func (c *conn) armRead() { netx.SetReadTimeout(c.c, c.s.timeout()) }
 
 // timedOut tells the client why the server closes: its timeout (RFC 5321
 // §4.5.3.2: the server may close after it, and §3.8 has it send 421
@@ -176,7 +176,7 @@ func (c *conn) write(s string) error {
 // does not keep what it is given), so that a reply is not copied to a new
 // []byte every time, as io.WriteString would.
 func (c *conn) flushOut() error {
-	c.c.SetWriteDeadline(time.Now().Add(c.s.timeout()))
+	netx.SetWriteTimeout(c.c, c.s.timeout())
 	_, err := c.c.Write(c.out)
 	return err
 }
