@@ -401,6 +401,7 @@ func (q *Queue) goLocked(f func()) {
 func (q *Queue) runner(ctx context.Context, f func()) {
 	for {
 		f()
+		f = nil // what the attempt held is not kept while idle
 		if q.idle.Add(1) > int32(q.Concurrency) {
 			q.idle.Add(-1)
 			return
