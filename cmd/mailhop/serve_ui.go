@@ -70,8 +70,7 @@ func (s *server) startUI() (*uiServer, error) {
 		return nil, fmt.Errorf("--ui %s: %w", s.c.ui, unwrapOpError(err))
 	}
 	// What each line means, with its RFC, for the class watching.
-	s.rec.SetNoter(explain.Note)
-	s.rec.SetNarrator(explain.Narrate)
+	s.rec.SetExplainer(explain.Explain)
 	boot := strconv.FormatInt(time.Now().UnixNano(), 36)
 	mux := http.NewServeMux()
 	ui := &uiServer{done: make(chan struct{})}

@@ -8,13 +8,18 @@ import (
 	"github.com/mailhop/mailhop/sim/trace"
 )
 
-// Sentences are pure functions of the event, and most events of a world
-// repeat from one message to the next: the same command and the same
-// reply on every connection, the same DNS question and answer. The
-// sentences of those kinds are remembered, by everything of the event
-// they are made from (not its seq, time, conn or msg). Notes are not:
-// they are made without allocating (TestAllocs).
+// Sentences and notes are pure functions of the event, and most events
+// of a world repeat from one message to the next: the same command and
+// the same reply on every connection, the same DNS question and answer.
+// The sentences of those kinds are remembered, by everything of the event
+// they are made from (not its seq, time, conn or msg), and with each its
+// note (made from less of the event), so that Explain finds both at once.
+// Note alone does not look here: it is made without allocating
+// (TestAllocs).
 var sayings memo
+
+// told is what is remembered of an event: its note and its sentence.
+type told struct{ note, say string }
 
 // memoKey is what a sentence of a wire, packet or DNS event is made from
 // (TestMemoAgrees checks that nothing else counts).
@@ -36,7 +41,7 @@ const (
 
 type memo struct {
 	mu sync.Mutex
-	m  map[memoKey]string
+	m  map[memoKey]told
 }
 
 // keyOf returns the key of an event to remember, or false. A client's
@@ -58,6 +63,12 @@ func keyOf(e trace.Event) (memoKey, bool) {
 	}
 	k := memoKey{kind: e.Kind, action: e.Action, host: e.Host, peer: e.Peer, text: e.Text,
 		port: e.Port, proto: e.Proto, dir: e.Dir, tls: e.TLS}
+	if e.Kind == trace.KindPacket {
+		// A packet's port is the client's ephemeral one, new for every
+		// DNS question, and its sentence does not name it: keyed by the
+		// port, every packet would be told afresh and crowd the memory.
+		k.port = 0
+	}
 	if len(e.Records) > 0 {
 		var b strings.Builder
 		for _, r := range e.Records {
@@ -87,24 +98,29 @@ func plainCommand(proto, line string) bool {
 
 var plainVerbs = [...]string{"MAIL", "RCPT", "DATA", ".", "EHLO", "HELO", "LHLO", "QUIT", "RSET", "NOOP", "STARTTLS"}
 
-// get returns f(e), from memory when an event like e was told before.
-func (m *memo) get(e trace.Event, f func(trace.Event) string) string {
+// get returns the sentence of e and, when withNote or when an event like
+// e is remembered, its note: from memory when an event like e was told
+// before.
+func (m *memo) get(e trace.Event, withNote bool) told {
 	k, ok := keyOf(e)
 	if !ok {
-		return f(e)
+		if withNote {
+			return told{Note(e), narrate(e)}
+		}
+		return told{say: narrate(e)}
 	}
 	m.mu.Lock()
-	s, ok := m.m[k]
+	t, ok := m.m[k]
 	m.mu.Unlock()
 	if ok {
-		return s
+		return t
 	}
-	s = f(e)
+	t = told{Note(e), narrate(e)}
 	m.mu.Lock()
 	if m.m == nil || len(m.m) >= memoSize {
-		m.m = make(map[memoKey]string, 256)
+		m.m = make(map[memoKey]told, 256)
 	}
-	m.m[k] = s
+	m.m[k] = t
 	m.mu.Unlock()
-	return s
+	return t
 }

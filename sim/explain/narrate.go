@@ -35,7 +35,14 @@ const notShown = "; the password itself is not shown"
 // returns "" only for an event with nothing to tell (an unknown kind
 // without a host). Meant for trace.Recorder.SetNarrator.
 func Narrate(e trace.Event) string {
-	return sayings.get(e, narrate)
+	return sayings.get(e, false).say
+}
+
+// Explain returns both the Note and the Narrate of e, remembered together
+// (one look-up for both). Meant for trace.Recorder.SetExplainer.
+func Explain(e trace.Event) (note, say string) {
+	t := sayings.get(e, true)
+	return t.note, t.say
 }
 
 func narrate(e trace.Event) string {

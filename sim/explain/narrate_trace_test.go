@@ -290,6 +290,9 @@ func TestMemoAgrees(t *testing.T) {
 				other := e
 				other.Seq, other.Time, other.Conn, other.Msg, other.Mailbox = e.Seq+1000, e.Time.Add(time.Hour), "c999", "other@id", "x@y/INBOX"
 				other.Next = e.Time.Add(2 * time.Hour)
+				if e.Kind == trace.KindPacket {
+					other.Port = e.Port + 1 // the client's ephemeral port is not in the key
+				}
 				variants = append(variants, other)
 				if explain.NarrateAfresh(other) != say {
 					t.Errorf("%s: seq %d %s: the sentence depends on more than the memo's key", c.world, e.Seq, e.Kind)
@@ -299,6 +302,10 @@ func TestMemoAgrees(t *testing.T) {
 				for _, ev := range variants {
 					if got := explain.Narrate(ev); got != say {
 						t.Errorf("%s, round %d: seq %d %s: Narrate %q, afresh %q", c.world, round, ev.Seq, ev.Kind, got, say)
+					}
+					note, got := explain.Explain(ev)
+					if got != say || note != explain.Note(ev) {
+						t.Errorf("%s, round %d: seq %d %s: Explain %q, %q; want %q, %q", c.world, round, ev.Seq, ev.Kind, note, got, explain.Note(ev), say)
 					}
 				}
 			}

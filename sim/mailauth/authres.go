@@ -85,46 +85,80 @@ func (r *DMARCResult) ARMethod() ARMethod {
 
 func (m ARMethod) String() string {
 	var b strings.Builder
-	b.WriteString(m.Method + "=" + string(m.Result))
+	m.writeTo(&b)
+	return b.String()
+}
+
+// writeTo writes String into b, without building the parts apart.
+func (m ARMethod) writeTo(b *strings.Builder) {
+	b.WriteString(m.Method)
+	b.WriteByte('=')
+	b.WriteString(string(m.Result))
 	if m.Reason != "" {
-		b.WriteString(" reason=" + quoteValue(m.Reason, false))
+		b.WriteString(" reason=")
+		b.WriteString(quoteValue(m.Reason, false))
 	}
 	for _, p := range m.Props {
-		b.WriteString(" " + p.Type + "." + p.Property + "=" + quoteValue(p.Value, true))
+		b.WriteByte(' ')
+		b.WriteString(p.Type)
+		b.WriteByte('.')
+		b.WriteString(p.Property)
+		b.WriteByte('=')
+		b.WriteString(quoteValue(p.Value, true))
 	}
-	return b.String()
 }
 
 // Value is the field's body on one line: "mx.example.net; spf=pass …", or
 // "mx.example.net; none" when nothing was checked (RFC 8601 §2.2).
 func (a AuthResults) Value() string {
-	parts := []string{a.ServID}
-	for _, m := range a.Methods {
-		parts = append(parts, m.String())
-	}
-	if len(a.Methods) == 0 {
-		parts = append(parts, "none")
-	}
-	return strings.Join(parts, "; ")
+	var b strings.Builder
+	a.writeValue(&b)
+	return b.String()
 }
 
+func (a AuthResults) writeValue(b *strings.Builder) {
+	b.WriteString(a.ServID)
+	for _, m := range a.Methods {
+		b.WriteString("; ")
+		m.writeTo(b)
+	}
+	if len(a.Methods) == 0 {
+		b.WriteString("; none")
+	}
+}
+
+const arName = "Authentication-Results: "
+
 // String is the whole header field on one line, without a line break.
-func (a AuthResults) String() string { return "Authentication-Results: " + a.Value() }
+func (a AuthResults) String() string {
+	var b strings.Builder
+	b.WriteString(arName)
+	a.writeValue(&b)
+	return b.String()
+}
 
 // Field is the header field ready to put in a message: on one line when
 // it fits in 78 characters, otherwise one method per line; it ends in
 // CRLF.
 func (a AuthResults) Field() string {
-	if s := a.String(); len(s) <= 78 {
-		return s + "\r\n"
-	}
 	var b strings.Builder
-	b.WriteString("Authentication-Results: " + a.ServID)
+	b.Grow(160)
+	b.WriteString(arName)
+	a.writeValue(&b)
+	if b.Len() <= 78 {
+		b.WriteString("\r\n")
+		return b.String()
+	}
+	b.Reset()
+	b.Grow(160)
+	b.WriteString(arName)
+	b.WriteString(a.ServID)
 	if len(a.Methods) == 0 {
 		b.WriteString("; none")
 	}
 	for _, m := range a.Methods {
-		b.WriteString(";\r\n\t" + m.String())
+		b.WriteString(";\r\n\t")
+		m.writeTo(&b)
 	}
 	b.WriteString("\r\n")
 	return b.String()

@@ -3,6 +3,7 @@ package mailauth
 import (
 	"bytes"
 	"strings"
+	"unicode/utf8"
 )
 
 // hfield is one header field of a raw message.
@@ -32,15 +33,14 @@ var unbreak = strings.NewReplacer("\r\n", "", "\n", "", "\r", "")
 // they are). message.ReadHeader skips malformed lines, turns a stray CR
 // into a space, stops at MaxHeaderBytes and joins lines with "\n".
 func splitHeader(msg []byte) (fields []hfield, body []byte, ok bool) {
+	// First the bounds of each field, then one string for the whole
+	// header that every field's raw is cut from.
+	var bounds [][2]int
 	start, end := -1, 0 // the field being read: msg[start:end]
 	flush := func() {
-		if start < 0 {
-			return
+		if start >= 0 {
+			bounds = append(bounds, [2]int{start, end})
 		}
-		raw := string(msg[start:end])
-		first, _, _ := strings.Cut(raw, "\n")
-		name, _, _ := strings.Cut(strings.TrimSuffix(first, "\r"), ":")
-		fields = append(fields, hfield{name: strings.TrimSpace(name), raw: raw})
 	}
 	for at := 0; at < len(msg); {
 		i := bytes.IndexByte(msg[at:], '\n')
@@ -52,7 +52,8 @@ func splitHeader(msg []byte) (fields []hfield, body []byte, ok bool) {
 		content := bytes.TrimSuffix(msg[at:at+i], []byte("\r"))
 		if len(content) == 0 {
 			flush()
-			return fields, msg[next:], true
+			body, ok = msg[next:], true
+			break
 		}
 		if start >= 0 && (content[0] == ' ' || content[0] == '\t') {
 			end, at = next, next // continues the field above
@@ -61,8 +62,22 @@ func splitHeader(msg []byte) (fields []hfield, body []byte, ok bool) {
 		flush()
 		start, end, at = at, next, next
 	}
-	flush()
-	return fields, nil, false
+	if !ok {
+		flush()
+	}
+	if len(bounds) == 0 {
+		return nil, body, ok
+	}
+	head := string(msg[bounds[0][0]:bounds[len(bounds)-1][1]])
+	base := bounds[0][0]
+	fields = make([]hfield, len(bounds))
+	for k, b := range bounds {
+		raw := head[b[0]-base : b[1]-base]
+		first, _, _ := strings.Cut(raw, "\n")
+		name, _, _ := strings.Cut(strings.TrimSuffix(first, "\r"), ":")
+		fields[k] = hfield{name: strings.TrimSpace(name), raw: raw}
+	}
+	return fields, body, ok
 }
 
 // pickFields returns the fields to sign or verify for the names of h=,
@@ -89,9 +104,46 @@ func pickFields(fields []hfield, names []string) []hfield {
 // spaces made one, no space around the colon or at the end.
 func relaxedHeader(raw string) string {
 	name, value, _ := strings.Cut(raw, ":")
-	return strings.ToLower(strings.TrimSpace(name)) + ":" + strings.Join(strings.FieldsFunc(value, func(r rune) bool {
-		return r == ' ' || r == '\t' || r == '\r' || r == '\n'
-	}), " ") + "\r\n"
+	name = strings.TrimSpace(name)
+	var b strings.Builder
+	b.Grow(len(name) + len(value) + 3)
+	lowerInto(&b, name)
+	b.WriteByte(':')
+	// The words of value, split at runs of SP, HTAB, CR and LF, joined
+	// by one space: what strings.FieldsFunc and Join make, in one copy.
+	gap, words := false, false
+	for i := 0; i < len(value); i++ {
+		switch c := value[i]; c {
+		case ' ', '\t', '\r', '\n':
+			gap = true
+		default:
+			if gap && words {
+				b.WriteByte(' ')
+			}
+			gap, words = false, true
+			b.WriteByte(c)
+		}
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// lowerInto writes strings.ToLower(s) into b, without a copy of its own
+// when s is ASCII.
+func lowerInto(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			b.WriteString(strings.ToLower(s))
+			return
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
 }
 
 // bodyLines splits a body into lines on CRLF or a bare LF.

@@ -113,13 +113,13 @@ func (h *Host) checker() func(ctx context.Context, a smtp.Arrival) smtp.Verdict 
 	return func(ctx context.Context, a smtp.Arrival) smtp.Verdict {
 		r := cfg.AuthResolver
 		spf := mailauth.CheckSPF(ctx, r, mailauth.SPFQuery{IP: a.IP, Helo: a.Helo, MailFrom: a.MailFrom, Receiver: cfg.Hostname, Now: cfg.Clock.Now()})
-		emit(ctx, "spf", fmt.Sprintf("SPF %s: %s", spf.Result, spf.Reason))
+		emit(ctx, "spf", "SPF "+string(spf.Result)+": "+spf.Reason)
 		dkim := mailauth.VerifyDKIM(ctx, r, a.Msg)
 		if len(dkim) == 0 {
 			emit(ctx, "dkim", "DKIM none: the message carries no DKIM-Signature")
 		}
 		for _, d := range dkim {
-			emit(ctx, "dkim", fmt.Sprintf("DKIM %s for %s: %s", d.Result, d.Domain, d.Reason))
+			emit(ctx, "dkim", "DKIM "+string(d.Result)+" for "+d.Domain+": "+d.Reason)
 		}
 		var dmarc *mailauth.DMARCResult
 		if from, err := mailauth.FromDomain(a.Msg); err != nil {
@@ -128,7 +128,7 @@ func (h *Host) checker() func(ctx context.Context, a smtp.Arrival) smtp.Verdict 
 			mu.Lock() // one sampling source for pct=, used in turn
 			dmarc = mailauth.CheckDMARC(ctx, r, mailauth.DMARCInput{FromDomain: from, SPF: spf, DKIM: dkim, Rand: rnd})
 			mu.Unlock()
-			emit(ctx, "dmarc", fmt.Sprintf("DMARC %s for %s: %s", dmarc.Result, from, dmarc.Reason))
+			emit(ctx, "dmarc", "DMARC "+string(dmarc.Result)+" for "+from+": "+dmarc.Reason)
 		}
 		dkimPass := false
 		for _, d := range dkim {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,9 +133,10 @@ func (m *MDA) Deliver(ctx context.Context, from, rcpt string, body []byte) error
 		return &Error{Reason: fmt.Sprintf("no mailbox for %s here", rcpt), permanent: true}
 	}
 	// RFC 5321 §4.4: the delivering server records the reverse-path.
-	head := fmt.Sprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n", from, rcpt)
-	msg := make([]byte, 0, len(head)+len(body))
-	msg = append(append(msg, head...), body...)
+	const rp, dt = "Return-Path: <", ">\r\nDelivered-To: "
+	msg := make([]byte, 0, len(rp)+len(from)+len(dt)+len(rcpt)+2+len(body))
+	msg = append(append(append(append(append(msg, rp...), from...), dt...), rcpt...), "\r\n"...)
+	msg = append(msg, body...)
 	var now time.Time
 	if m.Clock != nil {
 		now = m.Clock.Now()
@@ -171,7 +173,7 @@ func (m *MDA) Deliver(ctx context.Context, from, rcpt string, body []byte) error
 		}
 		return &Error{Reason: "mailbox store: " + err.Error()}
 	}
-	text := fmt.Sprintf("filed as UID %d, %d bytes", uid, len(msg))
+	text := "filed as UID " + strconv.FormatUint(uint64(uid), 10) + ", " + strconv.Itoa(len(msg)) + " bytes"
 	if !filed {
 		text = fmt.Sprintf("filed already as UID %d by an earlier attempt (the queue had not recorded it): not filed twice", uid)
 	}

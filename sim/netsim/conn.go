@@ -191,6 +191,14 @@ func (c *Conn) SetDeadline(t time.Time) error {
 func (c *Conn) SetReadDeadline(t time.Time) error  { c.readDL.set(t); return nil }
 func (c *Conn) SetWriteDeadline(t time.Time) error { c.writeDL.set(t); return nil }
 
+// SetReadTimeout sets the read deadline d from now on the network's
+// clock: SetReadDeadline(time.Now().Add(d)) without reading the wall
+// clock twice (netx.SetReadTimeout).
+func (c *Conn) SetReadTimeout(d time.Duration) error { c.readDL.setIn(d); return nil }
+
+// SetWriteTimeout is SetReadTimeout for writes.
+func (c *Conn) SetWriteTimeout(d time.Duration) error { c.writeDL.setIn(d); return nil }
+
 // deadline is a read or write deadline on the network's clock. A deadline
 // is given as a wall-clock instant (as net.Conn callers compute it from
 // time.Now); what counts is the time left until it, which is measured on
@@ -224,7 +232,22 @@ func (d *deadline) set(t time.Time) {
 		d.at = time.Time{}
 		return
 	}
-	left := time.Until(t)
+	d.inLocked(time.Until(t))
+}
+
+// setIn sets the deadline left from now on the clock (left > 0), or
+// makes it pass at once.
+func (d *deadline) setIn(left time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if isClosed(d.done) {
+		d.done = make(chan struct{})
+	}
+	d.inLocked(left)
+}
+
+// inLocked sets the deadline left from now. mu held, done open.
+func (d *deadline) inLocked(left time.Duration) {
 	if left <= 0 {
 		d.at = time.Time{}
 		close(d.done)

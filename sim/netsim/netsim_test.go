@@ -168,13 +168,22 @@ func TestCloseGivesEOFAndErrClosed(t *testing.T) {
 // Deadlines follow the network's clock: on a virtual clock a read times
 // out when virtual time passes, not before.
 func TestDeadlineOnVirtualClock(t *testing.T) {
+	t.Run("SetReadDeadline", func(t *testing.T) {
+		testDeadlineOnVirtualClock(t, func(c net.Conn) { c.SetReadDeadline(time.Now().Add(5 * time.Minute)) })
+	})
+	t.Run("SetReadTimeout", func(t *testing.T) {
+		testDeadlineOnVirtualClock(t, func(c net.Conn) { c.(*Conn).SetReadTimeout(5 * time.Minute) })
+	})
+}
+
+func testDeadlineOnVirtualClock(t *testing.T, arm func(net.Conn)) {
 	v := clock.NewVirtual(start)
 	c1, _, stop, err := pair(t, v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	c1.SetReadDeadline(time.Now().Add(5 * time.Minute))
+	arm(c1)
 	done := make(chan error, 1)
 	go func() {
 		_, err := c1.Read(make([]byte, 10))

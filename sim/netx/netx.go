@@ -9,6 +9,7 @@ package netx
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -43,13 +44,56 @@ func PlainTap(raw, tlsConn net.Conn, client bool) net.Conn {
 	if t == nil {
 		return tlsConn
 	}
-	return &plainConn{Conn: tlsConn, tap: t, client: client}
+	return &plainConn{Conn: tlsConn, raw: raw, tap: t, client: client}
 }
 
 type plainConn struct {
 	net.Conn
+	raw    net.Conn // under the TLS, which sets its deadlines on it
 	tap    *Tap
 	client bool
+}
+
+// SetReadTimeout sets the read deadline on raw, as crypto/tls does.
+func (c *plainConn) SetReadTimeout(d time.Duration) error {
+	if _, ok := c.raw.(timeouts); ok {
+		return SetReadTimeout(c.raw, d)
+	}
+	return c.Conn.SetReadDeadline(time.Now().Add(d))
+}
+
+// SetWriteTimeout sets the write deadline on raw, as crypto/tls does.
+func (c *plainConn) SetWriteTimeout(d time.Duration) error {
+	if _, ok := c.raw.(timeouts); ok {
+		return SetWriteTimeout(c.raw, d)
+	}
+	return c.Conn.SetWriteDeadline(time.Now().Add(d))
+}
+
+// timeouts is a connection that sets a deadline as a time from now, on
+// its own clock (netsim's conns, on the network's).
+type timeouts interface {
+	SetReadTimeout(d time.Duration) error
+	SetWriteTimeout(d time.Duration) error
+}
+
+// SetReadTimeout sets c's read deadline d from now:
+// c.SetReadDeadline(time.Now().Add(d)), without reading the wall clock
+// when c measures its deadlines on a clock of its own (a netsim conn, or
+// TLS over one), which under WebAssembly is a call out to JavaScript.
+func SetReadTimeout(c net.Conn, d time.Duration) error {
+	if t, ok := c.(timeouts); ok {
+		return t.SetReadTimeout(d)
+	}
+	return c.SetReadDeadline(time.Now().Add(d))
+}
+
+// SetWriteTimeout is SetReadTimeout for the write deadline.
+func SetWriteTimeout(c net.Conn, d time.Duration) error {
+	if t, ok := c.(timeouts); ok {
+		return t.SetWriteTimeout(d)
+	}
+	return c.SetWriteDeadline(time.Now().Add(d))
 }
 
 func (c *plainConn) Read(b []byte) (int, error) {

@@ -172,3 +172,42 @@ func TestTapBlocks(t *testing.T) {
 		}
 	}
 }
+
+// timeoutConn sets its deadlines as a time from now, as netsim's conns do.
+type timeoutConn struct {
+	net.Conn
+	got []string
+}
+
+func (c *timeoutConn) SetReadTimeout(d time.Duration) error {
+	c.got = append(c.got, "read "+d.String())
+	return nil
+}
+
+func (c *timeoutConn) SetWriteTimeout(d time.Duration) error {
+	c.got = append(c.got, "write "+d.String())
+	return nil
+}
+
+// SetReadTimeout and SetWriteTimeout hand the time from now to a conn
+// that takes it, also through the TLS wrapper of PlainTap (whose
+// deadlines crypto/tls sets on the conn under it), and otherwise set a
+// deadline on the wall clock.
+func TestSetTimeout(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	raw := &timeoutConn{Conn: a}
+	for _, c := range []net.Conn{raw, &plainConn{Conn: b, raw: raw, tap: &Tap{}}} {
+		SetReadTimeout(c, time.Minute)
+		SetWriteTimeout(c, time.Second)
+	}
+	if want := []string{"read 1m0s", "write 1s", "read 1m0s", "write 1s"}; fmt.Sprint(raw.got) != fmt.Sprint(want) {
+		t.Errorf("the conn was given %q, want %q", raw.got, want)
+	}
+	// Without one, a wall-clock deadline: the read times out.
+	SetReadTimeout(b, 10*time.Millisecond)
+	if _, err := b.Read(make([]byte, 1)); err == nil || !err.(net.Error).Timeout() {
+		t.Errorf("read after a 10ms timeout: %v, want a timeout", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/mailhop/mailhop/sim/trace"
 )
@@ -340,7 +341,7 @@ func literalSize(line string) (int, bool) {
 }
 
 func (t *Tap) flushBlock(dir trace.Dir, d *tapDir) {
-	text := strings.TrimSuffix(strings.ReplaceAll(d.block.String(), "\r\n", "\n"), "\n")
+	text := blockText(d.block.Bytes())
 	if d.blockN > d.block.Len() {
 		text += fmt.Sprintf("\n… (%d more bytes)", d.blockN-d.block.Len())
 	}
@@ -350,6 +351,28 @@ func (t *Tap) flushBlock(dir trace.Dir, d *tapDir) {
 	d.block.Reset()
 	d.blockN = 0
 	d.inBlock = false
+}
+
+// blockText is the text of a block: its CRLFs as LFs, without the last
+// line end (strings.ReplaceAll and TrimSuffix, copying once).
+func blockText(p []byte) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			b.Write(p)
+			break
+		}
+		if i > 0 && p[i-1] == '\r' {
+			b.Write(p[:i-1])
+			b.WriteByte('\n')
+		} else {
+			b.Write(p[:i+1])
+		}
+		p = p[i+1:]
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func (t *Tap) emitLine(dir trace.Dir, line []byte, complete bool) {
@@ -367,6 +390,9 @@ func (t *Tap) emitText(dir trace.Dir, text string, line []byte, complete bool) {
 func trimEOL(line []byte) string {
 	line = bytes.TrimSuffix(line, []byte("\n"))
 	line = bytes.TrimSuffix(line, []byte("\r"))
+	if utf8.Valid(line) {
+		return string(line)
+	}
 	return strings.ToValidUTF8(string(line), "\uFFFD")
 }
 

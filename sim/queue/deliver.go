@@ -42,7 +42,7 @@ func (q *Queue) attempt(id string) {
 		names[i] = r.Addr
 	}
 	q.emit(trace.Event{Kind: trace.KindQueue, Action: "attempt", Msg: env.Key,
-		Text: fmt.Sprintf("queue id %s, attempt %d for %s", env.ID, env.Attempts, strings.Join(names, ", "))})
+		Text: "queue id " + env.ID + ", attempt " + strconv.Itoa(env.Attempts) + " for " + strings.Join(names, ", ")})
 
 	// Group recipients by domain: one transaction per destination.
 	var domains []string
@@ -190,7 +190,7 @@ func (q *Queue) deliverSibling(c *client, domain, not string) (sent, ok bool) {
 	}
 	sib.Attempts++
 	q.emit(trace.Event{Kind: trace.KindQueue, Action: "attempt", Msg: sib.Key, Conn: c.connID,
-		Text: fmt.Sprintf("queue id %s, attempt %d, on the open connection to %s", sib.ID, sib.Attempts, c.host)})
+		Text: "queue id " + sib.ID + ", attempt " + strconv.Itoa(sib.Attempts) + ", on the open connection to " + c.host})
 	ok, _ = q.transaction(c, sib, sib.Pending(), body)
 	q.finish(sib, body)
 	return true, ok
@@ -285,7 +285,7 @@ func (q *Queue) delivered(env *Envelope, r *Rcpt, c *client, reply string) {
 		how += " over TLS"
 	}
 	q.emit(trace.Event{Kind: trace.KindHop, Peer: c.host, Conn: c.connID, Msg: env.Key,
-		Text: fmt.Sprintf("%s handed to %s by %s (%s)", r.Addr, c.host, how, reply)})
+		Text: r.Addr + " handed to " + c.host + " by " + how + " (" + reply + ")"})
 }
 
 // DeliveryKey names the delivery of a queued message to one recipient:
@@ -297,7 +297,7 @@ func (q *Queue) delivered(env *Envelope, r *Rcpt, c *client, reply string) {
 // recovery delivers again (the process died after filing it, before the
 // journal said so) once only.
 func DeliveryKey(env *Envelope, rcpt string) string {
-	return fmt.Sprintf("%s.%d.%s", env.ID, env.Created.UnixNano(), strings.ToLower(rcpt))
+	return env.ID + "." + strconv.FormatInt(env.Created.UnixNano(), 10) + "." + strings.ToLower(rcpt)
 }
 
 func (q *Queue) deliverLocal(ctx context.Context, env *Envelope, rcpts []*Rcpt, body []byte) {

@@ -33,7 +33,7 @@ func (q *Queue) finish(env *Envelope, body []byte) {
 		switch r.State {
 		case Delivered:
 			q.emit(trace.Event{Kind: trace.KindQueue, Action: "delivered", Msg: env.Key,
-				Text: fmt.Sprintf("queue id %s: %s delivered via %s", env.ID, r.Addr, r.Remote)})
+				Text: "queue id " + env.ID + ": " + r.Addr + " delivered via " + r.Remote})
 		case Failed:
 			failed = append(failed, r)
 			q.emit(trace.Event{Kind: trace.KindQueue, Action: "failed", Msg: env.Key,

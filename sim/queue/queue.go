@@ -17,8 +17,10 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailhop/mailhop/sim/clock"
@@ -108,6 +110,8 @@ type Queue struct {
 	byDomain map[string]map[string]bool
 	seq      uint32
 	sem      chan struct{}
+	runq     chan func() // to an idle runner (goLocked)
+	idle     atomic.Int32
 	pool     *connPool
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -153,6 +157,7 @@ func (q *Queue) Start(ctx context.Context) error {
 	q.again = map[string]bool{}
 	q.byDomain = map[string]map[string]bool{}
 	q.sem = make(chan struct{}, q.Concurrency)
+	q.runq = make(chan func())
 	q.pool = newConnPool(q.Clock, q.IdleConn)
 	// Start each host's sequence elsewhere, so that two hosts of one
 	// simulated world, on one clock, never show the same queue id.
@@ -243,7 +248,7 @@ func (q *Queue) Enqueue(from string, to []string, body []byte) (string, error) {
 	}
 	from = "<" + from + ">"
 	q.emit(trace.Event{Kind: trace.KindQueue, Action: "queued", Msg: env.Key,
-		Text: fmt.Sprintf("queue id %s, from %s to %s, %d bytes", env.ID, from, strings.Join(rcpts, ", "), env.Size)})
+		Text: "queue id " + env.ID + ", from " + from + " to " + strings.Join(rcpts, ", ") + ", " + strconv.FormatInt(env.Size, 10) + " bytes"})
 	q.schedule(env)
 	return env.ID, nil
 }
@@ -261,10 +266,29 @@ func (q *Queue) nextSeq() uint32 {
 // short id is taken.
 func newID(now time.Time, seq uint32, long bool) string {
 	ms := uint64(now.UnixMilli()) & 0xFFFFFFF
+	// fmt.Sprintf("%07X%03X%X", ms, seq&0xFFF, seq>>12), without fmt.
+	var b [24]byte
+	out := appendHex(b[:0], ms, 7)
+	out = appendHex(out, uint64(seq&0xFFF), 3)
 	if long {
-		return fmt.Sprintf("%07X%03X%X", ms, seq&0xFFF, seq>>12)
+		out = appendHex(out, uint64(seq>>12), 1)
 	}
-	return fmt.Sprintf("%07X%03X", ms, seq&0xFFF)
+	return string(out)
+}
+
+// appendHex appends v in upper-case hexadecimal, at least width digits.
+func appendHex(b []byte, v uint64, width int) []byte {
+	n := 1
+	for x := v >> 4; x != 0; x >>= 4 {
+		n++
+	}
+	for ; width > n; width-- {
+		b = append(b, '0')
+	}
+	for shift := 4 * (n - 1); shift >= 0; shift -= 4 {
+		b = append(b, "0123456789ABCDEF"[v>>shift&0xF])
+	}
+	return b
 }
 
 // Messages returns a snapshot of the queued envelopes, oldest first.
@@ -333,7 +357,7 @@ func (q *Queue) startAttemptLocked(id string) {
 	q.waiting[id] = true
 	release := hold(q.Clock)
 	q.wg.Add(1)
-	go func() {
+	q.goLocked(func() {
 		defer q.wg.Done()
 		defer release()
 		select {
@@ -358,7 +382,38 @@ func (q *Queue) startAttemptLocked(id string) {
 		q.mu.Unlock()
 		q.attempt(id)
 		q.done(id)
-	}()
+	})
+}
+
+// goLocked runs f in a goroutine of its own, as go f() does, but in one
+// that ran an attempt before when one is idle: an attempt runs deep
+// (SMTP, TLS, the trace), and a fresh goroutine would grow its stack, by
+// copying it, every time. At most Concurrency goroutines wait idle, until
+// the queue stops. mu held.
+func (q *Queue) goLocked(f func()) {
+	select {
+	case q.runq <- f:
+	default:
+		go q.runner(q.ctx, f)
+	}
+}
+
+func (q *Queue) runner(ctx context.Context, f func()) {
+	for {
+		f()
+		f = nil // what the attempt held is not kept while idle
+		if q.idle.Add(1) > int32(q.Concurrency) {
+			q.idle.Add(-1)
+			return
+		}
+		select {
+		case f = <-q.runq:
+			q.idle.Add(-1)
+		case <-ctx.Done():
+			q.idle.Add(-1)
+			return
+		}
+	}
 }
 
 // done ends an envelope's attempt and starts the next if one was asked

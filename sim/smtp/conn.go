@@ -62,6 +62,7 @@ type conn struct {
 	tx   transaction
 
 	line []byte // dataLine's, reused from line to line
+	out  []byte // write's, reused from reply to reply
 }
 
 // transaction is the mail transaction MAIL opens (RFC 5321 §3.3).
@@ -73,6 +74,7 @@ type transaction struct {
 	// only such a transaction may relay.
 	authFrom bool
 	to       []rcpt
+	size     int64 // the SIZE MAIL declared (RFC 1870), 0 if none
 }
 
 // rcpt is an accepted recipient: the address the client gave, and the
@@ -137,7 +139,7 @@ func (c *conn) lineBuffered() bool {
 }
 
 // armRead gives the client the idle timeout to send what comes next.
-func (c *conn) armRead() { c.c.SetReadDeadline(time.Now().Add(c.s.timeout())) }
+func (c *conn) armRead() { netx.SetReadTimeout(c.c, c.s.timeout()) }
 
 // timedOut tells the client why the server closes: its timeout (RFC 5321
 // §4.5.3.2: the server may close after it, and §3.8 has it send 421
@@ -166,13 +168,24 @@ func (c *conn) handshake() bool {
 }
 
 func (c *conn) write(s string) error {
-	c.c.SetWriteDeadline(time.Now().Add(c.s.timeout()))
-	_, err := io.WriteString(c.c, s)
+	c.out = append(c.out[:0], s...)
+	return c.flushOut()
+}
+
+// flushOut writes c.out: a buffer kept from write to write (a Write
+// does not keep what it is given), so that a reply is not copied to a new
+// []byte every time, as io.WriteString would.
+func (c *conn) flushOut() error {
+	netx.SetWriteTimeout(c.c, c.s.timeout())
+	_, err := c.c.Write(c.out)
 	return err
 }
 
 // reply writes one reply.
-func (c *conn) reply(r *response) bool { return c.write(r.wire()) == nil }
+func (c *conn) reply(r *response) bool {
+	c.out = r.appendWire(c.out[:0])
+	return c.flushOut() == nil
+}
 
 // readLine reads one line, with its line end, of at most maxCommandLine
 // bytes; a longer one is read to its end and reported as errLineTooLong.
@@ -478,6 +491,10 @@ func (c *conn) data(arg string) bool {
 // quiet).
 func (c *conn) readData() (body []byte, bad *response, err error) {
 	var buf bytes.Buffer
+	// Room for the size MAIL declared, up to maxSizeHint (a hint only: a
+	// client may declare more than it sends), so that the buffer is not
+	// grown and copied from 64 bytes up.
+	buf.Grow(int(min(c.tx.size, maxSizeHint)))
 	atLineStart := true // the previous line ended with CRLF
 	for {
 		line, long, err := c.dataLine()
@@ -502,6 +519,9 @@ func (c *conn) readData() (body []byte, bad *response, err error) {
 		}
 	}
 }
+
+// maxSizeHint bounds the room readData makes for a declared SIZE.
+const maxSizeHint = 64 << 10
 
 // dataLine reads one line of the message, with its line end (always an
 // LF). A line longer than maxDataLine is read to its end, but only its

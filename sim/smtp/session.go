@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,10 +37,20 @@ func (r *response) Error() string { return strings.TrimSuffix(r.wire(), "\r\n") 
 
 // wire is the reply as the client reads it.
 func (r *response) wire() string {
-	if r.enh == "" {
-		return fmt.Sprintf("%d %s\r\n", r.code, r.text)
+	return string(r.appendWire(make([]byte, 0, 8+len(r.enh)+len(r.text))))
+}
+
+// appendWire appends wire to b: fmt.Sprintf("%d %s %s\r\n"), without fmt
+// (every reply comes here).
+func (r *response) appendWire(b []byte) []byte {
+	b = strconv.AppendInt(b, int64(r.code), 10)
+	b = append(b, ' ')
+	if r.enh != "" {
+		b = append(b, r.enh...)
+		b = append(b, ' ')
 	}
-	return fmt.Sprintf("%d %s %s\r\n", r.code, r.enh, r.text)
+	b = append(b, r.text...)
+	return append(b, "\r\n"...)
 }
 
 var (
@@ -124,6 +135,7 @@ func (c *conn) mail(arg string) *response {
 		return reply(501, "5.1.7", "Bad sender address syntax: "+why+" (RFC 5321 §4.1.2)")
 	}
 	utf8 := false
+	var size int64
 	for _, p := range params {
 		key, value, hasValue := strings.Cut(p, "=")
 		switch strings.ToUpper(key) {
@@ -135,6 +147,7 @@ func (c *conn) mail(arg string) *response {
 			if n > c.s.MaxMessageBytes {
 				return reply(552, "5.3.4", "Max message size exceeded")
 			}
+			size = n
 		case "BODY": // RFC 6152
 			if v := strings.ToUpper(value); v != "7BIT" && v != "8BITMIME" {
 				return reply(501, "5.5.4", "BODY is 7BIT or 8BITMIME here (RFC 6152)")
@@ -169,7 +182,7 @@ func (c *conn) mail(arg string) *response {
 	case c.s.Mode == Submission:
 		return errAuthRequired
 	}
-	c.tx = transaction{open: true, from: from, utf8: utf8, authFrom: c.user != ""}
+	c.tx = transaction{open: true, from: from, utf8: utf8, authFrom: c.user != "", size: size}
 	return reply(250, "2.1.0", "Roger, accepting mail from <"+from+">")
 }
 
@@ -424,7 +437,25 @@ func (c *conn) deliver(body []byte) []*response {
 // emitReceived traces the message's arrival (key: its trace.MsgKey).
 func (c *conn) emitReceived(received []byte, key string) {
 	c.s.Trace.Emit(trace.Event{Kind: trace.KindHop, Action: "received", Host: c.s.Hostname, Peer: c.peerName(), Conn: c.id, Msg: key,
-		Text: strings.TrimRight(strings.ReplaceAll(string(received), "\r\n\t", " "), "\r\n")})
+		Text: unfoldHeader(received)})
+}
+
+// unfoldHeader returns a header field on one line: each "\r\n\t" a space,
+// the final line break gone (strings.ReplaceAll and TrimRight, copying once).
+func unfoldHeader(h []byte) string {
+	h = bytes.TrimRight(h, "\r\n")
+	var b strings.Builder
+	b.Grow(len(h))
+	for {
+		i := bytes.Index(h, []byte("\r\n\t"))
+		if i < 0 {
+			b.Write(h)
+			return b.String()
+		}
+		b.Write(h[:i])
+		b.WriteByte(' ')
+		h = h[i+3:]
+	}
 }
 
 func (c *conn) peerName() string {
@@ -448,28 +479,41 @@ func addrHost(a net.Addr) string {
 // received builds the trace header this server adds (RFC 5321 §4.4), with
 // the protocol keyword of RFC 3848.
 func (c *conn) received(now time.Time, id string) []byte {
-	with := "ESMTP"
+	ip := addrHost(c.remote)
+	b := make([]byte, 0, 160+len(c.helo)+len(ip)+len(c.s.Hostname)+len(id))
+	b = append(b, "Received: from "...)
+	b = append(b, c.helo...)
+	b = append(b, " (["...)
+	b = append(b, ip...)
+	b = append(b, "])\r\n\tby "...)
+	b = append(b, c.s.Hostname...)
+	b = append(b, " (mailhop) with "...)
 	if c.s.Mode == LMTP {
-		with = "LMTP"
+		b = append(b, "LMTP"...)
+	} else {
+		b = append(b, "ESMTP"...)
 	}
 	if c.isTLS() {
-		with += "S"
+		b = append(b, 'S')
 	}
 	if c.user != "" {
-		with += "A"
+		b = append(b, 'A')
 	}
-	helo := c.helo
-	ip := addrHost(c.remote)
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (mailhop) with %s id %s", helo, "["+ip+"]", c.s.Hostname, with, id)
+	b = append(b, " id "...)
+	b = append(b, id...)
 	if c.isTLS() {
-		fmt.Fprintf(&b, "\r\n\t(using %s)", tls.VersionName(c.tls.Version))
+		b = append(b, "\r\n\t(using "...)
+		b = append(b, tls.VersionName(c.tls.Version)...)
+		b = append(b, ')')
 	}
 	if len(c.tx.to) == 1 {
-		fmt.Fprintf(&b, "\r\n\tfor <%s>", c.tx.to[0].addr)
+		b = append(b, "\r\n\tfor <"...)
+		b = append(b, c.tx.to[0].addr...)
+		b = append(b, '>')
 	}
-	fmt.Fprintf(&b, "; %s\r\n", now.Format(time.RFC1123Z))
-	return b.Bytes()
+	b = append(b, "; "...)
+	b = now.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n"...)
 }
 
 // newID returns a session id for Received headers and generated
@@ -482,7 +526,20 @@ func (s *Server) newID(now time.Time) string {
 	if r == nil {
 		r = rand.Uint32
 	}
-	return fmt.Sprintf("%X.%08X", now.Unix(), r())
+	// fmt.Sprintf("%X.%08X", now.Unix(), r()), without fmt.
+	var b [32]byte
+	out := strconv.AppendInt(b[:0], now.Unix(), 16)
+	for i, c := range out {
+		if 'a' <= c && c <= 'f' {
+			out[i] = c - 'a' + 'A'
+		}
+	}
+	out = append(out, '.')
+	v := r()
+	for shift := 28; shift >= 0; shift -= 4 {
+		out = append(out, "0123456789ABCDEF"[v>>shift&0xF])
+	}
+	return string(out)
 }
 
 // statusIs reports whether err carries the RFC 3463 status code.

@@ -18,11 +18,12 @@ import (
 // A nil *Recorder is valid and records nothing, so agents can be built
 // without a trace.
 type Recorder struct {
-	now      func() time.Time
-	noter    atomic.Pointer[func(Event) string]
-	narrator atomic.Pointer[func(Event) string]
-	annotate func(*Event) // under mu
-	sink     func(Event)  // under mu, after the seq is given
+	now       func() time.Time
+	explainer atomic.Pointer[func(Event) (note, say string)]
+	noter     atomic.Pointer[func(Event) string]
+	narrator  atomic.Pointer[func(Event) string]
+	annotate  func(*Event) // under mu
+	sink      func(Event)  // under mu, after the seq is given
 
 	mu      sync.Mutex
 	chunks  [][]Event // each of chunkSize events but the last, which fills
@@ -63,6 +64,18 @@ func (r *Recorder) SetNarrator(f func(Event) string) {
 	r.narrator.Store(&f)
 }
 
+// SetExplainer installs a pure function that returns both the Note and
+// the Say of an event, for one that lacks either: the noter and the
+// narrator in one call, for a function that finds both at once. Like
+// them it runs in the emitting goroutine, outside the lock, concurrently
+// with itself; a noter or narrator, if set too, fills what it left empty.
+func (r *Recorder) SetExplainer(f func(Event) (note, say string)) {
+	if r == nil {
+		return
+	}
+	r.explainer.Store(&f)
+}
+
 // SetAnnotator installs a function that may change an event before it is
 // recorded (fill its Note, redact a password). It runs under the
 // recorder's lock, one event at a time in the order of the trace, so it
@@ -100,6 +113,15 @@ func (r *Recorder) Emit(e Event) Event {
 	// Stamp and annotate outside the lock.
 	if e.Time.IsZero() {
 		e.Time = r.now()
+	}
+	if f := r.explainer.Load(); f != nil && (e.Note == "" || e.Say == "") {
+		note, say := (*f)(e)
+		if e.Note == "" {
+			e.Note = note
+		}
+		if e.Say == "" {
+			e.Say = say
+		}
 	}
 	if f := r.noter.Load(); f != nil && e.Note == "" {
 		e.Note = (*f)(e)

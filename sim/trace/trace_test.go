@@ -238,3 +238,34 @@ func TestLimitLeavesReadEventsAlone(t *testing.T) {
 		t.Fatalf("kept %d..%d after %d events", now[0].Seq, now[len(now)-1].Seq, seq)
 	}
 }
+
+// An explainer fills the Note and the Say an event lacks, in one call; a
+// Note or Say given with the event stays, and a noter fills what the
+// explainer left empty.
+func TestExplainer(t *testing.T) {
+	r := NewRecorder(func() time.Time { return t0 }, 0)
+	calls := 0
+	r.SetExplainer(func(e Event) (string, string) {
+		calls++
+		if e.Kind == KindQueue {
+			return "", "queued: " + e.Text
+		}
+		return "note: " + e.Text, "say: " + e.Text
+	})
+	r.SetNoter(func(e Event) string { return "noter: " + e.Text })
+	got := []Event{
+		r.Emit(Event{Kind: KindWire, Text: "a"}),
+		r.Emit(Event{Kind: KindWire, Text: "b", Note: "given"}),
+		r.Emit(Event{Kind: KindWire, Text: "c", Note: "given", Say: "told"}),
+		r.Emit(Event{Kind: KindQueue, Text: "d"}),
+	}
+	want := [][2]string{{"note: a", "say: a"}, {"given", "say: b"}, {"given", "told"}, {"noter: d", "queued: d"}}
+	for i, e := range got {
+		if e.Note != want[i][0] || e.Say != want[i][1] {
+			t.Errorf("event %d: note %q, say %q; want %q, %q", i, e.Note, e.Say, want[i][0], want[i][1])
+		}
+	}
+	if calls != 3 {
+		t.Errorf("the explainer ran %d times, want 3 (not for an event that has both)", calls)
+	}
+}

@@ -133,8 +133,7 @@ func New(spec *Spec, opts ...Option) (*World, error) {
 	if o.traceSink != nil {
 		w.Trace.SetSink(o.traceSink)
 	}
-	w.Trace.SetNoter(explain.Note)
-	w.Trace.SetNarrator(explain.Narrate)
+	w.Trace.SetExplainer(explain.Explain)
 	w.Net = netsim.New(w.Clock, w.Trace)
 	describe := dns.PacketDescriber()
 	w.Net.DescribePacket = func(proto string, b []byte) string {
