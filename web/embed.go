@@ -6,7 +6,8 @@
 //
 // Handler serves a site with the right types (application/wasm for the
 // simulation), the precompressed copies build.sh writes (.br, .gz) chosen
-// by Accept-Encoding, ETags for revalidation, and a strict
+// by Accept-Encoding (to another machine: a browser on this one gets the
+// files as they are), ETags for revalidation, and a strict
 // Content-Security-Policy: no code but this origin's, WebAssembly
 // compilation ('wasm-unsafe-eval'), and data (a lesson file) fetched from
 // https addresses. The simulation is also served under a name that holds
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/netip"
 	"path"
 	"strconv"
 	"strings"
@@ -218,6 +220,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	enc := negotiate(r.Header.Get("Accept-Encoding"), f)
+	if sameMachine(r) {
+		enc = ""
+	}
 	if len(f.variants) > 1 {
 		hdr.Set("Vary", "Accept-Encoding")
 	}
@@ -239,6 +244,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Cache-Control", "no-cache")
 	}
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.variants[enc]))
+}
+
+// sameMachine reports whether the browser runs on this machine, as with
+// make run's 127.0.0.1:8080: a loopback peer that no proxy speaks for. It
+// gets the files as they are, since over loopback the bytes cost nothing
+// and decompressing them costs the browser CPU while it compiles the
+// module (19 MB of brotli takes ~0.1 s, on the cores the page needs).
+// Through a proxy (Forwarded, X-Forwarded-For or Via), or from another
+// machine, the compressed copies are sent.
+func sameMachine(r *http.Request) bool {
+	if r.Header.Get("Forwarded") != "" || r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Via") != "" {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().IsLoopback()
 }
 
 // negotiate picks the encoding to send: the most preferred of the copies

@@ -31,8 +31,12 @@ func site() fstest.MapFS {
 
 func get(t *testing.T, h http.Handler, method, target string, hdr map[string]string) *http.Response {
 	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
+	req := httptest.NewRequest(method, target, nil) // from 192.0.2.1, another machine
 	for k, v := range hdr {
+		if k == "RemoteAddr" { // the peer, not a header
+			req.RemoteAddr = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
@@ -105,6 +109,28 @@ func TestEncodings(t *testing.T) {
 		}
 		if r.Header.Get("Content-Type") != "application/wasm" {
 			t.Errorf("Accept-Encoding %q: type %q", tc.accept, r.Header.Get("Content-Type"))
+		}
+	}
+	// A browser on this machine gets the file as it is, unless a proxy
+	// speaks for another.
+	for _, tc := range []struct {
+		peer, proxy, enc string
+	}{
+		{"127.0.0.1:50000", "", ""},
+		{"[::1]:50000", "", ""},
+		{"127.0.0.1:50000", "X-Forwarded-For", "br"},
+		{"127.0.0.1:50000", "Forwarded", "br"},
+		{"[::1]:50000", "Via", "br"},
+		{"198.51.100.7:50000", "", "br"},
+	} {
+		hdr := map[string]string{"Accept-Encoding": "gzip, br", "RemoteAddr": tc.peer}
+		if tc.proxy != "" {
+			hdr[tc.proxy] = "for=198.51.100.7"
+		}
+		r := get(t, h, "GET", "/mailhop.wasm", hdr)
+		want := map[string]string{"": "\x00asm raw", "br": "brotli bytes"}[tc.enc]
+		if got := r.Header.Get("Content-Encoding"); got != tc.enc || body(t, r) != want {
+			t.Errorf("from %s (%s): Content-Encoding %q, want %q", tc.peer, tc.proxy, got, tc.enc)
 		}
 	}
 	// Only a gzip copy: br is not invented.
