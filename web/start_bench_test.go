@@ -8,7 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -62,7 +62,11 @@ func BenchmarkStartNode(b *testing.B) {
 	if err := os.WriteFile(script, []byte(startScript), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	loader := filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js")
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		b.Fatal("go env GOROOT: ", err)
+	}
+	loader := filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js")
 	type steps struct{ Compile, Go, State, Banner, Total float64 }
 	for b.Loop() {
 		var runs []steps
