@@ -22,16 +22,7 @@ func TestCondStore(t *testing.T) {
 			C: a2 STATUS INBOX (MESSAGES HIGHESTMODSEQ)
 			S: * STATUS INBOX (MESSAGES 3 HIGHESTMODSEQ 4)
 			S: a2 OK STATUS completed
-			C: a3 SELECT INBOX (CONDSTORE)
-			S: * 3 EXISTS
-			S: * 3 RECENT
-			S: * OK [UNSEEN 1] *
-			S: * OK [UIDVALIDITY *
-			S: * OK [HIGHESTMODSEQ 4] Highest
-			S: * OK [UIDNEXT 4] *
-			S: * FLAGS *
-			S: * OK [PERMANENTFLAGS *
-			S: a3 OK [READ-WRITE] SELECT completed
+			` + inboxOpening{Tag: "a3", Cmd: "SELECT", Params: "(CONDSTORE)", Exists: 3, Recent: 3, Highest: 4, UIDNext: 4}.String() + `
 			C: a4 FETCH 1:* (FLAGS MODSEQ)
 			S: * 1 FETCH (UID 1 MODSEQ (2) FLAGS (\Recent))
 			S: * 2 FETCH (UID 2 MODSEQ (3) FLAGS (\Recent))
@@ -92,15 +83,7 @@ func TestCondStoreOtherSessions(t *testing.T) {
 		a.Run(`
 			C: a1 LOGIN bob bob
 			S: a1 OK *
-			C: a2 EXAMINE INBOX
-			S: * 2 EXISTS
-			S: * 2 RECENT
-			S: * OK [UNSEEN 1] *
-			S: * OK [UIDVALIDITY *
-			S: * OK [UIDNEXT 3] *
-			S: * FLAGS *
-			S: * OK [PERMANENTFLAGS ()] *
-			S: a2 OK [READ-ONLY] EXAMINE completed
+			` + inboxOpening{Tag: "a2", Cmd: "EXAMINE", Exists: 2, Recent: 2, UIDNext: 3}.String() + `
 			C: a3 ENABLE CONDSTORE
 			S: * ENABLED CONDSTORE
 			S: * OK [HIGHESTMODSEQ 3] Highest
@@ -108,15 +91,7 @@ func TestCondStoreOtherSessions(t *testing.T) {
 		b.Run(`
 			C: b1 LOGIN bob bob
 			S: b1 OK *
-			C: b2 SELECT INBOX
-			S: * 2 EXISTS
-			S: * 2 RECENT
-			S: * OK [UNSEEN 1] *
-			S: * OK [UIDVALIDITY *
-			S: * OK [UIDNEXT 3] *
-			S: * FLAGS *
-			S: * OK [PERMANENTFLAGS *
-			S: b2 OK [READ-WRITE] SELECT completed
+			` + inboxOpening{Tag: "b2", Cmd: "SELECT", Exists: 2, Recent: 2, UIDNext: 3}.String() + `
 			C: b3 STORE 2 +FLAGS (\Answered)
 			S: * 2 FETCH (FLAGS (\Answered \Recent))
 			S: b3 OK STORE completed
@@ -142,17 +117,7 @@ func TestCondStoreOtherSessions(t *testing.T) {
 			C: a6 STATUS INBOX (HIGHESTMODSEQ MESSAGES)
 			S: * STATUS INBOX (MESSAGES 1 HIGHESTMODSEQ 6)
 			S: a6 OK STATUS completed
-			C: a7 EXAMINE INBOX
-			S: * OK [CLOSED] *
-			S: * 1 EXISTS
-			S: * 0 RECENT
-			S: * OK [UNSEEN 1] *
-			S: * OK [UIDVALIDITY *
-			S: * OK [HIGHESTMODSEQ 6] Highest
-			S: * OK [UIDNEXT 3] *
-			S: * FLAGS *
-			S: * OK [PERMANENTFLAGS ()] *
-			S: a7 OK [READ-ONLY] EXAMINE completed`)
+			` + inboxOpening{Tag: "a7", Cmd: "EXAMINE", Closed: true, Exists: 1, Recent: 0, Highest: 6, UIDNext: 3}.String())
 	})
 }
 
@@ -170,15 +135,7 @@ func TestCondStoreRefusals(t *testing.T) {
 		S: a2 BAD [CLIENTBUG] Unknown SELECT parameter: only CONDSTORE and QRESYNC (RFC 7162 §3.1.8, §3.2.5)
 		C: a3 SELECT INBOX (CONDSTORE QRESYNC)
 		S: a3 BAD [CLIENTBUG] QRESYNC takes (uidvalidity mod-sequence [known-uids]) (RFC 7162 §3.2.5)
-		C: a4 SELECT INBOX
-		S: * 1 EXISTS
-		S: * 1 RECENT
-		S: * OK [UNSEEN 1] *
-		S: * OK [UIDVALIDITY *
-		S: * OK [UIDNEXT 2] *
-		S: * FLAGS *
-		S: * OK [PERMANENTFLAGS *
-		S: a4 OK [READ-WRITE] SELECT completed
+		` + inboxOpening{Tag: "a4", Cmd: "SELECT", Exists: 1, Recent: 1, UIDNext: 2}.String() + `
 		C: a5 FETCH 1 (FLAGS) (CHANGEDSINCE x)
 		S: a5 BAD [CLIENTBUG] CHANGEDSINCE takes a mod-sequence, a number (RFC 7162 §3.1.4.1)
 		C: a6 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)
@@ -205,15 +162,7 @@ func TestCondStoreESearchMinMax(t *testing.T) {
 	r.Run(`
 		C: a1 LOGIN bob bob
 		S: a1 OK *
-		C: a2 SELECT INBOX
-		S: * 3 EXISTS
-		S: * 3 RECENT
-		S: * OK [UNSEEN 1] *
-		S: * OK [UIDVALIDITY *
-		S: * OK [UIDNEXT 4] *
-		S: * FLAGS *
-		S: * OK [PERMANENTFLAGS *
-		S: a2 OK [READ-WRITE] SELECT completed
+		` + inboxOpening{Tag: "a2", Cmd: "SELECT", Exists: 3, Recent: 3, UIDNext: 4}.String() + `
 		C: a3 FETCH 1 MODSEQ
 		S: * OK [HIGHESTMODSEQ 4] Highest
 		S: * 1 FETCH (UID 1 MODSEQ (2))

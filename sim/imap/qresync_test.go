@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -24,28 +23,11 @@ func TestQresync(t *testing.T) {
 			C: a2 ENABLE QRESYNC
 			S: * ENABLED QRESYNC
 			S: a2 OK ENABLE completed
-			C: a3 SELECT INBOX
-			S: * 5 EXISTS
-			S: * 5 RECENT
-			S: * OK [UNSEEN 1] *
-			S: * OK [UIDVALIDITY *
-			S: * OK [HIGHESTMODSEQ 6] Highest
-			S: * OK [UIDNEXT 6] *
-			S: * FLAGS *
-			S: * OK [PERMANENTFLAGS *
-			S: a3 OK [READ-WRITE] SELECT completed`)
+			` + inboxOpening{Tag: "a3", Cmd: "SELECT", Exists: 5, Recent: 5, Highest: 6, UIDNext: 6}.String())
 		b.Run(`
 			C: b1 LOGIN bob bob
 			S: b1 OK *
-			C: b2 SELECT INBOX
-			S: * 5 EXISTS
-			S: * 0 RECENT
-			S: * OK [UNSEEN 1] *
-			S: * OK [UIDVALIDITY *
-			S: * OK [UIDNEXT 6] *
-			S: * FLAGS *
-			S: * OK [PERMANENTFLAGS *
-			S: b2 OK [READ-WRITE] SELECT completed
+			` + inboxOpening{Tag: "b2", Cmd: "SELECT", Exists: 5, Recent: 0, UIDNext: 6}.String() + `
 			C: b3 STORE 2 +FLAGS.SILENT (\Seen)
 			S: b3 OK STORE completed
 			C: b4 STORE 3 +FLAGS.SILENT (\Deleted)
@@ -95,41 +77,10 @@ func TestQresync(t *testing.T) {
 			S: c2 OK ENABLE completed`)
 		u, _ := c.cmd("c3", "STATUS INBOX (UIDVALIDITY)")
 		validity := strings.TrimSuffix(strings.TrimPrefix(u[0], "* STATUS INBOX (UIDVALIDITY "), ")")
-		c.Run(fmt.Sprintf(`
-			C: c4 EXAMINE INBOX (QRESYNC (%s 6 1:5))
-			S: * 2 EXISTS
-			S: * 0 RECENT
-			S: * OK [UNSEEN 1] *
-			S: * OK [UIDVALIDITY %[1]s] *
-			S: * OK [HIGHESTMODSEQ 12] Highest
-			S: * OK [UIDNEXT 6] *
-			S: * FLAGS *
-			S: * OK [PERMANENTFLAGS ()] *
-			S: * VANISHED (EARLIER) 3:5
-			S: * 2 FETCH (UID 2 FLAGS (\Seen) MODSEQ (7))
-			S: c4 OK [READ-ONLY] EXAMINE completed
-			C: c5 SELECT INBOX (QRESYNC (%[1]s 7 2:4 (1:2 1:2)))
-			S: * OK [CLOSED] *
-			S: * 2 EXISTS
-			S: * 0 RECENT
-			S: * OK [UNSEEN 1] *
-			S: * OK [UIDVALIDITY %[1]s] *
-			S: * OK [HIGHESTMODSEQ 12] Highest
-			S: * OK [UIDNEXT 6] *
-			S: * FLAGS *
-			S: * OK [PERMANENTFLAGS *
-			S: * VANISHED (EARLIER) 3:4
-			S: c5 OK [READ-WRITE] SELECT completed
-			C: c6 SELECT INBOX (QRESYNC (1 2))
-			S: * OK [CLOSED] *
-			S: * 2 EXISTS
-			S: * 0 RECENT
-			S: * OK [UNSEEN 1] *
-			S: * OK [UIDVALIDITY %[1]s] *
-			S: * OK [HIGHESTMODSEQ 12] Highest
-			S: * OK [UIDNEXT 6] *
-			S: * FLAGS *
-			S: * OK [PERMANENTFLAGS *
-			S: c6 OK [READ-WRITE] SELECT completed`, validity))
+		c.Run(inboxOpening{Tag: "c4", Cmd: "EXAMINE", Params: "(QRESYNC (" + validity + " 6 1:5))", Exists: 2, Recent: 0, Validity: validity, Highest: 12, UIDNext: 6,
+			Last: []string{`* VANISHED (EARLIER) 3:5`, `* 2 FETCH (UID 2 FLAGS (\Seen) MODSEQ (7))`}}.String() +
+			inboxOpening{Tag: "c5", Cmd: "SELECT", Params: "(QRESYNC (" + validity + " 7 2:4 (1:2 1:2)))", Closed: true, Exists: 2, Recent: 0, Validity: validity, Highest: 12, UIDNext: 6,
+				Last: []string{`* VANISHED (EARLIER) 3:4`}}.String() +
+			inboxOpening{Tag: "c6", Cmd: "SELECT", Params: "(QRESYNC (1 2))", Closed: true, Exists: 2, Recent: 0, Validity: validity, Highest: 12, UIDNext: 6}.String())
 	})
 }

@@ -28,20 +28,61 @@ func (w *world) uidValidity(t *testing.T, r raw) {
 // unseen and all recent here: each response is checked, in order, most
 // of their texts loosely.
 func opensInbox(tag, cmd string, n int) string {
-	perm, access := "*", "READ-WRITE"
-	if cmd == "EXAMINE" {
-		perm, access = "()] *", "READ-ONLY"
+	return inboxOpening{Tag: tag, Cmd: cmd, Exists: n, Recent: n, UIDNext: n + 1}.String()
+}
+
+// inboxOpening is the transcript of a SELECT or EXAMINE of INBOX whose
+// first message is unseen, as opensInbox writes it, with what CONDSTORE
+// and QRESYNC add: the command's parameters, the [CLOSED] of a mailbox
+// selected before, HIGHESTMODSEQ, and the lines before the tagged OK.
+type inboxOpening struct {
+	Tag, Cmd string
+	Params   string // after INBOX: "(CONDSTORE)", "(QRESYNC (...))"
+	Closed   bool   // another mailbox was selected: * OK [CLOSED]
+	Exists   int
+	Recent   int
+	Validity string // "" matches any UIDVALIDITY
+	Highest  int    // HIGHESTMODSEQ; 0: none is said
+	UIDNext  int
+	Last     []string // the responses after PERMANENTFLAGS (VANISHED, FETCH)
+}
+
+func (o inboxOpening) String() string {
+	var b strings.Builder
+	line := func(format string, args ...any) { fmt.Fprintf(&b, "\n\t\t"+format, args...) }
+	if o.Params != "" {
+		line("C: %s %s INBOX %s", o.Tag, o.Cmd, o.Params)
+	} else {
+		line("C: %s %s INBOX", o.Tag, o.Cmd)
 	}
-	return fmt.Sprintf(`
-		C: %[1]s %[2]s INBOX
-		S: * %[3]d EXISTS
-		S: * %[3]d RECENT
-		S: * OK [UNSEEN 1] *
-		S: * OK [UIDVALIDITY *
-		S: * OK [UIDNEXT %[4]d] *
-		S: * FLAGS *
-		S: * OK [PERMANENTFLAGS %[5]s
-		S: %[1]s OK [%[6]s] %[2]s completed`, tag, cmd, n, n+1, perm, access)
+	if o.Closed {
+		line("S: * OK [CLOSED] *")
+	}
+	line("S: * %d EXISTS", o.Exists)
+	line("S: * %d RECENT", o.Recent)
+	line("S: * OK [UNSEEN 1] *")
+	if o.Validity == "" {
+		line("S: * OK [UIDVALIDITY *")
+	} else {
+		line("S: * OK [UIDVALIDITY %s] *", o.Validity)
+	}
+	if o.Highest > 0 {
+		line("S: * OK [HIGHESTMODSEQ %d] Highest", o.Highest)
+	}
+	line("S: * OK [UIDNEXT %d] *", o.UIDNext)
+	line("S: * FLAGS *")
+	access := "READ-WRITE"
+	if o.Cmd == "EXAMINE" {
+		access = "READ-ONLY"
+		line("S: * OK [PERMANENTFLAGS ()] *")
+	} else {
+		line("S: * OK [PERMANENTFLAGS *")
+	}
+	for _, l := range o.Last {
+		line("S: %s", l)
+	}
+	line("S: %s OK [%s] %s completed", o.Tag, access, o.Cmd)
+	return b.String()
 }
 
 // RFC 3501 §2.3.2: \Recent "Message is "recently" arrived in this

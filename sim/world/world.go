@@ -756,16 +756,23 @@ const dkimSelector = "mailhop"
 // 8463), quick to make in the browser, the same on every run.
 func (w *World) dkimKeys() []mailhost.DKIMKey {
 	var keys []mailhost.DKIMKey
-	for _, hs := range w.Spec.Hosts {
-		if !hs.Signs() {
-			continue
-		}
-		for _, d := range hs.Domains {
-			keys = append(keys, mailhost.DKIMKey{Domain: d, Selector: dkimSelector,
-				Key: mailauth.Ed25519FromSeed(dkimSeed(w.Seed(), d))})
-		}
+	for _, d := range signingDomains(w.Spec) {
+		keys = append(keys, mailhost.DKIMKey{Domain: d, Selector: dkimSelector,
+			Key: mailauth.Ed25519FromSeed(dkimSeed(w.Seed(), d))})
 	}
 	return keys
+}
+
+// signingDomains returns the domains of the hosts that sign, in the
+// order of the world file.
+func signingDomains(spec *Spec) []string {
+	var out []string
+	for _, hs := range spec.Hosts {
+		if hs.Signs() {
+			out = append(out, hs.Domains...)
+		}
+	}
+	return out
 }
 
 // dkimSeed is what a domain's DKIM key derives from.
@@ -779,14 +786,10 @@ func dkimSeed(seed uint64, domain string) []byte {
 // (see mailauth.Ed25519PublicKeys), for a build to work their public
 // halves out ahead of time.
 func DKIMSeeds(spec *Spec) [][]byte {
-	w := &World{Spec: spec}
+	seed := (&World{Spec: spec}).Seed()
 	var seeds [][]byte
-	for _, hs := range spec.Hosts {
-		if hs.Signs() {
-			for _, d := range hs.Domains {
-				seeds = append(seeds, dkimSeed(w.Seed(), d))
-			}
-		}
+	for _, d := range signingDomains(spec) {
+		seeds = append(seeds, dkimSeed(seed, d))
 	}
 	return seeds
 }
