@@ -480,7 +480,11 @@ func (s *server) newHost() error {
 				port, _ := strconv.Atoi(p)
 				s.net.Speaks(port, svc.Proto)
 			}
-			l, err := s.net.Listen("tcp", addr)
+			listen := s.net.Listen
+			if svc.Proto == "smtp" || svc.Proto == "lmtp" {
+				listen = s.net.ListenNoKeepAlive // sessions bounded by the SMTP timeouts
+			}
+			l, err := listen("tcp", addr)
 			if err != nil {
 				return nil, fmt.Errorf("--%s %s: %w", svc.Name, addr, unwrapOpError(err))
 			}

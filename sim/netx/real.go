@@ -54,7 +54,22 @@ func (r *Real) protoOf(port int) string {
 
 // Listen listens on a real socket.
 func (r *Real) Listen(network, address string) (net.Listener, error) {
-	l, err := r.Listener.Listen(context.Background(), network, address)
+	return r.listen(r.Listener, network, address)
+}
+
+// ListenNoKeepAlive is Listen for a protocol whose sessions are short and
+// bounded by the server's own timeouts (SMTP, LMTP): the connections it
+// accepts get no TCP keep-alive, which saves four setsockopt(2) calls on
+// each. Long sessions (IMAP IDLE) keep it, to find peers that vanished.
+func (r *Real) ListenNoKeepAlive(network, address string) (net.Listener, error) {
+	lc := r.Listener
+	lc.KeepAlive = -1
+	lc.KeepAliveConfig.Enable = false
+	return r.listen(lc, network, address)
+}
+
+func (r *Real) listen(lc net.ListenConfig, network, address string) (net.Listener, error) {
+	l, err := lc.Listen(context.Background(), network, address)
 	if err != nil || r.Trace == nil {
 		return l, err
 	}

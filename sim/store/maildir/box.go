@@ -692,7 +692,7 @@ func (b *box) scanLocked(initial bool) error {
 			m.uid = b.next
 			key := withUID(e.fn.key, m.uid)
 			name := nameFor(key, e.name, e.fn.info)
-			if err := os.Rename(path, filepath.Join(b.dir, e.sub, name)); err != nil {
+			if err := rename(path, filepath.Join(b.dir, e.sub, name)); err != nil {
 				retry = true
 				continue
 			}

@@ -1009,16 +1009,16 @@ func (s *Store) fileBatch(b *box, batch []*appendReq) {
 	// fsyncs, a few side by side: each waits for the disk several times
 	// (data, inode, flush), and one after the other those waits add up
 	// when the CPU is busy.
-	files := make([]*os.File, len(batch))
+	files := make([]tmpFile, len(batch))
 	for i, r := range batch {
 		if files[i], r.err = s.createFile(r.tmp, r.disk, r.date); r.err == nil && !s.noSync {
-			startWriteback(files[i])
+			files[i].startWriteback()
 		}
 	}
 	var next atomic.Int64
 	fsyncs := func() {
 		for i := int(next.Add(1)) - 1; i < len(batch); i = int(next.Add(1)) - 1 {
-			if files[i] != nil {
+			if batch[i].err == nil {
 				batch[i].err = s.finishFile(batch[i].tmp, files[i])
 			}
 		}
@@ -1066,7 +1066,7 @@ func (s *Store) fileBatch(b *box, batch []*appendReq) {
 		if info != "" {
 			m.sub, m.name = "cur", m.key+":2,"+info
 		}
-		if err := os.Rename(r.tmp, b.path(m)); err != nil {
+		if err := rename(r.tmp, b.path(m)); err != nil {
 			os.Remove(r.tmp)
 			r.err = fmt.Errorf("maildir: %w", err)
 			continue
@@ -1110,29 +1110,20 @@ func (s *Store) writeFile(path string, data []byte, mtime time.Time) error {
 }
 
 // createFile is writeFile but for the fsync and the close (finishFile).
-func (s *Store) createFile(path string, data []byte, mtime time.Time) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+func (s *Store) createFile(path string, data []byte, mtime time.Time) (tmpFile, error) {
+	f, err := createTmp(path, data, mtime)
 	if err != nil {
-		return nil, fmt.Errorf("maildir: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = os.Chtimes(path, mtime, mtime)
-	}
-	if err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("maildir: %w", err)
+		return f, fmt.Errorf("maildir: %w", err)
 	}
 	return f, nil
 }
 
-func (s *Store) finishFile(path string, f *os.File) error {
+func (s *Store) finishFile(path string, f tmpFile) error {
 	var err error
 	if !s.noSync {
-		err = f.Sync()
+		err = f.sync()
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := f.close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -1191,7 +1182,7 @@ func (s *Store) SetFlagsIf(addr, name string, uids []store.UID, op store.FlagOp,
 				return fail(err)
 			}
 			newName := m.key + ":2," + info
-			if err := os.Rename(b.path(m), filepath.Join(b.dir, "cur", newName)); err != nil {
+			if err := rename(b.path(m), filepath.Join(b.dir, "cur", newName)); err != nil {
 				return fail(fmt.Errorf("maildir: %w", err))
 			}
 			touched[m.sub], touched["cur"] = true, true
@@ -1321,7 +1312,7 @@ func (s *Store) copyMove(addr, from string, uids []store.UID, to string, move bo
 			nm.sub, nm.name = "cur", nm.key+":2,"+info
 		}
 		if move && sb != db {
-			err = os.Rename(sb.path(m), db.path(nm))
+			err = rename(sb.path(m), db.path(nm))
 		} else {
 			err = s.linkOrCopy(sb.path(m), filepath.Join(db.dir, "tmp", base), db.path(nm), m.date)
 		}
@@ -1380,7 +1371,7 @@ func (s *Store) linkOrCopy(src, tmp, final string, date time.Time) error {
 	if err := s.writeFile(tmp, data, date); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err := rename(tmp, final); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -1458,16 +1449,10 @@ func (s *Store) syncDir(dir string) error {
 	if s.noSync {
 		return nil
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("maildir: %w", err)
-	}
 	if s.hook != nil {
 		s.hook("dirsync", dir)
 	}
-	err = d.Sync()
-	d.Close()
-	if err != nil {
+	if err := fsyncDir(dir); err != nil {
 		return fmt.Errorf("maildir: fsync %s: %w", dir, err)
 	}
 	if s.hook != nil {

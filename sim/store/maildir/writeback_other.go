@@ -1,7 +1,0 @@
-//go:build !linux
-
-package maildir
-
-import "os"
-
-func startWriteback(*os.File) {}
