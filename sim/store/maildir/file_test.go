@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -27,8 +28,12 @@ func TestCreateTmp(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != "Subject: hi\n\nbody\n" {
 		t.Errorf("file holds %q", b)
 	}
-	if fi, err := os.Stat(path); err != nil || !fi.ModTime().Equal(mtime) || fi.Mode().Perm() != 0o600 {
-		t.Errorf("stat: %v, %v (want mtime %v, mode 0600)", fi.ModTime(), fi.Mode(), mtime)
+	want := mtime
+	if runtime.GOOS == "js" {
+		want = mtime.Truncate(time.Second) // Node's file times
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.ModTime().Equal(want) || fi.Mode().Perm() != 0o600 {
+		t.Errorf("stat: %v, %v (want mtime %v, mode 0600)", fi.ModTime(), fi.Mode(), want)
 	}
 	if _, err := createTmp(path, []byte("other"), mtime); !errors.Is(err, os.ErrExist) {
 		t.Errorf("second create: %v, want os.ErrExist", err)
@@ -45,7 +50,7 @@ func TestCreateTmp(t *testing.T) {
 	if err := fsyncDir(dir); err != nil {
 		t.Error(err)
 	}
-	if err := fsyncDir(filepath.Join(dir, "n")); err == nil {
+	if err := fsyncDir(filepath.Join(dir, "n")); err == nil && runtime.GOOS == "linux" {
 		t.Error("fsyncDir of a file: no error")
 	}
 }
