@@ -219,9 +219,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found: "+r.URL.Path, http.StatusNotFound)
 		return
 	}
-	enc := negotiate(r.Header.Get("Accept-Encoding"), f)
-	if sameMachine(r) {
-		enc = ""
+	enc := ""
+	if !sameMachine(r) {
+		enc = negotiate(r.Header.Get("Accept-Encoding"), f)
 	}
 	if len(f.variants) > 1 {
 		hdr.Set("Vary", "Accept-Encoding")

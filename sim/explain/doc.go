@@ -24,8 +24,8 @@
 // is meant for trace.Recorder.SetAnnotator; Entries and Reply expose the
 // tables themselves, for the browser to show in full.
 //
-// Narrate tells a whole event as one plain sentence (the Say of an event,
-// for trace.Recorder.SetNarrator): a teacher projects these while stepping
+// Narrate tells a whole event as one plain sentence (the Say of an event;
+// Explain gives it with the Note, for trace.Recorder.SetExplainer): a teacher projects these while stepping
 // through a journey, so they name the real hosts, use no RFC numbers, and
 // never repeat a password, not even in base64.
 //

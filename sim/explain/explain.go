@@ -88,7 +88,7 @@ func Annotate(e *trace.Event) {
 }
 
 // Note returns the note Annotate would give e (its current Note
-// notwithstanding), for trace.Recorder.SetNoter.
+// notwithstanding); Explain gives it with the event's sentence.
 func Note(e trace.Event) string {
 	switch e.Kind {
 	case trace.KindWire:

@@ -33,7 +33,7 @@ const notShown = "; the password itself is not shown"
 // what, with the real host names of the event, without RFC numbers (the
 // note has those), and never with a password or the base64 of one. It
 // returns "" only for an event with nothing to tell (an unknown kind
-// without a host). Meant for trace.Recorder.SetNarrator.
+// without a host). Explain gives it with the Note.
 func Narrate(e trace.Event) string {
 	return sayings.get(e, false).say
 }

@@ -47,7 +47,7 @@ func newWorld(t *testing.T, name string) *world.World {
 	return w
 }
 
-// Every event of real journeys gets a sentence (a narrator set on the
+// Every event of real journeys gets a sentence (the world's explainer on the
 // recorder sees each event as it is emitted, before any redaction), and
 // no sentence tells a password or its base64.
 func TestNarrateJourneys(t *testing.T) {
@@ -67,7 +67,6 @@ func TestNarrateJourneys(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t, c.world)
-			w.Trace.SetNarrator(explain.Narrate)
 			journey(t, w, mua.Mail{From: c.from, To: []string{c.to}, Subject: "Hello", Body: "Hello! This message travelled the whole chain."}, 1, c.read)
 			events := w.Trace.Events()
 			checkEvents(t, events, trace.KindConn, trace.KindWire, trace.KindDNS, trace.KindQueue, trace.KindPacket)

@@ -54,21 +54,12 @@ type plainConn struct {
 	client bool
 }
 
-// SetReadTimeout sets the read deadline on raw, as crypto/tls does.
-func (c *plainConn) SetReadTimeout(d time.Duration) error {
-	if _, ok := c.raw.(timeouts); ok {
-		return SetReadTimeout(c.raw, d)
-	}
-	return c.Conn.SetReadDeadline(time.Now().Add(d))
-}
+// SetReadTimeout sets the read deadline on raw, where crypto/tls sets
+// its deadlines too.
+func (c *plainConn) SetReadTimeout(d time.Duration) error { return SetReadTimeout(c.raw, d) }
 
-// SetWriteTimeout sets the write deadline on raw, as crypto/tls does.
-func (c *plainConn) SetWriteTimeout(d time.Duration) error {
-	if _, ok := c.raw.(timeouts); ok {
-		return SetWriteTimeout(c.raw, d)
-	}
-	return c.Conn.SetWriteDeadline(time.Now().Add(d))
-}
+// SetWriteTimeout sets the write deadline on raw, as SetReadTimeout.
+func (c *plainConn) SetWriteTimeout(d time.Duration) error { return SetWriteTimeout(c.raw, d) }
 
 // timeouts is a connection that sets a deadline as a time from now, on
 // its own clock (netsim's conns, on the network's).

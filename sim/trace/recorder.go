@@ -20,8 +20,6 @@ import (
 type Recorder struct {
 	now       func() time.Time
 	explainer atomic.Pointer[func(Event) (note, say string)]
-	noter     atomic.Pointer[func(Event) string]
-	narrator  atomic.Pointer[func(Event) string]
 	annotate  func(*Event) // under mu
 	sink      func(Event)  // under mu, after the seq is given
 
@@ -44,31 +42,11 @@ func NewRecorder(now func() time.Time, limit int) *Recorder {
 	return &Recorder{now: now, first: 1, limit: limit}
 }
 
-// SetNoter installs a pure function that returns the Note for an event
-// that has none ("" for no note). It runs in the emitting goroutine,
-// outside the recorder's lock, concurrently with itself.
-func (r *Recorder) SetNoter(f func(Event) string) {
-	if r == nil {
-		return
-	}
-	r.noter.Store(&f)
-}
-
-// SetNarrator installs a pure function that returns the Say of an event:
-// one plain sentence telling it ("" for none). Like the noter it runs in
-// the emitting goroutine, outside the lock, concurrently with itself.
-func (r *Recorder) SetNarrator(f func(Event) string) {
-	if r == nil {
-		return
-	}
-	r.narrator.Store(&f)
-}
-
-// SetExplainer installs a pure function that returns both the Note and
-// the Say of an event, for one that lacks either: the noter and the
-// narrator in one call, for a function that finds both at once. Like
-// them it runs in the emitting goroutine, outside the lock, concurrently
-// with itself; a noter or narrator, if set too, fills what it left empty.
+// SetExplainer installs a pure function that returns the Note of an event
+// (what its line means, "" for none) and its Say (one plain sentence
+// telling it, "" for none), for an event that lacks either: both in one
+// call, for a function that finds both at once. It runs in the emitting
+// goroutine, outside the recorder's lock, concurrently with itself.
 func (r *Recorder) SetExplainer(f func(Event) (note, say string)) {
 	if r == nil {
 		return
@@ -122,12 +100,6 @@ func (r *Recorder) Emit(e Event) Event {
 		if e.Say == "" {
 			e.Say = say
 		}
-	}
-	if f := r.noter.Load(); f != nil && e.Note == "" {
-		e.Note = (*f)(e)
-	}
-	if f := r.narrator.Load(); f != nil && e.Say == "" {
-		e.Say = (*f)(e)
 	}
 	r.mu.Lock()
 	if r.annotate != nil {

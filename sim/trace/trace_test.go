@@ -240,8 +240,8 @@ func TestLimitLeavesReadEventsAlone(t *testing.T) {
 }
 
 // An explainer fills the Note and the Say an event lacks, in one call; a
-// Note or Say given with the event stays, and a noter fills what the
-// explainer left empty.
+// Note or Say given with the event stays, and one the explainer leaves
+// empty stays empty.
 func TestExplainer(t *testing.T) {
 	r := NewRecorder(func() time.Time { return t0 }, 0)
 	calls := 0
@@ -252,14 +252,13 @@ func TestExplainer(t *testing.T) {
 		}
 		return "note: " + e.Text, "say: " + e.Text
 	})
-	r.SetNoter(func(e Event) string { return "noter: " + e.Text })
 	got := []Event{
 		r.Emit(Event{Kind: KindWire, Text: "a"}),
 		r.Emit(Event{Kind: KindWire, Text: "b", Note: "given"}),
 		r.Emit(Event{Kind: KindWire, Text: "c", Note: "given", Say: "told"}),
 		r.Emit(Event{Kind: KindQueue, Text: "d"}),
 	}
-	want := [][2]string{{"note: a", "say: a"}, {"given", "say: b"}, {"given", "told"}, {"noter: d", "queued: d"}}
+	want := [][2]string{{"note: a", "say: a"}, {"given", "say: b"}, {"given", "told"}, {"", "queued: d"}}
 	for i, e := range got {
 		if e.Note != want[i][0] || e.Say != want[i][1] {
 			t.Errorf("event %d: note %q, say %q; want %q, %q", i, e.Note, e.Say, want[i][0], want[i][1])
