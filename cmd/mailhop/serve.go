@@ -361,12 +361,15 @@ func newServer(c *serveConfig, stdout, stderr io.Writer) (_ *server, err error) 
 	return s, nil
 }
 
-// newLogger makes the log of --log-format on stderr.
+// newLogger makes the log of --log-format on stderr. Lines about each
+// message may wait a moment to be written together (see lineBuffer).
 func newLogger(c *serveConfig, stderr io.Writer) *slog.Logger {
+	buf := newLineBuffer(stderr)
+	var h slog.Handler = slog.NewTextHandler(buf, nil)
 	if c.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(stderr, nil))
+		h = slog.NewJSONHandler(buf, nil)
 	}
-	return slog.New(slog.NewTextHandler(stderr, nil))
+	return slog.New(flushingHandler{h, buf})
 }
 
 func unwrapOpError(err error) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,7 +72,7 @@ func (s *server) logEvent(e trace.Event) {
 			level = slog.LevelWarn // refused or deferred
 		}
 	}
-	s.log.Log(context.Background(), level, e.Text, attrs...)
+	s.log.Log(mayWait, level, e.Text, attrs...)
 }
 
 // traceWriter appends events as JSON lines, flushing when the follower
