@@ -115,8 +115,11 @@ func TestTornTail(t *testing.T) {
 			if got := ids(t, s); !slices.Equal(got, []string{"A1", "B2"}) {
 				t.Fatalf("got %v", got)
 			}
-			if fi, _ := os.Stat(path); fi.Size() != int64(len(data)) {
-				t.Fatalf("not truncated to the last good record: %d, want %d", fi.Size(), len(data))
+			// The torn bytes are gone: what follows the last good
+			// record is the zeros written ahead.
+			after, _ := os.ReadFile(path)
+			if len(after) < len(data) || !bytes.Equal(after[:len(data)], data) || bytes.ContainsFunc(after[len(data):], func(r rune) bool { return r != 0 }) {
+				t.Fatalf("not cut back to the last good record (%d bytes): %d bytes, %q after it", len(data), len(after), after[len(data):min(len(after), len(data)+48)])
 			}
 			s.Put(env("C3"), body("C3"))
 			s.Close()
@@ -215,5 +218,87 @@ func TestSegments(t *testing.T) {
 	defer s.Close()
 	if got := ids(t, s); !slices.Equal(got, []string{"LONG"}) {
 		t.Fatalf("after restart %v", got)
+	}
+}
+
+// records returns where the records of a segment file end, and whether
+// the bytes after them are all zeros.
+func recordsEnd(t *testing.T, path string) (end int, size int, zeros bool) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end = len(fileMagic)
+	for {
+		n, _, _, ok := parseRecord(data[end:])
+		if !ok {
+			break
+		}
+		end += n
+	}
+	return end, len(data), !bytes.ContainsFunc(data[end:], func(r rune) bool { return r != 0 })
+}
+
+// The segment being written carries zeros ahead of its last record, so
+// that a record's fdatasync has no new size to write; records go over
+// them without the file growing, recovery after a crash stops at them,
+// and Close and the next segment cut them off.
+func TestZerosAhead(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	path := filepath.Join(dir, segName(1))
+	s.Put(env("A1"), body("A1"))
+	end, size, zeros := recordsEnd(t, path)
+	if size < end+zeroAhead/2 || !zeros {
+		t.Fatalf("records end at %d in a file of %d (zeros after them: %v): want zeros written ahead", end, size, zeros)
+	}
+	s.Put(env("B2"), body("B2"))
+	end2, size2, _ := recordsEnd(t, path)
+	if end2 <= end || size2 != size {
+		t.Fatalf("a second record: records end %d → %d, file %d → %d: want it written over the zeros", end, end2, size, size2)
+	}
+
+	// kill -9 now: the file as it is, zeros included.
+	crashed := t.TempDir()
+	data, _ := os.ReadFile(path)
+	os.WriteFile(filepath.Join(crashed, segName(1)), data, 0o600)
+	c := mustOpen(t, crashed, Options{})
+	if got := ids(t, c); !slices.Equal(got, []string{"A1", "B2"}) {
+		t.Fatalf("after a crash: %v", got)
+	}
+	c.Put(env("C3"), body("C3"))
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if end, size, _ := recordsEnd(t, filepath.Join(crashed, segName(1))); end != size {
+		t.Fatalf("after Close the records end at %d in a file of %d: want the zeros cut off", end, size)
+	}
+	c = mustOpen(t, crashed, Options{})
+	if got := ids(t, c); !slices.Equal(got, []string{"A1", "B2", "C3"}) {
+		t.Fatalf("after a crash and a restart: %v", got)
+	}
+	c.Close()
+	s.Close()
+
+	// Only the last segment ends in zeros.
+	dir = t.TempDir()
+	opts := Options{SegmentSize: 4096, MaxSegments: 100}
+	s = mustOpen(t, dir, opts)
+	defer s.Close()
+	for i := range 60 {
+		id := fmt.Sprint("M", i)
+		s.Put(env(id), body(id))
+	}
+	s.barrier()
+	if s.Segments() < 3 {
+		t.Fatalf("%d segments: want several", s.Segments())
+	}
+	for n := 1; n <= s.Segments(); n++ {
+		end, size, zeros := recordsEnd(t, filepath.Join(dir, segName(uint64(n))))
+		last := n == s.Segments()
+		if !last && end != size || last && (int64(size) != opts.SegmentSize || !zeros) {
+			t.Errorf("segment %d of %d: records end at %d in a file of %d (zeros after: %v)", n, s.Segments(), end, size, zeros)
+		}
 	}
 }
