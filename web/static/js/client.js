@@ -171,6 +171,8 @@ export function connectWorker(url) {
     exportJSON: () => call('exportJSON'),
     exportPcap: () => call('exportPcap'),
     exportEML: (user, uid, mailbox) => call('exportEML', user, uid, mailbox),
+    // The compiled WebAssembly.Module (for codecache.js).
+    module: () => call('module'),
   };
   return api;
 }

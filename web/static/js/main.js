@@ -22,6 +22,7 @@ import { Projector } from './projector.js';
 import { Share, parseLink } from './share.js';
 import { ExportMenu, playgroundExports } from './exports.js';
 import { $, announce, tabs } from './dom.js';
+import { warmCodeCache } from './codecache.js';
 
 // notice is the message under the header that stays until dismissed
 // (a link that could not be followed).
@@ -206,6 +207,7 @@ async function boot() {
     bootEl.hidden = true;
     performance.mark('mailhop:ready');
     document.body.dataset.ready = 'true';
+    warmCodeCache(api);
   } catch (err) {
     bootEl.classList.add('failed');
     bootEl.setAttribute('role', 'alert');

@@ -8,6 +8,9 @@
 //                  {t: 'close', sid, reason}     a session ended
 //                  {t: 'progress', step}        the boot goes on ('starting')
 //                  {t: 'ready', timing} | {t: 'boot-error', error}
+// and one call that is not Go's: module() answers the compiled
+// WebAssembly.Module, which the page hands to the worker that warms the
+// browser's code cache (codecache.js); the copy shares the compiled code.
 // Every method of the API is passed through by name; bytes (a Uint8Array,
 // exportPcap's) are transferred, not copied.
 //
@@ -39,6 +42,7 @@ function message(err) {
 // kept from an earlier visit) or 'bytes' (the server sent another type
 // than application/wasm).
 const timing = { wasm: wasmName, origin: performance.timeOrigin };
+let compiledModule = null;
 
 async function boot() {
   const go = new Go();
@@ -58,6 +62,7 @@ async function boot() {
     const again = await fetch(`../${wasmName}`);
     result = await WebAssembly.instantiate(await again.arrayBuffer(), go.importObject);
   }
+  compiledModule = result.module;
   timing.compiled = performance.now();
   postMessage({ t: 'progress', step: 'starting' });
   go.run(result.instance).then(() => {
@@ -97,6 +102,8 @@ async function run(api, method, args) {
       });
       return { sid, id: s.id, from: s.from, to: s.to, port: s.port, proto: s.proto, server: s.server };
     }
+    case 'module':
+      return compiledModule;
     case 'session.send':
     case 'session.close': {
       const s = sessions.get(args[0]);

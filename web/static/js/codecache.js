@@ -1,0 +1,43 @@
+// Warming the browser's code cache. The browser keeps the code it compiled
+// from mailhop.wasm for the next visit, but Chrome does so only once a
+// good deal of it has been optimised (megabytes), which a page that waits
+// for its user never reaches: every visit would compile the module again.
+// So once per version of the module, a few seconds after the page is
+// ready, a short-lived worker (warm.js) sends mail through a world of its
+// own with the compiled module; the next visit starts from the kept code
+// (measured: the first 220 some 0.4 s sooner). Nothing is done when the
+// visitor asked to save data, or where the page cannot remember that it
+// was done (no localStorage).
+
+const key = 'mailhop:code-cache-warmed';
+
+export function warmCodeCache(api, { delay = 1000, messages = 100, timeout = 60000 } = {}) {
+  const name = api.boot && api.boot.wasm;
+  let store;
+  try {
+    store = globalThis.localStorage;
+    if (!name || !store || store.getItem(key) === name) return;
+  } catch {
+    return;
+  }
+  if (globalThis.navigator && navigator.connection && navigator.connection.saveData) return;
+  setTimeout(async () => {
+    let w = null;
+    try {
+      const module = await api.module();
+      if (!(module instanceof WebAssembly.Module)) return;
+      w = new Worker(new URL('warm.js', import.meta.url));
+      const result = await new Promise((resolve) => {
+        const stop = setTimeout(() => resolve({ t: 'failed', error: 'timed out' }), timeout);
+        w.onmessage = (e) => { clearTimeout(stop); resolve(e.data); };
+        w.onerror = (e) => { e.preventDefault(); clearTimeout(stop); resolve({ t: 'failed', error: e.message }); };
+        w.postMessage({ module, messages });
+      });
+      if (result.t === 'done') store.setItem(key, name);
+    } catch {
+      // An optimisation only: the next visit compiles the module again.
+    } finally {
+      if (w) w.terminate();
+    }
+  }, delay);
+}
