@@ -65,12 +65,6 @@ export function connectWorker(url) {
     e.preventDefault();
     rejectReady(new Error(e.message || 'the simulation could not start'));
   };
-  // What the worker said before this script ran (see start.js).
-  for (const e of started ? started.early : []) {
-    if (e.type === 'error') worker.onerror(e);
-    else worker.onmessage(e);
-  }
-
   const early = new Map(); // sid → messages that came before the session
 
   function deliver(s, m) {
@@ -174,5 +168,11 @@ export function connectWorker(url) {
     // The compiled WebAssembly.Module (for codecache.js).
     module: () => call('module'),
   };
+  // What the worker said before this script ran (see start.js): handled
+  // once everything above exists, 'ready' included.
+  for (const e of started ? started.early : []) {
+    if (e.type === 'error') worker.onerror(e);
+    else worker.onmessage(e);
+  }
   return api;
 }

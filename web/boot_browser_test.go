@@ -5,6 +5,8 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,4 +113,28 @@ func hasCacheEntry(dir string) bool {
 		}
 	}
 	return false
+}
+
+// A page whose scripts arrive late finds the worker ready before it: the
+// messages the worker sent meanwhile ('progress', 'ready') are handled
+// once the page's API exists (client.js), and the page starts.
+func TestWorkerReadyBeforePage(t *testing.T) {
+	h, err := Handler(Dist())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/js/client.js" {
+			time.Sleep(4 * time.Second) // the worker boots in 1–2 s
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer slow.Close()
+	ctx, cancel := chromedp.NewContext(browser)
+	defer cancel()
+	p := openIn(t, ctx, slow.URL+"/", 1280, 720)
+	if got := p.eval(`mailhop.boot && mailhop.boot.path`); got != "streaming" {
+		t.Errorf("the worker's boot as the page saw it: %q", got)
+	}
+	p.noErrors()
 }
