@@ -645,18 +645,18 @@ func (s *Spool) writer() {
 	}
 }
 
-// zeroAhead is how far past its last record the current segment is
+// zeroAheadSize is how far past its last record the current segment is
 // written with zeros (see the package doc).
-const zeroAhead = 1 << 20
+const zeroAheadSize = 1 << 20
 
 // zeroAhead writes and fsyncs zeros past seg's last record, up to
-// zeroAhead bytes or SegmentSize, when less than half of that is left. A
+// zeroAheadSize bytes or SegmentSize, when less than half of that is left. A
 // failure only costs speed: records then make the file grow.
 func (s *Spool) zeroAhead(seg *segment) {
-	if seg.zeroed-seg.size >= zeroAhead/2 {
+	if seg.zeroed-seg.size >= zeroAheadSize/2 {
 		return
 	}
-	end := min(seg.size+zeroAhead, s.opts.SegmentSize)
+	end := min(seg.size+zeroAheadSize, s.opts.SegmentSize)
 	if end <= seg.zeroed {
 		return
 	}

@@ -250,7 +250,7 @@ func TestZerosAhead(t *testing.T) {
 	path := filepath.Join(dir, segName(1))
 	s.Put(env("A1"), body("A1"))
 	end, size, zeros := recordsEnd(t, path)
-	if size < end+zeroAhead/2 || !zeros {
+	if size < end+zeroAheadSize/2 || !zeros {
 		t.Fatalf("records end at %d in a file of %d (zeros after them: %v): want zeros written ahead", end, size, zeros)
 	}
 	s.Put(env("B2"), body("B2"))
