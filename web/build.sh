@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser playground into web/dist (`make wasm`):
 #   mailhop.wasm   the simulation (wasm/) compiled to WebAssembly, without
-#                  debug information or file paths
+#                  debug information or file paths, its data segments
+#                  merged (web/internal/wasmdata: ~4% less to download)
 #   boot.json      what the page shows before the simulation has started:
 #                  the default world as it starts, the built-in worlds and
 #                  lessons, the explanations (web/internal/bootdata, which
@@ -49,6 +50,7 @@ else
   if [ -n "${WASM_GCFLAGS:-}" ]; then gcflags=(-gcflags="$WASM_GCFLAGS"); fi
   GOOS=js GOARCH=wasm $GO build -trimpath -ldflags='-s -w' "${gcflags[@]}" \
     -overlay "$gen/overlay.json" -o "$stage/mailhop.wasm" ./wasm
+  $GO run ./web/internal/wasmdata "$stage/mailhop.wasm"
 fi
 cp "$($GO env GOROOT)/lib/wasm/wasm_exec.js" "$stage/"
 cp -R web/static/. "$stage/"
