@@ -58,7 +58,7 @@ lint:
 bench: bench-wasm bench-serve bench-imap bench-browser
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## bench-wasm: the whole chain under WebAssembly in Node: BenchmarkChainBurst's msgs/s
+## bench-wasm: the whole chain under WebAssembly in Node: BenchmarkChainBurst's msgs/s, and the same without DKIM
 bench-wasm:
 	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench ChainBurst -benchtime 1x ./sim/world/
 
