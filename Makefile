@@ -58,9 +58,11 @@ lint:
 bench: bench-wasm bench-serve bench-imap bench-browser
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## bench-wasm: the whole chain under WebAssembly in Node: BenchmarkChainBurst's msgs/s, and the same without DKIM
+## bench-wasm: the whole chain under WebAssembly in Node: BenchmarkChainBurst's msgs/s, the same without DKIM, and built as the playground's module is
 bench-wasm:
 	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench ChainBurst -benchtime 1x ./sim/world/
+	@echo "bench-wasm: the chain built as the playground's module is (web/build.sh --gcflags):"
+	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test $$(./web/build.sh --gcflags) -run '^$$' -bench 'ChainBurst$$' -benchtime 1x ./sim/world/
 
 ## bench-serve: mailhop serve against Postfix, Mailpit and a discarding go-smtp (smtp-source), and its memory
 bench-serve:
