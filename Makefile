@@ -58,11 +58,13 @@ lint:
 bench: bench-wasm bench-serve bench-imap bench-browser
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## bench-wasm: the whole chain under WebAssembly in Node: BenchmarkChainBurst's msgs/s, the same without DKIM, and built as the playground's module is
+## bench-wasm: under WebAssembly in Node: the whole chain (BenchmarkChainBurst's msgs/s, the same without DKIM) and a DKIM signature and check, built as Go does by default and as the playground's module is
 bench-wasm:
 	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench ChainBurst -benchtime 1x ./sim/world/
-	@echo "bench-wasm: the chain built as the playground's module is (web/build.sh --gcflags):"
+	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench DKIM -benchtime 2s ./sim/mailauth/
+	@echo "bench-wasm: the chain and DKIM built as the playground's module is (web/build.sh --gcflags):"
 	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test $$(./web/build.sh --gcflags) -run '^$$' -bench 'ChainBurst$$' -benchtime 1x ./sim/world/
+	PATH="$(WASM_EXEC_DIR):$$PATH" GOOS=js GOARCH=wasm $(GO) test $$(./web/build.sh --gcflags) -run '^$$' -bench DKIM -benchtime 2s ./sim/mailauth/
 
 ## bench-serve: mailhop serve against Postfix, Mailpit and a discarding go-smtp (smtp-source), and its memory
 bench-serve:

@@ -25,10 +25,11 @@ import (
 // made, as off Unix.
 func reserve(t testing.TB, ip string, port int) (release func(), ok bool) {
 	dir := filepath.Join(os.TempDir(), "mailhop-test-ports")
-	f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%s_%d", ip, port)), os.O_CREATE|os.O_RDWR, 0o666)
+	name := filepath.Join(dir, fmt.Sprintf("%s_%d", ip, port))
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o666)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = os.MkdirAll(dir, 0o777); err == nil {
-			f, err = os.OpenFile(filepath.Join(dir, fmt.Sprintf("%s_%d", ip, port)), os.O_CREATE|os.O_RDWR, 0o666)
+			f, err = os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o666)
 		}
 	}
 	if err != nil {

@@ -77,63 +77,62 @@ type segment struct {
 // merge returns module with its data segments that are at most gap bytes
 // apart merged, and how many segments there were and are.
 func merge(module []byte, gap int) (out []byte, before, after int, err error) {
-	if len(module) < 8 || string(module[:4]) != "\x00asm" || binary.LittleEndian.Uint32(module[4:8]) != 1 {
-		return nil, 0, 0, errors.New("not a WebAssembly module (version 1)")
+	secs, err := readSections(module)
+	if err != nil {
+		return nil, 0, 0, err
 	}
-	out = append(out, module[:8]...)
-	seen := false
-	for i := 8; i < len(module); {
-		id := module[i]
-		size, n, err := uleb(module[i+1:])
-		if err != nil || uint64(len(module)-i-1-n) < size {
-			return nil, 0, 0, fmt.Errorf("section at byte %d: bad size", i)
-		}
-		body := module[i+1+n : i+1+n+int(size)]
-		i += 1 + n + int(size)
-		switch id {
-		case sectionData:
-			segs, err := readData(body)
+	// The data section comes after the data count, which must hold the
+	// new count: merged first, written in place.
+	var data []byte
+	for _, sec := range secs {
+		if sec.id == sectionData {
+			segs, err := readData(sec.body)
 			if err != nil {
 				return nil, 0, 0, err
 			}
 			merged := coalesce(segs, gap)
-			before, after, seen = len(segs), len(merged), true
-			out = appendSection(out, sectionData, writeData(merged))
-		case sectionDataCount:
-			// Comes before the data section; it must hold the new count.
-			count, err := countAfterMerge(module[i:], gap)
-			if err != nil {
-				return nil, 0, 0, err
-			}
-			out = appendSection(out, sectionDataCount, binary.AppendUvarint(nil, uint64(count)))
-		default:
-			out = appendSection(out, id, body)
+			before, after, data = len(segs), len(merged), writeData(merged)
 		}
 	}
-	if !seen {
+	if data == nil {
 		return nil, 0, 0, fmt.Errorf("%w: no data section", errUnusual)
+	}
+	out = append(out, module[:8]...)
+	for _, sec := range secs {
+		switch sec.id {
+		case sectionData:
+			sec.body = data
+		case sectionDataCount:
+			sec.body = binary.AppendUvarint(nil, uint64(after))
+		}
+		out = append(out, sec.id)
+		out = binary.AppendUvarint(out, uint64(len(sec.body)))
+		out = append(out, sec.body...)
 	}
 	return out, before, after, nil
 }
 
-// countAfterMerge reads on from the sections after the data count to the
-// data section and says how many segments it will have.
-func countAfterMerge(rest []byte, gap int) (int, error) {
-	for i := 0; i < len(rest); {
-		size, n, err := uleb(rest[i+1:])
-		if err != nil || uint64(len(rest)-i-1-n) < size {
-			return 0, errors.New("bad section size")
+// section is a module's section: its id and contents.
+type section struct {
+	id   byte
+	body []byte
+}
+
+// readSections splits a module into its sections, in order.
+func readSections(module []byte) ([]section, error) {
+	if len(module) < 8 || string(module[:4]) != "\x00asm" || binary.LittleEndian.Uint32(module[4:8]) != 1 {
+		return nil, errors.New("not a WebAssembly module (version 1)")
+	}
+	var secs []section
+	for i := 8; i < len(module); {
+		size, n, err := uleb(module[i+1:])
+		if err != nil || uint64(len(module)-i-1-n) < size {
+			return nil, fmt.Errorf("section at byte %d: bad size", i)
 		}
-		if rest[i] == sectionData {
-			segs, err := readData(rest[i+1+n : i+1+n+int(size)])
-			if err != nil {
-				return 0, err
-			}
-			return len(coalesce(segs, gap)), nil
-		}
+		secs = append(secs, section{module[i], module[i+1+n : i+1+n+int(size)]})
 		i += 1 + n + int(size)
 	}
-	return 0, fmt.Errorf("%w: a data count but no data section", errUnusual)
+	return secs, nil
 }
 
 // readData reads a data section's segments, sorted by offset.
@@ -204,12 +203,6 @@ func writeData(segs []segment) []byte {
 		b = append(b, s.data...)
 	}
 	return b
-}
-
-func appendSection(out []byte, id byte, body []byte) []byte {
-	out = append(out, id)
-	out = binary.AppendUvarint(out, uint64(len(body)))
-	return append(out, body...)
 }
 
 // uleb reads an unsigned LEB128 number (which encoding/binary's Uvarint

@@ -54,20 +54,6 @@ func image(segs []seg) []byte {
 	return m
 }
 
-// sections lists a module's sections: id and body.
-func sections(t *testing.T, b []byte) (ids []byte, bodies [][]byte) {
-	t.Helper()
-	for i := 8; i < len(b); {
-		size, n, err := uleb(b[i+1:])
-		if err != nil {
-			t.Fatalf("section at %d: %v", i, err)
-		}
-		ids, bodies = append(ids, b[i]), append(bodies, b[i+1+n:i+1+n+int(size)])
-		i += 1 + n + int(size)
-	}
-	return ids, bodies
-}
-
 // TestMergeKeepsMemory: segments in any order, with gaps small and
 // large, make the same memory after merge, in as many segments as there
 // are gaps over maxGap (plus one); the other sections are unchanged, and
@@ -108,7 +94,15 @@ func TestMergeKeepsMemory(t *testing.T) {
 		if before != len(segs) || after != wantSegs {
 			t.Fatalf("round %d: %d segments merged into %d, want %d into %d", round, before, after, len(segs), wantSegs)
 		}
-		ids, bodies := sections(t, out)
+		secs, err := readSections(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []byte
+		var bodies [][]byte
+		for _, sec := range secs {
+			ids, bodies = append(ids, sec.id), append(bodies, sec.body)
+		}
 		wantIDs := []byte{0, 11, 0}
 		if count {
 			wantIDs = []byte{0, 12, 11, 0}
